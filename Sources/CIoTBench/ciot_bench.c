@@ -1,0 +1,60 @@
+#include "ciot_bench.h"
+
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+#include <linux/gpio.h>
+#include <linux/i2c.h>
+#include <linux/i2c-dev.h>
+
+int ciot_bench_request_output(const char *chip_path, uint32_t offset) {
+    int chip = open(chip_path, O_RDWR | O_CLOEXEC);
+    if (chip < 0) return -1;
+    struct gpio_v2_line_request req;
+    memset(&req, 0, sizeof(req));
+    req.offsets[0] = offset;
+    req.num_lines = 1;
+    strncpy(req.consumer, "c-bench", sizeof(req.consumer) - 1);
+    req.config.flags = GPIO_V2_LINE_FLAG_OUTPUT;
+    int rc = ioctl(chip, GPIO_V2_GET_LINE_IOCTL, &req);
+    close(chip);
+    return rc < 0 ? -1 : req.fd;
+}
+
+int ciot_bench_chardev_set(int line_fd, uint64_t iterations) {
+    struct gpio_v2_line_values values;
+    for (uint64_t i = 0; i < iterations; i++) {
+        values.bits = i & 1;
+        values.mask = 1;
+        if (ioctl(line_fd, GPIO_V2_LINE_SET_VALUES_IOCTL, &values) < 0) return -1;
+    }
+    return 0;
+}
+
+int ciot_bench_sysfs_write(int value_fd, uint64_t iterations) {
+    for (uint64_t i = 0; i < iterations; i++) {
+        const char *text = (i & 1) ? "1" : "0";
+        if (pwrite(value_fd, text, 1, 0) != 1) return -1;
+    }
+    return 0;
+}
+
+int ciot_bench_open_i2c(const char *path, uint16_t address) {
+    int fd = open(path, O_RDWR | O_CLOEXEC);
+    if (fd < 0) return -1;
+    if (ioctl(fd, I2C_SLAVE, (unsigned long)address) < 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+int ciot_bench_smbus_read(int fd, uint8_t reg, uint64_t iterations) {
+    for (uint64_t i = 0; i < iterations; i++) {
+        union i2c_smbus_data data;
+        struct i2c_smbus_ioctl_data args = { .read_write = I2C_SMBUS_READ, .command = reg, .size = I2C_SMBUS_BYTE_DATA, .data = &data };
+        if (ioctl(fd, I2C_SMBUS, &args) < 0) return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,178 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CIoTBench
+import IoTSDK
+
+// sdk-bench: line-set and SMBus-read throughput through the SDK next to a plain C loop issuing the
+// same system calls on the same line or register, in the same run. Meant for the QEMU lab
+// (Scripts/lab/bench.sh), where gpio-sim and i2c-stub exist; with -icount, guest time counts
+// instructions, so the figures repeat and the ratios are instruction ratios.
+
+struct Options {
+    var what = "all"
+    var iterations = 100_000
+    var rounds = 5
+    var chipLabel = "iotlab-a"
+    var offset: UInt32 = 2
+    var adapterName = "SMBus stub driver"
+    var address: UInt16 = 0x76
+    var register: UInt8 = 0xD0
+}
+
+func usage() -> Never {
+    print("""
+    usage: sdk-bench [gpio|i2c|all] [--iterations N] [--rounds N] [--chip-label L] [--offset N]
+                     [--adapter NAME] [--address 0xNN] [--register 0xNN]
+      Measures GPIO line sets (character device and sysfs) and SMBus register reads through the
+      SDK and through a plain C loop on the same line/register, and prints ops/s and SDK/C ratios.
+      Needs a kernel with those devices: run it in the lab with Scripts/lab/bench.sh.
+    """)
+    exit(2)
+}
+
+func parse() -> Options {
+    var options = Options()
+    var args = CommandLine.arguments.dropFirst()
+    func number(_ text: String?) -> Int? {
+        guard let text else { return nil }
+        return text.hasPrefix("0x") ? Int(text.dropFirst(2), radix: 16) : Int(text)
+    }
+    func int() -> Int {
+        guard let value = number(args.popFirst()) else { usage() }
+        return value
+    }
+    func text() -> String {
+        guard let value = args.popFirst() else { usage() }
+        return value
+    }
+    while let arg = args.popFirst() {
+        switch arg {
+        case "gpio", "i2c", "all": options.what = arg
+        case "--iterations": options.iterations = int()
+        case "--rounds": options.rounds = int()
+        case "--chip-label": options.chipLabel = text()
+        case "--offset": options.offset = UInt32(int())
+        case "--adapter": options.adapterName = text()
+        case "--address": options.address = UInt16(int())
+        case "--register": options.register = UInt8(int())
+        default: usage()
+        }
+    }
+    return options
+}
+
+func now() -> UInt64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+}
+
+/// Nanoseconds per operation of one round.
+func time(_ iterations: Int, _ body: () throws -> Void) rethrows -> Double {
+    let start = now()
+    try body()
+    return Double(now() - start) / Double(iterations)
+}
+
+/// Toggles a one-line request `iterations` times through the SDK; nanoseconds per set.
+func toggle(_ line: GPIOLineRequest, _ iterations: Int) throws -> Double {
+    try time(iterations) {
+        var value = LineValue.inactive
+        for _ in 0..<iterations {
+            value = value.toggled
+            try line.set(value)
+        }
+    }
+}
+
+func median(_ values: [Double]) -> Double {
+    let sorted = values.sorted()
+    return sorted[sorted.count / 2]
+}
+
+func report(_ name: String, sdk: [Double], c: [Double]) {
+    let s = median(sdk)
+    let k = median(c)
+    func fmt(_ v: Double) -> String { String(Int(v.rounded())) }
+    let ratio = (k / s * 100).rounded() / 100
+    print("\(name): SDK \(fmt(1e9 / s)) ops/s (\(fmt(s)) ns/op), C \(fmt(1e9 / k)) ops/s (\(fmt(k)) ns/op), ratio SDK/C \(ratio)")
+}
+
+func fail(_ message: String) -> Never {
+    print("sdk-bench: \(message)")
+    exit(1)
+}
+
+let options = parse()
+print("sdk-bench: \(options.iterations) operations per round, median of \(options.rounds) rounds")
+
+if options.what == "gpio" || options.what == "all" {
+    do {
+        let gpio = try GPIO.linux(.characterDevice)
+        let chip = try gpio.chip(labeled: options.chipLabel)
+        let line = GPIOLineSelector.chip(label: options.chipLabel, offset: Int(options.offset))
+        // Character device: SDK set() against GPIO_V2_LINE_SET_VALUES_IOCTL in C.
+        var sdk: [Double] = []
+        var c: [Double] = []
+        for _ in 0..<options.rounds {
+            let out = try gpio.output(line)
+            sdk.append(try toggle(out, options.iterations))
+            out.release()
+            let fd = ciot_bench_request_output(chip.devicePath ?? "", options.offset)
+            guard fd >= 0 else { fail("the C loop could not request \(chip.name) line \(options.offset): errno \(errno)") }
+            c.append(time(options.iterations) {
+                if ciot_bench_chardev_set(fd, UInt64(options.iterations)) != 0 { fail("C chardev loop failed: errno \(errno)") }
+            })
+            close(fd)
+        }
+        report("gpio chardev set", sdk: sdk, c: c)
+
+        // sysfs: SDK set() (kept-open value file) against pwrite in C on the same value file.
+        let sysfs = try GPIO.linux(.sysfs)
+        sdk = []
+        c = []
+        for _ in 0..<options.rounds {
+            let out = try sysfs.output(line)
+            sdk.append(try toggle(out, options.iterations))
+            let number = (chip.sysfsBase ?? 0) + Int(options.offset)
+            let fd = open("/sys/class/gpio/gpio\(number)/value", O_RDWR | O_CLOEXEC)
+            guard fd >= 0 else { fail("the C loop could not open gpio\(number)/value: errno \(errno)") }
+            c.append(time(options.iterations) {
+                if ciot_bench_sysfs_write(fd, UInt64(options.iterations)) != 0 { fail("C sysfs loop failed: errno \(errno)") }
+            })
+            close(fd)
+            out.release()
+        }
+        report("gpio sysfs set", sdk: sdk, c: c)
+    } catch {
+        fail("\(error)\nsdk-bench needs GPIO chips to measure: run it in the lab with Scripts/lab/bench.sh")
+    }
+}
+
+if options.what == "i2c" || options.what == "all" {
+    do {
+        let bus = try LinuxI2CBus(adapterNamed: options.adapterName)
+        let device = bus.device(try I2CAddress(validating: Int(options.address)))
+        var sdk: [Double] = []
+        var c: [Double] = []
+        let fd = ciot_bench_open_i2c(bus.devicePath, options.address)
+        guard fd >= 0 else { fail("the C loop could not open \(bus.devicePath): errno \(errno)") }
+        var sink: UInt8 = 0
+        for _ in 0..<options.rounds {
+            sdk.append(try time(options.iterations) {
+                for _ in 0..<options.iterations {
+                    sink ^= try device.readRegister(options.register)
+                }
+            })
+            c.append(time(options.iterations) {
+                if ciot_bench_smbus_read(fd, options.register, UInt64(options.iterations)) != 0 { fail("C SMBus loop failed: errno \(errno)") }
+            })
+        }
+        close(fd)
+        report("i2c smbus read-byte-data", sdk: sdk, c: c)
+        if sink == 0xFF { print("") }
+    } catch {
+        fail("\(error)\nsdk-bench needs an I2C adapter to measure: run it in the lab with Scripts/lab/bench.sh")
+    }
+}
