@@ -25,7 +25,6 @@ let i2cLabTests: [LabTest] = [
         try expectEqual(try bme.readRegisters(0x88, count: 6), [0x70, 0x6B, 0x43, 0x67, 0x18, 0xFC], "calibration block")
         try expectEqual(try bme.readRegister16(0x88, byteOrder: .littleEndian), 0x6B70)
         try expectEqual(try bme.readRegister16(0x88, byteOrder: .bigEndian), 0x706B)
-        try expectEqual(try bus.smbusReadWordData(0x76, command: 0x8A), 0x6743, "word data is little-endian")
         try expectEqual(try bus.device(0x50).readRegisters(0x00, count: 4), [0xDE, 0xAD, 0xBE, 0xEF])
     },
     LabTest(name: "i2c.smbus-writes-read-back") {
@@ -33,6 +32,11 @@ let i2cLabTests: [LabTest] = [
         let device = bus.device(0x50)
         try device.writeRegister(0x10, 0xA5)
         try expectEqual(try device.readRegister(0x10), 0xA5)
+        // i2c-stub keeps a 16-bit word per register: a word written is the word read, and a byte
+        // read of that register is its low byte, the one SMBus sends first.
+        try bus.smbusWriteWordData(0x50, command: 0x30, 0xA1B2)
+        try expectEqual(try bus.smbusReadWordData(0x50, command: 0x30), 0xA1B2, "word round trip")
+        try expectEqual(try device.readRegister(0x30), 0xB2, "low byte first")
         try device.writeRegister16(0x20, 0xBEEF, byteOrder: .bigEndian)
         try expectEqual(try device.readRegisters(0x20, count: 2), [0xBE, 0xEF])
         // Longer than one SMBus block: written and read 32 bytes at a time.

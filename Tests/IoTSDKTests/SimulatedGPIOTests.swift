@@ -123,15 +123,26 @@ struct SimulatedGPIOTests {
         #expect(seen.allSatisfy { $0.offset == 27 })
     }
 
-    @Test func eventsNeedEdgeDetectionAndOneReader() throws {
+    @Test func eventsNeedEdgeDetection() throws {
         let plain = try gpio.input(.bcm(22))
         let none = #expect(throws: HardwareError.self) { try plain.events() }
         #expect(none?.code == .invalidArgument)
+    }
+
+    @Test func aNewEventStreamEndsThePreviousOne() async throws {
         let edged = try gpio.input(.bcm(23), edge: .rising)
-        let stream = try edged.events()
-        let second = #expect(throws: HardwareError.self) { try edged.events() }
-        #expect(second?.code == .busy)
-        _ = stream
+        let first = try edged.events()
+        let second = try edged.events()
+        var firstCount = 0
+        for try await _ in first { firstCount += 1 }
+        #expect(firstCount == 0)
+        try board.drive(chip: "pinctrl-bcm2711", offset: 23, to: true)
+        edged.release()
+        var seen: [GPIOEdgeEvent] = []
+        for try await event in second { seen.append(event) }
+        #expect(seen.map(\.kind) == [.rising])
+        let closed = #expect(throws: HardwareError.self) { try edged.events() }
+        #expect(closed?.code == .closed)
     }
 
     @Test func reconfigureTurnsAnOutputIntoAnInput() throws {

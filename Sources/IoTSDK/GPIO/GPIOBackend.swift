@@ -35,7 +35,7 @@ public protocol GPIOLineHandle: AnyObject, Sendable {
     func setValues(_ bits: UInt64, mask: UInt64) throws(HardwareError)
     /// Applies new settings to every line of the request (same order, same count).
     func reconfigure(_ settings: [LineSettings]) throws(HardwareError)
-    /// The stream of edge events of the request's lines; at most one at a time.
+    /// The stream of edge events of the request's lines. A new stream ends the previous one.
     func makeEventStream(bufferSize: Int) throws(HardwareError) -> AsyncThrowingStream<GPIOEdgeEvent, any Error>
     /// Gives the lines back to the kernel; ends the event stream. Idempotent.
     func release()

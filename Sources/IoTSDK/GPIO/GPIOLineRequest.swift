@@ -102,9 +102,11 @@ public final class GPIOLineRequest: Sendable {
     ///
     /// Waiting does not block a thread of the cooperative pool. Each event carries the kernel's
     /// sequence numbers, so a gap shows that events were lost (see `GPIOEdgeEvent.eventsMissed`).
+    /// The kernel keeps one event queue per request, so there is one reader: calling `events()`
+    /// again ends the previous stream (its loop finishes) and the new one reads from then on, which
+    /// makes `break`-ing out of a loop and looping again later work as expected.
     /// - Parameter bufferSize: how many events may wait unread before the oldest are dropped.
-    /// - Throws: `.invalidArgument` when no line has edge detection; `.busy` when another stream of
-    ///   this request is still open.
+    /// - Throws: `.invalidArgument` when no line has edge detection; `.closed` after `release()`.
     public func events(bufferSize: Int = 1024) throws(HardwareError) -> GPIOEdgeEvents {
         guard settings.contains(where: { $0.direction == .input && $0.edge != .none }) else {
             throw HardwareError(.invalidArgument, "no line of this request has edge detection: request it with .input(edge: .rising/.falling/.both)", location: chip.name)

@@ -16,13 +16,18 @@ public enum ByteOrder: Sendable, Hashable {
 public struct I2CDevice: Sendable {
     public let bus: any I2CBus
     public let address: I2CAddress
+    /// The adapter's functionality, read once: the register calls consult it on every access.
+    private let functionality: I2CFunctionality
+    private let readsByteData: Bool
+    private let writesByteData: Bool
 
     public init(bus: any I2CBus, address: I2CAddress) {
         self.bus = bus
         self.address = address
+        functionality = bus.functionality
+        readsByteData = functionality.contains(.smbusReadByteData)
+        writesByteData = functionality.contains(.smbusWriteByteData)
     }
-
-    private var functionality: I2CFunctionality { bus.functionality }
 
     // MARK: - Raw bytes
 
@@ -76,7 +81,7 @@ public struct I2CDevice: Sendable {
     /// what the kernel does for it on I2C adapters too).
     @inline(__always)
     public func readRegister(_ register: UInt8) throws(HardwareError) -> UInt8 {
-        if functionality.contains(.smbusReadByteData) {
+        if readsByteData {
             return try bus.smbusReadByteData(address, command: register)
         }
         return try writeRead([register], count: 1)[0]
@@ -84,7 +89,7 @@ public struct I2CDevice: Sendable {
 
     /// Writes one 8-bit register.
     public func writeRegister(_ register: UInt8, _ value: UInt8) throws(HardwareError) {
-        if functionality.contains(.smbusWriteByteData) {
+        if writesByteData {
             try bus.smbusWriteByteData(address, command: register, value)
         } else {
             try write([register, value])

@@ -62,11 +62,10 @@ final class CharacterDeviceLineHandle: GPIOLineHandle {
         guard let fd = descriptor.rawValue else {
             throw HardwareError(.closed, "the line request on \(chip.name) was already released", location: chip.name)
         }
+        // The kernel has one event queue per request: a new stream replaces (and ends) the last.
+        endEvents(finishing: true)
         let (stream, continuation) = AsyncThrowingStream.makeStream(of: GPIOEdgeEvent.self, bufferingPolicy: .bufferingNewest(bufferSize))
         try events.withLock { (current: inout EventSubscription?) throws(HardwareError) in
-            if current != nil {
-                throw HardwareError(.busy, "the events of this request are already being read by another stream; read them from one task", location: chip.name)
-            }
             let reader = EventReader(descriptor: descriptor, clock: clock.withLock { $0 }, continuation: continuation)
             let token = try EventReactor.shared.register(fd: fd, events: Int16(POLLIN)) { revents in
                 reader.readAvailable(revents)

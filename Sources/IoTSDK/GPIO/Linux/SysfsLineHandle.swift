@@ -95,12 +95,11 @@ final class SysfsLineHandle: GPIOLineHandle {
 
     func makeEventStream(bufferSize: Int) throws(HardwareError) -> AsyncThrowingStream<GPIOEdgeEvent, any Error> {
         let current = settings.withLock { $0 }
+        // A new stream replaces (and ends) the last one.
+        endEvents(finishing: true)
         let (stream, continuation) = AsyncThrowingStream.makeStream(of: GPIOEdgeEvent.self, bufferingPolicy: .bufferingNewest(bufferSize))
         let sequence = SequenceCounter()
         try subscription.withLock { (sub: inout (tokens: [Int], continuation: AsyncThrowingStream<GPIOEdgeEvent, any Error>.Continuation)?) throws(HardwareError) in
-            if sub != nil {
-                throw HardwareError(.busy, "the events of this request are already being read by another stream; read them from one task", location: chip.name)
-            }
             var tokens: [Int] = []
             for (line, s) in zip(lines, current) where s.direction == .input && s.edge != .none {
                 // Read once so that the next change is what wakes poll(2).

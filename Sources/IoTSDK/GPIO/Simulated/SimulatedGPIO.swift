@@ -229,13 +229,17 @@ public final class SimulatedGPIO: GPIOBackend {
 
     func makeEventStream(_ id: Int, bufferSize: Int) throws(HardwareError) -> AsyncThrowingStream<GPIOEdgeEvent, any Error> {
         let (stream, continuation) = AsyncThrowingStream.makeStream(of: GPIOEdgeEvent.self, bufferingPolicy: .bufferingNewest(bufferSize))
+        // A new stream replaces (and ends) the last one; the last one's termination handler
+        // runs before the new continuation is installed, so it cannot clear it.
+        let previous = try state.withLock { (s: inout State) throws(HardwareError) -> AsyncThrowingStream<GPIOEdgeEvent, any Error>.Continuation? in
+            _ = try Self.request(id, in: s)
+            defer { s.requests[id]?.continuation = nil }
+            return s.requests[id]?.continuation
+        }
+        previous?.finish()
         try state.withLock { (s: inout State) throws(HardwareError) in
-            var request = try Self.request(id, in: s)
-            if request.continuation != nil {
-                throw HardwareError(.busy, "the events of this request are already being read by another stream; read them from one task")
-            }
-            request.continuation = continuation
-            s.requests[id] = request
+            _ = try Self.request(id, in: s)
+            s.requests[id]?.continuation = continuation
         }
         continuation.onTermination = { [weak self] _ in
             self?.state.withLock { s in s.requests[id]?.continuation = nil }
