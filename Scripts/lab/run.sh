@@ -1,0 +1,205 @@
+#!/usr/bin/env bash
+# Scripts/lab/run.sh — run one Linux x86-64 binary inside a real Debian kernel (QEMU, TCG) with the
+# lab fixture (gpio-sim chips, i2c-stub) and exit with the binary's exit code.
+#
+# Usage: Scripts/lab/run.sh [--icount] [--timeout SECONDS] [--] BINARY [ARGS...]
+#
+# Exit codes: the guest binary's own code (0-255) when it ran; otherwise
+#   2 usage error, 3 no IOTLAB-EXIT marker (timeout, kernel panic, QEMU failed to start),
+#   4 guest setup failed (a module did not load or the fixture failed), 5 setup.sh failed,
+#   6 the initramfs could not be built.
+# Environment: LAB_CACHE (cache dir), LAB_TIMEOUT (default for --timeout, 300),
+#   LAB_INITRD_COMPRESS=none|gzip (default none), LAB_KERNEL_CMDLINE_EXTRA (appended to the
+#   kernel command line, e.g. "loglevel=7" to see kernel messages despite quiet).
+set -euo pipefail
+
+SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_ROOT=$(cd "$SCRIPT_DIR/../.." && pwd)
+export LAB_CACHE=${LAB_CACHE:-$REPO_ROOT/.lab-cache}
+
+log() { printf '[lab] %s\n' "$*" >&2; }
+fail() { local code=$1; shift; printf '[lab] ERROR: %s\n' "$*" >&2; exit "$code"; }
+usage() { sed -n '5,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+now() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
+
+ICOUNT=0
+TIMEOUT=${LAB_TIMEOUT:-300}
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --icount) ICOUNT=1; shift ;;
+        --timeout) [ $# -ge 2 ] || { usage >&2; fail 2 "--timeout needs a value"; }; TIMEOUT=$2; shift 2 ;;
+        --timeout=*) TIMEOUT=${1#--timeout=}; shift ;;
+        -h|--help) usage; exit 0 ;;
+        --) shift; break ;;
+        -*) usage >&2; fail 2 "unknown option $1" ;;
+        *) break ;;
+    esac
+done
+[ $# -ge 1 ] || { usage >&2; fail 2 "missing BINARY"; }
+case "$TIMEOUT" in ''|*[!0-9]*|0) fail 2 "--timeout must be a positive number of seconds, got '$TIMEOUT'" ;; esac
+BINARY=$1; shift
+[ -f "$BINARY" ] || fail 2 "binary $BINARY not found"
+[ -x "$BINARY" ] || fail 2 "binary $BINARY is not executable"
+BINARY=$(realpath "$BINARY")
+NAME=$(basename "$BINARY")
+
+# ------------------------------------------------------------------------------------ setup
+if ! LAB_SETUP_QUIET=1 bash "$SCRIPT_DIR/setup.sh"; then
+    fail 5 "Scripts/lab/setup.sh failed; the lab cannot run"
+fi
+[ -f "$LAB_CACHE/lab.env" ] || fail 5 "$LAB_CACHE/lab.env missing after setup.sh"
+# shellcheck source=/dev/null
+. "$LAB_CACHE/lab.env"
+for f in "$LAB_VMLINUX" "$LAB_MODULE_ORDER" "$LAB_BUSYBOX"; do
+    [ -f "$f" ] || fail 5 "$f missing after setup.sh"
+done
+
+# ------------------------------------------------------------------------------- initramfs
+T0=$(now)
+mkdir -p "$LAB_CACHE/tmp"
+# Leftovers of runs killed with SIGKILL.
+find "$LAB_CACHE/tmp" -mindepth 1 -maxdepth 1 -name 'run.*' -mmin +120 -exec rm -rf {} + 2>/dev/null || true
+WORK=$(mktemp -d "$LAB_CACHE/tmp/run.XXXXXX")
+# shellcheck disable=SC2317  # (invoked by the trap)
+cleanup() { rm -rf "$WORK"; }
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+mk_cpio() {  # mk_cpio DIR OUT — newc archive of DIR's contents, owned by root, sorted
+    (cd "$1" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --reproducible --quiet) >"$2" \
+        || fail 6 "cpio of $1 failed"
+}
+# The initramfs is two concatenated newc archives (the kernel unpacks them in turn):
+#  base: busybox-static + applet links, /dev nodes, the modules and the guest scripts. It only
+#        changes with those inputs, so it is cached in $LAB_CACHE/initramfs/ under their hash;
+#  run:  /lab/BINARY, the shared libraries ldd lists (same paths) and /iotlab/cmd (the arguments).
+build_base() {  # build_base OUT
+    local stage=$WORK/base a m
+    mkdir -p "$stage"/{bin,dev,proc,sys,tmp,run,root,etc,iotlab/modules,usr}
+    ln -s bin "$stage/sbin"
+    ln -s ../bin "$stage/usr/bin"
+    ln -s ../bin "$stage/usr/sbin"
+    cp "$LAB_BUSYBOX" "$stage/bin/busybox"
+    for a in $("$stage/bin/busybox" --list); do
+        [ "$a" = busybox ] || ln -s busybox "$stage/bin/$a"
+    done
+    for a in sh mount insmod mkdir cat readlink sleep printf i2cset i2cget poweroff; do
+        [ -e "$stage/bin/$a" ] || fail 6 "busybox at $LAB_BUSYBOX lacks the applet '$a'"
+    done
+    if [ "$(id -u)" = 0 ]; then   # else the kernel's built-in initramfs provides /dev/console
+        mknod -m 600 "$stage/dev/console" c 5 1
+        mknod -m 666 "$stage/dev/null" c 1 3
+    fi
+    printf 'root:x:0:0:root:/root:/bin/sh\n' >"$stage/etc/passwd"
+    printf 'root:x:0:\n' >"$stage/etc/group"
+    while read -r m; do
+        [ -n "$m" ] || continue
+        cp "$LAB_MODULE_DIR/$m" "$stage/iotlab/modules/" || fail 6 "module $m missing from $LAB_MODULE_DIR"
+    done <"$LAB_MODULE_ORDER"
+    cp "$LAB_MODULE_ORDER" "$stage/iotlab/modules/insmod.order"
+    install -m 755 "$SCRIPT_DIR/guest-init.sh" "$stage/init"
+    install -m 755 "$SCRIPT_DIR/fixture.sh" "$stage/iotlab/fixture.sh"
+    mk_cpio "$stage" "$1.tmp"
+    mv "$1.tmp" "$1"
+}
+sq() { printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"; }
+build_run_archive() {  # build_run_archive OUT ARGS...
+    local out=$1; shift
+    local stage=$WORK/run output line lib a
+    mkdir -p "$stage/lab" "$stage/iotlab"
+    cp "$BINARY" "$stage/lab/$NAME"
+    chmod 755 "$stage/lab/$NAME"
+    if output=$(LC_ALL=C ldd "$BINARY" 2>&1); then
+        while IFS= read -r line; do
+            case "$line" in
+                *"not found"*) fail 6 "ldd $BINARY: $line" ;;
+                *"=> /"*) lib=${line#*=> }; lib=${lib%% (*} ;;
+                [[:space:]]/*) lib=${line#"${line%%/*}"}; lib=${lib%% (*} ;;
+                *) continue ;;
+            esac
+            [ -f "$lib" ] || fail 6 "ldd $BINARY lists $lib, which does not exist"
+            mkdir -p "$stage$(dirname "$lib")"
+            cp -L "$lib" "$stage$lib"
+        done <<<"$output"
+    else
+        case "$output" in
+            *"not a dynamic executable"*|*"statically linked"*) ;;
+            *) fail 6 "ldd $BINARY failed: $output" ;;
+        esac
+    fi
+    {   # the command line, POSIX-quoted for busybox sh
+        printf 'IOTLAB_BINARY=/lab/%s\n' "$(sq "$NAME")"
+        printf 'set --'
+        for a in "$@"; do printf " %s" "$(sq "$a")"; done
+        printf '\n'
+    } >"$stage/iotlab/cmd"
+    mk_cpio "$stage" "$out"
+}
+
+mkdir -p "$LAB_CACHE/initramfs"
+BASE_KEY=$( { sha256sum "$LAB_BUSYBOX" "$SCRIPT_DIR/guest-init.sh" "$SCRIPT_DIR/fixture.sh" "$LAB_MODULE_ORDER"
+              sed "s#^#$LAB_MODULE_DIR/#" "$LAB_MODULE_ORDER" | xargs sha256sum
+              echo "$LAB_KERNEL_ABI $LAB_KERNEL_VERSION $(id -u)"; } | sha256sum | cut -c1-16)
+BASE_CPIO=$LAB_CACHE/initramfs/base-$BASE_KEY.cpio
+if [ ! -s "$BASE_CPIO" ]; then
+    build_base "$BASE_CPIO"
+    find "$LAB_CACHE/initramfs" -name 'base-*.cpio' ! -name "base-$BASE_KEY.cpio" -delete
+fi
+build_run_archive "$WORK/run.cpio" "$@"
+cat "$BASE_CPIO" "$WORK/run.cpio" >"$WORK/initramfs.cpio"
+INITRD=$WORK/initramfs.cpio
+if [ "${LAB_INITRD_COMPRESS:-none}" = gzip ]; then
+    gzip -1 -n "$INITRD"
+    INITRD=$INITRD.gz
+fi
+log "$(printf 'initramfs %s (%s) built in %s s' "$(du -h --apparent-size "$INITRD" | cut -f1)" \
+    "$NAME + $(wc -l <"$LAB_MODULE_ORDER") modules" "$(elapsed "$T0" "$(now)")")"
+
+# ------------------------------------------------------------------------------------ boot
+# TCG only (KVM does not work on these hosts). -nic none: no NIC, so no iPXE ROM (~0.3 s, noise).
+QEMU=(qemu-system-x86_64 -accel tcg -cpu max -m 512 -smp 1 -nographic -no-reboot -nic none
+      -kernel "$LAB_VMLINUX" -initrd "$INITRD"
+      -append "console=ttyS0 quiet panic=-1${LAB_KERNEL_CMDLINE_EXTRA:+ $LAB_KERNEL_CMDLINE_EXTRA}")
+# shellcheck disable=SC2054  # (the comma belongs to QEMU's option syntax)
+[ "$ICOUNT" = 1 ] && QEMU+=(-icount shift=0,sleep=off)
+CONSOLE=$WORK/console.log
+log "booting $LAB_KERNEL_ABI ($LAB_KERNEL_VERSION) under QEMU/TCG$([ "$ICOUNT" = 1 ] && echo ' with -icount'), timeout ${TIMEOUT}s: /lab/$NAME${*:+ $*}"
+T1=$(now)
+# QEMU runs in the background so that a signal to run.sh stops it at once (bash runs traps only
+# between commands, and `wait` is such a point). The console is streamed live through a FIFO:
+# sed -u strips the serial console's \r and the firmware's terminal escapes.
+mkfifo "$WORK/console.fifo"
+sed -u -e 's/\r//g' -e 's/\x1b\[[0-9;?]*[A-Za-z]//g' -e 's/\x1bc//g' <"$WORK/console.fifo" | tee "$CONSOLE" &
+FILTER_PID=$!
+timeout -k 10 "$TIMEOUT" "${QEMU[@]}" </dev/null >"$WORK/console.fifo" 2>&1 &
+QEMU_PID=$!
+# shellcheck disable=SC2317  # (invoked by the traps)
+stop_guest() { [ -z "$QEMU_PID" ] || kill -TERM "$QEMU_PID" 2>/dev/null || true; }
+trap 'stop_guest; exit 130' INT
+trap 'stop_guest; exit 143' TERM
+QEMU_RC=0
+wait "$QEMU_PID" || QEMU_RC=$?
+QEMU_PID=""
+wait "$FILTER_PID" || true
+WALL=$(elapsed "$T1" "$(now)")
+cp "$CONSOLE" "$LAB_CACHE/last-console.log" 2>/dev/null || true
+
+GUEST_RC=$(sed -n 's/.*IOTLAB-EXIT \([0-9]\{1,3\}\)$/\1/p' "$CONSOLE" | tail -n1)
+if [ -z "$GUEST_RC" ] && grep -q 'IOTLAB-SETUP-FAILED' "$CONSOLE"; then
+    fail 4 "guest setup failed: $(sed -n 's/.*IOTLAB-SETUP-FAILED //p' "$CONSOLE" | tail -n1) — console saved in $LAB_CACHE/last-console.log"
+fi
+if [ -z "$GUEST_RC" ]; then
+    case "$QEMU_RC" in
+        124|137) why="timed out (--timeout ${TIMEOUT}s)" ;;
+        0) if grep -q 'Kernel panic' "$CONSOLE"; then why="the guest kernel panicked"
+           else why="QEMU exited before the guest finished (guest crash or reset?)"; fi ;;
+        *) why="QEMU exited with status $QEMU_RC" ;;
+    esac
+    log "---- last console lines ----"
+    tail -n 20 "$CONSOLE" >&2 || true
+    log "----------------------------"
+    fail 3 "no IOTLAB-EXIT marker from the guest: $why; QEMU ran ${WALL} s. Console saved in $LAB_CACHE/last-console.log; for kernel messages rerun with LAB_KERNEL_CMDLINE_EXTRA=loglevel=7"
+fi
+log "guest /lab/$NAME exited $GUEST_RC; boot-to-exit ${WALL} s wall$([ "$ICOUNT" = 1 ] && echo ' (icount)')"
+exit "$GUEST_RC"
