@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import IoTSDK
 
 /// GPIO against the real kernel: gpio-sim through the character device and through sysfs.
@@ -87,6 +90,39 @@ let gpioLabTests: [LabTest] = [
         try up.reconfigure(.input(bias: .pullDown))
         try expectEqual(try up.get(), .inactive, "bias pull-down reads low")
         try expectEqual(try gpio.lineInfo(.chip(label: "iotlab-a", offset: 5)).bias, .pullDown)
+    },
+    LabTest(name: "chardev.debounce-drive-and-realtime-clock") {
+        let gpio = try GPIO.linux(.characterDevice)
+        let chips = try LabChips(gpio)
+        let sim = try GPIOSim()
+        let debounced = try gpio.input(.chip(label: "iotlab-a", offset: 3), debounce: .milliseconds(5))
+        try expectEqual(try gpio.lineInfo(.chip(label: "iotlab-a", offset: 3)).debounce, .milliseconds(5), "debounce period")
+        debounced.release()
+        let drain = try gpio.output(.chip(label: "iotlab-a", offset: 4), drive: .openDrain)
+        try expectEqual(try gpio.lineInfo(.chip(label: "iotlab-a", offset: 4)).drive, .openDrain, "open-drain")
+        drain.release()
+        // Realtime stamps are wall-clock nanoseconds: within a minute of the guest's clock.
+        try sim.pull(chips.a, 1, up: false)
+        let button = try gpio.input(.chip(label: "iotlab-a", offset: 1), edge: .rising, eventClock: .realtime)
+        let seen = try await collect(1, from: try button.events()) {
+            try sim.pull(chips.a, 1, up: true)
+        }
+        try sim.pull(chips.a, 1, up: false)
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        let wall = UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
+        try expectEqual(seen.first?.clock, .realtime)
+        let stamp = seen.first?.timestampNanoseconds ?? 0
+        try expect(stamp <= wall && wall - stamp < 60_000_000_000, "realtime stamp \(stamp) vs clock \(wall)")
+    },
+    LabTest(name: "chardev.dropping-a-request-frees-its-lines") {
+        let gpio = try GPIO.linux(.characterDevice)
+        do {
+            let scoped = try gpio.output(.chip(label: "iotlab-a", offset: 6), consumer: "scoped")
+            try expectEqual(try gpio.lineInfo(.chip(label: "iotlab-a", offset: 6)).consumer, "scoped")
+            _ = scoped
+        }
+        try expect(!(try gpio.lineInfo(.chip(label: "iotlab-a", offset: 6)).isUsed), "line 6 free after the request went out of scope")
     },
     LabTest(name: "chardev.several-lines-at-once") {
         let gpio = try GPIO.linux(.characterDevice)

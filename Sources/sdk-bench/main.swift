@@ -18,15 +18,19 @@ struct Options {
     var adapterName = "SMBus stub driver"
     var address: UInt16 = 0x76
     var register: UInt8 = 0xD0
+    /// The guest clock counts instructions (QEMU -icount shift=0): report instructions per op.
+    var icount = false
 }
 
 func usage() -> Never {
     print("""
     usage: sdk-bench [gpio|i2c|all] [--iterations N] [--rounds N] [--chip-label L] [--offset N]
-                     [--adapter NAME] [--address 0xNN] [--register 0xNN]
+                     [--adapter NAME] [--address 0xNN] [--register 0xNN] [--icount]
       Measures GPIO line sets (character device and sysfs) and SMBus register reads through the
       SDK and through a plain C loop on the same line/register, and prints ops/s and SDK/C ratios.
-      Needs a kernel with those devices: run it in the lab with Scripts/lab/bench.sh.
+      Needs a kernel with those devices: run it in the lab with Scripts/bench.sh.
+      --icount: the guest runs under QEMU -icount shift=0, where 1 ns of guest time is one
+      instruction; figures are then printed as instructions per operation.
     """)
     exit(2)
 }
@@ -56,6 +60,7 @@ func parse() -> Options {
         case "--adapter": options.adapterName = text()
         case "--address": options.address = UInt16(int())
         case "--register": options.register = UInt8(int())
+        case "--icount": options.icount = true
         default: usage()
         }
     }
@@ -94,9 +99,15 @@ func median(_ values: [Double]) -> Double {
 func report(_ name: String, sdk: [Double], c: [Double]) {
     let s = median(sdk)
     let k = median(c)
-    func fmt(_ v: Double) -> String { String(Int(v.rounded())) }
-    let ratio = (k / s * 100).rounded() / 100
-    print("\(name): SDK \(fmt(1e9 / s)) ops/s (\(fmt(s)) ns/op), C \(fmt(1e9 / k)) ops/s (\(fmt(k)) ns/op), ratio SDK/C \(ratio)")
+    func whole(_ v: Double) -> String { String(Int(v.rounded())) }
+    let thousandths = Int((k / s * 1000).rounded())
+    let fraction = String(thousandths % 1000)
+    let shown = "\(thousandths / 1000)." + String(repeating: "0", count: 3 - fraction.count) + fraction
+    if options.icount {
+        print("\(name): SDK \(whole(s)) instructions/op, C \(whole(k)) instructions/op, ratio SDK/C (C cost / SDK cost) \(shown)")
+    } else {
+        print("\(name): SDK \(whole(1e9 / s)) ops/s (\(whole(s)) ns/op), C \(whole(1e9 / k)) ops/s (\(whole(k)) ns/op), ratio SDK/C \(shown)")
+    }
 }
 
 func fail(_ message: String) -> Never {

@@ -6,7 +6,7 @@ public final class GPIOLineRequest: Sendable {
     public let chip: GPIOChipInfo
     /// The requested lines' offsets, in request order.
     public let offsets: [UInt32]
-    private let handle: any GPIOLineHandle
+    @usableFromInline let handle: any GPIOLineHandle
     private let currentSettings: Mutex<[LineSettings]>
     private let fullMask: UInt64
 
@@ -28,7 +28,7 @@ public final class GPIOLineRequest: Sendable {
     /// Drives the request's only line. Uses one set-values ioctl on the character device, one
     /// write(2) to the kept-open `value` file on sysfs.
     /// - Throws: `.invalidArgument` when the request holds several lines (use `set(_:offset:)`).
-    @inline(__always)
+    @inlinable
     public func set(_ value: LineValue) throws(HardwareError) {
         guard offsets.count == 1 else { throw multiLine("set(_:)") }
         try handle.setValues(value.isActive ? 1 : 0, mask: 1)
@@ -54,7 +54,7 @@ public final class GPIOLineRequest: Sendable {
     }
 
     /// Reads the request's only line.
-    @inline(__always)
+    @inlinable
     public func get() throws(HardwareError) -> LineValue {
         guard offsets.count == 1 else { throw multiLine("get()") }
         return LineValue(try handle.getValues(mask: 1) & 1 != 0)
@@ -129,7 +129,8 @@ public final class GPIOLineRequest: Sendable {
         return UInt64(1) << UInt64(i)
     }
 
-    private func multiLine(_ call: String) -> HardwareError {
+    @usableFromInline
+    func multiLine(_ call: String) -> HardwareError {
         HardwareError(.invalidArgument, "\(call) works on a one-line request; this one holds lines \(offsets): pass the offset", location: chip.name)
     }
 }

@@ -17,9 +17,9 @@ public struct I2CDevice: Sendable {
     public let bus: any I2CBus
     public let address: I2CAddress
     /// The adapter's functionality, read once: the register calls consult it on every access.
-    private let functionality: I2CFunctionality
-    private let readsByteData: Bool
-    private let writesByteData: Bool
+    @usableFromInline let functionality: I2CFunctionality
+    @usableFromInline let readsByteData: Bool
+    @usableFromInline let writesByteData: Bool
 
     public init(bus: any I2CBus, address: I2CAddress) {
         self.bus = bus
@@ -79,7 +79,7 @@ public struct I2CDevice: Sendable {
 
     /// Reads one 8-bit register (one SMBus read-byte-data call where the adapter has it, which is
     /// what the kernel does for it on I2C adapters too).
-    @inline(__always)
+    @inlinable
     public func readRegister(_ register: UInt8) throws(HardwareError) -> UInt8 {
         if readsByteData {
             return try bus.smbusReadByteData(address, command: register)
@@ -88,6 +88,7 @@ public struct I2CDevice: Sendable {
     }
 
     /// Writes one 8-bit register.
+    @inlinable
     public func writeRegister(_ register: UInt8, _ value: UInt8) throws(HardwareError) {
         if writesByteData {
             try bus.smbusWriteByteData(address, command: register, value)
