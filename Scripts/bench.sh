@@ -6,4 +6,4 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 swift build -c release --static-swift-stdlib --product sdk-bench
 bin=$(swift build -c release --static-swift-stdlib --product sdk-bench --show-bin-path)/sdk-bench
-bash Scripts/lab/run.sh --icount --timeout 900 "$bin" "$@"
+bash Scripts/lab/run.sh --icount --timeout 900 "$bin" --icount "$@"

@@ -7,7 +7,7 @@
 #     bank0: label iotlab-a, 8 lines; line0 lab-led, line1 lab-button, line2 lab-out2,
 #            line3 lab-in3, lines 4-6 unnamed, line7 hog "lab-hog" output-high
 #     bank1: label pinctrl-bcm2711, 58 lines named GPIO0..GPIO57
-#   i2c-stub (chip_addr=0x76,0x50, loaded by /init) preloaded:
+#   i2c-stub (chip_addr=0x18,0x48,0x50,0x76, loaded by /init) preloaded:
 #     0x76: D0=60 88=70 89=6B 8A=43 8B=67 8C=18 8D=FC      0x50: 00=DE 01=AD 02=BE 03=EF
 #   exported: IOTLAB=1, IOTLAB_SIM_DEVICE=/sys/devices/platform/gpio-sim.N, IOTLAB_I2C_BUS=N
 set -eu

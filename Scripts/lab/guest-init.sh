@@ -31,7 +31,7 @@ echo   # end the firmware's "Booting from ROM.." line
 while read -r mod; do
     [ -n "$mod" ] || continue
     case "$mod" in
-        i2c-stub.ko) params="chip_addr=0x76,0x50" ;;
+        i2c-stub.ko) params="chip_addr=0x18,0x48,0x50,0x76" ;;
         *) params="" ;;
     esac
     # shellcheck disable=SC2086

@@ -72,6 +72,20 @@ struct I2CDeviceTests {
         #expect(sensor[0x22] == 0xEF && sensor[0x23] == 0xBE)
     }
 
+    @Test func sixteenBitRegistersUseSMBusWordsOnSMBusOnlyAdapters() throws {
+        let bus = SimulatedI2CBus(functionality: .smbusOnly, devices: [0x76: sensor])
+        let device = bus.device(0x76)
+        #expect(try device.readRegister16(0x88) == 0x706B)
+        #expect(try device.readRegister16(0x88, byteOrder: .littleEndian) == 0x6B70)
+        try device.writeRegister16(0x20, 0xBEEF)
+        #expect(sensor[0x20] == 0xBE && sensor[0x21] == 0xEF)
+        #expect(bus.trace == [
+            .smbus(address: 0x76, operation: "read-word-data", command: 0x88, bytes: []),
+            .smbus(address: 0x76, operation: "read-word-data", command: 0x88, bytes: []),
+            .smbus(address: 0x76, operation: "write-word-data", command: 0x20, bytes: [0xBE, 0xEF]),
+        ])
+    }
+
     @Test func whatSMBusCannotExpressIsAClearError() {
         let bus = SimulatedI2CBus(functionality: .smbusOnly, devices: [0x50: RegisterFileDevice()])
         let raw = #expect(throws: HardwareError.self) { try bus.transfer(0x50, [.read(count: 2)]) }

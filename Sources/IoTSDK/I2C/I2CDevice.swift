@@ -10,7 +10,8 @@ public enum ByteOrder: Sendable, Hashable {
 /// the adapter has them and the SMBus calls where it is SMBus-only.
 ///
 /// Register reads use one write-then-read with a repeated start (I2C_RDWR), or on SMBus-only
-/// adapters the matching SMBus call: byte data, word data, or I2C block reads of up to 32 bytes
+/// adapters the matching SMBus call: byte data (1 byte), word data (2 bytes, low byte first on
+/// the wire), or I2C block reads of up to 32 bytes
 /// (longer blocks are read 32 bytes at a time from consecutive registers, which is right for the
 /// auto-incrementing register files almost all sensors have).
 public struct I2CDevice: Sendable {
@@ -127,6 +128,10 @@ public struct I2CDevice: Sendable {
             try writeRegister(register, values[0])
             return
         }
+        if values.count == 2 && functionality.contains(.smbusWriteWordData) {
+            try bus.smbusWriteWordData(address, command: register, UInt16(values[0]) | UInt16(values[1]) << 8)
+            return
+        }
         guard functionality.contains(.smbusWriteI2CBlock) else {
             throw unsupported("writing \(values.count) registers")
         }
@@ -143,6 +148,13 @@ public struct I2CDevice: Sendable {
         if count == 1 && functionality.contains(.smbusReadByteData) {
             return [try bus.smbusReadByteData(address, command: register)]
         }
+        // Two bytes: SMBus read-word, the same bytes on the wire as a 2-byte block read, and
+        // offered by more SMBus controllers (some have no I2C-block commands). The first byte on
+        // the wire is the word's low byte.
+        if count == 2 && functionality.contains(.smbusReadWordData) {
+            let word = try bus.smbusReadWordData(address, command: register)
+            return [UInt8(word & 0xFF), UInt8(word >> 8)]
+        }
         if functionality.contains(.smbusReadI2CBlock) {
             var result: [UInt8] = []
             result.reserveCapacity(count)
@@ -155,10 +167,6 @@ public struct I2CDevice: Sendable {
                 result += bytes
             }
             return result
-        }
-        if count == 2 && functionality.contains(.smbusReadWordData) {
-            let word = try bus.smbusReadWordData(address, command: register)
-            return [UInt8(word & 0xFF), UInt8(word >> 8)]
         }
         if functionality.contains(.smbusReadByteData) {
             var result: [UInt8] = []
