@@ -78,11 +78,7 @@ public struct GPIO: Sendable {
 
     /// Every line of `chip`.
     public func lines(of chip: GPIOChipInfo) throws(HardwareError) -> [GPIOLineInfo] {
-        var lines: [GPIOLineInfo] = []
-        for offset in 0..<UInt32(chip.lineCount) {
-            lines.append(try backend.lineInfo(chip: chip, offset: offset))
-        }
-        return lines
+        try backend.lines(of: chip)
     }
 
     /// What the kernel reports about one line.
@@ -110,8 +106,8 @@ public struct GPIO: Sendable {
             return try Self.checked(chip, offset)
         case .named(let name):
             for chip in all {
-                for offset in 0..<UInt32(chip.lineCount) where try backend.lineInfo(chip: chip, offset: offset).name == name {
-                    return ResolvedLine(chip: chip, offset: offset)
+                if let line = try backend.lines(of: chip).first(where: { $0.name == name }) {
+                    return ResolvedLine(chip: chip, offset: line.offset)
                 }
             }
             throw HardwareError(.notFound, "no GPIO line named '\(name)' on any chip (\(Self.describe(all))); list the names with `sdk-demo gpio-info` or gpioinfo", location: name)

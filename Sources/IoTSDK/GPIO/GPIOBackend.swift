@@ -21,11 +21,24 @@ public protocol GPIOBackend: Sendable {
     /// What the kernel reports about one line.
     func lineInfo(chip: GPIOChipInfo, offset: UInt32) throws(HardwareError) -> GPIOLineInfo
 
+    /// What the kernel reports about every line of a chip (one open of the chip where it can).
+    func lines(of chip: GPIOChipInfo) throws(HardwareError) -> [GPIOLineInfo]
+
     /// Requests `lines` of `chip` with their settings under the `consumer` label. The offsets are
     /// valid and distinct and the settings validated when this is called.
     func requestLines(
         chip: GPIOChipInfo, offsets: [UInt32], settings: [LineSettings], consumer: String
     ) throws(HardwareError) -> any GPIOLineHandle
+}
+
+extension GPIOBackend {
+    public func lines(of chip: GPIOChipInfo) throws(HardwareError) -> [GPIOLineInfo] {
+        var lines: [GPIOLineInfo] = []
+        for offset in 0..<UInt32(chip.lineCount) {
+            lines.append(try lineInfo(chip: chip, offset: offset))
+        }
+        return lines
+    }
 }
 
 /// The backend's side of one line request. Bit `i` of a mask or value word is the request's

@@ -68,6 +68,17 @@ public struct CharacterDeviceGPIO: GPIOBackend {
         }
     }
 
+    public func lines(of chip: GPIOChipInfo) throws(HardwareError) -> [GPIOLineInfo] {
+        let fd = try openChip(chip, O_RDONLY, what: "reading line info")
+        return try fd.withDescriptor { (raw: Int32) throws(HardwareError) -> [GPIOLineInfo] in
+            var lines: [GPIOLineInfo] = []
+            for offset in 0..<UInt32(chip.lineCount) {
+                lines.append(try Self.lineInfo(chipFD: raw, chip: chip, offset: offset))
+            }
+            return lines
+        }
+    }
+
     static func lineInfo(chipFD: Int32, chip: GPIOChipInfo, offset: UInt32) throws(HardwareError) -> GPIOLineInfo {
         var info = ciot_gpio_v2_line_info()
         guard ciot_gpio_v2_get_lineinfo(chipFD, offset, &info) == 0 else {
