@@ -1,5 +1,13 @@
 // swift-tools-version:6.0
+import Foundation
 import PackageDescription
+
+/// The README.md of each chip folder under Sources/<target>: documentation, not sources.
+func chipReadmes(_ target: String) -> [String] {
+    let root = Context.packageDirectory + "/Sources/" + target
+    let folders = (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []
+    return folders.sorted().filter { FileManager.default.fileExists(atPath: root + "/" + $0 + "/README.md") }.map { $0 + "/README.md" }
+}
 
 let package = Package(
     name: "iot-sdk",
@@ -7,6 +15,8 @@ let package = Package(
     products: [
         .library(name: "IoTSDK", targets: ["IoTSDK"]),
         .library(name: "IoTSDKFoundation", targets: ["IoTSDKFoundation"]),
+        .library(name: "SensorDrivers", targets: ["SensorDrivers"]),
+        .library(name: "SensorDriversTesting", targets: ["SensorDriversTesting"]),
         .executable(name: "sdk-demo", targets: ["sdk-demo"]),
         .executable(name: "sdk-bench", targets: ["sdk-bench"]),
         .executable(name: "iotsdk-lab", targets: ["iotsdk-lab"]),
@@ -29,18 +39,25 @@ let package = Package(
         ),
         // Bridges to Foundation (Measurement, Date); kept apart so that IoTSDK itself stays small.
         .target(name: "IoTSDKFoundation", dependencies: ["IoTSDK"]),
+        // Drivers for common chips; they use IoTSDK's bus protocols only.
+        .target(name: "SensorDrivers", dependencies: ["IoTSDK"], exclude: chipReadmes("SensorDrivers")),
+        // Simulated chips written from the datasheets' register maps, for tests and the demo.
+        .target(name: "SensorDriversTesting", dependencies: ["IoTSDK"]),
         .executableTarget(
             name: "sdk-demo",
             dependencies: [
                 "IoTSDK",
+                "SensorDrivers",
+                "SensorDriversTesting",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(name: "sdk-bench", dependencies: ["IoTSDK", "CIoTBench"]),
         // The tests that run inside the QEMU lab against a real kernel (gpio-sim, i2c-stub).
-        .executableTarget(name: "iotsdk-lab", dependencies: ["IoTSDK"]),
+        .executableTarget(name: "iotsdk-lab", dependencies: ["IoTSDK", "SensorDrivers", "SensorDriversTesting"]),
         .testTarget(name: "IoTSDKTests", dependencies: ["IoTSDK", "IoTSDKFoundation"]),
+        .testTarget(name: "SensorDriversTests", dependencies: ["SensorDrivers", "SensorDriversTesting", "IoTSDK"]),
     ],
     swiftLanguageModes: [.v6]
 )

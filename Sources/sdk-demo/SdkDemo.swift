@@ -1,6 +1,7 @@
 import ArgumentParser
 import Dispatch
 import IoTSDK
+import SensorDrivers
 import Logging
 import Synchronization
 
@@ -51,12 +52,21 @@ struct Blink: AsyncParsableCommand {
     @Option(help: "Seconds between LED toggles.")
     var interval = 0.5
 
+    @Option(name: .customLong("sensor"),
+            help: ArgumentHelp("An I2C sensor to read, as KIND[@BUS][:ADDRESS] (e.g. bme280@1:0x76); repeatable. On the simulated board a simulated BME280 is read when none is given.",
+                               valueName: "kind@bus:address"))
+    var sensors: [SensorSpec] = []
+
+    @Option(help: "Seconds between sensor readings.")
+    var readInterval = 2.0
+
     func validate() throws {
         guard (0...27).contains(led), (0...27).contains(button) else {
             throw ValidationError("--led and --button take BCM numbers 0-27 (the GPIOs on the 40-pin header)")
         }
         guard led != button else { throw ValidationError("--led and --button must be different GPIOs") }
         guard interval >= 0.01 else { throw ValidationError("--interval must be at least 0.01 s") }
+        guard readInterval >= 0.05 else { throw ValidationError("--read-interval must be at least 0.05 s") }
         if let duration, duration < 0 { throw ValidationError("--duration must be 0 (until Ctrl-C) or more") }
     }
 
@@ -65,9 +75,14 @@ struct Blink: AsyncParsableCommand {
         print(board.banner)
         let limit = duration ?? (board.simulator != nil ? 10 : 0)
         do {
+            let specs = sensors.isEmpty && board.simulator != nil ? [SensorSpec(argument: "bme280")].compactMap { $0 } : sensors
+            let sensorSet = try await DemoSensorSet.open(specs, simulated: board.simulator != nil)
             try await BlinkDemo(gpio: board.gpio, simulator: board.simulator, led: led, button: button,
-                                interval: interval, duration: limit).run()
+                                interval: interval, duration: limit, sensors: sensorSet, readInterval: readInterval).run()
         } catch let error as HardwareError {
+            print("sdk-demo: \(error)")
+            throw ExitCode(1)
+        } catch let error as SensorError {
             print("sdk-demo: \(error)")
             throw ExitCode(1)
         }
@@ -123,6 +138,8 @@ struct BlinkDemo {
     let interval: Double
     /// Seconds; 0 means until Ctrl-C.
     let duration: Double
+    let sensors: DemoSensorSet
+    let readInterval: Double
 
     func run() async throws {
         let ledLine = try gpio.resolve(.bcm(led))
@@ -132,6 +149,7 @@ struct BlinkDemo {
                                            debounce: simulator == nil ? .milliseconds(10) : nil,
                                            activeLow: true, consumer: "sdk-demo-button")
         print("LED on BCM \(led) (\(ledLine)), button on BCM \(button) (\(buttonLine)), backend \(gpio.backend.kind.rawValue)")
+        for sensor in sensors.sensors { print("Sensor: \(sensor.label)") }
         print(duration > 0 ? "Running for \(format(duration)) s; Ctrl-C stops early." : "Running until Ctrl-C.")
 
         let start = ContinuousClock.now
@@ -156,6 +174,22 @@ struct BlinkDemo {
                         print("\(stamp()) button pressed (press #\(presses))")
                     } else {
                         print("\(stamp()) button released")
+                    }
+                }
+            }
+            if !sensors.sensors.isEmpty {
+                group.addTask {
+                    while !Task.isCancelled && !stop.isSet {
+                        let elapsed = ContinuousClock.now - start
+                        sensors.tick?(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+                        for sensor in sensors.sensors {
+                            do {
+                                print("\(stamp()) \(sensor.label): \(try await sensor.readLine())")
+                            } catch {
+                                print("\(stamp()) \(sensor.label): \(error)")
+                            }
+                        }
+                        try await Task.sleep(for: .milliseconds(Int64(readInterval * 1000)))
                     }
                 }
             }
