@@ -1,13 +1,8 @@
 // swift-tools-version:6.0
-import Foundation
 import PackageDescription
 
-/// The README.md of each chip folder under Sources/<target>: documentation, not sources.
-func chipReadmes(_ target: String) -> [String] {
-    let root = Context.packageDirectory + "/Sources/" + target
-    let folders = (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []
-    return folders.sorted().filter { FileManager.default.fileExists(atPath: root + "/" + $0 + "/README.md") }.map { $0 + "/README.md" }
-}
+/// Chip folders under Sources/SensorDrivers; each has a README.md naming its datasheet.
+let driverFolders = ["BME280", "MPU6050", "PCA9685", "SSD1306"]
 
 let package = Package(
     name: "iot-sdk",
@@ -40,7 +35,7 @@ let package = Package(
         // Bridges to Foundation (Measurement, Date); kept apart so that IoTSDK itself stays small.
         .target(name: "IoTSDKFoundation", dependencies: ["IoTSDK"]),
         // Drivers for common chips; they use IoTSDK's bus protocols only.
-        .target(name: "SensorDrivers", dependencies: ["IoTSDK"], exclude: chipReadmes("SensorDrivers")),
+        .target(name: "SensorDrivers", dependencies: ["IoTSDK"], exclude: driverFolders.map { $0 + "/README.md" }),
         // Simulated chips written from the datasheets' register maps, for tests and the demo.
         .target(name: "SensorDriversTesting", dependencies: ["IoTSDK"]),
         .executableTarget(
