@@ -103,12 +103,10 @@ struct BMx280Core: Sendable {
     func softReset() async throws {
         try device.writeRegister(BMx280Register.reset, BMx280Register.resetCommand)
         try await Task.sleep(for: Self.startUpTime)
-        let deadline = ContinuousClock.now + Self.imageUpdateDeadline
-        while try device.readRegister(BMx280Register.status) & BMx280Register.statusImageUpdate != 0 {
-            guard ContinuousClock.now < deadline else {
-                throw SensorError(.timeout, chip: chip, "status.im_update still set \(Self.imageUpdateDeadline) after the soft reset: the NVM copy did not finish; power-cycle the chip")
-            }
-            try await Task.sleep(for: Self.pollInterval)
+        try await StatusPolling.wait(until: .now + Self.imageUpdateDeadline, interval: Self.pollInterval, timeout: {
+            SensorError(.timeout, chip: chip, "status.im_update still set \(Self.imageUpdateDeadline) after the soft reset: the NVM copy did not finish; power-cycle the chip")
+        }) {
+            try device.readRegister(BMx280Register.status) & BMx280Register.statusImageUpdate == 0
         }
     }
 
@@ -151,11 +149,10 @@ struct BMx280Core: Sendable {
         let conversion = settings.maximumConversionTime
         let deadline = ContinuousClock.now + conversion + Self.conversionGrace
         try await Task.sleep(for: conversion)
-        while try device.readRegister(BMx280Register.status) & BMx280Register.statusMeasuring != 0 {
-            guard ContinuousClock.now < deadline else {
-                throw SensorError(.timeout, chip: chip, "status.measuring still set \(conversion + Self.conversionGrace) after starting a forced conversion (the datasheet maximum is \(conversion)): check the supply, or reset the chip")
-            }
-            try await Task.sleep(for: Self.pollInterval)
+        try await StatusPolling.wait(until: deadline, interval: Self.pollInterval, timeout: {
+            SensorError(.timeout, chip: chip, "status.measuring still set \(conversion + Self.conversionGrace) after starting a forced conversion (the datasheet maximum is \(conversion)): check the supply, or reset the chip")
+        }) {
+            try device.readRegister(BMx280Register.status) & BMx280Register.statusMeasuring == 0
         }
     }
 
@@ -206,6 +203,5 @@ struct BMx280Core: Sendable {
 
 /// "0x5a".
 private func hex(_ value: UInt8) -> String {
-    let digits = String(value, radix: 16)
-    return "0x" + (digits.count < 2 ? "0" + digits : digits)
+    "0x" + hexDigits(value, width: 2)
 }

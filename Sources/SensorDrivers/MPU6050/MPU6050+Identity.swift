@@ -38,7 +38,6 @@ extension MPU6050 {
 
     /// `0x0A`-style hex for messages.
     static func hex(_ value: UInt8) -> String {
-        let digits = String(value, radix: 16, uppercase: true)
-        return "0x" + (digits.count < 2 ? "0" : "") + digits
+        "0x" + hexDigits(value, width: 2)
     }
 }

@@ -95,17 +95,12 @@ public actor MPU6050: Sensor {
 
     /// Polls PWR_MGMT_1 until DEVICE_RESET reads 0.
     private static func waitForResetToClear(device: I2CDevice, chip: String) async throws {
-        let clock = ContinuousClock()
-        let deadline = clock.now + resetPollDeadline
-        while true {
-            let power = try device.readRegister(Register.powerManagement1)
-            if power & PowerManagement1.deviceReset == 0 { return }
-            guard clock.now < deadline else {
-                throw SensorError(.timeout, chip: chip,
-                                  "DEVICE_RESET (PWR_MGMT_1 bit 7) still reads 1 \(resetTime + resetPollDeadline) after the reset: "
-                                  + "check the supply (VDD 2.375…3.46 V) and VLOGIC, then power-cycle the board")
-            }
-            try await Task.sleep(for: resetPollInterval)
+        try await StatusPolling.wait(until: .now + resetPollDeadline, interval: resetPollInterval, timeout: {
+            SensorError(.timeout, chip: chip,
+                        "DEVICE_RESET (PWR_MGMT_1 bit 7) still reads 1 \(resetTime + resetPollDeadline) after the reset: "
+                            + "check the supply (VDD 2.375…3.46 V) and VLOGIC, then power-cycle the board")
+        }) {
+            try device.readRegister(Register.powerManagement1) & PowerManagement1.deviceReset == 0
         }
     }
 

@@ -223,7 +223,6 @@ public actor PCA9685: Actuator {
 
     /// `0x0a`-style hex for messages.
     static func hex(_ value: UInt8) -> String {
-        let digits = String(value, radix: 16, uppercase: true)
-        return "0x" + (digits.count < 2 ? "0" : "") + digits
+        "0x" + hexDigits(value, width: 2)
     }
 }
