@@ -2,7 +2,7 @@
 import PackageDescription
 
 /// Chip folders under Sources/SensorDrivers; each has a README.md naming its datasheet.
-let driverFolders = ["ADS1x15", "BME280", "DS18B20", "GPIOParts", "IIO", "MCP9808", "MPU6050", "PCA9685", "SSD1306", "TMP102"]
+let driverFolders = ["ADS1x15", "BH1750", "BME280", "DS18B20", "GPIOParts", "IIO", "MCP9808", "MPU6050", "PCA9685", "SHT3x", "SHT4x", "SSD1306", "TMP102"]
 
 let package = Package(
     name: "iot-sdk",
