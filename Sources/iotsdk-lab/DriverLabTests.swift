@@ -33,6 +33,32 @@ let driverLabTests: [LabTest] = [
         }
         try stub.writeRegister(0xD0, 0x60)
     },
+    LabTest(name: "drivers.mcp9808-over-smbus-words") {
+        // MCP9808 registers are 16-bit, MSB first: on i2c-stub they are SMBus words.
+        let bus = try LinuxI2CBus(adapterNamed: "SMBus stub driver")
+        let stub = bus.device(0x18)
+        try stub.writeRegister16(0x06, 0x0054)   // manufacturer ID (datasheet register 5-6)
+        try stub.writeRegister16(0x07, 0x0400)   // device ID 04h, revision 00h
+        try stub.writeRegister16(0x01, 0x0000)   // CONFIG: continuous conversion
+        // T_A = 0x0194: 0x19 = 25 °C plus 0x4/16 = 0.25 °C (datasheet Register 5-4 bit weights).
+        try stub.writeRegister16(0x05, 0x0194)
+        let sensor = try await MCP9808(device: stub)
+        let reading = try await sensor.read()
+        try expectEqual(reading.value.temperature.celsius, 25.25, "ambient temperature")
+        print("  MCP9808 on i2c-stub: \(reading.value)")
+        // A negative temperature: sign bit set, 0x1FF0 = -1 °C (two's complement of 13 bits).
+        try stub.writeRegister16(0x05, 0x1FF0)
+        try expectEqual(try await sensor.read().value.temperature.celsius, -1.0, "negative ambient temperature")
+        // The wrong manufacturer: a clear wrongChip error naming the value found.
+        try stub.writeRegister16(0x06, 0x1234)
+        do {
+            _ = try await MCP9808(device: stub)
+            throw LabFailure(description: "manufacturer 0x1234 was accepted as an MCP9808")
+        } catch let error as SensorError {
+            try expectEqual(error.code, .wrongChip)
+            try expect(error.message.contains("1234"), error.message)
+        }
+    },
 ]
 
 extension Double {

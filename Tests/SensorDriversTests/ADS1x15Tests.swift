@@ -136,6 +136,21 @@ struct ADS1x15DriverTests {
         return (SimulatedI2CBus(functionality: functionality, devices: [0x48: chip]), chip)
     }
 
+    @Test func concurrentReadsOfDifferentInputsDoNotInterleave() async throws {
+        let (bus, chip) = Self.setUp()
+        let adc = try await ADS1x15(device: bus.device(0x48),
+                                    configuration: .init(part: .ads1115, range: .plusMinus4_096V, dataRate: .sps860))
+        // Each read waits for its conversion; a second caller must not switch the mux meanwhile.
+        async let a = adc.read(.ain0)
+        async let b = adc.read(.ain2)
+        async let c = adc.read(.ain1)
+        let (ra, rb, rc) = try await (a, b, c)
+        #expect(abs(ra.value.voltage.volts - 1.25) < 1e-9 && ra.value.input == .ain0)
+        #expect(abs(rb.value.voltage.volts - 3.0) < 1e-9 && rb.value.input == .ain2)
+        #expect(abs(rc.value.voltage.volts - 0.5) < 1e-9 && rc.value.input == .ain1)
+        #expect(chip.conversionsStarted == 3)
+    }
+
     @Test(arguments: [I2CFunctionality.fullI2C, .smbusOnly])
     func readsSingleEndedAndDifferentialInputs(functionality: I2CFunctionality) async throws {
         let (bus, _) = Self.setUp(functionality: functionality)

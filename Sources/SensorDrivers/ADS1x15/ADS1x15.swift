@@ -22,6 +22,8 @@ import IoTSDK
 /// than 8583h is not an error: the chip keeps its registers while powered, so a restarted program
 /// finds its own last settings. See the README.
 public actor ADS1x15: Sensor {
+    /// Keeps conversions from interleaving across the actor's suspension points.
+    private let access = SerialAccess()
     /// The device the driver talks to.
     public nonisolated let device: I2CDevice
     /// The validated configuration.
@@ -97,6 +99,11 @@ public actor ADS1x15: Sensor {
     ///
     /// Registers and errors as ``read()``.
     public func read(_ input: Input, range: FullScaleRange? = nil) async throws -> Reading<Sample> {
+        // One conversion at a time: a second caller must not change the mux mid-conversion.
+        try await access.run { try await convert(input, range: range) }
+    }
+
+    private func convert(_ input: Input, range: FullScaleRange?) async throws -> Reading<Sample> {
         let range = range ?? configuration.range
         let rate = configuration.dataRate
         if conversionMayBeRunning {

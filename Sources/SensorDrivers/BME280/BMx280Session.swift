@@ -20,7 +20,7 @@ actor BMx280Session<Configuration: BMx280Configuring> {
     private(set) var configuration: Configuration
     /// In normal mode, when the first conversion after configuring will have finished.
     private var firstConversionDone: ContinuousClock.Instant?
-    private var turnstile = BMx280Turnstile()
+    private let access = SerialAccess()
 
     /// Validates, identifies, resets, reads the calibration and configures (``BMx280Core/start(_:)``).
     init(device: I2CDevice, kind: BMx280Kind, configuration: Configuration) async throws {
@@ -52,39 +52,8 @@ actor BMx280Session<Configuration: BMx280Configuring> {
         }
     }
 
-    /// Runs `operation` with the turnstile held, so that calls never interleave on the chip.
+    /// Runs `operation` with the bus to itself, so that calls never interleave on the chip.
     private func exclusively<T>(_ operation: () async throws -> T) async throws -> T {
-        if !turnstile.tryEnter() {
-            await withCheckedContinuation { turnstile.enqueue($0) }
-        }
-        defer { turnstile.leave() }
-        return try await operation()
-    }
-}
-
-/// Lets one operation at a time through an actor's suspension points, in arrival order.
-struct BMx280Turnstile {
-    private var busy = false
-    private var waiting: [CheckedContinuation<Void, Never>] = []
-
-    /// Enters at once if free; returns `false` when the caller must ``enqueue(_:)`` and wait.
-    mutating func tryEnter() -> Bool {
-        guard !busy else { return false }
-        busy = true
-        return true
-    }
-
-    /// Queues a caller; it is resumed, already inside, when its turn comes.
-    mutating func enqueue(_ continuation: CheckedContinuation<Void, Never>) {
-        waiting.append(continuation)
-    }
-
-    /// Leaves, handing the turnstile to the next waiting caller if there is one.
-    mutating func leave() {
-        if waiting.isEmpty {
-            busy = false
-        } else {
-            waiting.removeFirst().resume()
-        }
+        try await access.run(operation)
     }
 }

@@ -26,6 +26,8 @@ import IoTSDK
 /// general-call address 0x00), switching to EXTCLK (a board whose MODE1.EXTCLK is already set
 /// keeps it; give its frequency as ``Configuration/oscillator``).
 public actor PCA9685: Actuator {
+    /// Keeps frequency changes (which wait with the chip asleep) from interleaving.
+    private let access = SerialAccess()
     /// The default address, all address pins low: 0x40. A5…A0 select 0x40…0x77; 0x70 is also
     /// the LED All Call address while ALLCALL is set.
     public static let defaultAddress: I2CAddress = 0x40
@@ -144,9 +146,11 @@ public actor PCA9685: Actuator {
         let value = try located { () throws(SensorError) in
             try Self.prescale(for: frequency, oscillator: configuration.oscillator)
         }
-        try await Self.writePrescale(value, base: mode1, runningAt: prescale,
-                                     oscillator: configuration.oscillator, device: device)
-        prescale = value
+        try await access.run {
+            try await Self.writePrescale(value, base: mode1, runningAt: prescale,
+                                         oscillator: configuration.oscillator, device: device)
+            prescale = value
+        }
     }
 
     /// Reads a channel's four registers back from the chip.

@@ -17,6 +17,8 @@ import IoTSDK
 /// them before writing, and again after writing its configuration with R1/R0 = 00b: a TMP102 still
 /// reads 11b, while a chip that stores those bits (an ADS1x15, which shares the addresses) does not.
 public actor TMP102: Sensor {
+    /// Keeps one-shot conversions from interleaving across the actor's suspension points.
+    private let access = SerialAccess()
     /// The device the driver talks to.
     public nonisolated let device: I2CDevice
     /// The configuration in force.
@@ -56,6 +58,10 @@ public actor TMP102: Sensor {
     /// - Throws: `SensorError(.timeout)` when OS stays 0 past 135 ms; `HardwareError` from the bus;
     ///   `CancellationError` while waiting; `QuantityError`/`TimestampError` as `Reading` does.
     public func read() async throws -> Reading<Measurement> {
+        try await access.run { try await measure() }
+    }
+
+    private func measure() async throws -> Reading<Measurement> {
         switch configuration.mode {
         case .continuous:
             if let done = firstConversionDone {
