@@ -59,14 +59,18 @@ struct SensorSpec: ExpressibleByArgument, Sendable, CustomStringConvertible {
 
 /// The chips the demo knows, with the driver and simulated model for each.
 enum SensorKind: String, CaseIterable, Sendable {
-    case bme280
-    case bmp280
+    case bme280, bmp280, sht3x, sht4x, bh1750, mcp9808, tmp102, ads1115, ads1015, mpu6050
 
     var name: String { rawValue.uppercased() }
 
     var defaultAddress: I2CAddress {
         switch self {
         case .bme280, .bmp280: return 0x76
+        case .sht3x, .sht4x: return 0x44
+        case .bh1750: return 0x23
+        case .mcp9808: return 0x18
+        case .tmp102, .ads1115, .ads1015: return 0x48
+        case .mpu6050: return 0x68
         }
     }
 
@@ -75,19 +79,56 @@ enum SensorKind: String, CaseIterable, Sendable {
         switch self {
         case .bme280: return DriverSensor(label: label, sensor: try await BME280(device: device))
         case .bmp280: return DriverSensor(label: label, sensor: try await BMP280(device: device))
+        case .sht3x: return DriverSensor(label: label, sensor: try await SHT3x(device: device))
+        case .sht4x: return DriverSensor(label: label, sensor: try await SHT4x(device: device))
+        case .bh1750: return DriverSensor(label: label, sensor: try await BH1750(device: device))
+        case .mcp9808: return DriverSensor(label: label, sensor: try await MCP9808(device: device))
+        case .tmp102: return DriverSensor(label: label, sensor: try await TMP102(device: device))
+        case .ads1115: return DriverSensor(label: label, sensor: try await ADS1x15(device: device, configuration: .init(part: .ads1115)))
+        case .ads1015: return DriverSensor(label: label, sensor: try await ADS1x15(device: device, configuration: .init(part: .ads1015)))
+        case .mpu6050: return DriverSensor(label: label, sensor: try await MPU6050(device: device))
         }
     }
 
     /// A simulated chip for this kind, and what changes its environment over time (seconds).
     func simulated() -> (device: any SimulatedI2CDevice, tick: @Sendable (Double) -> Void) {
+        @Sendable func temperature(_ t: Double) -> Temperature {
+            (try? Temperature.celsius(21.5 + 1.5 * Wave.sine(t, period: 40))) ?? Temperature(baseValue: 294.65)
+        }
+        @Sendable func humidity(_ t: Double) -> RelativeHumidity { .percent(45 + 8 * Wave.sine(t, period: 25)) }
         switch self {
         case .bme280, .bmp280:
             let chip = SimulatedBME280(variant: self == .bme280 ? .bme280 : .bmp280)
             return (chip, { t in
-                let temperature = (try? Temperature.celsius(21.5 + 1.5 * Wave.sine(t, period: 40))) ?? Temperature.absoluteZero
-                chip.setEnvironment(temperature: temperature,
-                                    pressure: .hectopascals(1012 + 3 * Wave.sine(t, period: 90)),
-                                    humidity: .percent(45 + 8 * Wave.sine(t, period: 25)))
+                chip.setEnvironment(temperature: temperature(t), pressure: .hectopascals(1012 + 3 * Wave.sine(t, period: 90)),
+                                    humidity: humidity(t))
+            })
+        case .sht3x:
+            let chip = SimulatedSHT3x()
+            return (chip, { t in chip.setEnvironment(temperature: temperature(t), humidity: humidity(t)) })
+        case .sht4x:
+            let chip = SimulatedSHT4x()
+            return (chip, { t in chip.setEnvironment(temperature: temperature(t), humidity: humidity(t)) })
+        case .bh1750:
+            let chip = SimulatedBH1750()
+            return (chip, { t in chip.setIlluminance(.lux(300 + 250 * Wave.sine(t, period: 30))) })
+        case .mcp9808:
+            let chip = SimulatedMCP9808()
+            return (chip, { t in chip.setTemperature(temperature(t)) })
+        case .tmp102:
+            let chip = SimulatedTMP102()
+            return (chip, { t in chip.setTemperature(temperature(t)) })
+        case .ads1115, .ads1015:
+            let chip = SimulatedADS1x15(part: self == .ads1115 ? .ads1115 : .ads1015)
+            return (chip, { t in chip.setInput(0, to: .volts(1.2 + 0.6 * Wave.sine(t, period: 20))) })
+        case .mpu6050:
+            let chip = SimulatedMPU6050()
+            return (chip, { t in
+                let tilt = Wave.sine(t, period: 12)
+                chip.setEnvironment(
+                    acceleration: Vector3(x: .gravities(0.3 * tilt), y: .gravities(0), z: .gravities(1)),
+                    angularVelocity: Vector3(x: .degreesPerSecond(15 * tilt), y: .degreesPerSecond(0), z: .degreesPerSecond(0)),
+                    temperature: temperature(t))
             })
         }
     }

@@ -68,6 +68,14 @@ struct Blink: AsyncParsableCommand {
         guard interval >= 0.01 else { throw ValidationError("--interval must be at least 0.01 s") }
         guard readInterval >= 0.05 else { throw ValidationError("--read-interval must be at least 0.05 s") }
         if let duration, duration < 0 { throw ValidationError("--duration must be 0 (until Ctrl-C) or more") }
+        var seen: [String: SensorSpec] = [:]
+        for spec in sensors {
+            let key = "\(spec.bus):\(spec.address)"
+            if let other = seen[key] {
+                throw ValidationError("--sensor \(other) and --sensor \(spec) are both at \(spec.address) on bus \(spec.bus): give one of them its other address (e.g. \(spec.kind.rawValue):0x45)")
+            }
+            seen[key] = spec
+        }
     }
 
     func run() async throws {
