@@ -13,10 +13,10 @@ swift test
 step "sdk-demo on the simulated board (the README's first command, with a fixed duration)"
 demo=$(swift run sdk-demo --backend simulated --duration 2.6 --read-interval 1 2>&1) || { echo "$demo"; echo "sdk-demo failed"; exit 1; }
 echo "$demo" | tail -n 12
-for expected in "using the simulated board" "LED on (pin high)" "button pressed (press #1)" "BME280 (simulated) at 0x76: " "LED off; done."; do
+for expected in "using the simulated board" "LED on (pin high)" "button pressed (press #1)" "BME280 (simulated) at 0x76 on i2c-1: " "LED off; done."; do
     grep -qF "$expected" <<<"$demo" || { echo "sdk-demo output lacks: $expected"; exit 1; }
 done
-grep -qE "BME280 \(simulated\) at 0x76: [0-9]+\.[0-9]+ °C, [0-9]+\.[0-9]+ hPa, [0-9]+\.[0-9] %RH" <<<"$demo" || { echo "sdk-demo printed no BME280 reading with units"; exit 1; }
+grep -qE "BME280 \(simulated\) at 0x76 on i2c-1: [0-9]+\.[0-9]+ °C, [0-9]+\.[0-9]+ hPa, [0-9]+\.[0-9] %RH" <<<"$demo" || { echo "sdk-demo printed no BME280 reading with units"; exit 1; }
 echo "sdk-demo: ok"
 
 step "lab binary: swift build -c release --static-swift-stdlib --product iotsdk-lab"

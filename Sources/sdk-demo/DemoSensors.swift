@@ -153,15 +153,17 @@ struct DemoSensorSet: Sendable {
 
     static func open(_ specs: [SensorSpec], simulated: Bool) async throws -> DemoSensorSet {
         if simulated {
-            let bus = SimulatedI2CBus(name: "simulated i2c-1")
+            var buses: [Int: SimulatedI2CBus] = [:]
             var ticks: [@Sendable (Double) -> Void] = []
             var sensors: [any DemoSensor] = []
             for spec in specs {
                 let (device, tick) = spec.kind.simulated()
                 tick(0)
+                let bus = buses[spec.bus] ?? SimulatedI2CBus(name: "simulated i2c-\(spec.bus)")
+                buses[spec.bus] = bus
                 bus.attach(device, at: spec.address)
                 ticks.append(tick)
-                sensors.append(try await spec.kind.open(bus.device(spec.address), label: "\(spec.kind.name) (simulated) at \(spec.address)"))
+                sensors.append(try await spec.kind.open(bus.device(spec.address), label: "\(spec.kind.name) (simulated) at \(spec.address) on i2c-\(spec.bus)"))
             }
             let all = ticks
             return DemoSensorSet(sensors: sensors, tick: { t in all.forEach { $0(t) } })

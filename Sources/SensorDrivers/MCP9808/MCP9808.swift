@@ -14,6 +14,8 @@ import IoTSDK
 /// = 04h). Only 8- and 16-bit register reads and writes are used, so it works on SMBus-only
 /// adapters too.
 public actor MCP9808: Sensor {
+    /// Keeps a wake-convert-sleep sequence from interleaving with another read.
+    private let access = SerialAccess()
     /// The device the driver talks to.
     public nonisolated let device: I2CDevice
     /// The device revision (lower byte of register 07h).
@@ -75,6 +77,10 @@ public actor MCP9808: Sensor {
     /// - Throws: `HardwareError` from the bus; `CancellationError` while waiting;
     ///   `QuantityError`/`TimestampError` as `Reading` does.
     public func read() async throws -> Reading<Measurement> {
+        try await access.run { try await measure() }
+    }
+
+    private func measure() async throws -> Reading<Measurement> {
         let raw: UInt16
         switch configuration.powerMode {
         case .continuous:
