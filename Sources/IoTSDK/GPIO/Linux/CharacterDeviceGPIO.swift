@@ -183,7 +183,7 @@ public struct CharacterDeviceGPIO: GPIOBackend {
             if groups[f] == nil { order.append(f) }
             groups[f, default: 0] |= UInt64(1) << UInt64(i)
         }
-        let defaultFlags = order.max { groups[$0]!.nonzeroBitCount < groups[$1]!.nonzeroBitCount } ?? 0
+        let defaultFlags = order.max { (groups[$0] ?? 0).nonzeroBitCount < (groups[$1] ?? 0).nonzeroBitCount } ?? 0
         config.flags = defaultFlags
         var failed = false
         for f in order where f != defaultFlags {
