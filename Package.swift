@@ -23,12 +23,15 @@ let package = Package(
     targets: [
         // The only place that includes the kernel's uAPI headers (<linux/gpio.h>, <linux/i2c-dev.h>, <linux/i2c.h>).
         .target(name: "CIoTLinux"),
+        // The system libsqlite3, for local storage.
+        .systemLibrary(name: "CSQLite", providers: [.apt(["libsqlite3-dev"])]),
         // Plain C loops that the benchmark measures the SDK against.
-        .target(name: "CIoTBench", dependencies: ["CIoTLinux"]),
+        .target(name: "CIoTBench", dependencies: ["CIoTLinux", "CSQLite"]),
         .target(
             name: "IoTSDK",
             dependencies: [
                 "CIoTLinux",
+                "CSQLite",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

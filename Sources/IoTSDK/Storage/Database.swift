@@ -1,0 +1,187 @@
+import CSQLite
+import Dispatch
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One app's (or module's) local database: an SQLite file in WAL mode, used from any number of
+/// tasks. Every operation runs on the database's own serial queue, so callers never block the
+/// cooperative thread pool on disk I/O and never interleave inside a transaction.
+///
+/// The stores built on it (`TimeSeriesStore`, `KeyValueStore`, `Outbox`) share the file; each
+/// keeps its own schema version (`migrate(schema:to:)`).
+public final class Database: @unchecked Sendable {
+    // `connection` is only touched on `queue`.
+    private let connection: SQLiteConnection
+    private let queue: DispatchQueue
+    public let path: String
+    public let options: Options
+
+    /// SQLite `application_id` of databases this SDK made ("IoTS").
+    static let applicationID: Int64 = 0x496F_5453
+
+    /// How much a commit survives.
+    public enum Durability: String, Sendable, Hashable {
+        /// `synchronous=FULL`: a commit is on disk when it returns; it survives a power cut.
+        case full
+        /// `synchronous=NORMAL`: a commit survives the process being killed, but the last commits
+        /// before a power cut may be lost (never corrupting the database). Faster on SD cards.
+        case normal
+    }
+
+    public struct Options: Sendable, Hashable {
+        public var durability: Durability
+        /// Writes fail with `.diskFull` while the file system has less free space than this.
+        public var minimumFreeDiskSpace: Int64
+        /// How long to wait for another process's lock before `.busy`.
+        public var busyTimeout: Duration
+
+        public init(durability: Durability = .full, minimumFreeDiskSpace: Int64 = 16 << 20, busyTimeout: Duration = .seconds(5)) {
+            self.durability = durability
+            self.minimumFreeDiskSpace = minimumFreeDiskSpace
+            self.busyTimeout = busyTimeout
+        }
+    }
+
+    /// Opens the database at `path`, creating it if the file does not exist (or is empty).
+    ///
+    /// - Throws: `.notADatabase` for a file that is not SQLite and `.foreignDatabase` for an SQLite
+    ///   database this SDK did not make (neither is modified); `.corrupt`; `.ioError` when the
+    ///   folder is missing or not writable.
+    public init(path: String, options: Options = Options()) throws(StorageError) {
+        self.path = path
+        self.options = options
+        self.queue = DispatchQueue(label: "iotsdk.storage:" + path)
+        var info = stat()
+        let exists = stat(path, &info) == 0
+        let isNew = !exists || info.st_size == 0
+        let connection = try SQLiteConnection(path: path, create: !exists)
+        do {
+            try Self.checkIdentity(connection, isNew: isNew)
+            try Self.configure(connection, options: options, isNew: isNew)
+            try Self.createMigrationTable(connection)
+        } catch {
+            connection.close()
+            throw error
+        }
+        self.connection = connection
+    }
+
+    deinit {
+        let connection = self.connection
+        queue.sync { connection.close() }
+    }
+
+    // MARK: - Opening
+
+    private static func checkIdentity(_ c: SQLiteConnection, isNew: Bool) throws(StorageError) {
+        // Reading the header fails with SQLITE_NOTADB for a file that is not SQLite.
+        let id = try c.scalar("PRAGMA application_id") ?? 0
+        if id == applicationID { return }
+        let objects = try c.scalar("SELECT count(*) FROM sqlite_master") ?? 0
+        if id == 0 && objects == 0 { return }   // an empty SQLite file: ours to set up
+        throw StorageError(.foreignDatabase, "\(c.path) is an SQLite database that this SDK did not create (application_id \(id), \(objects) schema objects); it was left untouched. Choose another path for the app's storage", path: c.path)
+    }
+
+    private static func configure(_ c: SQLiteConnection, options: Options, isNew: Bool) throws(StorageError) {
+        let ms = options.busyTimeout.components.seconds * 1000 + options.busyTimeout.components.attoseconds / 1_000_000_000_000_000
+        try c.execute("PRAGMA busy_timeout = \(ms)")
+        let mode = try c.statement("PRAGMA journal_mode = WAL")
+        let journal = try mode.step() ? mode.text(0) : ""
+        mode.reset()
+        guard journal.lowercased() == "wal" else {
+            throw StorageError(.ioError, "\(c.path): SQLite refused WAL mode (journal_mode is \(journal)); the file system may not support shared memory (a network mount?)", path: c.path)
+        }
+        try c.execute("PRAGMA synchronous = \(options.durability == .full ? "FULL" : "NORMAL")")
+        try c.execute("PRAGMA foreign_keys = ON")
+        if isNew {
+            try c.execute("PRAGMA application_id = \(applicationID)")
+        }
+    }
+
+    private static func createMigrationTable(_ c: SQLiteConnection) throws(StorageError) {
+        try c.execute("""
+            CREATE TABLE IF NOT EXISTS iotsdk_migrations (
+                schema TEXT NOT NULL,
+                version INTEGER NOT NULL,
+                name TEXT NOT NULL,
+                keeps_older_code_working INTEGER NOT NULL,
+                applied_at_ns INTEGER NOT NULL,
+                PRIMARY KEY (schema, version)
+            )
+            """)
+    }
+
+    // MARK: - Running work
+
+    /// Runs `body` with the connection on the database's queue, off the cooperative pool.
+    func perform<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws -> T) async throws -> T {
+        let connection = self.connection
+        return try await withCheckedThrowingContinuation { continuation in
+            queue.async {
+                continuation.resume(with: Result { try body(connection) })
+            }
+        }
+    }
+
+    /// Runs `body` in one transaction on the database's queue; rolled back if it throws.
+    func write<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws -> T) async throws -> T {
+        let guardSpace = options.minimumFreeDiskSpace
+        let path = self.path
+        return try await perform { c in
+            try Self.checkFreeSpace(path: path, minimum: guardSpace)
+            return try c.transaction { try body(c) }
+        }
+    }
+
+    // MARK: - Space
+
+    /// What the database occupies and what is left on its file system.
+    public struct Usage: Sendable, Hashable {
+        /// Bytes in use in the database file (pages in use × page size).
+        public var databaseBytes: Int64
+        /// Bytes of the write-ahead log on disk.
+        public var walBytes: Int64
+        /// Free bytes on the file system for unprivileged users.
+        public var freeDiskBytes: Int64
+    }
+
+    /// The current usage.
+    public func usage() async throws -> Usage {
+        let path = self.path
+        return try await perform { c in
+            let pages = try c.scalar("PRAGMA page_count") ?? 0
+            let free = try c.scalar("PRAGMA freelist_count") ?? 0
+            let size = try c.scalar("PRAGMA page_size") ?? 4096
+            var wal = stat()
+            let walBytes = stat(path + "-wal", &wal) == 0 ? Int64(wal.st_size) : 0
+            return Usage(databaseBytes: (pages - free) * size, walBytes: walBytes, freeDiskBytes: Self.freeSpace(path: path) ?? -1)
+        }
+    }
+
+    static func freeSpace(path: String) -> Int64? {
+        var fs = statvfs()
+        guard statvfs(path, &fs) == 0 else { return nil }
+        return Int64(fs.f_bavail) * Int64(fs.f_frsize)
+    }
+
+    static func checkFreeSpace(path: String, minimum: Int64) throws(StorageError) {
+        guard minimum > 0, let free = freeSpace(path: path), free < minimum else { return }
+        throw StorageError(.diskFull, "only \(free / 1024) KiB free on the file system of \(path), below the guard of \(minimum / 1024) KiB: the write was refused and nothing stored was lost. Free space, or lower the retention", path: path)
+    }
+
+    /// Checks the whole file (`PRAGMA integrity_check`); returns SQLite's findings, `["ok"]` when sound.
+    public func integrityCheck() async throws -> [String] {
+        try await perform { c in
+            let statement = try c.statement("PRAGMA integrity_check")
+            var rows: [String] = []
+            while try statement.step() { rows.append(statement.text(0)) }
+            return rows
+        }
+    }
+
+    /// Writes the WAL back into the database file (a checkpoint); for backups and shutdown.
+    public func checkpoint() async throws {
+        try await perform { c in try c.execute("PRAGMA wal_checkpoint(TRUNCATE)") }
+    }
+}
