@@ -1,6 +1,8 @@
 import IoTSDK
 @testable import SensorDrivers
 import SensorDriversTesting
+import Dispatch
+import Synchronization
 import Testing
 
 #if canImport(Glibc)
@@ -434,14 +436,19 @@ struct OffPoolThreadTests {
         task.cancel()
         await #expect(throws: CancellationError.self) { try await task.value }
 
-        let start = ContinuousClock.now
+        // The work blocks until the test lets it go, so the timeout must answer while it still runs.
+        let gate = DispatchSemaphore(value: 0)
+        let finished = Atomic<Bool>(false)
         let error = await #expect(throws: SensorError.self) {
             try await OffPoolThread.run(timeout: .milliseconds(20), onTimeout: { SensorError(.timeout, chip: "test", "slow") }) {
-                usleep(300_000)
+                _ = gate.wait(timeout: .now() + 10)
+                finished.store(true, ordering: .relaxed)
                 return 1
             }
         }
         #expect(error?.code == .timeout)
-        #expect(ContinuousClock.now - start < .milliseconds(250))
+        let workFinished = finished.load(ordering: .relaxed)
+        #expect(!workFinished, "the timeout came before the blocked work finished")
+        gate.signal()
     }
 }

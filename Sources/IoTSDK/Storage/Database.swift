@@ -52,11 +52,13 @@ public final class Database: @unchecked Sendable {
         self.path = path
         self.options = options
         self.queue = DispatchQueue(label: "iotsdk.storage:" + path)
+        queue.setSpecific(key: Self.onQueueKey, value: ObjectIdentifier(queue))
         var info = stat()
         let exists = stat(path, &info) == 0
         let isNew = !exists || info.st_size == 0
         let connection = try SQLiteConnection(path: path, create: !exists)
         do {
+            try connection.execute("PRAGMA busy_timeout = \(Self.milliseconds(options.busyTimeout))")
             try Self.checkIdentity(connection, isNew: isNew)
             try Self.configure(connection, options: options, isNew: isNew)
             try Self.createMigrationTable(connection)
@@ -68,9 +70,19 @@ public final class Database: @unchecked Sendable {
     }
 
     deinit {
+        // Closed when deinit returns, so that the file can be reopened at once. The last reference
+        // may be dropped on the queue itself (a closure holding a store), where `queue.sync` would
+        // trap: there the connection is closed directly, as nothing else can be running on it.
         let connection = self.connection
-        queue.sync { connection.close() }
+        if DispatchQueue.getSpecific(key: Self.onQueueKey) == ObjectIdentifier(queue) {
+            connection.close()
+        } else {
+            queue.sync { connection.close() }
+        }
     }
+
+    /// Marks each database's queue, so deinit can tell whether it runs on it.
+    private static let onQueueKey = DispatchSpecificKey<ObjectIdentifier>()
 
     // MARK: - Opening
 
@@ -84,8 +96,6 @@ public final class Database: @unchecked Sendable {
     }
 
     private static func configure(_ c: SQLiteConnection, options: Options, isNew: Bool) throws(StorageError) {
-        let ms = options.busyTimeout.components.seconds * 1000 + options.busyTimeout.components.attoseconds / 1_000_000_000_000_000
-        try c.execute("PRAGMA busy_timeout = \(ms)")
         let mode = try c.statement("PRAGMA journal_mode = WAL")
         let journal = try mode.step() ? mode.text(0) : ""
         mode.reset()
@@ -97,6 +107,10 @@ public final class Database: @unchecked Sendable {
         if isNew {
             try c.execute("PRAGMA application_id = \(applicationID)")
         }
+    }
+
+    static func milliseconds(_ d: Duration) -> Int64 {
+        d.components.seconds * 1000 + d.components.attoseconds / 1_000_000_000_000_000
     }
 
     private static func createMigrationTable(_ c: SQLiteConnection) throws(StorageError) {
@@ -125,8 +139,12 @@ public final class Database: @unchecked Sendable {
     }
 
     /// Runs `body` in one transaction on the database's queue; rolled back if it throws.
-    func write<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws -> T) async throws -> T {
-        let guardSpace = options.minimumFreeDiskSpace
+    ///
+    /// With `checkingFreeSpace` (the default) the write is refused with `.diskFull` below the
+    /// free-space guard. Writes that do not grow the data (deleting, acknowledging, releasing)
+    /// pass false, so that a store can still be drained on a nearly full disk.
+    func write<T: Sendable>(checkingFreeSpace: Bool = true, _ body: @escaping @Sendable (SQLiteConnection) throws -> T) async throws -> T {
+        let guardSpace = checkingFreeSpace ? options.minimumFreeDiskSpace : 0
         let path = self.path
         return try await perform { c in
             try Self.checkFreeSpace(path: path, minimum: guardSpace)

@@ -69,6 +69,11 @@ extension Database {
         }
         let known = sorted.last?.version ?? 0
         let path = self.path
+        // Up to date (the usual case): decided by a read, so that opening a store works on a full disk.
+        let current = try await schemaVersion(schema)
+        if current == known {
+            return MigrationReport(from: current, to: current, applied: [], newerButCompatible: false)
+        }
         return try await write { c in
             let applied = try Self.appliedMigrations(c, schema: schema)
             let current = applied.keys.max() ?? 0

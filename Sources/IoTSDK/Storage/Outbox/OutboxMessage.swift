@@ -1,0 +1,34 @@
+/// A message taken from an `Outbox`, leased to the taker until `leaseExpiresAt`.
+public struct OutboxMessage: Sendable, Hashable, Identifiable {
+    /// A message's id in its database: assigned at `enqueue`, never reused (also after deletion).
+    public struct ID: RawRepresentable, Sendable, Hashable, Comparable, CustomStringConvertible {
+        /// The row id in table `iotsdk_outbox`.
+        public let rawValue: Int64
+
+        public init(rawValue: Int64) {
+            self.rawValue = rawValue
+        }
+
+        public static func < (lhs: ID, rhs: ID) -> Bool { lhs.rawValue < rhs.rawValue }
+
+        public var description: String { "#\(rawValue)" }
+    }
+
+    /// Acknowledge or release the message by it.
+    public let id: ID
+    /// Where the message goes, as given to `enqueue`.
+    public let topic: String
+    /// The bytes given to `enqueue`, exactly.
+    public let payload: [UInt8]
+    /// Higher is taken first.
+    public let priority: Int
+    /// When `enqueue` stored the message (wall clock).
+    public let enqueuedAt: Timestamp
+    /// When the message stops being deliverable; nil when it has no time to live.
+    public let expiresAt: Timestamp?
+    /// Which delivery this is: 1 the first time the message is taken, 2 after one lease expired or
+    /// one `release`, and so on. Receivers that must not act twice deduplicate by `id`.
+    public let attempt: Int
+    /// Until when no other taker gets the message. Acknowledge it (or release it) before then.
+    public let leaseExpiresAt: Timestamp
+}

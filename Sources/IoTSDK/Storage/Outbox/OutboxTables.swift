@@ -1,0 +1,146 @@
+/// The SQL of one named outbox, run inside transactions on the database's queue.
+///
+/// A plain value: the closures that `Outbox` hands to the database's queue capture this, never the
+/// `Outbox`, so that the last reference to a `Database` is never dropped on its own queue.
+struct OutboxTables: Sendable {
+    let name: String
+    let quota: Outbox.Quota
+    /// The database's path, for error messages.
+    let path: String
+
+    // MARK: - Messages
+
+    func insert(topic: String, payload: [UInt8], size: Int64, priority: Int, now: Int64, expiresAt: Int64?,
+                in c: SQLiteConnection) throws -> OutboxMessage.ID {
+        let insert = try c.statement("""
+            INSERT INTO iotsdk_outbox (outbox, topic, payload, size, priority, enqueued_at_ns, expires_at_ns)
+            VALUES (?, ?, coalesce(?, zeroblob(0)), ?, ?, ?, ?)
+            """)
+        try insert.bind(.text(name), .text(topic), .blob(payload), .integer(size), .integer(Int64(priority)),
+                        .integer(now), expiresAt.map { .integer($0) } ?? .null)
+        try insert.run()
+        return OutboxMessage.ID(rawValue: c.lastInsertRowID)
+    }
+
+    /// Selects up to `batch` available messages in delivery order and leases them until `leaseEnd`.
+    func lease(batch: Int, topic: String?, now: Int64, leaseEnd: Int64, in c: SQLiteConnection) throws -> [OutboxMessage] {
+        let select = try c.statement("""
+            SELECT id, topic, payload, priority, enqueued_at_ns, expires_at_ns, attempts FROM iotsdk_outbox
+            WHERE outbox = ?1 AND not_before_ns <= ?2 AND NOT \(OutboxSchema.isLeased) AND (?3 IS NULL OR topic = ?3)
+            ORDER BY priority DESC, id
+            LIMIT ?4
+            """)
+        try select.bind(.text(name), .integer(now), topic.map { .text($0) } ?? .null, .integer(Int64(batch)))
+        var messages: [OutboxMessage] = []
+        while try select.step() {
+            messages.append(OutboxMessage(
+                id: OutboxMessage.ID(rawValue: select.int64(0)), topic: select.text(1), payload: select.blob(2),
+                priority: Int(select.int64(3)), enqueuedAt: Timestamp(nanosecondsSinceEpoch: select.int64(4)),
+                expiresAt: select.isNull(5) ? nil : Timestamp(nanosecondsSinceEpoch: select.int64(5)),
+                attempt: Int(select.int64(6)) + 1, leaseExpiresAt: Timestamp(nanosecondsSinceEpoch: leaseEnd)))
+        }
+        select.reset()
+        let update = try c.statement("UPDATE iotsdk_outbox SET leased_at_ns = ?, lease_until_ns = ?, attempts = attempts + 1 WHERE id = ?")
+        for message in messages {
+            try update.bind(.integer(now), .integer(leaseEnd), .integer(message.id.rawValue))
+            try update.run()
+        }
+        return messages
+    }
+
+    /// Deletes the messages and counts them delivered; returns how many there were.
+    func acknowledge(_ ids: [Int64], in c: SQLiteConnection) throws -> Int {
+        let delete = try c.statement("DELETE FROM iotsdk_outbox WHERE id = ? AND outbox = ?")
+        var deleted = 0
+        for id in ids {
+            try delete.bind(.integer(id), .text(name))
+            try delete.run()
+            deleted += c.changes
+        }
+        try count(.delivered, deleted, in: c)
+        return deleted
+    }
+
+    /// Ends the leases of these deliveries (any delivery when `attempt` is nil); the messages are
+    /// available again after `retry`'s delay. Returns how many were released.
+    func release(_ deliveries: [(id: Int64, attempt: Int64?)], retry: Outbox.RetryDelay, now: Int64, in c: SQLiteConnection) throws -> Int {
+        let find = try c.statement("""
+            SELECT attempts FROM iotsdk_outbox
+            WHERE id = ? AND outbox = ? AND lease_until_ns IS NOT NULL AND (?3 IS NULL OR attempts = ?3)
+            """)
+        let update = try c.statement("UPDATE iotsdk_outbox SET leased_at_ns = NULL, lease_until_ns = NULL, not_before_ns = ? WHERE id = ?")
+        var released = 0
+        for delivery in deliveries {
+            try find.bind(.integer(delivery.id), .text(name), delivery.attempt.map { .integer($0) } ?? .null)
+            let found = try find.step()
+            let attempts = found ? Int(find.int64(0)) : 0
+            find.reset()
+            guard found else { continue }
+            try update.bind(.integer(Outbox.time(now, plus: retry.delay(afterAttempt: attempts))), .integer(delivery.id))
+            try update.run()
+            released += 1
+        }
+        return released
+    }
+
+    /// Drops the messages whose TTL has passed and that are not leased; counts them.
+    func dropExpired(now: Int64, in c: SQLiteConnection) throws {
+        let delete = try c.statement("""
+            DELETE FROM iotsdk_outbox
+            WHERE outbox = ?1 AND expires_at_ns IS NOT NULL AND expires_at_ns <= ?2 AND NOT \(OutboxSchema.isLeased)
+            """)
+        try delete.bind(.text(name), .integer(now))
+        try delete.run()
+        try count(.expired, c.changes, in: c)
+    }
+
+    // MARK: - State
+
+    /// Creates the outbox's row of totals and counters if it has none yet.
+    func createState(in c: SQLiteConnection) throws {
+        let exists = try c.statement("SELECT 1 FROM iotsdk_outbox_state WHERE outbox = ?")
+        try exists.bind(.text(name))
+        let found = try exists.step()
+        exists.reset()
+        guard !found else { return }
+        let insert = try c.statement("INSERT INTO iotsdk_outbox_state (outbox) VALUES (?)")
+        try insert.bind(.text(name))
+        try insert.run()
+    }
+
+    enum Counter: String {
+        case delivered, expired
+        case droppedForQuota = "dropped_for_quota"
+        case rejectedForQuota = "rejected_for_quota"
+    }
+
+    /// Adds `amount` to one of the stored counters of `statistics()`.
+    func count(_ counter: Counter, _ amount: Int, in c: SQLiteConnection) throws {
+        guard amount != 0 else { return }
+        let column = counter.rawValue
+        let update = try c.statement("UPDATE iotsdk_outbox_state SET \(column) = \(column) + ? WHERE outbox = ?")
+        try update.bind(.integer(Int64(amount)), .text(name))
+        try update.run()
+    }
+
+    func statistics(now: Int64, in c: SQLiteConnection) throws -> OutboxStatistics {
+        let leased = OutboxSchema.isLeased, expired = OutboxSchema.isExpired
+        let query = try c.statement("""
+            SELECT
+                (SELECT count(*) FROM iotsdk_outbox WHERE outbox = ?1 AND NOT \(leased) AND NOT \(expired)),
+                (SELECT count(*) FROM iotsdk_outbox WHERE outbox = ?1 AND \(leased)),
+                (SELECT count(*) FROM iotsdk_outbox WHERE outbox = ?1 AND NOT \(leased) AND \(expired)),
+                bytes, delivered, expired, dropped_for_quota, rejected_for_quota
+            FROM iotsdk_outbox_state WHERE outbox = ?1
+            """)
+        defer { query.reset() }
+        try query.bind(.text(name), .integer(now))
+        guard try query.step() else {
+            throw StorageError(.notFound, "outbox '\(name)' has no state row in \(path); open it with Outbox(database:name:) first", path: path)
+        }
+        return OutboxStatistics(
+            pending: Int(query.int64(0)), leased: Int(query.int64(1)), storedBytes: query.int64(3),
+            delivered: Int(query.int64(4)), expired: Int(query.int64(5) + query.int64(2)),
+            droppedForQuota: Int(query.int64(6)), rejectedForQuota: Int(query.int64(7)))
+    }
+}
