@@ -20,4 +20,35 @@ int ciot_bench_open_i2c(const char *path, uint16_t address);
 /// Reads register `reg` with the SMBus read-byte-data ioctl `iterations` times.
 int ciot_bench_smbus_read(int fd, uint8_t reg, uint64_t iterations);
 
+// MARK: Storage (sdk-bench storage): the time-series store's inserts and queries in plain C.
+
+/// A plain SQLite connection for the storage benchmark (opaque).
+typedef struct ciot_bench_storage ciot_bench_storage;
+
+/// Creates a new database at `path` laid out like `schema_from` (an SDK database): the same
+/// page size and the same `iotsdk_ts_*` tables and indexes, copied from its sqlite_master; then
+/// WAL, synchronous FULL (or NORMAL when `synchronous_full` is 0) and foreign_keys, as the SDK's
+/// Database sets them. Returns NULL and a message in `error` on failure.
+ciot_bench_storage *ciot_bench_storage_open(const char *path, const char *schema_from, int synchronous_full,
+                                            char *error, int error_size);
+
+/// Inserts `count` points of `series_id` in one transaction (BEGIN IMMEDIATE ... COMMIT) with one
+/// prepared INSERT OR IGNORE, as TimeSeriesStore.append(batch) does. Returns 0 or an SQLite code.
+int ciot_bench_storage_insert(ciot_bench_storage *storage, int64_t series_id, const int64_t *t,
+                              const double *v, int64_t count);
+
+/// Reads the points of `series_id` with from <= t <= to_inclusive in time order; returns the
+/// row count (their values summed into `sum`) or -1.
+int64_t ciot_bench_storage_range(ciot_bench_storage *storage, int64_t series_id, int64_t from,
+                                 int64_t to_inclusive, double *sum);
+
+/// Reads the newest point of `series_id`; returns 1 (found), 0 (none) or -1.
+int ciot_bench_storage_latest(ciot_bench_storage *storage, int64_t series_id, int64_t *t, double *v);
+
+/// SQLite's message for the last failure.
+const char *ciot_bench_storage_error(ciot_bench_storage *storage);
+
+/// Closes the connection and frees `storage`.
+void ciot_bench_storage_close(ciot_bench_storage *storage);
+
 #endif
