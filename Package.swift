@@ -54,7 +54,9 @@ let package = Package(
         .executableTarget(name: "sdk-bench", dependencies: ["IoTSDK", "CIoTBench"]),
         // The tests that run inside the QEMU lab against a real kernel (gpio-sim, i2c-stub).
         .executableTarget(name: "iotsdk-lab", dependencies: ["IoTSDK", "SensorDrivers", "SensorDriversTesting"]),
-        .testTarget(name: "IoTSDKTests", dependencies: ["IoTSDK", "IoTSDKFoundation"]),
+        // The child process of the storage crash test (Tests/IoTSDKTests/StorageCrashTests.swift).
+        .executableTarget(name: "iotsdk-storage-writer", dependencies: ["IoTSDK"]),
+        .testTarget(name: "IoTSDKTests", dependencies: ["IoTSDK", "IoTSDKFoundation", "CSQLite", "iotsdk-storage-writer"]),
         .testTarget(name: "SensorDriversTests", dependencies: ["SensorDrivers", "SensorDriversTesting", "IoTSDK"]),
     ],
     swiftLanguageModes: [.v6]

@@ -55,12 +55,11 @@ public final class Database: @unchecked Sendable {
         queue.setSpecific(key: Self.onQueueKey, value: ObjectIdentifier(queue))
         var info = stat()
         let exists = stat(path, &info) == 0
-        let isNew = !exists || info.st_size == 0
         let connection = try SQLiteConnection(path: path, create: !exists)
         do {
             try connection.execute("PRAGMA busy_timeout = \(Self.milliseconds(options.busyTimeout))")
-            try Self.checkIdentity(connection, isNew: isNew)
-            try Self.configure(connection, options: options, isNew: isNew)
+            let setUp = try Self.checkIdentity(connection)
+            try Self.configure(connection, options: options, isNew: setUp)
             try Self.createMigrationTable(connection)
         } catch {
             connection.close()
@@ -86,12 +85,16 @@ public final class Database: @unchecked Sendable {
 
     // MARK: - Opening
 
-    private static func checkIdentity(_ c: SQLiteConnection, isNew: Bool) throws(StorageError) {
+    /// Returns true when the file is still to be set up: new, or an SQLite file with no tables and
+    /// no application_id, as a crash during the very first opening leaves it. Such a file must get
+    /// the application_id too, or the next opening would find tables without it and call it foreign
+    /// (the storage crash test found exactly that).
+    private static func checkIdentity(_ c: SQLiteConnection) throws(StorageError) -> Bool {
         // Reading the header fails with SQLITE_NOTADB for a file that is not SQLite.
         let id = try c.scalar("PRAGMA application_id") ?? 0
-        if id == applicationID { return }
+        if id == applicationID { return false }
         let objects = try c.scalar("SELECT count(*) FROM sqlite_master") ?? 0
-        if id == 0 && objects == 0 { return }   // an empty SQLite file: ours to set up
+        if id == 0 && objects == 0 { return true }
         throw StorageError(.foreignDatabase, "\(c.path) is an SQLite database that this SDK did not create (application_id \(id), \(objects) schema objects); it was left untouched. Choose another path for the app's storage", path: c.path)
     }
 

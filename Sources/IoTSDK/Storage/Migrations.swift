@@ -69,10 +69,17 @@ extension Database {
         }
         let known = sorted.last?.version ?? 0
         let path = self.path
-        // Up to date (the usual case): decided by a read, so that opening a store works on a full disk.
-        let current = try await schemaVersion(schema)
+        // Up to date, or newer but compatible (after a rollback): decided by a read, so that
+        // opening a store works on a full disk.
+        let recorded = try await perform { c in
+            try Self.appliedMigrations(c, schema: schema).map { (version: $0.key, keepsOlder: $0.value.keepsOlder) }
+        }
+        let current = recorded.map(\.version).max() ?? 0
         if current == known {
             return MigrationReport(from: current, to: current, applied: [], newerButCompatible: false)
+        }
+        if current > known && recorded.allSatisfy({ $0.version <= known || $0.keepsOlder }) {
+            return MigrationReport(from: current, to: current, applied: [], newerButCompatible: true)
         }
         return try await write { c in
             let applied = try Self.appliedMigrations(c, schema: schema)
@@ -88,6 +95,9 @@ extension Database {
             for migration in sorted where migration.version > current {
                 do {
                     try migration.apply(MigrationContext(connection: c))
+                } catch let error as StorageError where [.diskFull, .corrupt, .busy, .quotaExceeded].contains(error.code) {
+                    // What callers act on keeps its code; the message names the migration.
+                    throw StorageError(error.code, "migration \(migration.version) (\(migration.name)) of schema '\(schema)' could not run: \(error.message). The database is unchanged", sqliteCode: error.sqliteCode, path: path)
                 } catch {
                     throw StorageError(.migrationFailed, "migration \(migration.version) (\(migration.name)) of schema '\(schema)' failed: \(error). The database is unchanged", path: path)
                 }

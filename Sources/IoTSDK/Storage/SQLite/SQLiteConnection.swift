@@ -17,7 +17,7 @@ final class SQLiteConnection: @unchecked Sendable {
         guard rc == SQLITE_OK, let db else {
             let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
             sqlite3_close_v2(db)
-            throw StorageError(rc == SQLITE_CANTOPEN ? .ioError : .ioError,
+            throw StorageError(.ioError,
                                "cannot open the database at \(path): \(message). Check that its folder exists and is writable",
                                sqliteCode: rc, path: path)
         }
