@@ -15,10 +15,13 @@ let package = Package(
         .executable(name: "sdk-demo", targets: ["sdk-demo"]),
         .executable(name: "sdk-bench", targets: ["sdk-bench"]),
         .executable(name: "iotsdk-lab", targets: ["iotsdk-lab"]),
+        .library(name: "PluginHost", targets: ["PluginHost"]),
+        .executable(name: "plugin-host", targets: ["plugin-host"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
     ],
     targets: [
         // The only place that includes the kernel's uAPI headers (<linux/gpio.h>, <linux/i2c-dev.h>, <linux/i2c.h>).
@@ -57,6 +60,21 @@ let package = Package(
         // The child process of the storage crash test (Tests/IoTSDKTests/StorageCrashTests.swift).
         .executableTarget(name: "iotsdk-storage-writer", dependencies: ["IoTSDK"]),
         .testTarget(name: "IoTSDKTests", dependencies: ["IoTSDK", "IoTSDKFoundation", "CSQLite", "iotsdk-storage-writer"]),
+        // Module images: OCI layout, Ed25519 signatures, trust store (Documentation/ModuleImage.md).
+        .target(
+            name: "PluginHost",
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        .executableTarget(
+            name: "plugin-host",
+            dependencies: [
+                "PluginHost",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "PluginHostTests", dependencies: ["PluginHost", "plugin-host"]),
         .testTarget(name: "SensorDriversTests", dependencies: ["SensorDrivers", "SensorDriversTesting", "IoTSDK"]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,0 +1,61 @@
+/// The one error type of the module-image domain: what went wrong (`code`), a message that names
+/// the fix, the manifest field or file it concerns, and the underlying cause when there is one.
+public struct ModuleError: Error, Sendable, CustomStringConvertible, Equatable {
+    /// Closed set of failure kinds. Scripts see them through `plugin-host`'s exit codes
+    /// (`exitCode`) and `inspect --json`'s `error.code` (the raw value).
+    public enum Code: String, Sendable, Codable, CaseIterable {
+        // Image structure and integrity (exit code 10)
+        case malformedLayout = "malformed-layout"
+        case missingBlob = "missing-blob"
+        case sizeMismatch = "size-mismatch"
+        case digestMismatch = "digest-mismatch"
+        case unsupportedMediaType = "unsupported-media-type"
+        // Signature and trust (exit code 11)
+        case unsigned = "unsigned"
+        case untrustedKey = "untrusted-key"
+        case badSignature = "bad-signature"
+        // Module manifest schema (exit code 12)
+        case malformedJSON = "malformed-json"
+        case missingField = "missing-field"
+        case wrongType = "wrong-type"
+        case invalidValue = "invalid-value"
+        case unknownABI = "unknown-abi"
+        // Keys and the trust store (exit code 13)
+        case invalidKey = "invalid-key"
+        // Files, directories, archives (exit code 14)
+        case io = "io"
+        case invalidModuleDirectory = "invalid-module-directory"
+    }
+
+    public var code: Code
+    public var message: String
+    /// The manifest field (a dotted path such as `capabilities.gpio[0].line`) or the layout file
+    /// (`index.json`, `blobs/sha256/…`) the error is about.
+    public var field: String?
+    /// A description of the underlying cause (errno text, decoder detail), if any.
+    public var underlying: String?
+
+    public init(_ code: Code, _ message: String, field: String? = nil, underlying: String? = nil) {
+        self.code = code
+        self.message = message
+        self.field = field
+        self.underlying = underlying
+    }
+
+    public var description: String {
+        var text = "\(code.rawValue): \(message)"
+        if let underlying { text += " (\(underlying))" }
+        return text
+    }
+
+    /// The exit code `plugin-host` uses for this error; see Documentation/ModuleImage.md.
+    public var exitCode: Int32 {
+        switch code {
+        case .malformedLayout, .missingBlob, .sizeMismatch, .digestMismatch, .unsupportedMediaType: 10
+        case .unsigned, .untrustedKey, .badSignature: 11
+        case .malformedJSON, .missingField, .wrongType, .invalidValue, .unknownABI: 12
+        case .invalidKey: 13
+        case .io, .invalidModuleDirectory: 14
+        }
+    }
+}

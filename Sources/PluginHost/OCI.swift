@@ -1,0 +1,90 @@
+import Crypto
+import Foundation
+
+/// A `sha256:<64 lowercase hex>` content digest. Only sha256 is accepted, and the hex is checked,
+/// so a digest can be turned into a blob path without any path traversal.
+public struct Digest: Sendable, Hashable, Codable, CustomStringConvertible {
+    public let hex: String
+
+    public init?(_ text: String) {
+        guard text.hasPrefix("sha256:") else { return nil }
+        let hex = String(text.dropFirst("sha256:".count))
+        guard hex.utf8.count == 64, hex.utf8.allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }) else { return nil }
+        self.hex = hex
+    }
+
+    /// The digest of `data`.
+    public init(of data: Data) {
+        hex = SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+    }
+
+    public var description: String { "sha256:" + hex }
+    /// The blob's path inside an image layout.
+    public var blobPath: String { "blobs/sha256/" + hex }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        let text = try container.decode(String.self)
+        guard let digest = Digest(text) else {
+            throw DecodingError.dataCorruptedError(in: container, debugDescription: "'\(text)' is not a sha256:<64 hex> digest")
+        }
+        self = digest
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(description)
+    }
+}
+
+/// OCI image-spec v1.1 structures, only the fields this host reads and writes.
+public enum OCI {
+    public static let layoutVersion = "1.0.0"
+    public static let indexMediaType = "application/vnd.oci.image.index.v1+json"
+    public static let manifestMediaType = "application/vnd.oci.image.manifest.v1+json"
+    public static let layerTar = "application/vnd.oci.image.layer.v1.tar"
+    public static let layerTarGzip = "application/vnd.oci.image.layer.v1.tar+gzip"
+    public static let acceptedLayerMediaTypes: Set<String> = [layerTar, layerTarGzip]
+    /// The tag annotation skopeo and umoci use in `index.json`.
+    public static let refNameAnnotation = "org.opencontainers.image.ref.name"
+
+    public struct Descriptor: Codable, Sendable, Equatable {
+        public var mediaType: String
+        public var digest: Digest
+        public var size: Int64
+        public var annotations: [String: String]?
+        public init(mediaType: String, digest: Digest, size: Int64, annotations: [String: String]? = nil) {
+            self.mediaType = mediaType
+            self.digest = digest
+            self.size = size
+            self.annotations = annotations
+        }
+    }
+
+    public struct Layout: Codable, Sendable {
+        public var imageLayoutVersion: String
+    }
+
+    public struct Index: Codable, Sendable {
+        public var schemaVersion: Int
+        public var mediaType: String?
+        public var manifests: [Descriptor]
+        public var annotations: [String: String]?
+    }
+
+    public struct Manifest: Codable, Sendable {
+        public var schemaVersion: Int
+        public var mediaType: String?
+        public var config: Descriptor
+        public var layers: [Descriptor]
+        public var annotations: [String: String]?
+    }
+
+    static func encode<T: Encodable>(_ value: T) throws(ModuleError) -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        do { return try encoder.encode(value) } catch {
+            throw ModuleError(.io, "could not encode \(T.self)", underlying: "\(error)")
+        }
+    }
+}

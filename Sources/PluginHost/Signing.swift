@@ -1,0 +1,94 @@
+import Crypto
+import Foundation
+
+/// An Ed25519 signing identity. The private key file holds one line, `ed25519-private <base64>`,
+/// and the public key file `ed25519 <base64>` (32 raw bytes each).
+public struct ModuleSigningKey: Sendable {
+    // Stored as raw bytes: swift-crypto's key types are not `Sendable` on every platform.
+    private let raw: Data
+
+    public var privateKey: Curve25519.Signing.PrivateKey {
+        // `raw` always holds 32 bytes that were accepted as a key, so this cannot fail.
+        (try? Curve25519.Signing.PrivateKey(rawRepresentation: raw)) ?? Curve25519.Signing.PrivateKey()
+    }
+
+    /// A new random key.
+    public init() { raw = Curve25519.Signing.PrivateKey().rawRepresentation }
+    public init(privateKey: Curve25519.Signing.PrivateKey) { raw = privateKey.rawRepresentation }
+
+    public var publicKey: ModulePublicKey { ModulePublicKey(privateKey.publicKey) }
+
+    /// Parses a private key file's content.
+    /// - Throws: `ModuleError` `.invalidKey`.
+    public init(fileContent: String) throws(ModuleError) {
+        let raw = try KeyFile.parse(fileContent, label: "ed25519-private", what: "private key")
+        do { self.raw = try Curve25519.Signing.PrivateKey(rawRepresentation: raw).rawRepresentation } catch {
+            throw ModuleError(.invalidKey, "not an Ed25519 private key: make one with `plugin-host keygen`", underlying: "\(error)")
+        }
+    }
+
+    public var fileContent: String { "ed25519-private \(privateKey.rawRepresentation.base64EncodedString())\n" }
+
+    /// Signs the image's signing payload (see `SignaturePayload`).
+    public func sign(_ payload: Data) throws(ModuleError) -> Data {
+        do { return try privateKey.signature(for: payload) } catch {
+            throw ModuleError(.invalidKey, "signing failed", underlying: "\(error)")
+        }
+    }
+}
+
+/// An Ed25519 public key and its key id.
+public struct ModulePublicKey: Sendable, Equatable {
+    /// The 32 raw public-key bytes.
+    public let rawRepresentation: Data
+
+    public var key: Curve25519.Signing.PublicKey {
+        // `rawRepresentation` was accepted as a key when this value was made, so this cannot fail.
+        (try? Curve25519.Signing.PublicKey(rawRepresentation: rawRepresentation)) ?? Curve25519.Signing.PrivateKey().publicKey
+    }
+
+    public init(_ key: Curve25519.Signing.PublicKey) { rawRepresentation = key.rawRepresentation }
+
+    /// Parses a public key file's content (`ed25519 <base64>`).
+    /// - Throws: `ModuleError` `.invalidKey`.
+    public init(fileContent: String) throws(ModuleError) {
+        let raw = try KeyFile.parse(fileContent, label: "ed25519", what: "public key")
+        do { rawRepresentation = try Curve25519.Signing.PublicKey(rawRepresentation: raw).rawRepresentation } catch {
+            throw ModuleError(.invalidKey, "not an Ed25519 public key", underlying: "\(error)")
+        }
+    }
+
+    public var fileContent: String { "ed25519 \(key.rawRepresentation.base64EncodedString())\n" }
+
+    /// The key id: the first 8 bytes of SHA-256 over the 32 raw public-key bytes, as 16 hex digits.
+    public var keyID: String { Digest(of: rawRepresentation).hex.prefix(16).description }
+
+}
+
+enum KeyFile {
+    static func parse(_ content: String, label: String, what: String) throws(ModuleError) -> Data {
+        let fields = content.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: " ")
+        guard fields.count == 2, fields[0] == label, let raw = Data(base64Encoded: String(fields[1])), raw.count == 32 else {
+            throw ModuleError(.invalidKey, "not an Ed25519 \(what) file: expected one line '\(label) <base64 of 32 bytes>' as written by `plugin-host keygen`")
+        }
+        return raw
+    }
+}
+
+/// What is signed: the module manifest's digest and, so that layers cannot be swapped, each
+/// layer's digest, one per line after a fixed domain-separation line:
+///
+///     iotsdk-module-signature-v1
+///     config sha256:<hex>
+///     layer sha256:<hex>
+///     ...
+public enum SignaturePayload {
+    public static let keyIDAnnotation = "dev.iotsdk.module.signature.keyid"
+    public static let signatureAnnotation = "dev.iotsdk.module.signature.ed25519"
+
+    public static func make(config: Digest, layers: [Digest]) -> Data {
+        var text = "iotsdk-module-signature-v1\nconfig \(config)\n"
+        for layer in layers { text += "layer \(layer)\n" }
+        return Data(text.utf8)
+    }
+}

@@ -1,0 +1,38 @@
+import ArgumentParser
+import Foundation
+import PluginHost
+
+@main
+struct PluginHostCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "plugin-host",
+        abstract: "Build, sign, inspect and trust IoTSDK module images (OCI image layouts).",
+        discussion: """
+        Exit codes: 0 success; 10 image structure or integrity (missing or damaged blob, digest or \
+        size mismatch, not a module image); 11 signature (unsigned, untrusted key, bad signature); \
+        12 module manifest (malformed JSON, missing field, wrong type, invalid value, unknown ABI); \
+        13 key file or trust store; 14 file system or module directory; 64 usage error; \
+        1 anything else.
+        """,
+        subcommands: [Keygen.self, Pack.self, Inspect.self, Trust.self]
+    )
+}
+
+/// The default host state directory.
+let defaultStateDirectory = "/var/lib/plugin-host"
+
+/// Runs `body`, turning a `ModuleError` into its message on stderr and its documented exit code.
+enum CLI {
+    static func run<T>(_ body: () throws(ModuleError) -> T) throws -> T {
+        do { return try body() } catch {
+            FileHandle.standardError.write(Data("plugin-host: \(error)\n".utf8))
+            throw ExitCode(error.exitCode)
+        }
+    }
+}
+
+func printJSON<T: Encodable>(_ value: T) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    print(String(decoding: try encoder.encode(value), as: UTF8.self))
+}
