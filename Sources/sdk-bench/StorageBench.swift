@@ -255,7 +255,7 @@ func queryBench(_ workload: StorageWorkload, store: TimeSeriesStore, handle: Opa
         rows += try await store.database.schemaVersion("iotsdk.timeseries")
     }
     let overheadCPU = Double(cpuTime() - cpuBefore) / Double(calls * max(rounds, 1))
-    print("storage SDK call overhead (Database.schemaVersion: a small read on the database's queue and back): \(formatted(overhead / 1000, digits: 2)) µs/call, \(formatted(overheadCPU / 1000, digits: 2)) µs CPU/call")
+    print("storage SDK call overhead (Database.schemaVersion: a small read, inline when the connection is free): \(formatted(overhead / 1000, digits: 2)) µs/call, \(formatted(overheadCPU / 1000, digits: 2)) µs CPU/call")
     var t: Int64 = 0
     let sdkLatest = try await medianTime(rounds: rounds, calls: calls) { i in
         t &+= try await store.latest(in: "bench/\(i % StorageWorkload.seriesCount)", as: Temperature.self)?.timestamp.nanosecondsSinceEpoch ?? 0

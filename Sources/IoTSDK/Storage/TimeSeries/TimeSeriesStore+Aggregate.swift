@@ -45,7 +45,7 @@ extension TimeSeriesStore {
             throw StorageError(.invalidArgument, "the bucket width must be at least 1 ns (got \(bucket))")
         }
         let range = Self.closedRange(from: from, to: to)
-        return try await database.perform { c in
+        return try await database.perform(inline: false) { c in
             let id = try SeriesBinding.forReading(c, name: series, Q.self)
             guard let range else { return [] }
             // floor(t / width) for negative t too, since SQLite's integer division truncates.
