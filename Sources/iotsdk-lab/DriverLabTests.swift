@@ -15,7 +15,7 @@ let driverLabTests: [LabTest] = [
         let sensor = try await BME280(device: stub)
         let reading = try await sensor.read()
         let expected = SimulatedBME280.datasheetExampleReading
-        try expect(reading.value.temperature.celsius.isApproximatelyEqual(to: expected.temperatureCelsius, tolerance: 0.005),
+        try expect(abs(reading.value.temperature.celsius - expected.temperatureCelsius) <= 0.005,
                    "temperature \(reading.value.temperature), expected \(expected.temperatureCelsius) °C")
         let pressure = reading.value.pressure?.pascals ?? .nan
         try expect(abs(pressure - expected.pressurePascals) < 0.01, "pressure \(pressure) Pa, expected \(expected.pressurePascals)")
@@ -60,7 +60,3 @@ let driverLabTests: [LabTest] = [
         }
     },
 ]
-
-extension Double {
-    func isApproximatelyEqual(to other: Double, tolerance: Double) -> Bool { abs(self - other) <= tolerance }
-}

@@ -95,23 +95,23 @@ public actor SHT3x: Sensor {
 
     private func fetchPeriodic(period: Duration) async throws -> [UInt16] {
         try await waitUntilIdle()
-        let clock = ContinuousClock()
-        let deadline = clock.now + period + Self.maximumMeasurementDuration(configuration.repeatability)
-        let pollInterval = max(period / 20, .milliseconds(5))
-        while true {
+        let limit = period + Self.maximumMeasurementDuration(configuration.repeatability)
+        var words: [UInt16] = []
+        try await StatusPolling.wait(until: .now + limit, interval: max(period / 20, .milliseconds(5)), timeout: {
+            SensorError(.timeout, chip: chip,
+                "no new measurement within \(limit) in periodic mode "
+                + "(Fetch Data was NACKed): the chip may have been reset or power-cycled and left periodic mode; call setMode(_:) again")
+        }) {
             try send(.fetchData)
             do {
-                return try readWords(["temperature", "humidity"])
+                words = try readWords(["temperature", "humidity"])
+                return true
             } catch let error as HardwareError where error.code == .noAcknowledge {
                 // No new measurement yet (section 4.6): the chip NACKs the read header.
-                guard clock.now < deadline else {
-                    throw SensorError(.timeout, chip: chip,
-                        "no new measurement within \(period + Self.maximumMeasurementDuration(configuration.repeatability)) in periodic mode "
-                        + "(Fetch Data was NACKed): the chip may have been reset or power-cycled and left periodic mode; call setMode(_:) again")
-                }
-                try await clock.sleep(for: pollInterval)
+                return false
             }
         }
+        return words
     }
 
     // MARK: - Bus primitives (run inside `access`)

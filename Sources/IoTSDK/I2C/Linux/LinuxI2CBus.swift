@@ -52,12 +52,7 @@ public final class LinuxI2CBus: I2CBus {
         try self.init(bus: adapter.number, paths: paths)
     }
 
-    deinit {
-        state.withLock { s in
-            if s.fd >= 0 { _ = Glibc.close(s.fd) }
-            s.fd = -1
-        }
-    }
+    deinit { close() }
 
     /// Closes the bus; later calls throw `.closed`.
     public func close() {
