@@ -17,6 +17,7 @@ let package = Package(
         .executable(name: "iotsdk-lab", targets: ["iotsdk-lab"]),
         .library(name: "PluginHost", targets: ["PluginHost"]),
         .executable(name: "plugin-host", targets: ["plugin-host"]),
+        .executable(name: "plugin-host-runner", targets: ["plugin-host-runner"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
@@ -34,6 +35,7 @@ let package = Package(
             name: "IoTSDK",
             dependencies: [
                 "CIoTLinux",
+                "CIoTModule",
                 "CSQLite",
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -59,14 +61,21 @@ let package = Package(
         .executableTarget(name: "iotsdk-lab", dependencies: ["IoTSDK", "SensorDrivers", "SensorDriversTesting"]),
         // The child process of the storage crash test (Tests/IoTSDKTests/StorageCrashTests.swift).
         .executableTarget(name: "iotsdk-storage-writer", dependencies: ["IoTSDK"]),
-        .testTarget(name: "IoTSDKTests", dependencies: ["IoTSDK", "IoTSDKFoundation", "CSQLite", "iotsdk-storage-writer"]),
-        // Module images: OCI layout, Ed25519 signatures, trust store (Documentation/ModuleImage.md).
+        .testTarget(name: "IoTSDKTests", dependencies: ["IoTSDK", "IoTSDKFoundation", "CSQLite", "CIoTModule", "iotsdk-storage-writer"]),
+        // The system zlib, for gzip-compressed module layers.
+        .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
+        // The C ABI between the host and a module's shared library (include/iotsdk_module.h).
+        .target(name: "CIoTModule"),
+        // Module images, installs and updates (Documentation/ModuleImage.md, Documentation/Updates.md).
         .target(
             name: "PluginHost",
             dependencies: [
+                "CZlib",
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
+        // Loads a module's library in a child process and calls its entry points and hooks.
+        .executableTarget(name: "plugin-host-runner", dependencies: ["CIoTModule", "CIoTLinux"]),
         .executableTarget(
             name: "plugin-host",
             dependencies: [
@@ -74,7 +83,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .testTarget(name: "PluginHostTests", dependencies: ["PluginHost", "plugin-host"]),
+        .testTarget(name: "PluginHostTests", dependencies: ["PluginHost", "plugin-host", "plugin-host-runner", "CIoTModule", "CSQLite"]),
         .testTarget(name: "SensorDriversTests", dependencies: ["SensorDrivers", "SensorDriversTesting", "IoTSDK"]),
     ],
     swiftLanguageModes: [.v6]

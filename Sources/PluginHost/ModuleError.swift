@@ -25,6 +25,26 @@ public struct ModuleError: Error, Sendable, CustomStringConvertible, Equatable {
         // Files, directories, archives (exit code 14)
         case io = "io"
         case invalidModuleDirectory = "invalid-module-directory"
+        // Layer content refused by the extractor (exit code 15)
+        case malformedLayer = "malformed-layer"
+        case absolutePath = "absolute-path"
+        case pathTraversal = "path-traversal"
+        case symlinkEscape = "symlink-escape"
+        case hardlinkEscape = "hardlink-escape"
+        case specialFile = "special-file"
+        case setuidBit = "setuid-bit"
+        case tooLarge = "too-large"
+        case decompressionBomb = "decompression-bomb"
+        // Version policy (exit code 16)
+        case downgrade = "downgrade"
+        case sameVersion = "same-version"
+        // Installed modules and the update engine (exit codes 17-20)
+        case notInstalled = "not-installed"
+        case nothingToRollBack = "nothing-to-roll-back"
+        case busy = "busy"
+        case hookFailed = "hook-failed"
+        case unhealthy = "unhealthy"
+        case runnerFailed = "runner-failed"
     }
 
     public var code: Code
@@ -56,6 +76,13 @@ public struct ModuleError: Error, Sendable, CustomStringConvertible, Equatable {
         case .malformedJSON, .missingField, .wrongType, .invalidValue, .unknownABI: 12
         case .invalidKey: 13
         case .io, .invalidModuleDirectory: 14
+        case .malformedLayer, .absolutePath, .pathTraversal, .symlinkEscape, .hardlinkEscape, .specialFile,
+             .setuidBit, .tooLarge, .decompressionBomb: 15
+        case .downgrade, .sameVersion: 16
+        case .notInstalled, .nothingToRollBack: 17
+        case .busy: 18
+        // The update was refused by the module itself and rolled back: the previous version is active.
+        case .hookFailed, .unhealthy, .runnerFailed: 20
         }
     }
 }

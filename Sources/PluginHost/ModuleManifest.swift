@@ -23,9 +23,16 @@ public struct ModuleManifest: Codable, Sendable, Equatable {
     public var resources: ResourceLimits
     public var hooks: Hooks
     public var health: HealthPolicy
+    /// The signed downgrade allowance: installed versions this image may replace even though it is
+    /// not newer than them (a downgrade, or a reinstall of the same version). Without it the host
+    /// refuses both. It names exact versions, so an old signed image cannot be replayed to
+    /// downgrade a device that has moved on past the versions it names. Optional; absent means none.
+    public var allowDowngradeFrom: [SemanticVersion]?
 
     public init(id: String, version: SemanticVersion, abi: Int, library: Library, commands: [Command] = [],
-                capabilities: Capabilities, resources: ResourceLimits, hooks: Hooks = Hooks(), health: HealthPolicy) {
+                capabilities: Capabilities, resources: ResourceLimits, hooks: Hooks = Hooks(), health: HealthPolicy,
+                allowDowngradeFrom: [SemanticVersion]? = nil) {
+        self.allowDowngradeFrom = allowDowngradeFrom
         self.id = id
         self.version = version
         self.abi = abi
@@ -320,7 +327,7 @@ extension KeyedDecodingContainer {
 
 extension ModuleManifest {
     private enum CodingKeys: String, CodingKey {
-        case id, version, abi, library, commands, capabilities, resources, hooks, health
+        case id, version, abi, library, commands, capabilities, resources, hooks, health, allowDowngradeFrom
     }
 
     public init(from decoder: any Decoder) throws {
@@ -334,6 +341,7 @@ extension ModuleManifest {
         resources = try c.decode(ResourceLimits.self, forKey: .resources)
         hooks = try c.decode(Hooks.self, forKey: .hooks)
         health = try c.decode(HealthPolicy.self, forKey: .health)
+        allowDowngradeFrom = try c.decodeIfPresent([SemanticVersion].self, forKey: .allowDowngradeFrom)
     }
 }
 

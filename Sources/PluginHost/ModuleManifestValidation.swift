@@ -65,6 +65,9 @@ extension ModuleManifest {
         guard h.stabilityWindowSeconds >= 0, h.stabilityWindowSeconds <= 86_400 else { throw fail("health.stabilityWindowSeconds", "must be 0...86400; got \(h.stabilityWindowSeconds)") }
         guard h.maxRestarts <= 1000 else { throw fail("health.maxRestarts", "must be at most 1000; got \(h.maxRestarts)") }
         guard h.restartWindowSeconds > 0, h.restartWindowSeconds <= 86_400 else { throw fail("health.restartWindowSeconds", "must be more than 0 and at most 86400; got \(h.restartWindowSeconds)") }
+        if let allowance = allowDowngradeFrom {
+            guard allowance.count <= 64 else { throw fail("allowDowngradeFrom", "lists \(allowance.count) versions; at most 64 are allowed") }
+        }
     }
 
     static func isModuleID(_ id: String) -> Bool {

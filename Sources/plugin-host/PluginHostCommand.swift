@@ -6,15 +6,19 @@ import PluginHost
 struct PluginHostCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "plugin-host",
-        abstract: "Build, sign, inspect and trust IoTSDK module images (OCI image layouts).",
+        abstract: "Build, sign, inspect, trust, install, update and roll back IoTSDK modules.",
         discussion: """
         Exit codes: 0 success; 10 image structure or integrity (missing or damaged blob, digest or \
         size mismatch, not a module image); 11 signature (unsigned, untrusted key, bad signature); \
         12 module manifest (malformed JSON, missing field, wrong type, invalid value, unknown ABI); \
-        13 key file or trust store; 14 file system or module directory; 64 usage error; \
+        13 key file or trust store; 14 file system or module directory; 15 layer content refused \
+        (absolute path, '..', link escape, device node, setuid, too large, decompression bomb); \
+        16 version policy (downgrade or same version without a signed allowance); 17 module not \
+        installed or nothing to roll back; 18 another plugin-host is busy with the state directory; \
+        20 the new version failed a hook or its health check and was rolled back; 64 usage error; \
         1 anything else.
         """,
-        subcommands: [Keygen.self, Pack.self, Inspect.self, Trust.self]
+        subcommands: [Keygen.self, Pack.self, Inspect.self, Trust.self, Install.self, List.self, Status.self, Rollback.self, Remove.self]
     )
 }
 

@@ -8,10 +8,12 @@ enum Tool {
         var status: Int32
         var stdout: String
         var stderr: String
+        /// The signal that ended the process, if one did (`status` is then 128 + signal).
+        var signal: Int32?
     }
 
-    /// The `plugin-host` executable SwiftPM built next to the test bundle.
-    static var pluginHost: URL? {
+    /// An executable SwiftPM built next to the test bundle.
+    static func built(_ name: String) -> URL? {
         var candidates: [URL] = []
         let argv0 = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
         candidates.append(argv0.deletingLastPathComponent())
@@ -20,9 +22,11 @@ enum Tool {
         for bundle in Bundle.allBundles where bundle.bundlePath.hasSuffix(".xctest") {
             candidates.append(bundle.bundleURL.deletingLastPathComponent())
         }
-        return candidates.map { $0.appendingPathComponent("plugin-host") }
+        return candidates.map { $0.appendingPathComponent(name) }
             .first { FileManager.default.isExecutableFile(atPath: $0.path) }
     }
+
+    static var pluginHost: URL? { built("plugin-host") }
 
     /// `name` on PATH, or nil.
     static func onPath(_ name: String) -> URL? {
@@ -31,10 +35,15 @@ enum Tool {
             .first { FileManager.default.isExecutableFile(atPath: $0.path) }
     }
 
-    static func run(_ executable: URL, _ arguments: [String]) throws -> Output {
+    /// Runs a tool to its end; `environment` entries are added to (or, when nil, removed from)
+    /// this process's environment.
+    static func run(_ executable: URL, _ arguments: [String], environment changes: [String: String?] = [:]) throws -> Output {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
+        var environment = ProcessInfo.processInfo.environment
+        for (key, value) in changes { environment[key] = value }
+        process.environment = environment
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err
@@ -42,7 +51,9 @@ enum Tool {
         let stdout = out.fileHandleForReading.readDataToEndOfFile()
         let stderr = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        return Output(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
+        let signal = process.terminationReason == .uncaughtSignal ? process.terminationStatus : nil
+        return Output(status: signal.map { 128 + $0 } ?? process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+                      stderr: String(decoding: stderr, as: UTF8.self), signal: signal)
     }
 }
 
@@ -123,5 +134,74 @@ struct SkopeoConformanceTests {
         #expect(raw.status == 0, "\(raw.stderr)")
         #expect(Digest(of: Data(raw.stdout.utf8)) == original.imageManifestDigest)
         #expect(raw.stdout.contains(ModuleManifest.mediaType))
+    }
+}
+
+extension SkopeoConformanceTests {
+    @Test("an image copied by skopeo installs and commits",
+          .enabled(if: skopeo != nil || required, "skopeo is not installed (run Scripts/ensure-skopeo.sh, or apt-get install -y skopeo)"))
+    func copyInstalls() throws {
+        let skopeo = try #require(Self.skopeo, "skopeo is required (PLUGIN_HOST_REQUIRE_SKOPEO=1) but not on PATH: run Scripts/ensure-skopeo.sh")
+        let f = try UpdateFixture()
+        defer { f.base.cleanUp() }
+        let image = try f.image("1.0.0")
+        let copy = f.base.path("skopeo-copy")
+        let run = try Tool.run(skopeo, ["--insecure-policy", "copy", "oci:\(image):1.0.0", "oci:\(copy):copied"])
+        #expect(run.status == 0, "\(run.stderr)")
+        try f.engine().install(imageAt: copy)
+        #expect(f.activeVersion == "1.0.0")
+    }
+}
+
+@Suite("plugin-host install, list, status, rollback, remove")
+struct ModuleCommandTests {
+    @Test("the module commands work end to end with the documented exit codes")
+    func lifecycle() throws {
+        let binary = try #require(Tool.pluginHost, "plugin-host was not built next to the tests")
+        let f = try UpdateFixture()
+        defer { f.base.cleanUp() }
+        let state = ["--state-dir", f.state]
+        func host(_ arguments: [String]) throws -> Tool.Output {
+            try UpdateCrashTests.pluginHost(arguments + state, fault: nil)
+        }
+        #expect(try host(["list"]).stdout.contains("no modules installed"))
+        #expect(try host(["status", UpdateFixture.id]).status == 17)
+
+        let first = try host(["install", try f.image("1.0.0")])
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(first.stdout.contains("\(UpdateFixture.id) 1.0.0 installed and committed"))
+        let second = try host(["install", try f.image("1.1.0")])
+        #expect(second.status == 0, "\(second.stderr)")
+
+        let list = try host(["list", "--json"])
+        #expect(list.status == 0)
+        let modules = try JSONDecoder().decode([ModuleStatus].self, from: Data(list.stdout.utf8))
+        #expect(modules.map(\.id) == [UpdateFixture.id])
+        #expect(modules.first?.version == SemanticVersion("1.1.0"))
+        #expect(modules.first?.previousVersion == SemanticVersion("1.0.0"))
+
+        let status = try host(["status", UpdateFixture.id])
+        #expect(status.status == 0)
+        #expect(status.stdout.contains("version    1.1.0"))
+        #expect(status.stdout.contains("previous   1.0.0"))
+
+        #expect(try host(["install", try f.image("1.0.0")]).status == 16)
+        let failing = try host(["install", try f.image("1.2.0", behavior: "never-ready")])
+        #expect(failing.status == 20)
+        #expect(failing.stderr.contains("was rolled back"))
+        #expect(failing.stderr.contains("Version 1.1.0 is active"))
+        let afterFailure = try host(["status", UpdateFixture.id, "--json"])
+        let record = try JSONDecoder().decode(ModuleStatus.self, from: Data(afterFailure.stdout.utf8)).lastTransaction
+        #expect(record?.result == .rolledBack)
+        #expect(record.map { FileManager.default.fileExists(atPath: $0.logDirectory) } == true)
+
+        #expect(try host(["rollback", UpdateFixture.id]).stdout.contains("rolled back to 1.0.0"))
+        #expect(try host(["rollback", UpdateFixture.id]).status == 17)
+        #expect(try host(["remove", UpdateFixture.id]).status == 0)
+        #expect(try host(["status", UpdateFixture.id, "--json"]).stdout.contains("\"state\" : \"not-installed\""))
+        #expect(try host(["remove", UpdateFixture.id, "--purge-data"]).status == 0)
+        #expect(try host(["remove", UpdateFixture.id]).status == 17)
+        #expect(try host(["install", f.base.path("no-such-image")]).status == 14)
+        _ = binary
     }
 }

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/prctl.h>
 #include <sys/ioctl.h>
 #include <linux/gpio.h>
 #include <linux/i2c.h>
@@ -28,6 +29,10 @@ static inline int ciot_errno(void) { return errno; }
 
 /// A non-blocking, close-on-exec eventfd, used to wake a thread waiting in poll(2).
 static inline int ciot_eventfd(void) { return eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK); }
+
+// prctl is variadic, which Swift cannot call. Asks the kernel to send `signal` to this process
+// when the thread that created it exits (the module runner dies with its host).
+static inline int ciot_set_parent_death_signal(int signal) { return prctl(PR_SET_PDEATHSIG, (unsigned long)signal, 0, 0, 0); }
 
 // MARK: - GPIO character device, uAPI v2
 

@@ -1,0 +1,473 @@
+import Foundation
+import Glibc
+import Synchronization
+
+/// Runs module code in a plain child process: `plugin-host-runner` (Sources/plugin-host-runner)
+/// loads the module's library and calls one hook, or its start and stop entry points.
+///
+/// The child gets stdin from /dev/null, stdout and stderr merged into one pipe (the output, of
+/// which the last 64 KiB are kept), and fd 3, a pipe on which the runner reports events, one line
+/// each: `ready`, `heartbeat`, `returned N` (hook mode), `start-failed N`. Every other
+/// descriptor of the host is closed in the child. The child leads a new process group, so that
+/// killing the group also ends processes the module forked.
+public struct ChildProcessRunner: ModuleRunner {
+    /// The path of `plugin-host-runner`.
+    public let executable: String
+
+    public init(executable: String) {
+        self.executable = executable
+    }
+
+    /// The runner executable: `$PLUGIN_HOST_RUNNER` if set, else `plugin-host-runner` next to the
+    /// running executable (/proc/self/exe), else nil.
+    public static func locate() -> String? {
+        if let path = ProcessInfo.processInfo.environment["PLUGIN_HOST_RUNNER"], !path.isEmpty { return path }
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let length = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        guard length > 0 else { return nil }
+        let path = String(decoding: buffer[..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        guard let slash = path.lastIndex(of: "/") else { return nil }
+        let candidate = String(path[..<slash]) + "/plugin-host-runner"
+        return access(candidate, X_OK) == 0 ? candidate : nil
+    }
+
+    /// The descriptor number the runner finds the events pipe on.
+    static let eventsDescriptor: Int32 = 3
+
+    public func runHook(name: String, hook: ModuleManifest.Hook, context: ModuleContext) -> HookResult {
+        let clock = ContinuousClock()
+        let started = clock.now
+        func seconds() -> Double {
+            let elapsed = (clock.now - started).components
+            return Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18
+        }
+        let arguments = ["hook", "--library", Self.libraryPath(context), "--symbol", hook.symbol, "--step", name] + Self.commonArguments(context)
+        var child: RunnerProcess
+        switch RunnerProcess.spawn(executable: executable, arguments: arguments, eventsDescriptor: Self.eventsDescriptor) {
+        case let .failure(error):
+            return HookResult(outcome: .crashed(.exited(127)), output: spawnFailure(error).message + "\n", seconds: seconds())
+        case let .success(spawned):
+            child = spawned
+        }
+        defer { child.closeDescriptors() }
+
+        let deadline = started + Self.duration(seconds: hook.timeoutSeconds)
+        var killedAtDeadline = false
+        while child.exit == nil {
+            child.readAvailable()
+            if child.reapIfExited() { break }
+            if clock.now >= deadline {
+                child.killAndReap()
+                killedAtDeadline = true
+                break
+            }
+            RunnerProcess.wait(for: child.pollSet, until: deadline)
+        }
+
+        var returned: Int32?
+        for line in child.takeLines() {
+            if line.hasPrefix("returned "), let value = Int32(line.dropFirst("returned ".count)) { returned = value }
+        }
+        let exit = child.exit ?? .signaled(SIGKILL)
+        let outcome: HookResult.Outcome
+        switch (returned, exit) {
+        case let (value?, _) where value != 0: outcome = .returned(value)
+        case (0?, .exited(0)): outcome = .succeeded
+        case (_, _) where killedAtDeadline: outcome = .timedOut
+        default: outcome = .crashed(exit)
+        }
+        return HookResult(outcome: outcome, output: child.output.text, seconds: seconds())
+    }
+
+    public func start(_ context: ModuleContext) throws(ModuleError) -> any ModuleInstance {
+        let entryPoints = context.manifest.library.entryPoints
+        let arguments = ["start", "--library", Self.libraryPath(context), "--start", entryPoints.start, "--stop", entryPoints.stop] + Self.commonArguments(context)
+        switch RunnerProcess.spawn(executable: executable, arguments: arguments, eventsDescriptor: Self.eventsDescriptor) {
+        case let .failure(error): throw spawnFailure(error)
+        case let .success(child): return ChildModuleInstance(child)
+        }
+    }
+
+    // MARK: - Helpers
+
+    static func libraryPath(_ context: ModuleContext) -> String {
+        context.moduleDirectory + "/" + context.manifest.library.path
+    }
+
+    static func commonArguments(_ context: ModuleContext) -> [String] {
+        ["--module-id", context.manifest.id, "--module-version", context.manifest.version.description,
+         "--module-dir", context.moduleDirectory, "--data-dir", context.dataDirectory,
+         "--events-fd", String(eventsDescriptor)]
+    }
+
+    static func duration(seconds: Double) -> Duration {
+        seconds.isFinite ? .nanoseconds(Int64(min(max(seconds, 0), 1e9) * 1e9)) : .seconds(1_000_000_000)
+    }
+
+    private func spawnFailure(_ error: RunnerProcess.SpawnError) -> ModuleError {
+        ModuleError(.runnerFailed,
+                    "cannot run the module runner '\(executable)' (\(error.step)): build plugin-host-runner, which is installed next to plugin-host, or set PLUGIN_HOST_RUNNER to its absolute path",
+                    underlying: String(cString: strerror(error.code)))
+    }
+}
+
+/// A module started by `ChildProcessRunner`: the `plugin-host-runner start` process.
+///
+/// Thread-safe: every method may be called from any thread. Waiting (`nextEvent`, `stop`) polls
+/// the pipes outside the lock, so `output` and `stop` are never held up by a waiting `nextEvent`.
+/// The output pipe is drained whenever any method runs; a module that writes more than the pipe
+/// holds (1 MiB where the kernel allows, else 64 KiB) while nobody calls them blocks in write.
+public final class ChildModuleInstance: ModuleInstance {
+    private struct State {
+        var child: RunnerProcess
+        var pending: [ModuleEvent] = []
+        /// The value of a `start-failed` line: the runner is exiting with status 3.
+        var startFailed: Int32?
+
+        /// Reads what is there, reaps the child if it has exited, and turns event lines into events.
+        mutating func update() {
+            child.readAvailable()
+            child.reapIfExited()
+            for line in child.takeLines() {
+                switch line {
+                case "ready": pending.append(.ready)
+                case "heartbeat": pending.append(.heartbeat)
+                default:
+                    if line.hasPrefix("start-failed "), let value = Int32(line.dropFirst("start-failed ".count)) { startFailed = value }
+                }
+            }
+        }
+    }
+
+    private let state: Mutex<State>
+    /// The runner's process id (also its process group id).
+    public let processID: pid_t
+
+    init(_ child: RunnerProcess) {
+        processID = child.pid
+        state = Mutex(State(child: child))
+    }
+
+    deinit {
+        state.withLock { state in
+            if state.child.exit == nil { state.child.killAndReap() }
+            state.child.closeDescriptors()
+        }
+    }
+
+    public func nextEvent(before deadline: ContinuousClock.Instant) -> ModuleEvent? {
+        while true {
+            enum Step { case event(ModuleEvent), wait(RunnerProcess.PollSet) }
+            let step = state.withLock { state -> Step in
+                state.update()
+                if !state.pending.isEmpty { return .event(state.pending.removeFirst()) }
+                if let exit = state.child.exit { return .event(.exited(exit)) }
+                return .wait(state.child.pollSet)
+            }
+            switch step {
+            case let .event(event): return event
+            case let .wait(pollSet):
+                if ContinuousClock.now >= deadline { return nil }
+                RunnerProcess.wait(for: pollSet, until: deadline)
+            }
+        }
+    }
+
+    /// Sends SIGTERM to the runner (which sets should_stop and calls the module's stop entry
+    /// point), waits up to `timeout` for it to exit, then kills the whole process group.
+    /// Events not yet taken are dropped: after `stop`, `nextEvent` reports only `.exited`.
+    @discardableResult
+    public func stop(timeout: Duration) -> ProcessExit {
+        let deadline = ContinuousClock.now + timeout
+        var signaled = false
+        while true {
+            let (exit, pollSet) = state.withLock { state -> (ProcessExit?, RunnerProcess.PollSet) in
+                state.update()
+                if state.child.exit == nil {
+                    if !signaled {
+                        kill(state.child.pid, SIGTERM)
+                        signaled = true
+                    } else if ContinuousClock.now >= deadline {
+                        state.child.killAndReap()
+                    }
+                }
+                if state.child.exit != nil { state.pending.removeAll() }
+                return (state.child.exit, state.child.pollSet)
+            }
+            if let exit { return exit }
+            RunnerProcess.wait(for: pollSet, until: deadline)
+        }
+    }
+
+    public var output: String {
+        state.withLock { state in
+            state.update()
+            return state.child.output.text
+        }
+    }
+}
+
+// MARK: - The child process
+
+/// One spawned `plugin-host-runner` and the host's ends of its pipes. Not thread-safe by itself:
+/// `runHook` owns one, `ChildModuleInstance` keeps one behind a mutex.
+struct RunnerProcess {
+    struct SpawnError: Error {
+        /// The errno value.
+        var code: Int32
+        /// What failed, e.g. "posix_spawn".
+        var step: String
+    }
+
+    /// What to wait on: the open read ends and the pidfd; plain descriptor numbers, valid until
+    /// `closeDescriptors`, which only the owner calls, so polling them needs no lock.
+    struct PollSet: Sendable {
+        var descriptors: [Int32]
+        /// Whether exit is signalled by a descriptor (pidfd); otherwise the waiter must look again soon.
+        var exitIsPollable: Bool
+    }
+
+    let pid: pid_t
+    private var outputFD: Int32
+    private var eventsFD: Int32
+    private var pidFD: Int32
+    private var outputOpen = true
+    private var eventsOpen = true
+    private(set) var exit: ProcessExit?
+    private(set) var output = RunnerOutputTail()
+    private var eventBytes: [UInt8] = []
+    private var lines: [String] = []
+
+    // MARK: Spawning
+
+    static func spawn(executable: String, arguments: [String], eventsDescriptor: Int32) -> Result<RunnerProcess, SpawnError> {
+        guard let outputPipe = makePipe() else { return .failure(SpawnError(code: errno, step: "pipe")) }
+        guard let eventsPipe = makePipe() else {
+            let code = errno
+            close(outputPipe.read); close(outputPipe.write)
+            return .failure(SpawnError(code: code, step: "pipe"))
+        }
+        defer {
+            close(outputPipe.write)
+            close(eventsPipe.write)
+        }
+        // Best effort: a larger buffer gives a chatty module slack between two drains.
+        _ = fcntl(outputPipe.read, 1031 /* F_SETPIPE_SZ */, 1 << 20)
+
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        // The pipes are all >= 3 (makePipe), so these dup2s cannot clobber one another, and every
+        // pipe end is close-on-exec: only the dup2'ed copies survive the exec.
+        posix_spawn_file_actions_adddup2(&actions, outputPipe.write, 1)
+        posix_spawn_file_actions_adddup2(&actions, outputPipe.write, 2)
+        posix_spawn_file_actions_adddup2(&actions, eventsPipe.write, eventsDescriptor)
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        // Descriptors another thread of the host opened without close-on-exec must not leak either.
+        if let closeFrom = closeFromFunction { _ = closeFrom(&actions, eventsDescriptor + 1) }
+
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var noSignals = sigset_t(), allSignals = sigset_t()
+        sigemptyset(&noSignals)
+        sigfillset(&allSignals)
+        posix_spawnattr_setsigmask(&attributes, &noSignals)
+        // Signals the host ignores (SIGPIPE, say) are default again in the child.
+        posix_spawnattr_setsigdefault(&attributes, &allSignals)
+        posix_spawnattr_setpgroup(&attributes, 0)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+
+        // The runner compares its parent with this after asking for a parent-death signal, so that
+        // a host killed while the runner was starting does not leave an orphan behind.
+        var variables = ProcessInfo.processInfo.environment
+        variables["PLUGIN_HOST_PID"] = String(getpid())
+        let environment = variables.map { "\($0.key)=\($0.value)" }
+        let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
+        let envp: [UnsafeMutablePointer<CChar>?] = environment.map { strdup($0) } + [nil]
+        defer {
+            argv.forEach { free($0) }
+            envp.forEach { free($0) }
+        }
+        var pid: pid_t = 0
+        let result = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
+        guard result == 0 else {
+            close(outputPipe.read); close(eventsPipe.read)
+            return .failure(SpawnError(code: result, step: "posix_spawn"))
+        }
+        for fd in [outputPipe.read, eventsPipe.read] {
+            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+        }
+        let pidFD = pidfdOpenFunction.map { $0(pid, 0) } ?? -1
+        if pidFD >= 0 { _ = fcntl(pidFD, F_SETFD, FD_CLOEXEC) }
+        return .success(RunnerProcess(pid: pid, outputFD: outputPipe.read, eventsFD: eventsPipe.read, pidFD: pidFD))
+    }
+
+    private init(pid: pid_t, outputFD: Int32, eventsFD: Int32, pidFD: Int32) {
+        self.pid = pid
+        self.outputFD = outputFD
+        self.eventsFD = eventsFD
+        self.pidFD = pidFD
+    }
+
+    private typealias PipeFunction = @convention(c) (UnsafeMutablePointer<Int32>?, Int32) -> Int32
+    private typealias CloseFromFunction = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>?, Int32) -> Int32
+    private typealias PidfdOpenFunction = @convention(c) (pid_t, UInt32) -> Int32
+
+    // These glibc functions are GNU extensions that Swift's Glibc module does not declare; they
+    // are looked up at run time and the code falls back when a libc lacks them.
+    /// pipe2 (glibc 2.9): pipes that are close-on-exec from birth, so no concurrent spawn leaks them.
+    private static let pipe2Function: PipeFunction? = dlsym(nil, "pipe2").map { unsafeBitCast($0, to: PipeFunction.self) }
+    /// posix_spawn_file_actions_addclosefrom_np (glibc 2.34).
+    private static let closeFromFunction: CloseFromFunction? = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np").map { unsafeBitCast($0, to: CloseFromFunction.self) }
+    /// pidfd_open (glibc 2.36, Linux 5.3): the child's exit becomes a pollable event.
+    private static let pidfdOpenFunction: PidfdOpenFunction? = dlsym(nil, "pidfd_open").map { unsafeBitCast($0, to: PidfdOpenFunction.self) }
+
+    /// A close-on-exec pipe whose ends are both >= 3.
+    private static func makePipe() -> (read: Int32, write: Int32)? {
+        var fds: [Int32] = [-1, -1]
+        if let pipe2 = pipe2Function {
+            guard pipe2(&fds, O_CLOEXEC) == 0 else { return nil }
+        } else {
+            guard pipe(&fds) == 0 else { return nil }
+            for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        }
+        for index in fds.indices where fds[index] < 3 {
+            let moved = fcntl(fds[index], F_DUPFD_CLOEXEC, 3)
+            close(fds[index])
+            fds[index] = moved
+        }
+        guard fds.allSatisfy({ $0 >= 3 }) else {
+            fds.filter { $0 >= 0 }.forEach { close($0) }
+            return nil
+        }
+        return (fds[0], fds[1])
+    }
+
+    // MARK: Reading
+
+    /// Reads what the pipes hold now, without blocking.
+    mutating func readAvailable() {
+        if outputOpen { outputOpen = drain(outputFD) { output.append($0) } }
+        if eventsOpen {
+            eventsOpen = drain(eventsFD) { eventBytes.append(contentsOf: $0) }
+            while let newline = eventBytes.firstIndex(of: 10) {
+                lines.append(String(decoding: eventBytes[..<newline], as: UTF8.self))
+                eventBytes.removeSubrange(...newline)
+            }
+            // The runner writes short lines; anything else is not an event.
+            if eventBytes.count > 4096 { eventBytes.removeAll() }
+        }
+    }
+
+    /// The complete event lines read so far.
+    mutating func takeLines() -> [String] {
+        defer { lines.removeAll() }
+        return lines
+    }
+
+    /// Reads `fd` until it would block; false at end of file (or on an error).
+    private func drain(_ fd: Int32, into sink: (UnsafeRawBufferPointer) -> Void) -> Bool {
+        withUnsafeTemporaryAllocation(byteCount: 16_384, alignment: 1) { buffer in
+            // Bounded, so that a module writing without pause cannot hold the caller here for ever.
+            for _ in 0..<64 {
+                let count = read(fd, buffer.baseAddress, buffer.count)
+                if count > 0 {
+                    sink(UnsafeRawBufferPointer(rebasing: buffer[..<count]))
+                } else if count == 0 {
+                    return false
+                } else if errno == EINTR {
+                    continue
+                } else {
+                    return errno == EAGAIN || errno == EWOULDBLOCK
+                }
+            }
+            return true
+        }
+    }
+
+    var pollSet: PollSet {
+        var descriptors: [Int32] = []
+        if outputOpen { descriptors.append(outputFD) }
+        if eventsOpen { descriptors.append(eventsFD) }
+        let exitIsPollable = exit == nil && pidFD >= 0
+        if exitIsPollable { descriptors.append(pidFD) }
+        return PollSet(descriptors: descriptors, exitIsPollable: exitIsPollable)
+    }
+
+    /// Waits until a descriptor of `set` is ready or `deadline` passes; without a pidfd, at most
+    /// 20 ms, so that the caller looks for the child's exit again.
+    static func wait(for set: PollSet, until deadline: ContinuousClock.Instant) {
+        let left = deadline - ContinuousClock.now
+        guard left > .zero else { return }
+        let slice: Duration = set.exitIsPollable ? .milliseconds(500) : .milliseconds(20)
+        let (seconds, attoseconds) = min(left, slice).components
+        let milliseconds = Int32(clamping: seconds * 1000 + (attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000)
+        var descriptors = set.descriptors.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+        _ = poll(&descriptors, nfds_t(descriptors.count), milliseconds)
+    }
+
+    // MARK: Exit
+
+    /// If the child has exited: kills what is left of its process group (processes the module
+    /// forked), reaps it, reads the pipes one last time. True once the child is reaped.
+    @discardableResult
+    mutating func reapIfExited() -> Bool {
+        if exit != nil { return true }
+        // WNOWAIT leaves the zombie in place: its pid, and so its process group id, cannot be
+        // reused before the group is killed below.
+        var info = siginfo_t()
+        guard waitid(P_PID, id_t(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0, info._sifields._sigchld.si_pid == pid else {
+            return false
+        }
+        finishExit()
+        return true
+    }
+
+    /// Kills the whole process group and reaps the child.
+    mutating func killAndReap() {
+        guard exit == nil else { return }
+        kill(-pid, SIGKILL)
+        finishExit()
+    }
+
+    private mutating func finishExit() {
+        kill(-pid, SIGKILL)
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) == -1 {
+            guard errno == EINTR else {
+                // Somebody else reaped it (a waitpid(-1) elsewhere in the host): the status is lost.
+                exit = .exited(-1)
+                readAvailable()
+                return
+            }
+        }
+        let signal = status & 0x7f
+        exit = signal == 0 ? .exited((status >> 8) & 0xff) : .signaled(signal)
+        readAvailable()
+    }
+
+    /// Closes the host's descriptors; the child must have been reaped.
+    mutating func closeDescriptors() {
+        for fd in [outputFD, eventsFD, pidFD] where fd >= 0 { close(fd) }
+        outputFD = -1
+        eventsFD = -1
+        pidFD = -1
+        outputOpen = false
+        eventsOpen = false
+    }
+}
+
+/// The last 64 KiB of a stream.
+struct RunnerOutputTail {
+    static let limit = 64 * 1024
+    private var bytes: [UInt8] = []
+
+    mutating func append(_ chunk: UnsafeRawBufferPointer) {
+        bytes.append(contentsOf: chunk)
+        // Trim in large steps, not on every append.
+        if bytes.count > 2 * Self.limit { bytes.removeFirst(bytes.count - Self.limit) }
+    }
+
+    var text: String { String(decoding: bytes.suffix(Self.limit), as: UTF8.self) }
+}

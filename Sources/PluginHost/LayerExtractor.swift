@@ -1,0 +1,1105 @@
+import CZlib
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The limits the layer extractor enforces on a module's files. A layer that exceeds one is
+/// refused with `ModuleError.Code.tooLarge` or `.decompressionBomb`.
+public struct ExtractionLimits: Sendable, Equatable {
+    /// The sum of all regular-file sizes (after decompression), over all layers.
+    public var maxTotalBytes: UInt64
+    /// The size of one regular file.
+    public var maxFileBytes: UInt64
+    /// Files, directories (including parents the archive does not list) and links, over all layers.
+    public var maxEntries: Int
+    /// Decompressed bytes / compressed bytes of a gzip layer, checked once more than 1 MiB has
+    /// been decompressed.
+    public var maxCompressionRatio: UInt64
+    /// The length of an entry's path (and of a link's target) in bytes.
+    public var maxPathBytes: Int
+
+    public init(maxTotalBytes: UInt64 = 512 << 20, maxFileBytes: UInt64 = 256 << 20, maxEntries: Int = 20_000,
+                maxCompressionRatio: UInt64 = 200, maxPathBytes: Int = 1024) {
+        self.maxTotalBytes = maxTotalBytes
+        self.maxFileBytes = maxFileBytes
+        self.maxEntries = maxEntries
+        self.maxCompressionRatio = maxCompressionRatio
+        self.maxPathBytes = maxPathBytes
+    }
+
+    public static let `default` = ExtractionLimits()
+}
+
+/// Unpacks a module image's layers into a new directory with a strict tar reader of its own
+/// (ustar, pax 'x'/'g', GNU 'L'/'K', v7) and the system zlib for gzip layers.
+///
+/// Every entry is checked before anything is written for it: paths stay inside the module root
+/// (no absolute paths, no `..`, nothing through a symlink), symlink targets resolve inside it,
+/// hard links point at regular files this extraction wrote, no device nodes or FIFOs, no
+/// setuid/setgid bits, and sizes, entry counts and compression ratios stay within
+/// `ExtractionLimits`. Files are created relative to directory descriptors with `O_NOFOLLOW`, so
+/// the extractor itself never follows a symlink. On any error the destination is removed.
+public enum LayerExtractor {
+    /// Extracts the verified image's layers, in order, into `destination`, which must not exist yet
+    /// (its parent must). On any error the destination is removed entirely: nothing is left behind.
+    /// - Throws: `ModuleError`: the extractor's codes (exit code 15), `.io` for the file system,
+    ///   `.unsupportedMediaType`, and `layerData(_:)`'s integrity errors.
+    public static func extract(_ image: VerifiedImage, into destination: String, limits: ExtractionLimits = .default) throws(ModuleError) {
+        let layers = image.layers
+        let labels = layers.enumerated().map { "layer \($0.offset + 1) (\($0.element.digest))" }
+        try checkMediaTypes(layers.map(\.mediaType), labels: labels)
+        try run(into: destination, limits: limits, count: layers.count) { (index: Int) throws(ModuleError) -> LayerInput in
+            LayerInput(mediaType: layers[index].mediaType, data: try image.layerData(layers[index]), label: labels[index])
+        }
+    }
+
+    /// The same for raw layer blobs (media type `OCI.layerTar` or `OCI.layerTarGzip`).
+    public static func extract(layers: [(mediaType: String, data: Data)], into destination: String, limits: ExtractionLimits = .default) throws(ModuleError) {
+        let labels = layers.indices.map { "layer \($0 + 1)" }
+        try checkMediaTypes(layers.map(\.mediaType), labels: labels)
+        try run(into: destination, limits: limits, count: layers.count) { (index: Int) throws(ModuleError) -> LayerInput in
+            LayerInput(mediaType: layers[index].mediaType, data: layers[index].data, label: labels[index])
+        }
+    }
+
+    struct LayerInput {
+        var mediaType: String
+        var data: Data
+        var label: String
+    }
+
+    static func checkMediaTypes(_ mediaTypes: [String], labels: [String]) throws(ModuleError) {
+        for (mediaType, label) in zip(mediaTypes, labels) where mediaType != OCI.layerTar && mediaType != OCI.layerTarGzip {
+            throw ModuleError(.unsupportedMediaType, "\(label) has media type '\(mediaType)'; the extractor accepts \(OCI.layerTar) and \(OCI.layerTarGzip): rebuild the image with `plugin-host pack`", field: label)
+        }
+    }
+
+    /// Creates the destination, extracts each layer (fetched one at a time, so only one layer's
+    /// bytes are in memory), checks symlink chains, syncs, and removes everything on error.
+    static func run(into destination: String, limits: ExtractionLimits, count: Int,
+                    layer: (Int) throws(ModuleError) -> LayerInput) throws(ModuleError) {
+        let extraction = try LayerExtraction(destination: destination, limits: limits)
+        do throws(ModuleError) {
+            for index in 0..<count {
+                try extraction.extractLayer(try layer(index))
+            }
+            try extraction.checkSymlinkChains()
+            try extraction.syncDirectories()
+            extraction.closeDescriptors()
+        } catch {
+            extraction.closeDescriptors()
+            var error = error
+            if let failure = ExtractionIO.removeTree(destination) {
+                error.message += " (and the partly extracted '\(destination)' could not be removed: \(failure); remove it by hand)"
+            }
+            throw error
+        }
+    }
+}
+
+// MARK: - One extraction
+
+/// The state of one extraction: the root directory descriptor and what has been created, by
+/// path. That table is the truth the checks use: the directory is new and only this extraction
+/// writes to it.
+final class LayerExtraction {
+    enum Kind: Equatable {
+        case file
+        case directory
+        case symlink(target: [UInt8])
+    }
+
+    let destination: String
+    let limits: ExtractionLimits
+    private(set) var rootFD: Int32
+    /// Created objects by path (components joined with "/", as bytes: no Unicode folding).
+    private var kinds: [[UInt8]: Kind] = [:]
+    private var directories: [[[UInt8]]] = []
+    private var objectCount = 0
+    private var totalBytes: UInt64 = 0
+    /// The most recently used parent directory, kept open (archives are usually sorted).
+    private var cachedParent: (components: [[UInt8]], fd: Int32)?
+
+    /// Makes `destination` (mode 0755) and opens it. Nothing is removed on failure here: if the
+    /// path already exists it is not ours.
+    init(destination: String, limits: ExtractionLimits) throws(ModuleError) {
+        self.destination = destination
+        self.limits = limits
+        guard !destination.isEmpty else {
+            throw ModuleError(.io, "the extraction destination is an empty path: give a directory path that does not exist yet", field: destination)
+        }
+        if mkdir(destination, 0o755) != 0 {
+            let code = errno
+            let hint = code == EEXIST ? "it already exists: remove it or choose a new path"
+                : code == ENOENT ? "its parent directory does not exist: create it first" : "check the path and permissions"
+            throw ModuleError(.io, "cannot create the extraction directory '\(destination)': \(hint)", field: destination, underlying: ExtractionIO.describe(code))
+        }
+        let fd = open(destination, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        if fd < 0 {
+            let code = errno
+            _ = ExtractionIO.removeTree(destination)
+            throw ModuleError(.io, "cannot open the new extraction directory '\(destination)'", field: destination, underlying: ExtractionIO.describe(code))
+        }
+        rootFD = fd
+        if fchmod(fd, 0o755) != 0 {
+            let code = errno
+            closeDescriptors()
+            _ = ExtractionIO.removeTree(destination)
+            throw ModuleError(.io, "cannot set the mode of '\(destination)'", field: destination, underlying: ExtractionIO.describe(code))
+        }
+    }
+
+    func closeDescriptors() {
+        if let cached = cachedParent { close(cached.fd) }
+        cachedParent = nil
+        if rootFD >= 0 { close(rootFD) }
+        rootFD = -1
+    }
+
+    // MARK: Layers
+
+    func extractLayer(_ input: LayerExtractor.LayerInput) throws(ModuleError) {
+        let source: any LayerByteSource = input.mediaType == OCI.layerTarGzip
+            ? try GzipLayerSource(input.data, limits: limits, label: input.label)
+            : PlainLayerSource(input.data)
+        let parser = LayerTarParser(reader: LayerReader(source), label: input.label, limits: limits)
+        do throws(ModuleError) {
+            while let entry = try parser.next() {
+                try apply(entry, parser: parser)
+            }
+        } catch {
+            // Stream-level errors (gzip) know no entry: name the one being read, or the layer.
+            var error = error
+            if error.field == nil {
+                if let current = parser.currentPath {
+                    error.message += " (while reading entry '\(current)')"
+                    error.field = current
+                } else {
+                    error.field = input.label
+                }
+            }
+            throw error
+        }
+    }
+
+    // MARK: Entries
+
+    private func refusal(_ code: ModuleError.Code, _ entry: LayerTarEntry, _ text: String) -> ModuleError {
+        ModuleError(code, "\(entry.label): entry '\(entry.displayPath)' \(text)", field: entry.displayPath)
+    }
+
+    /// Checks one entry completely, then creates it.
+    private func apply(_ entry: LayerTarEntry, parser: LayerTarParser) throws(ModuleError) {
+        // Type.
+        switch entry.type {
+        case .characterDevice, .blockDevice, .fifo:
+            throw refusal(.specialFile, entry, "is a \(entry.type.name); device nodes and FIFOs are not allowed in module images (a module gets devices through its capabilities): rebuild the module without it")
+        case let .unknown(flag):
+            throw refusal(.malformedLayer, entry, "has tar entry type \(LayerTarParser.describeTypeFlag(flag)), which module images may not use (allowed: regular files, directories, symlinks, hard links): rebuild the module without it")
+        case .regular, .directory, .symlink, .hardlink:
+            break
+        }
+
+        // Path.
+        guard let components = try checkedPath(entry.rawPath, entry: entry, role: "its path") else {
+            // The root of the archive ("." or "./"): nothing to create.
+            guard entry.type == .directory else {
+                throw refusal(.malformedLayer, entry, "names the module root itself but is a \(entry.type.name), not a directory: rebuild the layer")
+            }
+            return
+        }
+        if entry.type != .directory, entry.rawPath.last == UInt8(ascii: "/") {
+            throw refusal(.malformedLayer, entry, "ends in '/' but is a \(entry.type.name): the layer is malformed; rebuild it")
+        }
+
+        // Mode.
+        if entry.mode & 0o6000 != 0 {
+            let which = entry.mode & 0o4000 != 0 ? "setuid" : "setgid"
+            throw refusal(.setuidBit, entry, "has the \(which) bit (mode \(String(entry.mode & 0o7777, radix: 8))); set-user-ID and set-group-ID entries are not allowed in module images: clear the bit (chmod u-s,g-s) and rebuild the module")
+        }
+
+        // Sizes.
+        if entry.type != .regular, entry.size != 0 {
+            throw refusal(.malformedLayer, entry, "is a \(entry.type.name) with a data size of \(entry.size) bytes (it must be 0): the layer is malformed; rebuild it")
+        }
+        if entry.type == .regular {
+            if entry.size > limits.maxFileBytes {
+                throw refusal(.tooLarge, entry, "is \(SizeText.of(entry.size)), over the limit for one file of \(SizeText.limit(limits.maxFileBytes, "maxFileBytes")): rebuild the module with smaller files, or raise the limit")
+            }
+            let (total, overflow) = totalBytes.addingReportingOverflow(entry.size)
+            if overflow || total > limits.maxTotalBytes {
+                throw refusal(.tooLarge, entry, "would bring the module's files to \(overflow ? "more than \(UInt64.max) bytes" : SizeText.of(total)), over the limit for all files together of \(SizeText.limit(limits.maxTotalBytes, "maxTotalBytes")): make the module smaller, or raise the limit")
+            }
+        }
+
+        // Parents: none may be a symlink or a file; count the ones to create.
+        var missingParents = 0
+        for depth in 1..<components.count {
+            let prefix = Array(components[..<depth])
+            switch kinds[Self.key(prefix)] {
+            case .symlink?:
+                throw refusal(.symlinkEscape, entry, "lies under '\(Self.display(prefix))', which is a symlink; entries may not be placed through a symlink (it could lead outside the module): rebuild the module with the entry at its real path")
+            case .file?:
+                throw refusal(.malformedLayer, entry, "lies under '\(Self.display(prefix))', which is a regular file: the layer is malformed; rebuild it")
+            case .directory?:
+                break
+            case nil:
+                missingParents += 1
+            }
+        }
+
+        // What is already at the path: only file over file and directory over directory.
+        let key = Self.key(components)
+        let existing = kinds[key]
+        switch (existing, entry.type) {
+        case (nil, _), (.file?, .regular), (.directory?, .directory):
+            break
+        case let (existing?, type):
+            throw refusal(.malformedLayer, entry, "is a \(type.name), but an earlier entry already made that path a \(Self.name(of: existing)); only a file may replace a file: rebuild the module without the conflict")
+        }
+
+        // Entry count.
+        let newObjects = missingParents + (existing == nil ? 1 : 0)
+        if objectCount + newObjects > limits.maxEntries {
+            throw refusal(.tooLarge, entry, "would bring the module to more than \(limits.maxEntries) files, directories and links (maxEntries): make the module smaller, or raise the limit")
+        }
+
+        // Links.
+        var linkTarget: [UInt8] = []
+        var hardlinkTarget: [[UInt8]] = []
+        switch entry.type {
+        case .symlink:
+            linkTarget = try checkedSymlinkTarget(entry, components: components)
+        case .hardlink:
+            hardlinkTarget = try checkedHardlinkTarget(entry)
+        default:
+            break
+        }
+
+        // Create.
+        objectCount += newObjects
+        let parentFD = try parentDirectory(of: components, entry: entry)
+        let name = components[components.count - 1]
+        switch entry.type {
+        case .regular:
+            totalBytes += entry.size
+            if existing == .file {
+                try ExtractionIO.check(ExtractionIO.withCPath(name) { unlinkat(parentFD, $0, 0) }, "cannot replace", entry)
+            }
+            let fd = ExtractionIO.withCPath(name) { openat(parentFD, $0, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600) }
+            try ExtractionIO.check(fd, "cannot create", entry)
+            kinds[key] = .file
+            do throws(ModuleError) {
+                try parser.readData(of: entry) { (chunk: UnsafeRawBufferPointer) throws(ModuleError) in
+                    try ExtractionIO.writeAll(fd, chunk, entry)
+                }
+                try ExtractionIO.check(fchmod(fd, entry.mode & 0o111 != 0 ? 0o755 : 0o644), "cannot set the mode of", entry)
+                try ExtractionIO.check(fsync(fd), "cannot sync", entry)
+            } catch {
+                close(fd)
+                throw error
+            }
+            try ExtractionIO.check(close(fd), "cannot close", entry)
+        case .directory:
+            if existing == nil {
+                try ExtractionIO.check(ExtractionIO.withCPath(name) { mkdirat(parentFD, $0, 0o755) }, "cannot create directory", entry)
+                kinds[key] = .directory
+                directories.append(components)
+                let fd = ExtractionIO.withCPath(name) { openat(parentFD, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
+                try ExtractionIO.check(fd, "cannot open directory", entry)
+                let status = fchmod(fd, 0o755)
+                close(fd)
+                try ExtractionIO.check(status, "cannot set the mode of", entry)
+            }
+        case .symlink:
+            let status = ExtractionIO.withCPath(linkTarget) { target in ExtractionIO.withCPath(name) { symlinkat(target, parentFD, $0) } }
+            try ExtractionIO.check(status, "cannot create symlink", entry)
+            kinds[key] = .symlink(target: linkTarget)
+        case .hardlink:
+            let targetParent = try openDirectory(Array(hardlinkTarget.dropLast()), entry: entry)
+            let status = ExtractionIO.withCPath(hardlinkTarget[hardlinkTarget.count - 1]) { old in
+                ExtractionIO.withCPath(name) { linkat(targetParent, old, parentFD, $0, 0) }
+            }
+            close(targetParent)
+            try ExtractionIO.check(status, "cannot create hard link", entry)
+            kinds[key] = .file
+        default:
+            break
+        }
+    }
+
+    /// The normalised components of an entry path, or nil for the root ("", ".", "./").
+    private func checkedPath(_ raw: [UInt8], entry: LayerTarEntry, role: String) throws(ModuleError) -> [[UInt8]]? {
+        if raw.contains(0) {
+            throw refusal(.malformedLayer, entry, "has a NUL byte in \(role): the layer is malformed; rebuild it")
+        }
+        if raw.first == UInt8(ascii: "/") {
+            throw refusal(.absolutePath, entry, "has an absolute path; a module layer may only hold paths relative to the module root: rebuild the module without it")
+        }
+        let components = Self.components(raw)
+        if components.contains(where: { $0 == Self.dotDot }) {
+            throw refusal(.pathTraversal, entry, "has a '..' component, which could place it outside the module directory: rebuild the module without it")
+        }
+        let length = components.reduce(max(0, components.count - 1)) { $0 + $1.count }
+        if length > limits.maxPathBytes {
+            throw refusal(.malformedLayer, entry, "has a path of \(length) bytes, over the limit of \(limits.maxPathBytes) (maxPathBytes): shorten it and rebuild the module")
+        }
+        if let long = components.first(where: { $0.count > 255 }) {
+            throw refusal(.malformedLayer, entry, "has a path component of \(long.count) bytes; file names are limited to 255: shorten it and rebuild the module")
+        }
+        if components.contains(where: { $0.starts(with: Self.whiteoutPrefix) }) {
+            throw refusal(.malformedLayer, entry, "is an OCI whiteout ('.wh.' name prefix); whiteouts (deleting files of a lower layer) are not supported in module images: rebuild the image with complete layers and without '.wh.' names")
+        }
+        return components.isEmpty ? nil : components
+    }
+
+    /// A symlink's target must resolve, relative to the link's directory, inside the root.
+    private func checkedSymlinkTarget(_ entry: LayerTarEntry, components: [[UInt8]]) throws(ModuleError) -> [UInt8] {
+        let target = entry.rawLinkTarget
+        let shown = Self.display(target)
+        if target.isEmpty {
+            throw refusal(.malformedLayer, entry, "is a symlink with an empty target: the layer is malformed; rebuild it")
+        }
+        if target.contains(0) {
+            throw refusal(.malformedLayer, entry, "is a symlink whose target has a NUL byte: the layer is malformed; rebuild it")
+        }
+        if target.count > limits.maxPathBytes {
+            throw refusal(.malformedLayer, entry, "is a symlink whose target is \(target.count) bytes, over the limit of \(limits.maxPathBytes) (maxPathBytes): shorten it and rebuild the module")
+        }
+        if target.first == UInt8(ascii: "/") {
+            throw refusal(.symlinkEscape, entry, "is a symlink to the absolute path '\(shown)', which points outside the module directory: make the link relative and inside the module, or replace it with a copy of what it points to")
+        }
+        var stack = Array(components.dropLast())
+        for component in Self.components(target) {
+            if component == Self.dotDot {
+                guard !stack.isEmpty else {
+                    throw refusal(.symlinkEscape, entry, "is a symlink to '\(shown)', which climbs out of the module directory: make the link point inside the module, or replace it with a copy")
+                }
+                stack.removeLast()
+            } else {
+                stack.append(component)
+            }
+        }
+        return target
+    }
+
+    /// A hard link's target must be a regular file this extraction already wrote, not reached
+    /// through a symlink.
+    private func checkedHardlinkTarget(_ entry: LayerTarEntry) throws(ModuleError) -> [[UInt8]] {
+        let target = entry.rawLinkTarget
+        let shown = Self.display(target)
+        func escape(_ why: String) -> ModuleError {
+            refusal(.hardlinkEscape, entry, "is a hard link to '\(shown)', \(why); a hard link may only point at a regular file extracted earlier from this image: rebuild the module with a copy of the file instead")
+        }
+        if target.isEmpty || target.contains(0) {
+            throw refusal(.malformedLayer, entry, "is a hard link with an empty or NUL-containing target: the layer is malformed; rebuild it")
+        }
+        if target.count > limits.maxPathBytes {
+            throw refusal(.malformedLayer, entry, "is a hard link whose target is \(target.count) bytes, over the limit of \(limits.maxPathBytes) (maxPathBytes): rebuild the module")
+        }
+        if target.first == UInt8(ascii: "/") { throw escape("an absolute path") }
+        let components = Self.components(target)
+        if components.contains(where: { $0 == Self.dotDot }) { throw escape("which has a '..' component") }
+        if components.isEmpty { throw escape("which is the module root") }
+        for depth in 1..<components.count where kinds[Self.key(Array(components[..<depth]))] != .directory {
+            throw escape("which is not inside a directory extracted earlier (its path goes through a symlink, a file or a missing directory)")
+        }
+        switch kinds[Self.key(components)] {
+        case .file?: return components
+        case nil: throw escape("which does not exist (no earlier entry created it)")
+        case .directory?: throw escape("which is a directory")
+        case .symlink?: throw escape("which is a symlink")
+        }
+    }
+
+    // MARK: Directories
+
+    /// The open directory holding `components`' last element, creating missing parents (0755).
+    /// The descriptor belongs to the cache: do not close it.
+    private func parentDirectory(of components: [[UInt8]], entry: LayerTarEntry) throws(ModuleError) -> Int32 {
+        let parent = Array(components.dropLast())
+        if let cached = cachedParent, cached.components == parent { return cached.fd }
+        if let cached = cachedParent { close(cached.fd) }
+        cachedParent = nil
+        var fd = fcntl(rootFD, F_DUPFD_CLOEXEC, 0)
+        try ExtractionIO.check(fd, "cannot open the module root for", entry)
+        for (index, name) in parent.enumerated() {
+            let prefix = Array(parent[...index])
+            let created = kinds[Self.key(prefix)] == nil
+            if created {
+                let status = ExtractionIO.withCPath(name) { mkdirat(fd, $0, 0o755) }
+                if status != 0 { close(fd) }
+                try ExtractionIO.check(status, "cannot create parent directory '\(Self.display(prefix))' of", entry)
+                kinds[Self.key(prefix)] = .directory
+                directories.append(prefix)
+            }
+            let next = ExtractionIO.withCPath(name) { openat(fd, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
+            close(fd)
+            try ExtractionIO.check(next, "cannot open parent directory '\(Self.display(prefix))' of", entry)
+            fd = next
+            if created {
+                let status = fchmod(fd, 0o755)
+                if status != 0 { close(fd) }
+                try ExtractionIO.check(status, "cannot set the mode of '\(Self.display(prefix))' for", entry)
+            }
+        }
+        cachedParent = (parent, fd)
+        return fd
+    }
+
+    /// Opens an existing directory below the root without following symlinks. The caller closes it.
+    private func openDirectory(_ components: [[UInt8]], entry: LayerTarEntry?) throws(ModuleError) -> Int32 {
+        var fd = fcntl(rootFD, F_DUPFD_CLOEXEC, 0)
+        for name in components {
+            guard fd >= 0 else { break }
+            let next = ExtractionIO.withCPath(name) { openat(fd, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
+            close(fd)
+            fd = next
+        }
+        if fd < 0 {
+            let code = errno
+            let path = Self.display(components)
+            throw ModuleError(.io, "cannot open directory '\(path)' in '\(destination)'\(entry.map { " for entry '\($0.displayPath)'" } ?? "")",
+                              field: entry?.displayPath ?? path, underlying: ExtractionIO.describe(code))
+        }
+        return fd
+    }
+
+    /// fsyncs every created directory and the root, so that the tree is durable before the
+    /// install step renames it into place.
+    func syncDirectories() throws(ModuleError) {
+        for components in directories.reversed() {
+            let fd = try openDirectory(components, entry: nil)
+            let status = fsync(fd)
+            let code = errno
+            close(fd)
+            if status != 0 {
+                throw ModuleError(.io, "cannot sync directory '\(Self.display(components))' in '\(destination)'", field: Self.display(components), underlying: ExtractionIO.describe(code))
+            }
+        }
+        if fsync(rootFD) != 0 {
+            throw ModuleError(.io, "cannot sync '\(destination)'", field: destination, underlying: ExtractionIO.describe(errno))
+        }
+    }
+
+    // MARK: Symlink chains
+
+    /// Each symlink's target was checked lexically from the link's own directory. A chain can
+    /// still climb out (`d/up -> ..` and `e -> d/up/..` resolve to the root's parent), so once
+    /// all layers are in, every symlink whose target has a `..` is resolved through the other
+    /// symlinks, as the kernel would, and refused if it leaves the root.
+    func checkSymlinkChains() throws(ModuleError) {
+        var budget = 1_000_000
+        for (path, kind) in kinds {
+            guard case let .symlink(target) = kind, Self.components(target).contains(where: { $0 == Self.dotDot }) else { continue }
+            let linkComponents = Self.components(path)
+            let shownPath = Self.display(path)
+            func refuse(_ code: ModuleError.Code, _ why: String) -> ModuleError {
+                ModuleError(code, "entry '\(shownPath)' is a symlink to '\(Self.display(target))', which \(why): make the link point inside the module without going through other symlinks, or replace it with a copy", field: shownPath)
+            }
+            var stack = Array(linkComponents.dropLast())
+            var pending = Array(Self.components(target).reversed())
+            var hops = 0
+            while let component = pending.popLast() {
+                budget -= 1
+                if budget < 0 { throw refuse(.malformedLayer, "is part of symlink chains too long to check") }
+                if component == Self.dotDot {
+                    guard !stack.isEmpty else { throw refuse(.symlinkEscape, "climbs out of the module directory when followed through the other symlinks") }
+                    stack.removeLast()
+                    continue
+                }
+                stack.append(component)
+                if case let .symlink(next)? = kinds[Self.key(stack)] {
+                    hops += 1
+                    if hops > 40 { throw refuse(.malformedLayer, "is part of a symlink loop or a chain of more than 40 links") }
+                    if next.first == UInt8(ascii: "/") { throw refuse(.symlinkEscape, "leads to an absolute symlink") }
+                    stack.removeLast()
+                    pending.append(contentsOf: Self.components(next).reversed())
+                }
+            }
+        }
+    }
+
+    // MARK: Path helpers
+
+    static let dotDot: [UInt8] = [UInt8(ascii: "."), UInt8(ascii: ".")]
+    static let whiteoutPrefix: [UInt8] = Array(".wh.".utf8)
+
+    /// Splits on '/', dropping empty and "." components ("./a//b/" → a, b).
+    static func components(_ path: [UInt8]) -> [[UInt8]] {
+        path.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: true)
+            .filter { !($0.count == 1 && $0.first == UInt8(ascii: ".")) }
+            .map(Array.init)
+    }
+
+    static func key(_ components: [[UInt8]]) -> [UInt8] {
+        Array(components.joined(separator: [UInt8(ascii: "/")]))
+    }
+
+    static func display(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
+    static func display(_ components: [[UInt8]]) -> String { display(key(components)) }
+
+    static func name(of kind: Kind) -> String {
+        switch kind {
+        case .file: "regular file"
+        case .directory: "directory"
+        case .symlink: "symlink"
+        }
+    }
+}
+
+// MARK: - Tar
+
+enum LayerTarEntryType: Equatable {
+    case regular, hardlink, symlink, characterDevice, blockDevice, directory, fifo
+    case unknown(UInt8)
+
+    var name: String {
+        switch self {
+        case .regular: "regular file"
+        case .hardlink: "hard link"
+        case .symlink: "symlink"
+        case .characterDevice: "character device"
+        case .blockDevice: "block device"
+        case .directory: "directory"
+        case .fifo: "FIFO (named pipe)"
+        case .unknown: "entry of unknown type"
+        }
+    }
+}
+
+/// One entry after its metadata headers (pax 'x', GNU 'L'/'K') have been applied.
+struct LayerTarEntry {
+    var type: LayerTarEntryType
+    var rawPath: [UInt8]
+    var rawLinkTarget: [UInt8]
+    var mode: UInt32
+    var size: UInt64
+    var label: String
+    var displayPath: String { String(decoding: rawPath, as: UTF8.self) }
+}
+
+/// A strict streaming reader of tar headers: checksums verified, every size bounded, the
+/// end-of-archive marker required.
+final class LayerTarParser {
+    let reader: LayerReader
+    let label: String
+    let limits: ExtractionLimits
+    /// The entry whose header was read last (for messages about the stream).
+    private(set) var currentPath: String?
+    /// Bytes of the current entry's data not read yet (plus its padding).
+    private var pendingData: UInt64 = 0
+    private var pendingPadding: UInt64 = 0
+    private var finished = false
+
+    /// Larger metadata records than this are refused (a pax header holds a few paths).
+    static let maxMetadataBytes: UInt64 = 1 << 20
+
+    init(reader: LayerReader, label: String, limits: ExtractionLimits) {
+        self.reader = reader
+        self.label = label
+        self.limits = limits
+    }
+
+    private func malformed(_ text: String, offset: UInt64? = nil) -> ModuleError {
+        let at = offset.map { " (at byte \($0) of the tar stream)" } ?? ""
+        return ModuleError(.malformedLayer, "\(label) is not a valid tar archive: \(text)\(at); the layer is damaged or was not built by a tar tool: rebuild it", field: currentPath ?? label)
+    }
+
+    /// The next real entry, or nil after the end-of-archive marker.
+    func next() throws(ModuleError) -> LayerTarEntry? {
+        guard !finished else { return nil }
+        if pendingData > 0 || pendingPadding > 0 {
+            // The previous entry's data was not consumed (not a regular file or skipped).
+            guard try reader.skip(pendingData + pendingPadding) else { throw malformed("the data of entry '\(currentPath ?? "")' is truncated") }
+            pendingData = 0
+            pendingPadding = 0
+        }
+        var paxPath: [UInt8]?
+        var paxLinkPath: [UInt8]?
+        var paxSize: UInt64?
+        var longName: [UInt8]?
+        var longLink: [UInt8]?
+        var metadataPending = false
+        currentPath = nil
+        while true {
+            let offset = reader.position
+            let header = try reader.read(512)
+            if header.isEmpty { throw malformed("the archive ends without its end-of-archive marker (two zero blocks): it is truncated", offset: offset) }
+            if header.count < 512 { throw malformed("the archive ends inside a header block: it is truncated", offset: offset) }
+            if header.allSatisfy({ $0 == 0 }) {
+                let second = try reader.read(512)
+                guard second.count == 512, second.allSatisfy({ $0 == 0 }) else {
+                    throw malformed("a zero block is not followed by a second zero block (end-of-archive marker incomplete, or truncated)", offset: offset)
+                }
+                if metadataPending { throw malformed("a pax or GNU metadata header is not followed by an entry", offset: offset) }
+                // Read the rest so that a gzip stream's checksum and the limits are checked too.
+                try reader.drain()
+                finished = true
+                return nil
+            }
+            let ustar = header[257..<263].elementsEqual(Array("ustar\0".utf8))
+            var path = Self.field(header, 0, 100)
+            if ustar {
+                let prefix = Self.field(header, 345, 155)
+                if !prefix.isEmpty { path = prefix + [UInt8(ascii: "/")] + path }
+            }
+            let name = paxPath ?? longName ?? path
+            currentPath = name.isEmpty ? nil : String(decoding: name, as: UTF8.self)
+            try verifyChecksum(header, offset: offset)
+            guard let headerSize = Self.number(header, 124, 12) else { throw malformed("entry '\(currentPath ?? "")' has an unreadable size field", offset: offset) }
+            guard let mode = Self.number(header, 100, 8) else { throw malformed("entry '\(currentPath ?? "")' has an unreadable mode field", offset: offset) }
+            let flag = header[156]
+            switch flag {
+            case UInt8(ascii: "x"), UInt8(ascii: "g"), UInt8(ascii: "L"), UInt8(ascii: "K"):
+                let cap = flag == UInt8(ascii: "L") || flag == UInt8(ascii: "K") ? UInt64(max(0, limits.maxPathBytes)) + 513 : Self.maxMetadataBytes
+                guard headerSize <= cap else {
+                    if flag == UInt8(ascii: "L") || flag == UInt8(ascii: "K") {
+                        throw ModuleError(.malformedLayer, "\(label): a GNU long \(flag == UInt8(ascii: "L") ? "name" : "link target") of \(headerSize) bytes is over the limit of \(limits.maxPathBytes) (maxPathBytes): shorten the path and rebuild the module", field: currentPath ?? label)
+                    }
+                    throw malformed("a pax header of \(headerSize) bytes is over the limit of \(Self.maxMetadataBytes)", offset: offset)
+                }
+                let data = try reader.read(Int(headerSize))
+                guard data.count == Int(headerSize), try reader.skip(Self.padding(headerSize)) else {
+                    throw malformed("a metadata header's data is truncated", offset: offset)
+                }
+                switch flag {
+                case UInt8(ascii: "x"):
+                    for (key, value) in try parsePax(data, offset: offset) {
+                        switch key {
+                        case "path": paxPath = value.isEmpty ? nil : value
+                        case "linkpath": paxLinkPath = value.isEmpty ? nil : value
+                        case "size":
+                            guard !value.isEmpty, value.count <= 20, value.allSatisfy({ (0x30...0x39).contains($0) }),
+                                  let size = UInt64(String(decoding: value, as: UTF8.self)) else {
+                                throw malformed("a pax header has an invalid size '\(String(decoding: value, as: UTF8.self))'", offset: offset)
+                            }
+                            paxSize = size
+                        default:
+                            if key.hasPrefix("GNU.sparse.") {
+                                throw ModuleError(.malformedLayer, "\(label): entry '\(currentPath ?? "")' is a sparse file (pax GNU.sparse headers), which module images may not use: rebuild the module without --sparse", field: currentPath ?? label)
+                            }
+                        }
+                    }
+                    metadataPending = true
+                case UInt8(ascii: "L"):
+                    longName = Array(data.prefix(while: { $0 != 0 }))
+                    metadataPending = true
+                case UInt8(ascii: "K"):
+                    longLink = Array(data.prefix(while: { $0 != 0 }))
+                    metadataPending = true
+                default:
+                    break // 'g': global pax headers are ignored
+                }
+                continue
+            default:
+                break
+            }
+
+            let rawPath = paxPath ?? longName ?? path
+            currentPath = String(decoding: rawPath, as: UTF8.self)
+            let size = paxSize ?? headerSize
+            var type: LayerTarEntryType
+            switch flag {
+            case UInt8(ascii: "0"), UInt8(ascii: "7"): type = .regular
+            case 0: type = rawPath.last == UInt8(ascii: "/") ? .directory : .regular // v7: a trailing '/' marks a directory
+            case UInt8(ascii: "1"): type = .hardlink
+            case UInt8(ascii: "2"): type = .symlink
+            case UInt8(ascii: "3"): type = .characterDevice
+            case UInt8(ascii: "4"): type = .blockDevice
+            case UInt8(ascii: "5"): type = .directory
+            case UInt8(ascii: "6"): type = .fifo
+            default: type = .unknown(flag)
+            }
+            // Data follows regular files (and, malformed, anything with a size; skipped if the
+            // entry is refused anyway). Directories, links and devices carry none.
+            pendingData = type == .regular ? size : 0
+            pendingPadding = type == .regular ? Self.padding(size) : 0
+            return LayerTarEntry(type: type, rawPath: rawPath, rawLinkTarget: paxLinkPath ?? longLink ?? Self.field(header, 157, 100),
+                            mode: UInt32(truncatingIfNeeded: mode & 0o7777), size: size, label: label)
+        }
+    }
+
+    /// Streams the current regular file's data to `body` in chunks, then skips its padding.
+    func readData(of entry: LayerTarEntry, _ body: (UnsafeRawBufferPointer) throws(ModuleError) -> Void) throws(ModuleError) {
+        let complete = try reader.stream(pendingData, body)
+        guard complete else { throw malformed("the data of entry '\(entry.displayPath)' is truncated (the archive ends inside it)") }
+        pendingData = 0
+        guard try reader.skip(pendingPadding) else { throw malformed("the padding after entry '\(entry.displayPath)' is truncated") }
+        pendingPadding = 0
+    }
+
+    private func verifyChecksum(_ header: [UInt8], offset: UInt64) throws(ModuleError) {
+        guard let stored = Self.number(header, 148, 8) else {
+            throw malformed("a header has an unreadable checksum field (not a tar archive, or damaged)", offset: offset)
+        }
+        var unsigned: Int64 = 0
+        var signed: Int64 = 0
+        for (index, byte) in header.enumerated() {
+            let value = (148..<156).contains(index) ? UInt8(ascii: " ") : byte
+            unsigned += Int64(value)
+            signed += Int64(Int8(bitPattern: value))
+        }
+        // Historic writers summed signed bytes; both are accepted, as GNU tar does.
+        guard Int64(stored) == unsigned || Int64(stored) == signed else {
+            throw malformed("the header\(currentPath.map { " of entry '\($0)'" } ?? "") has checksum \(stored) but its bytes sum to \(unsigned) (damaged, or not a tar archive)", offset: offset)
+        }
+    }
+
+    /// pax records: "<length> <key>=<value>\n", length counting the whole record.
+    private func parsePax(_ data: [UInt8], offset: UInt64) throws(ModuleError) -> [(String, [UInt8])] {
+        var records: [(String, [UInt8])] = []
+        var index = 0
+        while index < data.count {
+            var length = 0
+            var cursor = index
+            while cursor < data.count, (0x30...0x39).contains(data[cursor]), cursor - index < 8 {
+                length = length * 10 + Int(data[cursor] - 0x30)
+                cursor += 1
+            }
+            guard cursor > index, cursor < data.count, data[cursor] == UInt8(ascii: " "), length > cursor - index + 1,
+                  index + length <= data.count, data[index + length - 1] == UInt8(ascii: "\n") else {
+                if data[index...].allSatisfy({ $0 == 0 }) { break } // NUL padding some writers leave
+                throw malformed("a pax header has a malformed record", offset: offset)
+            }
+            let record = data[(cursor + 1)..<(index + length - 1)]
+            guard let equals = record.firstIndex(of: UInt8(ascii: "=")) else {
+                throw malformed("a pax record has no '='", offset: offset)
+            }
+            records.append((String(decoding: record[..<equals], as: UTF8.self), Array(record[(equals + 1)...])))
+            index += length
+        }
+        return records
+    }
+
+    /// A NUL-terminated header string field.
+    static func field(_ header: [UInt8], _ offset: Int, _ length: Int) -> [UInt8] {
+        Array(header[offset..<offset + length].prefix(while: { $0 != 0 }))
+    }
+
+    /// An octal field (leading spaces, then digits, then NULs/spaces), or GNU base-256 (first
+    /// byte 0x80, big-endian, non-negative). Nil for anything else.
+    static func number(_ header: [UInt8], _ offset: Int, _ length: Int) -> UInt64? {
+        let bytes = header[offset..<offset + length]
+        if let first = bytes.first, first & 0x80 != 0 {
+            guard first == 0x80 else { return nil } // negative or unknown encoding
+            var value: UInt64 = 0
+            for byte in bytes.dropFirst() {
+                guard value >> 56 == 0 else { return nil }
+                value = value << 8 | UInt64(byte)
+            }
+            return value
+        }
+        var value: UInt64 = 0
+        var index = bytes.startIndex
+        while index < bytes.endIndex, bytes[index] == UInt8(ascii: " ") { index += 1 }
+        while index < bytes.endIndex, (UInt8(ascii: "0")...UInt8(ascii: "7")).contains(bytes[index]) {
+            guard value >> 60 == 0 else { return nil }
+            value = value << 3 | UInt64(bytes[index] - UInt8(ascii: "0"))
+            index += 1
+        }
+        while index < bytes.endIndex {
+            guard bytes[index] == 0 || bytes[index] == UInt8(ascii: " ") else { return nil }
+            index += 1
+        }
+        return value
+    }
+
+    static func padding(_ size: UInt64) -> UInt64 { (512 - size % 512) % 512 }
+
+    static func describeTypeFlag(_ flag: UInt8) -> String {
+        (0x21...0x7e).contains(flag) ? "'\(Character(Unicode.Scalar(flag)))'" : "byte \(flag)"
+    }
+}
+
+// MARK: - Byte streams
+
+/// Where a layer's (decompressed) bytes come from.
+protocol LayerByteSource: AnyObject {
+    /// Fills the start of `buffer`; returns the byte count, 0 only at the end of the stream.
+    func fill(_ buffer: UnsafeMutableRawBufferPointer) throws(ModuleError) -> Int
+}
+
+final class PlainLayerSource: LayerByteSource {
+    private let data: Data
+    private var offset = 0
+
+    init(_ data: Data) { self.data = data }
+
+    func fill(_ buffer: UnsafeMutableRawBufferPointer) throws(ModuleError) -> Int {
+        let count = min(buffer.count, data.count - offset)
+        guard count > 0 else { return 0 }
+        data.withUnsafeBytes { raw in
+            buffer.baseAddress!.copyMemory(from: raw.baseAddress! + offset, byteCount: count)
+        }
+        offset += count
+        return count
+    }
+}
+
+/// gzip decompression with zlib, a chunk at a time; stops as soon as the output passes the
+/// limits, so a bomb never occupies more than one chunk of memory.
+final class GzipLayerSource: LayerByteSource {
+    private let input: Data
+    private let stream: UnsafeMutablePointer<z_stream>
+    private let label: String
+    private let limits: ExtractionLimits
+    /// Compressed bytes consumed and decompressed bytes produced so far.
+    private(set) var consumed = 0
+    private(set) var produced: UInt64 = 0
+    private var finished = false
+
+    /// Decompressed bytes beyond `maxTotalBytes` a layer may have: tar headers, padding, pax
+    /// records (4 KiB per allowed entry) and the end-of-archive blocks (1 MiB).
+    var maxDecompressedBytes: UInt64 {
+        let overhead = UInt64(max(0, limits.maxEntries)).multipliedReportingOverflow(by: 4096)
+        let (total, overflow) = limits.maxTotalBytes.addingReportingOverflow(overhead.overflow ? UInt64.max : overhead.partialValue + (1 << 20))
+        return overflow ? UInt64.max : total
+    }
+
+    static let ratioCheckThreshold: UInt64 = 1 << 20
+
+    init(_ input: Data, limits: ExtractionLimits, label: String) throws(ModuleError) {
+        self.input = input
+        self.limits = limits
+        self.label = label
+        stream = .allocate(capacity: 1)
+        stream.initialize(to: z_stream())
+        let status = inflateInit2_(stream, 16 + MAX_WBITS, zlibVersion(), Int32(MemoryLayout<z_stream>.size))
+        guard status == Z_OK else {
+            stream.deinitialize(count: 1)
+            stream.deallocate()
+            throw ModuleError(status == Z_MEM_ERROR ? .io : .malformedLayer, "\(label): cannot start gzip decompression", field: label, underlying: "zlib status \(status)")
+        }
+    }
+
+    deinit {
+        inflateEnd(stream)
+        stream.deinitialize(count: 1)
+        stream.deallocate()
+    }
+
+    func fill(_ buffer: UnsafeMutableRawBufferPointer) throws(ModuleError) -> Int {
+        var outCount = 0
+        while outCount == 0, !finished {
+            let (status, availIn) = input.withUnsafeBytes { raw -> (Int32, Int) in
+                let remaining = raw.count - consumed
+                let chunk = min(remaining, Int(UInt32.max))
+                stream.pointee.next_in = chunk > 0 ? UnsafeMutablePointer(mutating: raw.baseAddress!.assumingMemoryBound(to: Bytef.self) + consumed) : nil
+                stream.pointee.avail_in = UInt32(chunk)
+                stream.pointee.next_out = buffer.baseAddress!.assumingMemoryBound(to: Bytef.self)
+                stream.pointee.avail_out = UInt32(buffer.count)
+                let status = inflate(stream, Z_NO_FLUSH)
+                consumed += chunk - Int(stream.pointee.avail_in)
+                outCount = buffer.count - Int(stream.pointee.avail_out)
+                stream.pointee.next_in = nil
+                return (status, raw.count - consumed)
+            }
+            switch status {
+            case Z_OK:
+                break
+            case Z_STREAM_END:
+                if availIn == 0 {
+                    finished = true
+                } else {
+                    // Another gzip member follows (as `cat a.gz b.gz` makes).
+                    inflateReset(stream)
+                }
+            case Z_BUF_ERROR where availIn == 0:
+                throw ModuleError(.malformedLayer, "\(label) is a truncated gzip stream (it ends before the end of its compressed data): the layer is damaged; rebuild the image")
+            case Z_MEM_ERROR:
+                throw ModuleError(.io, "\(label): out of memory while decompressing; free memory and try again")
+            default:
+                let reason = stream.pointee.msg.map { String(cString: $0) } ?? "zlib status \(status)"
+                throw ModuleError(.malformedLayer, "\(label) is not a valid gzip stream: the layer is damaged or is not gzip-compressed; rebuild the image", underlying: "zlib: \(reason)")
+            }
+        }
+        produced += UInt64(outCount)
+        if produced > maxDecompressedBytes {
+            throw ModuleError(.tooLarge, "\(label) decompresses to more than \(SizeText.of(maxDecompressedBytes)), the limit for all files together (\(SizeText.limit(limits.maxTotalBytes, "maxTotalBytes"))) plus tar overhead: extraction was stopped; make the module smaller, or raise the limit")
+        }
+        if produced > Self.ratioCheckThreshold {
+            let (allowed, overflow) = UInt64(max(1, consumed)).multipliedReportingOverflow(by: limits.maxCompressionRatio)
+            if !overflow, produced > allowed {
+                throw ModuleError(.decompressionBomb, "\(label) decompresses to more than \(limits.maxCompressionRatio) times its compressed size (\(produced) bytes from \(consumed) so far, maxCompressionRatio), the mark of a decompression bomb or of extremely repetitive content: extraction was stopped; rebuild the module without such content, or raise the limit")
+            }
+        }
+        return outCount
+    }
+}
+
+/// A buffered reader over a `LayerByteSource` with exact reads, skips and chunked streaming.
+final class LayerReader {
+    static let chunkSize = 64 << 10
+    private let source: any LayerByteSource
+    private let buffer: UnsafeMutableRawBufferPointer
+    private var start = 0
+    private var end = 0
+    private var atEnd = false
+    /// Bytes handed out so far (the offset in the tar stream).
+    private(set) var position: UInt64 = 0
+
+    init(_ source: any LayerByteSource) {
+        self.source = source
+        buffer = .allocate(byteCount: Self.chunkSize, alignment: 16)
+    }
+
+    deinit { buffer.deallocate() }
+
+    /// Makes at least one byte available; false at the end of the stream.
+    private func refill() throws(ModuleError) -> Bool {
+        if start < end { return true }
+        if atEnd { return false }
+        let count = try source.fill(buffer)
+        start = 0
+        end = count
+        if count == 0 { atEnd = true }
+        return count > 0
+    }
+
+    /// Up to `count` bytes: fewer only if the stream ends.
+    func read(_ count: Int) throws(ModuleError) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(count)
+        while out.count < count, try refill() {
+            let take = min(count - out.count, end - start)
+            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[start..<start + take]))
+            start += take
+            position += UInt64(take)
+        }
+        return out
+    }
+
+    /// Hands `count` bytes to `body` in chunks; false if the stream ends first.
+    func stream(_ count: UInt64, _ body: (UnsafeRawBufferPointer) throws(ModuleError) -> Void) throws(ModuleError) -> Bool {
+        var left = count
+        while left > 0 {
+            guard try refill() else { return false }
+            let take = Int(min(left, UInt64(end - start)))
+            try body(UnsafeRawBufferPointer(rebasing: buffer[start..<start + take]))
+            start += take
+            position += UInt64(take)
+            left -= UInt64(take)
+        }
+        return true
+    }
+
+    /// Skips `count` bytes; false if the stream ends first.
+    func skip(_ count: UInt64) throws(ModuleError) -> Bool {
+        try stream(count) { (_: UnsafeRawBufferPointer) throws(ModuleError) in }
+    }
+
+    /// Reads to the end of the stream (after the end-of-archive marker), discarding.
+    func drain() throws(ModuleError) {
+        while try refill() {
+            position += UInt64(end - start)
+            start = end
+        }
+    }
+}
+
+// MARK: - File system helpers
+
+enum ExtractionIO {
+    static func describe(_ code: Int32) -> String { "\(String(cString: strerror(code))) (errno \(code))" }
+
+    static func withCPath<R>(_ bytes: [UInt8], _ body: (UnsafePointer<CChar>) -> R) -> R {
+        var terminated = bytes
+        terminated.append(0)
+        return terminated.withUnsafeBufferPointer { buffer in
+            buffer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: buffer.count) { body($0) }
+        }
+    }
+
+    /// Throws `.io` naming the entry when a system call returned a negative value.
+    static func check(_ result: Int32, _ action: String, _ entry: LayerTarEntry) throws(ModuleError) {
+        guard result < 0 else { return }
+        let code = errno
+        throw ModuleError(.io, "\(entry.label): \(action) entry '\(entry.displayPath)' in the extraction directory", field: entry.displayPath, underlying: describe(code))
+    }
+
+    static func writeAll(_ fd: Int32, _ chunk: UnsafeRawBufferPointer, _ entry: LayerTarEntry) throws(ModuleError) {
+        var offset = 0
+        while offset < chunk.count {
+            let written = write(fd, chunk.baseAddress! + offset, chunk.count - offset)
+            if written < 0 {
+                if errno == EINTR { continue }
+                try check(-1, "cannot write", entry)
+            }
+            offset += written
+        }
+    }
+
+    /// Removes `path` and everything below it without following symlinks. Returns nil on
+    /// success (or if it does not exist), else what went wrong.
+    static func removeTree(_ path: String) -> String? {
+        var status = stat()
+        if lstat(path, &status) != 0 { return errno == ENOENT ? nil : describe(errno) }
+        if status.st_mode & S_IFMT != S_IFDIR {
+            return unlink(path) == 0 ? nil : describe(errno)
+        }
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else { return describe(errno) }
+        var failure = removeContents(of: fd)
+        if rmdir(path) != 0, failure == nil { failure = describe(errno) }
+        return failure
+    }
+
+    /// Empties the directory open at `fd` (and closes `fd`).
+    private static func removeContents(of fd: Int32) -> String? {
+        guard let directory = fdopendir(fd) else {
+            let text = describe(errno)
+            close(fd)
+            return text
+        }
+        defer { closedir(directory) }
+        var names: [[UInt8]] = []
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { Array($0.prefix(while: { $0 != 0 })) }
+            if name == [UInt8(ascii: ".")] || name == [UInt8(ascii: "."), UInt8(ascii: ".")] { continue }
+            names.append(name)
+        }
+        let parent = dirfd(directory)
+        var failure: String?
+        for name in names {
+            var status = stat()
+            let isDirectory = withCPath(name) { fstatat(parent, $0, &status, AT_SYMLINK_NOFOLLOW) } == 0 && status.st_mode & S_IFMT == S_IFDIR
+            if isDirectory {
+                let child = withCPath(name) { openat(parent, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
+                if child >= 0 {
+                    if let text = removeContents(of: child), failure == nil { failure = text }
+                } else if failure == nil {
+                    failure = describe(errno)
+                }
+            }
+            if withCPath(name, { unlinkat(parent, $0, isDirectory ? AT_REMOVEDIR : 0) }) != 0, errno != ENOENT, failure == nil {
+                failure = describe(errno)
+            }
+        }
+        return failure
+    }
+}
+
+enum SizeText {
+    /// "256 MiB (268435456 bytes, maxFileBytes)".
+    static func limit(_ bytes: UInt64, _ name: String) -> String {
+        let text = of(bytes)
+        return text.hasSuffix(")") ? String(text.dropLast()) + ", \(name))" : text + " (\(name))"
+    }
+
+    /// "300 MiB (314572800 bytes)".
+    static func of(_ bytes: UInt64) -> String {
+        let units: [(UInt64, String)] = [(1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")]
+        for (size, unit) in units where bytes >= size {
+            let value = Double(bytes) / Double(size)
+            let text = value == value.rounded() ? String(Int(value)) : String(format: "%.1f", value)
+            return "\(text) \(unit) (\(bytes) bytes)"
+        }
+        return "\(bytes) bytes"
+    }
+}

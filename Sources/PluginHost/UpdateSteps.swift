@@ -1,0 +1,120 @@
+import Foundation
+
+/// The steps of one update that run module code or copy its data, with their output kept in
+/// `logs/<transaction>/`.
+struct UpdateSteps {
+    let paths: ModulePaths
+    let runner: any ModuleRunner
+    let transaction: String
+    let new: InstalledVersion
+
+    private var logDirectory: String { paths.log(transaction) }
+
+    /// Runs a hook if the manifest declares it; a hook that fails, crashes or times out throws
+    /// `.hookFailed`. Its output goes to `NN-<name>.log` either way.
+    func hook(_ name: String, _ hook: ModuleManifest.Hook?) throws(ModuleError) {
+        guard let hook else { return }
+        let result = runner.runHook(name: name, hook: hook, context: new.context)
+        let verdict: String? = switch result.outcome {
+        case .succeeded: nil
+        case let .returned(value): "returned \(value)"
+        case .timedOut: "did not return within its timeout of \(Self.seconds(hook.timeoutSeconds)) and was killed"
+        case let .crashed(exit): "crashed (\(exit))"
+        }
+        let file = try saveLog(name: name, header: "hook \(name) (\(hook.symbol)) of \(new.manifest.id) \(new.manifest.version): \(verdict ?? "succeeded") after \(Self.seconds(result.seconds))", body: result.output)
+        if let verdict {
+            throw ModuleError(.hookFailed, "the \(name) hook (\(hook.symbol)) \(verdict); its output is in \(file)", field: "hooks.\(name)")
+        }
+    }
+
+    /// Copies the data directory to `snapshots/<transaction>` (via a temporary name, so that a
+    /// snapshot directory exists only when it is complete).
+    func snapshot() throws(ModuleError) {
+        let target = paths.snapshot(transaction)
+        let temporary = target + ".tmp"
+        try DurableFiles.removeTree(temporary)
+        try DurableFiles.removeTree(target)
+        try DurableFiles.copyTree(paths.data, to: temporary)
+        try DurableFiles.move(temporary, to: target)
+    }
+
+    func startModule() throws(ModuleError) -> any ModuleInstance {
+        try runner.start(new.context)
+    }
+
+    /// Judges health on the device alone: the module must signal ready within
+    /// `readyTimeoutSeconds`, then keep sending heartbeats (none may be more than 1.5 ×
+    /// `heartbeatIntervalSeconds` apart) and stay up for `stabilityWindowSeconds`. Nothing here
+    /// depends on the network, so a lost uplink cannot fail an update.
+    /// - Throws: `ModuleError` `.unhealthy` naming the rule that failed.
+    func judgeHealth(_ instance: any ModuleInstance) throws(ModuleError) {
+        let policy = new.manifest.health
+        let clock = ContinuousClock()
+        let started = clock.now
+        func fail(_ why: String) throws(ModuleError) -> Never {
+            let file = try? saveLog(name: "health", header: "health check of \(new.manifest.id) \(new.manifest.version): \(why)", body: instance.output)
+            throw ModuleError(.unhealthy, "the module \(why)\(file.map { "; its output is in \($0)" } ?? "")", field: "health")
+        }
+        waitReady: while true {
+            switch instance.nextEvent(before: started + .seconds(policy.readyTimeoutSeconds)) {
+            case nil: try fail("did not signal ready within readyTimeoutSeconds (\(Self.seconds(policy.readyTimeoutSeconds)))")
+            case let .exited(exit)?: try fail("\(exit) before signalling ready")
+            case .heartbeat?: continue
+            case .ready?: break waitReady
+            }
+        }
+        let windowEnd = clock.now + .seconds(policy.stabilityWindowSeconds)
+        let allowedGap = Duration.seconds(policy.heartbeatIntervalSeconds * 1.5)
+        var lastSign = clock.now
+        while clock.now < windowEnd {
+            let deadline = min(windowEnd, lastSign + allowedGap)
+            switch instance.nextEvent(before: deadline) {
+            case nil:
+                if clock.now >= windowEnd { break }
+                try fail("sent no heartbeat for \(Self.seconds(Self.seconds(clock.now - lastSign))) (heartbeatIntervalSeconds is \(Self.seconds(policy.heartbeatIntervalSeconds)))")
+            case .ready?, .heartbeat?:
+                lastSign = clock.now
+            case let .exited(exit)?:
+                try fail("\(exit) \(Self.seconds(Self.seconds(clock.now - started))) after it started, within the stability window of \(Self.seconds(policy.stabilityWindowSeconds))")
+            }
+        }
+    }
+
+    /// Keeps what the module printed during its health check.
+    func saveModuleOutput(_ output: String, exit: ProcessExit) {
+        _ = try? saveLog(name: "module", header: "\(new.manifest.id) \(new.manifest.version) during the update; stopped: \(exit)", body: output)
+    }
+
+    /// Writes `logs/<transaction>/NN-<name>.log` and returns its path.
+    @discardableResult
+    private func saveLog(name: String, header: String, body: String) throws(ModuleError) -> String {
+        try DurableFiles.makeDirectory(logDirectory)
+        let count = ((try? FileManager.default.contentsOfDirectory(atPath: logDirectory))?.count ?? 0) + 1
+        let file = logDirectory + "/" + (count < 10 ? "0" : "") + "\(count)-\(name).log"
+        try DurableFiles.writeAtomically(Data((header + "\n" + body + (body.hasSuffix("\n") || body.isEmpty ? "" : "\n")).utf8), to: file)
+        return file
+    }
+
+    static func seconds(_ value: Double) -> String {
+        value == value.rounded() ? "\(Int(value)) s" : "\((value * 1000).rounded() / 1000) s"
+    }
+
+    static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
+}
+
+/// No downgrade and no reinstall of the same version, unless the new image's (signed) manifest
+/// names the installed version in `allowDowngradeFrom`.
+enum VersionPolicy {
+    static func check(new: ModuleManifest, installed: ModuleManifest?) throws(ModuleError) {
+        guard let installed else { return }
+        if new.version > installed.version { return }
+        // The allowance names the installed version exactly (build metadata included).
+        if new.allowDowngradeFrom?.contains(installed.version) == true { return }
+        if new.version.hasSamePrecedence(as: installed.version) {
+            throw ModuleError(.sameVersion, "\(new.id) \(new.version) is already installed: to reinstall it, publish an image whose manifest lists \"\(installed.version)\" in allowDowngradeFrom, or raise the version", field: "version")
+        }
+        throw ModuleError(.downgrade, "\(new.id) \(new.version) is older than the installed \(installed.version): downgrades are refused unless the signed manifest lists \"\(installed.version)\" in allowDowngradeFrom (or use `plugin-host rollback \(new.id)` to return to the previous version)", field: "version")
+    }
+}

@@ -1,0 +1,82 @@
+import Glibc
+
+/// The command line of `plugin-host-runner`, parsed by hand (the runner depends on nothing but
+/// the C module ABI and libc, so that it stays small and starts fast).
+///
+///     plugin-host-runner hook  --library <path> --symbol <sym> --step <name> <common options>
+///     plugin-host-runner start --library <path> --start <sym> --stop <sym> <common options>
+///
+/// common options: --module-id <id> --module-version <v> --module-dir <dir> --data-dir <dir> --events-fd <n>
+struct Options {
+    enum Mode: String {
+        case hook, start
+    }
+
+    var mode: Mode
+    var library: String
+    /// hook mode: the hook's symbol.
+    var symbol = ""
+    /// hook mode: the update step ("verify", "install", ...); start mode: "run".
+    var step = "run"
+    var start = ""
+    var stop = ""
+    var moduleID: String
+    var moduleVersion: String
+    var moduleDirectory: String
+    var dataDirectory: String
+    var eventsFD: Int32
+
+    static let usage = """
+    usage: plugin-host-runner hook --library <path.so> --symbol <symbol> --step <name> COMMON
+           plugin-host-runner start --library <path.so> --start <symbol> --stop <symbol> COMMON
+    COMMON: --module-id <id> --module-version <version> --module-dir <dir> --data-dir <dir> --events-fd <n>
+
+    Runs one hook or the start/stop entry points of a module's shared library; plugin-host starts it.
+    Exit status: 0 hook returned 0 / module stopped; 1 hook returned non-zero; 2 library or symbol
+    not loadable; 3 start returned non-zero; 64 bad command line.
+    """
+
+    /// Parses `arguments` (without argv[0]); a `UsageError` saying what is wrong on a bad command line.
+    static func parse(_ arguments: [String]) -> Result<Options, UsageError> {
+        guard let first = arguments.first else { return .failure(UsageError("missing mode: hook or start")) }
+        guard let mode = Mode(rawValue: first) else { return .failure(UsageError("unknown mode '\(first)': expected hook or start")) }
+        var values: [String: String] = [:]
+        var index = 1
+        while index < arguments.count {
+            let name = arguments[index]
+            guard name.hasPrefix("--"), name.count > 2 else { return .failure(UsageError("unexpected argument '\(name)'")) }
+            guard index + 1 < arguments.count else { return .failure(UsageError("option \(name) needs a value")) }
+            values[String(name.dropFirst(2))] = arguments[index + 1]
+            index += 2
+        }
+        var required = ["library", "module-id", "module-version", "module-dir", "data-dir", "events-fd"]
+        required += mode == .hook ? ["symbol", "step"] : ["start", "stop"]
+        let known = Set(required)
+        if let unknown = values.keys.sorted().first(where: { !known.contains($0) }) {
+            return .failure(UsageError("unknown option --\(unknown) for mode \(mode.rawValue)"))
+        }
+        if let missing = required.first(where: { values[$0] == nil }) {
+            return .failure(UsageError("missing option --\(missing)"))
+        }
+        guard let fd = Int32(values["events-fd"]!), fd >= 0 else {
+            return .failure(UsageError("--events-fd must be a file descriptor number; got '\(values["events-fd"]!)'"))
+        }
+        var options = Options(mode: mode, library: values["library"]!, moduleID: values["module-id"]!,
+                              moduleVersion: values["module-version"]!, moduleDirectory: values["module-dir"]!,
+                              dataDirectory: values["data-dir"]!, eventsFD: fd)
+        switch mode {
+        case .hook:
+            options.symbol = values["symbol"]!
+            options.step = values["step"]!
+        case .start:
+            options.start = values["start"]!
+            options.stop = values["stop"]!
+        }
+        return .success(options)
+    }
+}
+
+struct UsageError: Error {
+    var message: String
+    init(_ message: String) { self.message = message }
+}

@@ -1,0 +1,166 @@
+import ArgumentParser
+import Foundation
+import PluginHost
+
+/// Opens the state directory for a change: takes its lock and replays interrupted transactions,
+/// telling the user what recovery did.
+func openEngine(_ stateDir: String) throws(ModuleError) -> UpdateEngine {
+    let engine = try UpdateEngine(stateDirectory: stateDir, runner: ChildProcessRunner.locate().map { ChildProcessRunner(executable: $0) })
+    for line in engine.recoveryLog {
+        FileHandle.standardError.write(Data("plugin-host: recovered: \(line)\n".utf8))
+    }
+    return engine
+}
+
+func date(_ seconds: Double) -> String {
+    ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: seconds))
+}
+
+struct Install: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Verify, install and activate a module image; roll back by itself if the new version is not healthy.",
+        discussion: """
+        Steps: verify the image (digests, signature, manifest) and the version policy; unpack; \
+        verify hook; snapshot the module's data; install hook; switch `current`; start hook; \
+        start the module and judge its health (ready, heartbeats, stability window, health hook); \
+        commit hook; commit. A failure after unpacking rolls back to the version that was active. \
+        Exit codes: 0 committed; 10-16 refused before anything changed (image, signature, \
+        manifest, files, layer content, version policy); 18 another plugin-host is busy; \
+        20 the new version failed a hook or its health check and was rolled back.
+        """
+    )
+
+    @Argument(help: "OCI image layout directory, or a .tar of one.")
+    var image: String
+
+    @Option(help: "The tag to install when the image's index.json lists several.")
+    var tag: String?
+
+    @Option(help: "Host state directory.")
+    var stateDir = defaultStateDirectory
+
+    func run() throws {
+        let report = try CLI.run { () throws(ModuleError) -> UpdateEngine.Report in
+            try openEngine(stateDir).install(imageAt: image, reference: tag)
+        }
+        print("\(report.id) \(report.active.map { "\($0)" } ?? "?") installed and committed (logs: \(report.record.logDirectory))")
+    }
+}
+
+struct List: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List the modules installed on this host.")
+
+    @Option(help: "Host state directory.")
+    var stateDir = defaultStateDirectory
+
+    @Flag(help: "Print a JSON array of module status objects (as `status --json`).")
+    var json = false
+
+    func run() throws {
+        let modules = try CLI.run { () throws(ModuleError) -> [ModuleStatus] in
+            try recoverIfIdle(stateDir)
+            return try UpdateEngine.list(stateDirectory: stateDir)
+        }
+        if json { try printJSON(modules); return }
+        if modules.isEmpty { print("no modules installed in \(stateDir)"); return }
+        for module in modules {
+            let version = module.version.map { "\($0)" } ?? "-"
+            let previous = module.previousVersion.map { " (previous \($0))" } ?? ""
+            let last = module.lastTransaction.map { "  last: \($0.kind.rawValue) \($0.result.rawValue) \(date($0.finishedAt))" } ?? ""
+            print("\(module.id)  \(version)  \(module.state.rawValue)\(previous)\(last)")
+        }
+    }
+}
+
+/// `list` and `status` replay an interrupted transaction first when no other process is working
+/// on the state directory, so that what they show is what will run; when another is, they show
+/// the state as it is (`updating`).
+func recoverIfIdle(_ stateDir: String) throws(ModuleError) {
+    guard FileManager.default.fileExists(atPath: stateDir + "/modules") else { return }
+    do { _ = try openEngine(stateDir) } catch where error.code == .busy {
+        return
+    }
+}
+
+struct Status: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show one module: its active and previous versions, and its last update, rollback or removal.",
+        discussion: "Exit codes: 0 shown; 17 the module is not installed."
+    )
+
+    @Argument(help: "Module id, e.g. com.example.thermostat.")
+    var id: String
+
+    @Option(help: "Host state directory.")
+    var stateDir = defaultStateDirectory
+
+    @Flag(help: "Print the status as JSON.")
+    var json = false
+
+    func run() throws {
+        let status = try CLI.run { () throws(ModuleError) -> ModuleStatus in
+            try recoverIfIdle(stateDir)
+            return try UpdateEngine.status(id: id, stateDirectory: stateDir)
+        }
+        if json { try printJSON(status); return }
+        print("module     \(status.id)")
+        print("state      \(status.state.rawValue)")
+        print("version    \(status.version.map { "\($0)" } ?? "-")\(status.versionDirectory.map { " (versions/\($0))" } ?? "")")
+        print("previous   \(status.previousVersion.map { "\($0)" } ?? "-")")
+        if let key = status.keyID { print("signed by  \(key)") }
+        if let digest = status.imageManifestDigest { print("image      \(digest)") }
+        print("data       \(status.dataDirectory)")
+        if let last = status.lastTransaction {
+            print("last       \(last.kind.rawValue) \(last.from ?? "-") -> \(last.to ?? "-"): \(last.result.rawValue) at \(date(last.finishedAt))")
+            if let reason = last.reason { print("reason     \(reason)") }
+            print("logs       \(last.logDirectory)")
+        }
+    }
+}
+
+struct Rollback: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Return a module to its previous committed version.",
+        discussion: """
+        Runs the current version's rollback hook, switches `current` to the previous version and \
+        removes the version rolled back from. The data directory is kept as it is. \
+        Exit codes: 0 rolled back; 17 not installed or no previous version; 18 busy.
+        """
+    )
+
+    @Argument(help: "Module id.")
+    var id: String
+
+    @Option(help: "Host state directory.")
+    var stateDir = defaultStateDirectory
+
+    func run() throws {
+        let report = try CLI.run { () throws(ModuleError) -> UpdateEngine.Report in
+            try openEngine(stateDir).rollback(id: id)
+        }
+        print("\(report.id) rolled back to \(report.active.map { "\($0)" } ?? "?")")
+    }
+}
+
+struct Remove: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Uninstall a module. Its data directory is kept unless --purge-data.",
+        discussion: "Exit codes: 0 removed; 17 not installed; 18 busy."
+    )
+
+    @Argument(help: "Module id.")
+    var id: String
+
+    @Flag(help: "Also delete the module's data directory (cannot be undone).")
+    var purgeData = false
+
+    @Option(help: "Host state directory.")
+    var stateDir = defaultStateDirectory
+
+    func run() throws {
+        try CLI.run { () throws(ModuleError) in
+            try openEngine(stateDir).remove(id: id, purgeData: purgeData)
+        }
+        print("\(id) removed\(purgeData ? " with its data" : "; its data is kept in \(stateDir)/modules/\(id)/data")")
+    }
+}
