@@ -45,6 +45,11 @@ public struct ModuleError: Error, Sendable, CustomStringConvertible, Equatable {
         case hookFailed = "hook-failed"
         case unhealthy = "unhealthy"
         case runnerFailed = "runner-failed"
+        // Typed commands (exit code 21): no call was made
+        case unknownCommand = "unknown-command"
+        case badArguments = "bad-arguments"
+        // Hardware mediation (exit code 22): the module asked for something it did not declare
+        case denied = "denied"
     }
 
     public var code: Code
@@ -83,6 +88,8 @@ public struct ModuleError: Error, Sendable, CustomStringConvertible, Equatable {
         case .busy: 18
         // The update was refused by the module itself and rolled back: the previous version is active.
         case .hookFailed, .unhealthy, .runnerFailed: 20
+        case .unknownCommand, .badArguments: 21
+        case .denied: 22
         }
     }
 }

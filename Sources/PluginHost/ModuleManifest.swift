@@ -72,11 +72,17 @@ public struct ModuleManifest: Codable, Sendable, Equatable {
         /// The exported C symbol to call.
         public var symbol: String
         public var parameters: [Parameter]
-        public init(name: String, symbol: String, parameters: [Parameter] = []) {
+        /// The C return type; absent means `int32` (a status: 0 for success).
+        public var returns: ParameterType?
+        public init(name: String, symbol: String, parameters: [Parameter] = [], returns: ParameterType? = nil) {
             self.name = name
             self.symbol = symbol
             self.parameters = parameters
+            self.returns = returns
         }
+
+        /// The return type in force (`returns`, or `int32` when absent).
+        public var resultType: ParameterType { returns ?? .int32 }
     }
 
     public struct Parameter: Codable, Sendable, Equatable {

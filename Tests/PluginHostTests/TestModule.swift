@@ -21,7 +21,11 @@ enum TestModule {
 
     /// The repository: this file is Tests/PluginHostTests/TestModule.swift.
     static let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
-    static var sourcePath: String { repositoryRoot + "/Tests/Fixtures/modules/testmodule.c" }
+    static var sourceDirectory: String { repositoryRoot + "/Tests/Fixtures/modules" }
+    /// Every .c file of the test module (testmodule.c and the others beside it), sorted.
+    static var sourcePaths: [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: sourceDirectory)) ?? []).filter { $0.hasSuffix(".c") }.sorted().map { sourceDirectory + "/" + $0 }
+    }
     static var includeDirectory: String { repositoryRoot + "/Sources/CIoTModule/include" }
 
     /// Compiled at most once per process (a static let is initialized exactly once, thread-safely).
@@ -34,7 +38,8 @@ enum TestModule {
     }
 
     private static func compile() throws -> String {
-        let source = try Data(contentsOf: URL(fileURLWithPath: sourcePath))
+        var source = Data()
+        for path in sourcePaths { source += Data(path.utf8) + (try Data(contentsOf: URL(fileURLWithPath: path))) }
         let header = try Data(contentsOf: URL(fileURLWithPath: includeDirectory + "/iotsdk_module.h"))
         // FNV-1a: stable across processes, unlike Hasher.
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
@@ -50,7 +55,7 @@ enum TestModule {
         let compiler = ProcessInfo.processInfo.environment["CC"].flatMap { $0.isEmpty ? nil : $0 } ?? "cc"
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [compiler, "-shared", "-fPIC", "-O1", "-Wall", "-I", includeDirectory, "-o", partial, sourcePath, "-lsqlite3", "-lpthread"]
+        process.arguments = [compiler, "-shared", "-fPIC", "-O1", "-Wall", "-I", includeDirectory, "-o", partial] + sourcePaths + ["-lsqlite3", "-lpthread"]
         let errors = Pipe()
         process.standardError = errors
         process.standardOutput = errors
@@ -61,7 +66,7 @@ enum TestModule {
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {
             try? FileManager.default.removeItem(atPath: partial)
-            throw BuildError(description: "compiling \(sourcePath) failed (status \(process.terminationStatus)); it needs a C compiler and libsqlite3-dev:\n\(message)")
+            throw BuildError(description: "compiling \(sourcePaths.joined(separator: " ")) failed (status \(process.terminationStatus)); it needs a C compiler and libsqlite3-dev:\n\(message)")
         }
         guard rename(partial, library) == 0 else {
             throw BuildError(description: "cannot rename \(partial) to \(library): \(String(cString: strerror(errno)))")
