@@ -7,6 +7,9 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 step() { printf '\n== %s\n' "$*"; }
 
+step "C libraries and compiler (SQLite, zlib, libffi, cc)"
+bash Scripts/ensure-build-deps.sh
+
 step "skopeo for the module-image conformance test"
 if bash Scripts/ensure-skopeo.sh; then export PLUGIN_HOST_REQUIRE_SKOPEO=1; fi
 

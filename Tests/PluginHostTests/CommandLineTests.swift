@@ -205,3 +205,28 @@ struct ModuleCommandTests {
         _ = binary
     }
 }
+
+extension ModuleCommandTests {
+    static let unshare = Tool.onPath("unshare")
+
+    @Test("with no network at all (a network namespace with nothing in it), an update commits: health never looks at the uplink",
+          .enabled(if: getuid() == 0 && unshare != nil, "needs root and unshare(1) for a network namespace"))
+    func lostNetwork() throws {
+        let unshare = try #require(Self.unshare)
+        let binary = try #require(Tool.pluginHost)
+        let f = try UpdateFixture()
+        defer { f.base.cleanUp() }
+        var manifest = UpdateFixture.manifest("1.0.0")
+        manifest.capabilities.network = true
+        let image = try f.image("1.0.0", manifest: manifest)
+        let offline = try Tool.run(unshare, ["--net", "--", "sh", "-c", "cat /proc/net/dev | tail -n +3; exec \"$0\" \"$@\"",
+                                             binary.path, "install", image, "--state-dir", f.state],
+                                   environment: ["PLUGIN_HOST_RUNNER": try UpdateFixture.runnerExecutable()])
+        #expect(offline.status == 0, "\(offline.stderr)")
+        // The namespace had only the loopback interface (down): no uplink at all.
+        let interfaces = offline.stdout.split(separator: "\n").compactMap { $0.split(separator: ":").first?.trimmingCharacters(in: .whitespaces) }
+            .filter { !$0.contains(" ") && !$0.isEmpty && !$0.hasPrefix(UpdateFixture.id) }
+        #expect(interfaces == ["lo"], "\(offline.stdout)")
+        #expect(f.activeVersion == "1.0.0")
+    }
+}

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Makes sure the C headers and libraries the package links (SQLite, zlib, libffi) and the C
+# compiler the PluginHost tests build their test module with are installed: Debian's
+# libsqlite3-dev, zlib1g-dev, libffi-dev and gcc. Installs what is missing with apt-get when we
+# are root (or have passwordless sudo); otherwise names the command to run and exits 1.
+set -euo pipefail
+
+missing=()
+has_header() { printf '#include <%s>\n' "$1" | cc -E -x c - >/dev/null 2>&1; }
+command -v cc >/dev/null 2>&1 || missing+=(gcc)
+if command -v cc >/dev/null 2>&1; then
+    has_header sqlite3.h || missing+=(libsqlite3-dev)
+    has_header zlib.h || missing+=(zlib1g-dev)
+    has_header ffi.h || missing+=(libffi-dev)
+else
+    missing+=(libsqlite3-dev zlib1g-dev libffi-dev)
+fi
+
+if [ ${#missing[@]} -eq 0 ]; then
+    echo "build dependencies: cc, sqlite3.h, zlib.h, ffi.h present"
+    exit 0
+fi
+if [ "$(id -u)" -eq 0 ]; then
+    apt_get=(apt-get)
+elif sudo -n true 2>/dev/null; then
+    apt_get=(sudo -n apt-get)
+else
+    echo "missing: ${missing[*]}; run 'sudo apt-get install -y ${missing[*]}'" >&2
+    exit 1
+fi
+echo "installing: ${missing[*]}"
+DEBIAN_FRONTEND=noninteractive "${apt_get[@]}" install -y "${missing[@]}" >/dev/null \
+    || { DEBIAN_FRONTEND=noninteractive "${apt_get[@]}" update >/dev/null && DEBIAN_FRONTEND=noninteractive "${apt_get[@]}" install -y "${missing[@]}" >/dev/null; }
