@@ -23,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
     targets: [
         // The only place that includes the kernel's uAPI headers (<linux/gpio.h>, <linux/i2c-dev.h>, <linux/i2c.h>).
@@ -66,24 +67,33 @@ let package = Package(
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
         // The C ABI between the host and a module's shared library (include/iotsdk_module.h).
         .target(name: "CIoTModule"),
+        // The system libffi, for calling a module's typed commands.
+        .systemLibrary(name: "CFFI", providers: [.apt(["libffi-dev"])]),
+        // What host and runner share: command values, the framed IPC protocol and its channel.
+        .target(name: "ModuleProtocol", dependencies: ["CIoTLinux"]),
+        // Calls a module's typed commands through libffi (in the runner).
+        .target(name: "ModuleFFI", dependencies: ["CFFI", "ModuleProtocol"]),
         // Module images, installs and updates (Documentation/ModuleImage.md, Documentation/Updates.md).
         .target(
             name: "PluginHost",
             dependencies: [
                 "CZlib",
+                "ModuleProtocol",
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         // Loads a module's library in a child process and calls its entry points and hooks.
-        .executableTarget(name: "plugin-host-runner", dependencies: ["CIoTModule", "CIoTLinux"]),
+        .executableTarget(name: "plugin-host-runner", dependencies: ["CIoTModule", "CIoTLinux", "ModuleProtocol", "ModuleFFI"]),
         .executableTarget(
             name: "plugin-host",
             dependencies: [
                 "PluginHost",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
-        .testTarget(name: "PluginHostTests", dependencies: ["PluginHost", "plugin-host", "plugin-host-runner", "CIoTModule", "CSQLite"]),
+        .testTarget(name: "PluginHostTests", dependencies: ["PluginHost", "plugin-host", "plugin-host-runner", "CIoTModule", "CSQLite", "CIoTLinux", "ModuleProtocol", "ModuleFFI"]),
         .testTarget(name: "SensorDriversTests", dependencies: ["SensorDrivers", "SensorDriversTesting", "IoTSDK"]),
     ],
     swiftLanguageModes: [.v6]

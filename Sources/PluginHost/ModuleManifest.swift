@@ -1,4 +1,6 @@
 import Foundation
+// The command types (ValueType, CommandValue) are part of the manifest's API.
+@_exported import ModuleProtocol
 
 /// The module manifest: the config blob of a module image (media type
 /// `ModuleManifest.mediaType`). It says what the module is, which shared library and symbols
@@ -94,10 +96,9 @@ public struct ModuleManifest: Codable, Sendable, Equatable {
         }
     }
 
-    /// The closed set of C types a command parameter may have.
-    public enum ParameterType: String, Codable, Sendable, CaseIterable {
-        case bool, int32, int64, uint32, uint64, double, string
-    }
+    /// The closed set of C types a command parameter or result may have: `ValueType` of
+    /// ModuleProtocol, which the host and the runner share (`CommandValue` holds a value of one).
+    public typealias ParameterType = ValueType
 
     /// What the module may ask the host for; anything not declared here is refused.
     public struct Capabilities: Codable, Sendable, Equatable {

@@ -88,8 +88,8 @@ struct Status: ParsableCommand {
         discussion: "Exit codes: 0 shown; 17 the module is not installed."
     )
 
-    @Argument(help: "Module id, e.g. com.example.thermostat.")
-    var id: String
+    @Argument(help: "Module id, e.g. com.example.thermostat. Without it: the running host and every module.")
+    var id: String?
 
     @Option(help: "Host state directory.")
     var stateDir = defaultStateDirectory
@@ -98,12 +98,19 @@ struct Status: ParsableCommand {
     var json = false
 
     func run() throws {
+        guard let id else { return try hostStatus() }
+        let running = HostRuntime.runningSnapshot(stateDirectory: stateDir)?.modules.first { $0.id == id }
         let status = try CLI.run { () throws(ModuleError) -> ModuleStatus in
             try recoverIfIdle(stateDir)
             return try UpdateEngine.status(id: id, stateDirectory: stateDir)
         }
         if json { try printJSON(status); return }
         print("module     \(status.id)")
+        if let running {
+            print("running    \(running.state.rawValue) since \(date(running.since)), \(running.restarts) restart(s)\(running.lastFailure.map { "; last failure: \($0)" } ?? "")")
+        } else {
+            print("running    no (the host is not running, or does not run this module)")
+        }
         print("state      \(status.state.rawValue)")
         print("version    \(status.version.map { "\($0)" } ?? "-")\(status.versionDirectory.map { " (versions/\($0))" } ?? "")")
         print("previous   \(status.previousVersion.map { "\($0)" } ?? "-")")
@@ -114,6 +121,61 @@ struct Status: ParsableCommand {
             print("last       \(last.kind.rawValue) \(last.from ?? "-") -> \(last.to ?? "-"): \(last.result.rawValue) at \(date(last.finishedAt))")
             if let reason = last.reason { print("reason     \(reason)") }
             print("logs       \(last.logDirectory)")
+        }
+    }
+}
+
+extension Status {
+    /// The running host's view: each module's state and restarts, and the host's recent events.
+    func hostStatus() throws {
+        let snapshot = HostRuntime.runningSnapshot(stateDirectory: stateDir)
+        let installed = try CLI.run { () throws(ModuleError) -> [ModuleStatus] in try UpdateEngine.list(stateDirectory: stateDir) }
+        if json {
+            struct Report: Encodable { var host: HostRuntime.Snapshot?; var installed: [ModuleStatus] }
+            try printJSON(Report(host: snapshot, installed: installed))
+            return
+        }
+        guard let snapshot else {
+            print("host       not running (no live \(HostRuntime.statusPath(stateDirectory: stateDir)))")
+            for module in installed { print("installed  \(module.id) \(module.version.map { "\($0)" } ?? "-") \(module.state.rawValue)") }
+            return
+        }
+        print("host       running, pid \(snapshot.pid), status of \(date(snapshot.updatedAt))")
+        for module in snapshot.modules {
+            print("module     \(module.id) \(module.version): \(module.state.rawValue), \(module.restarts) restart(s)\(module.lastFailure.map { "; last failure: \($0)" } ?? "")")
+        }
+        for event in snapshot.events.suffix(10) { print("event      \(event)") }
+    }
+}
+
+struct Logs: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show a module's recent output: from the running host, else from its last update's logs.",
+        discussion: "Exit codes: 0 shown; 17 nothing is known about this module."
+    )
+
+    @Argument(help: "Module id.")
+    var id: String
+
+    @Option(help: "Host state directory.")
+    var stateDir = defaultStateDirectory
+
+    func run() throws {
+        let running = stateDir + "/run/\(id).log"
+        if HostRuntime.runningSnapshot(stateDirectory: stateDir) != nil, let text = FileManager.default.contents(atPath: running) {
+            print("== \(id), running (\(running))")
+            print(String(decoding: text, as: UTF8.self), terminator: "")
+            return
+        }
+        let status = try CLI.run { () throws(ModuleError) -> ModuleStatus in try UpdateEngine.status(id: id, stateDirectory: stateDir) }
+        guard let directory = status.lastTransaction?.logDirectory,
+              let files = try? FileManager.default.contentsOfDirectory(atPath: directory).sorted(), !files.isEmpty else {
+            print("no output kept for \(id)")
+            return
+        }
+        for file in files {
+            print("== \(directory)/\(file)")
+            print(String(decoding: FileManager.default.contents(atPath: directory + "/" + file) ?? Data(), as: UTF8.self), terminator: "")
         }
     }
 }

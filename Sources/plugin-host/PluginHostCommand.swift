@@ -3,7 +3,7 @@ import Foundation
 import PluginHost
 
 @main
-struct PluginHostCommand: ParsableCommand {
+struct PluginHostCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "plugin-host",
         abstract: "Build, sign, inspect, trust, install, update and roll back IoTSDK modules.",
@@ -18,7 +18,7 @@ struct PluginHostCommand: ParsableCommand {
         20 the new version failed a hook or its health check and was rolled back; 64 usage error; \
         1 anything else.
         """,
-        subcommands: [Keygen.self, Pack.self, Inspect.self, Trust.self, Install.self, List.self, Status.self, Rollback.self, Remove.self]
+        subcommands: [Keygen.self, Pack.self, Inspect.self, Trust.self, Install.self, List.self, Status.self, Rollback.self, Remove.self, Run.self, Logs.self]
     )
 }
 

@@ -270,9 +270,11 @@ static void *heartbeat_thread(void *argument) {
     return NULL;
 }
 
+static long crash_delay_ms = 200;
+
 static void *crash_thread(void *argument) {
     (void)argument;
-    sleep_ms(200);
+    sleep_ms(crash_delay_ms);
     fprintf(stderr, "testmodule: crashing on purpose\n");
     abort();
 }
@@ -312,6 +314,11 @@ EXPORT int32_t module_start(const iotsdk_host *host) {
     if (!has("never-ready")) host->ready(host);
     if (has("heartbeat") || has("stop-heartbeat")) spawn_thread(heartbeat_thread, host);
     if (has("crash-after-ready")) spawn_thread(crash_thread, host);
+    /* crash-after-ms N: runs (and heartbeats) for N ms, then aborts; outlives a short health check. */
+    if (find_word("crash-after-ms", value, sizeof value)) {
+        crash_delay_ms = atol(value);
+        spawn_thread(crash_thread, host);
+    }
     if (has("blocking")) {
         while (!host->should_stop(host)) sleep_ms(10);
         printf("module start returns after should_stop\n");

@@ -1,0 +1,459 @@
+/// The messages of the host–runner IPC protocol and their binary payloads.
+///
+/// Payload encoding: fixed-width little-endian integers; `bool` is one byte, 0 or 1; a string is
+/// a u16 byte count and that many bytes of UTF-8 without NUL (at most `maxStringBytes`); bytes are
+/// a u16 count and the bytes; a list is a u8 count and its elements. Decoding checks every count
+/// and length against the payload and against its bound before it reads or allocates anything,
+/// refuses trailing bytes, and refuses non-canonical forms (a bool of 2, a request id on a message
+/// that takes none), so a payload that decodes re-encodes to exactly the same bytes.
+///
+/// Request ids: a request (`gpioRequest`, `i2cTransfer`, `callCommand`) carries an id its sender
+/// chose; the answer (`gpioGranted`, `i2cResult`, `denied`, `commandResult`) carries the same id.
+/// The id travels in the frame header; the other messages have id 0 there.
+///
+/// Descriptors: `gpioGranted` carries the line request's file descriptor, and `hello` the
+/// runner's end of the connection (Channel.acceptRunner), as SCM_RIGHTS; no other message
+/// carries one.
+public enum Message: Sendable, Equatable, Hashable {
+    // MARK: runner → host
+    /// The first message, on the bootstrap socket, with the connection's socket attached.
+    case hello(protocolVersion: UInt16, moduleID: String, pid: Int32)
+    /// The module is ready (iotsdk_host.ready).
+    case ready
+    /// The module is alive (iotsdk_host.heartbeat).
+    case heartbeat
+    /// A line for the module's log (iotsdk_host.log).
+    case log(level: LogLevel, text: String)
+    /// Asks for one GPIO line; answered by `gpioGranted` (with the line's fd) or `denied`.
+    case gpioRequest(requestID: UInt32, chip: String, line: UInt32, direction: Direction, initialValue: Bool)
+    /// Asks the host to run one combined I2C transfer (I2C_RDWR); answered by `i2cResult` or `denied`.
+    case i2cTransfer(requestID: UInt32, bus: UInt32, address: UInt8, segments: [I2CSegment])
+    /// The answer to `callCommand`.
+    case commandResult(requestID: UInt32, result: CommandOutcome)
+
+    // MARK: host → runner
+    /// The host accepted `hello`.
+    case welcome
+    /// The GPIO line was granted; its line request fd is attached.
+    case gpioGranted(requestID: UInt32)
+    /// The bytes of each read segment of an `i2cTransfer`, in order.
+    case i2cResult(requestID: UInt32, reads: [[UInt8]])
+    /// The request was refused (not declared in the manifest, or it failed).
+    case denied(requestID: UInt32, reason: String)
+    /// Calls a command the module exports.
+    case callCommand(requestID: UInt32, symbol: String, arguments: [CommandValue], returns: ValueType)
+    /// The module is to stop.
+    case stop
+
+    // MARK: Types
+
+    /// The wire value of each message type: 0x01xx the runner sends, 0x02xx the host sends.
+    public enum Kind: UInt16, Sendable, CaseIterable {
+        case hello = 0x0101, ready = 0x0102, heartbeat = 0x0103, log = 0x0104
+        case gpioRequest = 0x0105, i2cTransfer = 0x0106, commandResult = 0x0107
+        case welcome = 0x0201, gpioGranted = 0x0202, i2cResult = 0x0203, denied = 0x0204
+        case callCommand = 0x0205, stop = 0x0206
+
+        /// Who may send it.
+        public var sender: Sender { rawValue >> 8 == 1 ? .runner : .host }
+
+        /// Whether the frame's request id is meaningful (else it must be 0).
+        public var carriesRequestID: Bool {
+            switch self {
+            case .gpioRequest, .i2cTransfer, .commandResult, .gpioGranted, .i2cResult, .denied, .callCommand: true
+            case .hello, .ready, .heartbeat, .log, .welcome, .stop: false
+            }
+        }
+
+        /// Whether the message carries exactly one file descriptor (SCM_RIGHTS); others carry none.
+        public var carriesDescriptor: Bool { self == .gpioGranted || self == .hello }
+    }
+
+    public enum Sender: Sendable, Equatable {
+        case host, runner
+    }
+
+    /// The levels of iotsdk_host.log (enum iotsdk_log_level).
+    public enum LogLevel: UInt8, Sendable, CaseIterable {
+        case debug = 0, info = 1, warning = 2, error = 3
+    }
+
+    /// A GPIO line's direction.
+    public enum Direction: UInt8, Sendable, CaseIterable {
+        case input = 0, output = 1
+    }
+
+    /// One message of a combined I2C transfer.
+    public enum I2CSegment: Sendable, Equatable, Hashable {
+        /// Writes these bytes (at most `maxI2CSegmentBytes`).
+        case write([UInt8])
+        /// Reads this many bytes (at most `maxI2CSegmentBytes`).
+        case read(count: UInt16)
+    }
+
+    /// What a command returned, or why it could not be called.
+    public enum CommandOutcome: Sendable, Equatable, Hashable {
+        case value(CommandValue)
+        case error(String)
+    }
+
+    // MARK: Bounds
+
+    /// The longest string (UTF-8 bytes): module ids, chip names, symbols, log lines, reasons, string values.
+    public static let maxStringBytes = 4096
+    /// The most segments of one I2C transfer (the kernel's I2C_RDWR allows 42).
+    public static let maxI2CSegments = 32
+    /// The most bytes one I2C segment writes or reads.
+    public static let maxI2CSegmentBytes = 4096
+    /// The most arguments of one command call.
+    public static let maxCommandValues = 16
+    /// The largest 7-bit I2C address.
+    public static let maxI2CAddress: UInt8 = 0x7F
+
+    // MARK: Properties
+
+    public var kind: Kind {
+        switch self {
+        case .hello: .hello
+        case .ready: .ready
+        case .heartbeat: .heartbeat
+        case .log: .log
+        case .gpioRequest: .gpioRequest
+        case .i2cTransfer: .i2cTransfer
+        case .commandResult: .commandResult
+        case .welcome: .welcome
+        case .gpioGranted: .gpioGranted
+        case .i2cResult: .i2cResult
+        case .denied: .denied
+        case .callCommand: .callCommand
+        case .stop: .stop
+        }
+    }
+
+    /// The request id the frame header carries (0 for messages without one).
+    public var requestID: UInt32 {
+        switch self {
+        case let .gpioRequest(id, _, _, _, _), let .i2cTransfer(id, _, _, _), let .commandResult(id, _),
+             let .gpioGranted(id), let .i2cResult(id, _), let .denied(id, _), let .callCommand(id, _, _, _):
+            id
+        case .hello, .ready, .heartbeat, .log, .welcome, .stop:
+            0
+        }
+    }
+}
+
+// MARK: - Encoding
+
+extension Message {
+    /// The message as a frame.
+    /// - Throws: `ProtocolError` if a field is beyond its bound (the same checks decoding makes,
+    ///   so a peer never receives what it would refuse) or the payload exceeds `Frame.maxPayloadSize`.
+    public func frame() throws(ProtocolError) -> Frame {
+        var writer = PayloadWriter()
+        switch self {
+        case let .hello(protocolVersion, moduleID, pid):
+            writer.u16(protocolVersion)
+            try writer.string(moduleID, field: "moduleID")
+            writer.u32(UInt32(bitPattern: pid))
+        case .ready, .heartbeat, .welcome, .stop, .gpioGranted:
+            break
+        case let .log(level, text):
+            writer.u8(level.rawValue)
+            try writer.string(text, field: "log text")
+        case let .gpioRequest(_, chip, line, direction, initialValue):
+            try writer.string(chip, field: "chip")
+            writer.u32(line)
+            writer.u8(direction.rawValue)
+            writer.bool(initialValue)
+        case let .i2cTransfer(_, bus, address, segments):
+            writer.u32(bus)
+            guard address <= Self.maxI2CAddress else { throw .outOfBounds(field: "I2C address", value: Int(address), limit: Int(Self.maxI2CAddress)) }
+            writer.u8(address)
+            guard (1 ... Self.maxI2CSegments).contains(segments.count) else {
+                throw .outOfBounds(field: "I2C segment count", value: segments.count, limit: Self.maxI2CSegments)
+            }
+            writer.u8(UInt8(segments.count))
+            for segment in segments {
+                switch segment {
+                case let .write(bytes):
+                    writer.u8(0)
+                    try writer.bytes(bytes, limit: Self.maxI2CSegmentBytes, field: "I2C write")
+                case let .read(count):
+                    writer.u8(1)
+                    guard count <= Self.maxI2CSegmentBytes else {
+                        throw .outOfBounds(field: "I2C read count", value: Int(count), limit: Self.maxI2CSegmentBytes)
+                    }
+                    writer.u16(count)
+                }
+            }
+        case let .commandResult(_, result):
+            switch result {
+            case let .value(value):
+                writer.u8(0)
+                try writer.value(value)
+            case let .error(text):
+                writer.u8(1)
+                try writer.string(text, field: "command error")
+            }
+        case let .i2cResult(_, reads):
+            guard reads.count <= Self.maxI2CSegments else {
+                throw .outOfBounds(field: "I2C read count", value: reads.count, limit: Self.maxI2CSegments)
+            }
+            writer.u8(UInt8(reads.count))
+            for bytes in reads { try writer.bytes(bytes, limit: Self.maxI2CSegmentBytes, field: "I2C read") }
+        case let .denied(_, reason):
+            try writer.string(reason, field: "reason")
+        case let .callCommand(_, symbol, arguments, returns):
+            try writer.string(symbol, field: "symbol")
+            writer.u8(returns.wireTag)
+            guard arguments.count <= Self.maxCommandValues else {
+                throw .outOfBounds(field: "argument count", value: arguments.count, limit: Self.maxCommandValues)
+            }
+            writer.u8(UInt8(arguments.count))
+            for argument in arguments { try writer.value(argument) }
+        }
+        return try Frame(type: kind.rawValue, requestID: requestID, payload: writer.bytes)
+    }
+
+    /// `frame().encoded()`: the bytes of one datagram.
+    public func encoded() throws(ProtocolError) -> [UInt8] {
+        try frame().encoded()
+    }
+}
+
+// MARK: - Decoding
+
+extension Message {
+    /// Decodes `frame`'s payload.
+    /// - Parameter sender: who sent it, if known: a message only the other side sends is
+    ///   refused (`.wrongDirection`).
+    /// - Throws: `ProtocolError`; never anything else, and never traps, whatever the bytes.
+    public init(frame: Frame, from sender: Sender? = nil) throws(ProtocolError) {
+        guard let kind = Kind(rawValue: frame.type) else { throw .unknownMessageType(frame.type) }
+        if let sender, kind.sender != sender { throw .wrongDirection(frame.type) }
+        if !kind.carriesRequestID, frame.requestID != 0 { throw .unexpectedRequestID(frame.requestID) }
+        let id = frame.requestID
+        let decoded = frame.payload.withUnsafeBytes { raw in
+            Result { () throws(ProtocolError) -> Message in
+                var reader = PayloadReader(raw)
+                let message = try Self.decodePayload(kind, id, &reader)
+                try reader.finish()
+                return message
+            }
+        }
+        self = try decoded.get()
+    }
+
+    private static func decodePayload(_ kind: Kind, _ id: UInt32, _ reader: inout PayloadReader) throws(ProtocolError) -> Message {
+        switch kind {
+        case .hello:
+            let version = try reader.u16("protocolVersion")
+            let moduleID = try reader.string("moduleID")
+            let pid = Int32(bitPattern: try reader.u32("pid"))
+            return .hello(protocolVersion: version, moduleID: moduleID, pid: pid)
+        case .ready: return .ready
+        case .heartbeat: return .heartbeat
+        case .welcome: return .welcome
+        case .stop: return .stop
+        case .gpioGranted: return .gpioGranted(requestID: id)
+        case .log:
+            let rawLevel = try reader.u8("log level")
+            guard let level = LogLevel(rawValue: rawLevel) else { throw .invalidValue(field: "log level", value: UInt64(rawLevel)) }
+            return .log(level: level, text: try reader.string("log text"))
+        case .gpioRequest:
+            let chip = try reader.string("chip")
+            let line = try reader.u32("line")
+            let rawDirection = try reader.u8("direction")
+            guard let direction = Direction(rawValue: rawDirection) else { throw .invalidValue(field: "direction", value: UInt64(rawDirection)) }
+            let initialValue = try reader.bool("initialValue")
+            return .gpioRequest(requestID: id, chip: chip, line: line, direction: direction, initialValue: initialValue)
+        case .i2cTransfer:
+            let bus = try reader.u32("bus")
+            let address = try reader.u8("I2C address")
+            guard address <= maxI2CAddress else { throw .outOfBounds(field: "I2C address", value: Int(address), limit: Int(maxI2CAddress)) }
+            let count = Int(try reader.u8("I2C segment count"))
+            guard (1 ... maxI2CSegments).contains(count) else { throw .outOfBounds(field: "I2C segment count", value: count, limit: maxI2CSegments) }
+            var segments: [I2CSegment] = []
+            segments.reserveCapacity(count)
+            for _ in 0 ..< count {
+                let tag = try reader.u8("I2C segment kind")
+                switch tag {
+                case 0:
+                    segments.append(.write(try reader.bytes(limit: maxI2CSegmentBytes, "I2C write")))
+                case 1:
+                    let length = try reader.u16("I2C read count")
+                    guard length <= maxI2CSegmentBytes else { throw .outOfBounds(field: "I2C read count", value: Int(length), limit: maxI2CSegmentBytes) }
+                    segments.append(.read(count: length))
+                default:
+                    throw .invalidValue(field: "I2C segment kind", value: UInt64(tag))
+                }
+            }
+            return .i2cTransfer(requestID: id, bus: bus, address: address, segments: segments)
+        case .commandResult:
+            let tag = try reader.u8("command outcome")
+            switch tag {
+            case 0: return .commandResult(requestID: id, result: .value(try reader.value()))
+            case 1: return .commandResult(requestID: id, result: .error(try reader.string("command error")))
+            default: throw .invalidValue(field: "command outcome", value: UInt64(tag))
+            }
+        case .i2cResult:
+            let count = Int(try reader.u8("I2C read count"))
+            guard count <= maxI2CSegments else { throw .outOfBounds(field: "I2C read count", value: count, limit: maxI2CSegments) }
+            var reads: [[UInt8]] = []
+            reads.reserveCapacity(count)
+            for _ in 0 ..< count { reads.append(try reader.bytes(limit: maxI2CSegmentBytes, "I2C read")) }
+            return .i2cResult(requestID: id, reads: reads)
+        case .denied:
+            return .denied(requestID: id, reason: try reader.string("reason"))
+        case .callCommand:
+            let symbol = try reader.string("symbol")
+            let returns = try reader.valueType("return type")
+            let count = Int(try reader.u8("argument count"))
+            guard count <= maxCommandValues else { throw .outOfBounds(field: "argument count", value: count, limit: maxCommandValues) }
+            var arguments: [CommandValue] = []
+            arguments.reserveCapacity(count)
+            for _ in 0 ..< count { arguments.append(try reader.value()) }
+            return .callCommand(requestID: id, symbol: symbol, arguments: arguments, returns: returns)
+        }
+    }
+}
+
+// MARK: - Command values on the wire
+
+extension ValueType {
+    /// The type's byte on the wire. Explicit, not the raw value or case order, so that the
+    /// encoding does not change when the enum does.
+    var wireTag: UInt8 {
+        switch self {
+        case .bool: 0
+        case .int32: 1
+        case .int64: 2
+        case .uint32: 3
+        case .uint64: 4
+        case .double: 5
+        case .string: 6
+        }
+    }
+
+    init?(wireTag: UInt8) {
+        switch wireTag {
+        case 0: self = .bool
+        case 1: self = .int32
+        case 2: self = .int64
+        case 3: self = .uint32
+        case 4: self = .uint64
+        case 5: self = .double
+        case 6: self = .string
+        default: return nil
+        }
+    }
+}
+
+// MARK: - Writer and reader
+
+/// Builds a payload. Checks what the reader checks, so that nothing is sent that would be refused.
+struct PayloadWriter {
+    var bytes: [UInt8] = []
+
+    mutating func u8(_ value: UInt8) { bytes.append(value) }
+    mutating func bool(_ value: Bool) { bytes.append(value ? 1 : 0) }
+    mutating func u16(_ value: UInt16) { Frame.appendLittleEndian(value, to: &bytes) }
+    mutating func u32(_ value: UInt32) { Frame.appendLittleEndian(value, to: &bytes) }
+    mutating func u64(_ value: UInt64) { Frame.appendLittleEndian(value, to: &bytes) }
+
+    mutating func bytes(_ data: [UInt8], limit: Int, field: String) throws(ProtocolError) {
+        guard data.count <= limit else { throw .outOfBounds(field: field, value: data.count, limit: limit) }
+        u16(UInt16(data.count))
+        bytes.append(contentsOf: data)
+    }
+
+    mutating func string(_ text: String, field: String) throws(ProtocolError) {
+        let utf8 = Array(text.utf8)
+        guard utf8.count <= Message.maxStringBytes else { throw .outOfBounds(field: field, value: utf8.count, limit: Message.maxStringBytes) }
+        guard !utf8.contains(0) else { throw .invalidString(field: field) }
+        u16(UInt16(utf8.count))
+        bytes.append(contentsOf: utf8)
+    }
+
+    mutating func value(_ value: CommandValue) throws(ProtocolError) {
+        switch value {
+        case let .bool(v): u8(ValueType.bool.wireTag); bool(v)
+        case let .int32(v): u8(ValueType.int32.wireTag); u32(UInt32(bitPattern: v))
+        case let .int64(v): u8(ValueType.int64.wireTag); u64(UInt64(bitPattern: v))
+        case let .uint32(v): u8(ValueType.uint32.wireTag); u32(v)
+        case let .uint64(v): u8(ValueType.uint64.wireTag); u64(v)
+        // The bit pattern, so that every double (NaN payloads included) travels unchanged.
+        case let .double(v): u8(ValueType.double.wireTag); u64(v.bitPattern)
+        case let .string(v): u8(ValueType.string.wireTag); try string(v, field: "string value")
+        }
+    }
+}
+
+/// Reads a payload; every read checks the bytes left first.
+struct PayloadReader {
+    private let raw: UnsafeRawBufferPointer
+    private var offset = 0
+
+    init(_ raw: UnsafeRawBufferPointer) { self.raw = raw }
+
+    private var remaining: Int { raw.count - offset }
+
+    private mutating func take(_ count: Int, _ field: String) throws(ProtocolError) -> UnsafeRawBufferPointer {
+        guard count <= remaining else { throw .truncatedPayload(field: field) }
+        defer { offset += count }
+        return UnsafeRawBufferPointer(rebasing: raw[offset ..< offset + count])
+    }
+
+    private mutating func integer<T: FixedWidthInteger>(_: T.Type, _ field: String) throws(ProtocolError) -> T {
+        T(littleEndian: try take(MemoryLayout<T>.size, field).loadUnaligned(as: T.self))
+    }
+
+    mutating func u8(_ field: String) throws(ProtocolError) -> UInt8 { try take(1, field)[0] }
+    mutating func u16(_ field: String) throws(ProtocolError) -> UInt16 { try integer(UInt16.self, field) }
+    mutating func u32(_ field: String) throws(ProtocolError) -> UInt32 { try integer(UInt32.self, field) }
+    mutating func u64(_ field: String) throws(ProtocolError) -> UInt64 { try integer(UInt64.self, field) }
+
+    mutating func bool(_ field: String) throws(ProtocolError) -> Bool {
+        let byte = try u8(field)
+        guard byte <= 1 else { throw .invalidValue(field: field, value: UInt64(byte)) }
+        return byte == 1
+    }
+
+    /// A u16 length (checked against `limit`, then against the bytes left), then the bytes.
+    mutating func bytes(limit: Int, _ field: String) throws(ProtocolError) -> [UInt8] {
+        let count = Int(try u16(field))
+        guard count <= limit else { throw .outOfBounds(field: field, value: count, limit: limit) }
+        return Array(try take(count, field))
+    }
+
+    mutating func string(_ field: String) throws(ProtocolError) -> String {
+        let count = Int(try u16(field))
+        guard count <= Message.maxStringBytes else { throw .outOfBounds(field: field, value: count, limit: Message.maxStringBytes) }
+        let utf8 = try take(count, field).assumingMemoryBound(to: UInt8.self)
+        guard !utf8.contains(0), let text = String(validating: utf8, as: UTF8.self) else { throw .invalidString(field: field) }
+        return text
+    }
+
+    mutating func valueType(_ field: String) throws(ProtocolError) -> ValueType {
+        let tag = try u8(field)
+        guard let type = ValueType(wireTag: tag) else { throw .invalidValue(field: field, value: UInt64(tag)) }
+        return type
+    }
+
+    mutating func value() throws(ProtocolError) -> CommandValue {
+        switch try valueType("value type") {
+        case .bool: .bool(try bool("bool value"))
+        case .int32: .int32(Int32(bitPattern: try u32("int32 value")))
+        case .int64: .int64(Int64(bitPattern: try u64("int64 value")))
+        case .uint32: .uint32(try u32("uint32 value"))
+        case .uint64: .uint64(try u64("uint64 value"))
+        case .double: .double(Double(bitPattern: try u64("double value")))
+        case .string: .string(try string("string value"))
+        }
+    }
+
+    /// Refuses bytes after the last field.
+    func finish() throws(ProtocolError) {
+        guard remaining == 0 else { throw .trailingBytes(remaining) }
+    }
+}

@@ -1,0 +1,133 @@
+import Foundation
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The running host: one supervisor per installed module, the runtime status file that
+/// `plugin-host status` reads, and the automatic rollback of a freshly updated module that turns
+/// out broken. `plugin-host run` wraps it in a service (swift-service-lifecycle).
+public final class HostRuntime: Sendable {
+    public let stateDirectory: String
+    let runner: any ModuleRunner
+    let backoff: ModuleSupervisor.Backoff
+    /// A module counts as freshly updated while its last update committed less than this long ago
+    /// (at least its restart window): if it breaks within it, it is rolled back.
+    let freshUpdateWindow: Double
+    private let supervisors = Mutex<[String: ModuleSupervisor]>([:])
+    private let events = Mutex<[String]>([])
+    private let stopping = Atomic<Bool>(false)
+
+    public init(stateDirectory: String, runner: any ModuleRunner, backoff: ModuleSupervisor.Backoff = .init(), freshUpdateWindow: Double = 600) {
+        self.stateDirectory = stateDirectory
+        self.runner = runner
+        self.backoff = backoff
+        self.freshUpdateWindow = freshUpdateWindow
+    }
+
+    /// The runtime status file, rewritten while the host runs.
+    public static func statusPath(stateDirectory: String) -> String { stateDirectory + "/run/status.json" }
+
+    /// What the host reports about itself and its modules.
+    public struct Snapshot: Codable, Sendable {
+        public var pid: Int32
+        /// Seconds since 1970.
+        public var updatedAt: Double
+        public var modules: [ModuleSupervisor.Status]
+        /// Host-level events: recoveries, automatic rollbacks, start failures.
+        public var events: [String]
+    }
+
+    /// Replays interrupted transactions, then starts a supervisor for every installed module.
+    /// - Throws: `ModuleError` if the state directory cannot be opened (`.busy` while an
+    ///   install is running: the caller retries).
+    public func start() throws(ModuleError) {
+        let engine = try UpdateEngine(stateDirectory: stateDirectory, runner: runner)
+        for line in engine.recoveryLog { note("recovered: \(line)") }
+        for status in try UpdateEngine.list(stateDirectory: stateDirectory) where status.state == .active {
+            guard let version = try engine.activeVersion(of: status.id) else { continue }
+            startSupervisor(version)
+        }
+    }
+
+    private func startSupervisor(_ version: InstalledVersion) {
+        guard !stopping.load(ordering: .acquiring) else { return }
+        let id = version.manifest.id
+        let supervisor = ModuleSupervisor(context: version.context, runner: runner, backoff: backoff) { [weak self] status in
+            self?.broken(status)
+        }
+        supervisors.withLock { $0[id] = supervisor }
+        note("\(id) \(version.manifest.version): starting")
+        supervisor.start()
+    }
+
+    /// A module failed more often than its policy allows. If its version was committed recently,
+    /// the update is the likely cause: roll back and run the previous version.
+    private func broken(_ status: ModuleSupervisor.Status) {
+        note("\(status.id) \(status.version) is broken: \(status.lastFailure ?? "")")
+        let paths = ModulePaths(stateDirectory: stateDirectory, id: status.id)
+        guard let record = paths.lastRecord(), record.kind == .update, record.result == .committed,
+              Date().timeIntervalSince1970 - record.finishedAt < freshUpdateWindow,
+              paths.target(of: paths.previous) != nil else { return }
+        // Run off the supervisor's thread: the rollback stops this very supervisor.
+        Thread.detachNewThread { [self] in
+            supervisors.withLock { $0[status.id] }?.stop(timeout: .seconds(5))
+            for attempt in 0..<50 {
+                do throws(ModuleError) {
+                    let engine = try UpdateEngine(stateDirectory: stateDirectory, runner: runner)
+                    let report = try engine.rollback(id: status.id)
+                    note("\(status.id): rolled back from \(status.version) to \(report.active.map { "\($0)" } ?? "?") after it broke within \(Int(freshUpdateWindow)) s of its update")
+                    if let version = try engine.activeVersion(of: status.id) { startSupervisor(version) }
+                    return
+                } catch where error.code == .busy && attempt < 49 {
+                    Thread.sleep(forTimeInterval: 0.2)
+                } catch {
+                    note("\(status.id): automatic rollback failed: \(error)")
+                    return
+                }
+            }
+        }
+    }
+
+    /// The status of every supervised module.
+    public var snapshot: Snapshot {
+        let modules = supervisors.withLock { $0.values.map(\.status) }.sorted { $0.id < $1.id }
+        return Snapshot(pid: getpid(), updatedAt: Date().timeIntervalSince1970, modules: modules, events: events.withLock { $0 })
+    }
+
+    /// The last output of a supervised module.
+    public func output(of id: String) -> String? { supervisors.withLock { $0[id] }?.output }
+
+    /// Writes the status file and each module's recent output (`run/<id>.log`), atomically.
+    public func writeStatus() throws(ModuleError) {
+        try DurableFiles.makeDirectory(stateDirectory + "/run")
+        try DurableFiles.writeAtomically(try OCI.encode(snapshot), to: Self.statusPath(stateDirectory: stateDirectory))
+        for (id, supervisor) in supervisors.withLock({ $0 }) {
+            try DurableFiles.writeAtomically(Data(supervisor.output.utf8), to: stateDirectory + "/run/\(id).log")
+        }
+    }
+
+    /// Stops every module gracefully (stop entry point, then a kill after `timeout`).
+    public func stop(timeout: Duration = .seconds(5)) {
+        stopping.store(true, ordering: .releasing)
+        let all = supervisors.withLock { Array($0.values) }
+        for supervisor in all { supervisor.stop(timeout: timeout) }
+        note("stopped \(all.count) module(s)")
+        try? writeStatus()
+    }
+
+    private func note(_ line: String) {
+        events.withLock {
+            $0.append(line)
+            if $0.count > 100 { $0.removeFirst($0.count - 100) }
+        }
+    }
+
+    /// The status a running host last wrote, if its process is still alive.
+    public static func runningSnapshot(stateDirectory: String) -> Snapshot? {
+        guard let data = FileManager.default.contents(atPath: statusPath(stateDirectory: stateDirectory)),
+              let snapshot = try? JSONDecoder().decode(Snapshot.self, from: data),
+              kill(snapshot.pid, 0) == 0 || errno == EPERM else { return nil }
+        return snapshot
+    }
+}

@@ -1,0 +1,185 @@
+import Foundation
+import Synchronization
+
+/// Keeps one module running: starts it through a `ModuleRunner`, holds it to its health policy
+/// (ready in time, heartbeats no more than 1.5 × the interval apart), restarts it with
+/// exponential backoff when it exits or hangs, and marks it broken when it fails more than
+/// `maxRestarts` times within `restartWindowSeconds`. Runs on a thread of its own, because the
+/// runner's waits block.
+public final class ModuleSupervisor: Sendable {
+    public enum State: String, Codable, Sendable {
+        case starting, running
+        case backingOff = "backing-off"
+        case broken, stopped
+    }
+
+    /// What `plugin-host status` shows for a running module.
+    public struct Status: Codable, Sendable, Equatable {
+        public var id: String
+        public var version: String
+        public var state: State
+        /// Restarts since the supervisor began.
+        public var restarts: Int
+        /// Failures inside the current restart window.
+        public var recentFailures: Int
+        public var lastFailure: String?
+        /// Seconds since 1970 when `state` was entered.
+        public var since: Double
+    }
+
+    /// Backoff between restarts: `initial` × 2ⁿ, at most `maximum`.
+    public struct Backoff: Sendable {
+        public var initial: Duration
+        public var maximum: Duration
+        public init(initial: Duration = .milliseconds(500), maximum: Duration = .seconds(30)) {
+            self.initial = initial
+            self.maximum = maximum
+        }
+
+        func delay(afterFailures count: Int) -> Duration {
+            var delay = initial
+            for _ in 1..<max(count, 1) where delay < maximum { delay *= 2 }
+            return min(delay, maximum)
+        }
+    }
+
+    public let context: ModuleContext
+    let runner: any ModuleRunner
+    let backoff: Backoff
+    /// Called (on the supervisor's thread) once the module is marked broken.
+    let onBroken: @Sendable (Status) -> Void
+
+    private struct Inner {
+        var status: Status
+        var stopRequested = false
+        var instance: (any ModuleInstance)?
+        var failures: [ContinuousClock.Instant] = []
+        var started = false
+        var output = ""
+    }
+
+    private let inner: Mutex<Inner>
+    private let finished = Atomic<Bool>(false)
+
+    public init(context: ModuleContext, runner: any ModuleRunner, backoff: Backoff = Backoff(),
+                onBroken: @escaping @Sendable (Status) -> Void = { _ in }) {
+        self.context = context
+        self.runner = runner
+        self.backoff = backoff
+        self.onBroken = onBroken
+        inner = Mutex(Inner(status: Status(id: context.manifest.id, version: context.manifest.version.description, state: .starting,
+                                           restarts: 0, recentFailures: 0, lastFailure: nil, since: Date().timeIntervalSince1970)))
+    }
+
+    public var status: Status { inner.withLock { $0.status } }
+
+    /// The last 64 KiB the module wrote (of its most recent run).
+    public var output: String { inner.withLock { $0.instance?.output ?? $0.output } }
+
+    /// Starts supervising on a new thread.
+    public func start() {
+        let thread = Thread { [self] in
+            run()
+            finished.store(true, ordering: .releasing)
+        }
+        thread.name = "supervisor \(context.manifest.id)"
+        inner.withLock { $0.started = true }
+        thread.start()
+    }
+
+    /// Stops the module (its stop entry point, then a kill after `timeout`) and the supervisor.
+    public func stop(timeout: Duration = .seconds(5)) {
+        let instance = inner.withLock { inner -> (any ModuleInstance)? in
+            inner.stopRequested = true
+            return inner.instance
+        }
+        instance?.stop(timeout: timeout)
+        while !finished.load(ordering: .acquiring) && inner.withLock({ $0.started }) {
+            Thread.sleep(forTimeInterval: 0.01)
+        }
+    }
+
+    private var stopRequested: Bool { inner.withLock { $0.stopRequested } }
+
+    private func set(_ state: State, failure: String? = nil) {
+        inner.withLock {
+            $0.status.state = state
+            $0.status.since = Date().timeIntervalSince1970
+            if let failure { $0.status.lastFailure = failure }
+        }
+    }
+
+    private func run() {
+        let clock = ContinuousClock()
+        let policy = context.manifest.health
+        while !stopRequested {
+            set(.starting)
+            let failure = runOnce(clock: clock, policy: policy)
+            if stopRequested { break }
+            let now = clock.now
+            let (count, status) = inner.withLock { inner -> (Int, Status) in
+                inner.failures.append(now)
+                inner.failures.removeAll { now - $0 > .seconds(policy.restartWindowSeconds) }
+                inner.status.recentFailures = inner.failures.count
+                inner.status.lastFailure = failure
+                return (inner.failures.count, inner.status)
+            }
+            if count > Int(policy.maxRestarts) {
+                set(.broken, failure: "\(failure); \(count) failures within \(UpdateSteps.seconds(policy.restartWindowSeconds)) (maxRestarts \(policy.maxRestarts))")
+                onBroken(self.status)
+                return
+            }
+            _ = status
+            set(.backingOff, failure: failure)
+            let resume = clock.now + backoff.delay(afterFailures: count)
+            while clock.now < resume, !stopRequested { Thread.sleep(forTimeInterval: 0.02) }
+            if stopRequested { break }
+            inner.withLock { $0.status.restarts += 1 }
+        }
+        set(.stopped)
+    }
+
+    /// One run of the module; returns why it ended (the module is stopped when this returns).
+    private func runOnce(clock: ContinuousClock, policy: ModuleManifest.HealthPolicy) -> String {
+        let instance: any ModuleInstance
+        do { instance = try runner.start(context) } catch { return "could not start: \(error.message)" }
+        let stopNow = inner.withLock { inner -> Bool in
+            inner.instance = instance
+            return inner.stopRequested
+        }
+        defer {
+            let text = instance.output
+            inner.withLock {
+                $0.instance = nil
+                $0.output = text
+            }
+        }
+        if stopNow { instance.stop(timeout: .seconds(5)); return "stopped" }
+        let started = clock.now
+        waitReady: while true {
+            switch instance.nextEvent(before: started + .seconds(policy.readyTimeoutSeconds)) {
+            case nil:
+                instance.stop(timeout: .seconds(2))
+                return "did not signal ready within \(UpdateSteps.seconds(policy.readyTimeoutSeconds))"
+            case let .exited(exit)?: return "\(exit) before signalling ready"
+            case .heartbeat?: continue
+            case .ready?: break waitReady
+            }
+        }
+        set(.running)
+        let allowedGap = Duration.seconds(policy.heartbeatIntervalSeconds * 1.5)
+        var lastSign = clock.now
+        while true {
+            switch instance.nextEvent(before: lastSign + allowedGap) {
+            case nil:
+                if stopRequested { return "stopped" }
+                instance.stop(timeout: .seconds(2))
+                return "hung: no heartbeat for \(UpdateSteps.seconds(UpdateSteps.seconds(clock.now - lastSign))); killed"
+            case .ready?, .heartbeat?:
+                lastSign = clock.now
+            case let .exited(exit)?:
+                return "\(exit) after running \(UpdateSteps.seconds(UpdateSteps.seconds(clock.now - started)))"
+            }
+        }
+    }
+}

@@ -1,0 +1,96 @@
+import Foundation
+import Testing
+@testable import PluginHost
+
+/// The running host: supervision of installed modules, automatic rollback of a freshly updated
+/// module that breaks, and `plugin-host run` as a process (SIGTERM, systemd notifications).
+@Suite("Host runtime")
+struct HostRuntimeTests {
+    @Test("a module updated to a version that crashes after passing its health check is rolled back, and the old version runs again")
+    func freshUpdateRolledBack() throws {
+        let f = try UpdateFixture()
+        defer { f.base.cleanUp() }
+        try f.engine().install(imageAt: try f.image("1.0.0", behavior: "heartbeat"))
+        // 1.1.0 passes the 0.6 s health check of the update, then crashes 1.2 s into every run.
+        let flaky = ModuleManifest.HealthPolicy(readyTimeoutSeconds: 3, heartbeatIntervalSeconds: 0.5, stabilityWindowSeconds: 0.6,
+                                                maxRestarts: 1, restartWindowSeconds: 60)
+        try f.engine().install(imageAt: try f.image("1.1.0", behavior: "heartbeat crash-after-ms 1200", manifest: UpdateFixture.manifest("1.1.0", health: flaky)))
+        #expect(f.activeVersion == "1.1.0")
+
+        let runtime = HostRuntime(stateDirectory: f.state, runner: ChildProcessRunner(executable: try UpdateFixture.runnerExecutable()),
+                                  backoff: .init(initial: .milliseconds(50), maximum: .milliseconds(200)))
+        try runtime.start()
+        defer { runtime.stop() }
+        let rolledBack = SupervisorTests.wait(30) {
+            runtime.snapshot.modules.first.map { $0.version == "1.0.0" && $0.state == .running } ?? false
+        }
+        #expect(rolledBack, "\(runtime.snapshot)")
+        #expect(f.activeVersion == "1.0.0")
+        #expect(runtime.snapshot.events.contains { $0.contains("rolled back from 1.1.0 to 1.0.0") }, "\(runtime.snapshot.events)")
+        let record = try UpdateEngine.status(id: UpdateFixture.id, stateDirectory: f.state).lastTransaction
+        #expect(record?.kind == .rollback)
+        try f.expectConsistent()
+    }
+
+    @Test("plugin-host run starts modules, reports READY to systemd, writes its status, and stops them on SIGTERM")
+    func runProcess() throws {
+        let binary = try #require(Tool.pluginHost)
+        let f = try UpdateFixture()
+        defer { f.base.cleanUp() }
+        try f.engine().install(imageAt: try f.image("1.0.0", behavior: "heartbeat"))
+
+        // A datagram socket standing in for systemd's notification socket.
+        let socketPath = f.base.path("notify.sock")
+        let notify = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+        #expect(notify >= 0)
+        defer { close(notify) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            for (i, b) in socketPath.utf8.enumerated() { raw[i] = b }
+        }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(notify, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        #expect(bound == 0)
+
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = ["run", "--state-dir", f.state]
+        var environment = ProcessInfo.processInfo.environment
+        environment["NOTIFY_SOCKET"] = socketPath
+        environment["PLUGIN_HOST_RUNNER"] = try UpdateFixture.runnerExecutable()
+        process.environment = environment
+        let errors = Pipe()
+        process.standardError = errors
+        process.standardOutput = errors
+        try process.run()
+
+        // READY=1 arrives once the modules are started.
+        var received = ""
+        let deadline = Date().addingTimeInterval(20)
+        while !received.contains("READY=1"), Date() < deadline {
+            var pollfd = pollfd(fd: notify, events: Int16(POLLIN), revents: 0)
+            if poll(&pollfd, 1, 200) > 0 {
+                var buffer = [UInt8](repeating: 0, count: 4096)
+                let n = recv(notify, &buffer, buffer.count, 0)
+                if n > 0 { received += String(decoding: buffer[..<n], as: UTF8.self) + "\n" }
+            }
+        }
+        #expect(received.contains("READY=1"), "\(received)")
+        #expect(SupervisorTests.wait(10) {
+            HostRuntime.runningSnapshot(stateDirectory: f.state)?.modules.first?.state == .running
+        })
+        let status = try Tool.run(binary, ["status", "--state-dir", f.state])
+        #expect(status.stdout.contains("\(UpdateFixture.id) 1.0.0: running"), "\(status.stdout)")
+
+        kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
+        let output = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(process.terminationReason == .exit && process.terminationStatus == 0, "\(output)")
+        #expect(HostRuntime.runningSnapshot(stateDirectory: f.state) == nil)
+        let log = try String(contentsOfFile: f.state + "/run/\(UpdateFixture.id).log", encoding: .utf8)
+        #expect(log.contains("module stop called"), "the module was not stopped through its stop entry point: \(log)")
+        #expect(UpdateCrashTests.processes(mentioning: f.state).isEmpty)
+    }
+}
