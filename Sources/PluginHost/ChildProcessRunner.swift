@@ -10,12 +10,21 @@ import Synchronization
 /// each: `ready`, `heartbeat`, `returned N` (hook mode), `start-failed N`. Every other
 /// descriptor of the host is closed in the child. The child leads a new process group, so that
 /// killing the group also ends processes the module forked.
+///
+/// With `sandbox`, each run (a hook, or a started module) gets cgroups holding the manifest's
+/// `resources` (CgroupSet, made before the runner starts and removed when the run ends) and the
+/// runner isolates the module (namespaces, a new root, no capabilities: plugin-host-runner's
+/// Sandbox.swift). What could not be applied is reported in the output: `plugin-host: sandbox:`
+/// lines from the host, `plugin-host-runner: sandbox:` lines from the runner.
 public struct ChildProcessRunner: ModuleRunner {
     /// The path of `plugin-host-runner`.
     public let executable: String
+    /// nil: the module runs in a plain child process, as the host's user, unconfined.
+    public let sandbox: SandboxOptions?
 
-    public init(executable: String) {
+    public init(executable: String, sandbox: SandboxOptions? = nil) {
         self.executable = executable
+        self.sandbox = sandbox
     }
 
     /// The runner executable: `$PLUGIN_HOST_RUNNER` if set, else `plugin-host-runner` next to the
@@ -41,15 +50,26 @@ public struct ChildProcessRunner: ModuleRunner {
             let elapsed = (clock.now - started).components
             return Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18
         }
-        let arguments = ["hook", "--library", Self.libraryPath(context), "--symbol", hook.symbol, "--step", name] + Self.commonArguments(context)
+        var arguments = ["hook", "--library", Self.libraryPath(context), "--symbol", hook.symbol, "--step", name] + Self.commonArguments(context)
+        var sandboxRun: PreparedSandbox?
+        if let sandbox {
+            do {
+                sandboxRun = try PreparedSandbox.prepare(sandbox, context: context, label: name)
+            } catch {
+                return HookResult(outcome: .crashed(.exited(127)), output: error.message + (error.underlying.map { ": \($0)" } ?? "") + "\n", seconds: seconds())
+            }
+            arguments += ["--sandbox", sandboxRun!.specPath]
+        }
         var child: RunnerProcess
         switch RunnerProcess.spawn(executable: executable, arguments: arguments, eventsDescriptor: Self.eventsDescriptor) {
         case let .failure(error):
+            _ = sandboxRun?.finish()
             return HookResult(outcome: .crashed(.exited(127)), output: spawnFailure(error).message + "\n", seconds: seconds())
         case let .success(spawned):
             child = spawned
         }
         defer { child.closeDescriptors() }
+        sandboxRun?.notes.forEach { child.note($0) }
 
         let deadline = started + Self.duration(seconds: hook.timeoutSeconds)
         var killedAtDeadline = false
@@ -68,6 +88,7 @@ public struct ChildProcessRunner: ModuleRunner {
         for line in child.takeLines() {
             if line.hasPrefix("returned "), let value = Int32(line.dropFirst("returned ".count)) { returned = value }
         }
+        sandboxRun?.finish().forEach { child.note($0) }
         let exit = child.exit ?? .signaled(SIGKILL)
         let outcome: HookResult.Outcome
         switch (returned, exit) {
@@ -81,10 +102,19 @@ public struct ChildProcessRunner: ModuleRunner {
 
     public func start(_ context: ModuleContext) throws(ModuleError) -> any ModuleInstance {
         let entryPoints = context.manifest.library.entryPoints
-        let arguments = ["start", "--library", Self.libraryPath(context), "--start", entryPoints.start, "--stop", entryPoints.stop] + Self.commonArguments(context)
+        var arguments = ["start", "--library", Self.libraryPath(context), "--start", entryPoints.start, "--stop", entryPoints.stop] + Self.commonArguments(context)
+        var sandboxRun: PreparedSandbox?
+        if let sandbox {
+            sandboxRun = try PreparedSandbox.prepare(sandbox, context: context, label: "run")
+            arguments += ["--sandbox", sandboxRun!.specPath]
+        }
         switch RunnerProcess.spawn(executable: executable, arguments: arguments, eventsDescriptor: Self.eventsDescriptor) {
-        case let .failure(error): throw spawnFailure(error)
-        case let .success(child): return ChildModuleInstance(child)
+        case let .failure(error):
+            _ = sandboxRun?.finish()
+            throw spawnFailure(error)
+        case var .success(child):
+            sandboxRun?.notes.forEach { child.note($0) }
+            return ChildModuleInstance(child, sandbox: sandboxRun)
         }
     }
 
@@ -117,12 +147,17 @@ public struct ChildProcessRunner: ModuleRunner {
 /// the pipes outside the lock, so `output` and `stop` are never held up by a waiting `nextEvent`.
 /// The output pipe is drained whenever any method runs; a module that writes more than the pipe
 /// holds (1 MiB where the kernel allows, else 64 KiB) while nobody calls them blocks in write.
+/// Sandboxed, its cgroups are removed as soon as the runner's exit is seen.
 public final class ChildModuleInstance: ModuleInstance {
     private struct State {
         var child: RunnerProcess
         var pending: [ModuleEvent] = []
         /// The value of a `start-failed` line: the runner is exiting with status 3.
         var startFailed: Int32?
+        /// The sandbox's cgroups and spec, until the runner has exited.
+        var sandbox: PreparedSandbox?
+        /// The OOM kills counted just before the cgroups were removed.
+        var finalOOMKills: Int?
 
         /// Reads what is there, reaps the child if it has exited, and turns event lines into events.
         mutating func update() {
@@ -136,22 +171,51 @@ public final class ChildModuleInstance: ModuleInstance {
                     if line.hasPrefix("start-failed "), let value = Int32(line.dropFirst("start-failed ".count)) { startFailed = value }
                 }
             }
+            settleSandbox()
+        }
+
+        /// Once the runner has exited: counts the OOM kills, removes the cgroups (killing what
+        /// is left in them) and notes the problems in the output.
+        mutating func settleSandbox() {
+            guard child.exit != nil, let run = sandbox else { return }
+            finalOOMKills = run.cgroups.oomKills()
+            run.finish().forEach { child.note($0) }
+            sandbox = nil
         }
     }
 
     private let state: Mutex<State>
     /// The runner's process id (also its process group id).
     public let processID: pid_t
+    /// The cgroups of a sandboxed run (removed once the runner has exited).
+    public let cgroups: CgroupSet?
 
-    init(_ child: RunnerProcess) {
+    init(_ child: RunnerProcess, sandbox: PreparedSandbox? = nil) {
         processID = child.pid
-        state = Mutex(State(child: child))
+        cgroups = sandbox?.cgroups
+        state = Mutex(State(child: child, sandbox: sandbox))
     }
 
     deinit {
-        state.withLock { state in
+        let problems = state.withLock { state -> [String] in
             if state.child.exit == nil { state.child.killAndReap() }
             state.child.closeDescriptors()
+            guard let run = state.sandbox else { return [] }
+            state.sandbox = nil
+            return run.finish()
+        }
+        // Nobody can read the output any more; the problems go to the host's stderr.
+        for line in problems where !line.contains("OOM killer") {
+            FileHandle.standardError.write(Data((line + "\n").utf8))
+        }
+    }
+
+    /// How many processes of the module the kernel's OOM killer ended (the memory cgroup's
+    /// counter); nil unsandboxed, or without a memory cgroup.
+    public func oomKills() -> Int? {
+        state.withLock { state in
+            state.update()
+            return state.sandbox?.cgroups.oomKills() ?? state.finalOOMKills
         }
     }
 
@@ -189,6 +253,7 @@ public final class ChildModuleInstance: ModuleInstance {
                         signaled = true
                     } else if ContinuousClock.now >= deadline {
                         state.child.killAndReap()
+                        state.settleSandbox()
                     }
                 }
                 if state.child.exit != nil { state.pending.removeAll() }
@@ -358,6 +423,11 @@ struct RunnerProcess {
             // The runner writes short lines; anything else is not an event.
             if eventBytes.count > 4096 { eventBytes.removeAll() }
         }
+    }
+
+    /// Adds a line of the host's own to the output (sandbox problems).
+    mutating func note(_ line: String) {
+        Array((line + "\n").utf8).withUnsafeBytes { output.append($0) }
     }
 
     /// The complete event lines read so far.

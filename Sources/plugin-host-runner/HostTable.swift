@@ -93,20 +93,24 @@ func makeHostTable(_ options: Options, step: String) -> UnsafePointer<iotsdk_hos
 }
 
 /// Loads the module's library; on failure explains why on stderr and exits with status 2.
-func loadLibrary(_ path: String, for symbol: String) -> UnsafeMutableRawPointer {
+/// `hostPath`: where the library is on the host, when `path` is its path inside the sandbox.
+func loadLibrary(_ path: String, for symbol: String, hostPath: String? = nil) -> UnsafeMutableRawPointer {
     if let handle = dlopen(path, RTLD_NOW | RTLD_LOCAL) { return handle }
     let reason = dlerror().map { String(cString: $0) } ?? "unknown error"
-    diagnose("cannot load the module library '\(path)' (to call '\(symbol)'): \(reason). Check that the file exists, is a shared library built for this machine, and that the libraries it needs are installed (ldd '\(path)').")
+    let host = hostPath ?? path
+    let sandboxed = hostPath.map { " (\($0) on the host; the sandbox holds the module directory, /usr and /lib*: libraries from elsewhere belong in the module, linked with an rpath of $ORIGIN)" } ?? ""
+    diagnose("cannot load the module library '\(path)'\(sandboxed) (to call '\(symbol)'): \(reason). Check that the file exists, is a shared library built for this machine, and that the libraries it needs are installed (ldd '\(host)').")
     finish(2)
 }
 
 /// Looks up an entry point or hook; on failure explains why on stderr and exits with status 2.
-func lookUp(_ symbol: String, in handle: UnsafeMutableRawPointer, library: String) -> iotsdk_entry_fn {
+func lookUp(_ symbol: String, in handle: UnsafeMutableRawPointer, library: String, hostPath: String? = nil) -> iotsdk_entry_fn {
     _ = dlerror()
     if let address = dlsym(handle, symbol) {
         return unsafeBitCast(address, to: iotsdk_entry_fn.self)
     }
     let reason = dlerror().map { String(cString: $0) } ?? "the symbol's address is null"
-    diagnose("symbol '\(symbol)' not found in the module library '\(library)': \(reason). Is the symbol exported? For C, give it default visibility and no static; for Swift use @_cdecl(\"\(symbol)\"). Check with: nm -D --defined-only '\(library)' | grep \(symbol)")
+    let host = hostPath ?? library
+    diagnose("symbol '\(symbol)' not found in the module library '\(host)': \(reason). Is the symbol exported? For C, give it default visibility and no static; for Swift use @_cdecl(\"\(symbol)\"). Check with: nm -D --defined-only '\(host)' | grep \(symbol)")
     finish(2)
 }

@@ -6,8 +6,8 @@ import Glibc
 /// Calls one hook on this (the main) thread and reports `returned N`.
 /// Exit status: 0 if it returned 0, 1 otherwise.
 func runHook(_ options: Options) -> Never {
-    let handle = loadLibrary(options.library, for: options.symbol)
-    let hook = lookUp(options.symbol, in: handle, library: options.library)
+    let handle = loadLibrary(options.library, for: options.symbol, hostPath: options.libraryOnHost)
+    let hook = lookUp(options.symbol, in: handle, library: options.library, hostPath: options.libraryOnHost)
     let host = makeHostTable(options, step: options.step)
     let result = hook(host)
     // The module's buffered output first, so that it is in the pipe before the host sees the result.
@@ -40,9 +40,9 @@ private let wakeForStartReturn: UInt8 = UInt8(ascii: "R")
 /// - SIGTERM/SIGINT: should_stop() becomes true, stop() runs on this thread, a still-running
 ///   start() gets up to 5 s to return, exit 0.
 func runStart(_ options: Options) -> Never {
-    let handle = loadLibrary(options.library, for: options.start)
-    let start = lookUp(options.start, in: handle, library: options.library)
-    let stop = lookUp(options.stop, in: handle, library: options.library)
+    let handle = loadLibrary(options.library, for: options.start, hostPath: options.libraryOnHost)
+    let start = lookUp(options.start, in: handle, library: options.library, hostPath: options.libraryOnHost)
+    let stop = lookUp(options.stop, in: handle, library: options.library, hostPath: options.libraryOnHost)
     let host = makeHostTable(options, step: "run")
 
     var wake: [Int32] = [-1, -1]

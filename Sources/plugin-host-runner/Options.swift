@@ -5,11 +5,16 @@ import Glibc
 ///
 ///     plugin-host-runner hook  --library <path> --symbol <sym> --step <name> <common options>
 ///     plugin-host-runner start --library <path> --start <sym> --stop <sym> <common options>
+///     plugin-host-runner probe-sandbox
 ///
 /// common options: --module-id <id> --module-version <v> --module-dir <dir> --data-dir <dir> --events-fd <n>
+/// [--sandbox <spec.json>] (Sandbox.swift). `--sandbox-status-fd` and `--sandbox-namespaces` are
+/// internal: the runner passes them to itself when it re-executes as the sandbox's init.
 struct Options {
     enum Mode: String {
         case hook, start
+        /// Tries each namespace and prctl the sandbox uses and prints what the kernel allows.
+        case probeSandbox = "probe-sandbox"
     }
 
     var mode: Mode
@@ -25,21 +30,38 @@ struct Options {
     var moduleDirectory: String
     var dataDirectory: String
     var eventsFD: Int32
+    /// `--sandbox`: the sandbox spec (JSON) the host wrote; nil runs the module unsandboxed.
+    var sandboxSpecPath: String?
+    /// Internal: set in the sandbox's init process (the runner re-executed inside the new PID
+    /// namespace); the pipe on which it reports the module process's wait status.
+    var sandboxStatusFD: Int32?
+    /// Internal: the namespaces the outer runner created (mnt, pid, ipc, uts, net, cgroup).
+    var sandboxNamespaces: [String] = []
+    /// The library's path on the host, when `library` was rewritten to its path in the sandbox.
+    var libraryOnHost: String?
 
     static let usage = """
     usage: plugin-host-runner hook --library <path.so> --symbol <symbol> --step <name> COMMON
            plugin-host-runner start --library <path.so> --start <symbol> --stop <symbol> COMMON
+           plugin-host-runner probe-sandbox
     COMMON: --module-id <id> --module-version <version> --module-dir <dir> --data-dir <dir> --events-fd <n>
+            [--sandbox <spec.json>]
 
     Runs one hook or the start/stop entry points of a module's shared library; plugin-host starts it.
+    With --sandbox, the module runs in namespaces, cgroups and a new root as the spec says.
     Exit status: 0 hook returned 0 / module stopped; 1 hook returned non-zero; 2 library or symbol
-    not loadable; 3 start returned non-zero; 64 bad command line.
+    not loadable; 3 start returned non-zero; 5 sandbox not set up (spec unreadable, or strict and a
+    part refused); 64 bad command line.
     """
 
     /// Parses `arguments` (without argv[0]); a `UsageError` saying what is wrong on a bad command line.
     static func parse(_ arguments: [String]) -> Result<Options, UsageError> {
         guard let first = arguments.first else { return .failure(UsageError("missing mode: hook or start")) }
-        guard let mode = Mode(rawValue: first) else { return .failure(UsageError("unknown mode '\(first)': expected hook or start")) }
+        guard let mode = Mode(rawValue: first) else { return .failure(UsageError("unknown mode '\(first)': expected hook, start or probe-sandbox")) }
+        if mode == .probeSandbox {
+            guard arguments.count == 1 else { return .failure(UsageError("probe-sandbox takes no options")) }
+            return .success(Options(mode: mode, library: "", moduleID: "", moduleVersion: "", moduleDirectory: "", dataDirectory: "", eventsFD: -1))
+        }
         var values: [String: String] = [:]
         var index = 1
         while index < arguments.count {
@@ -51,7 +73,8 @@ struct Options {
         }
         var required = ["library", "module-id", "module-version", "module-dir", "data-dir", "events-fd"]
         required += mode == .hook ? ["symbol", "step"] : ["start", "stop"]
-        let known = Set(required)
+        let optional = ["sandbox", "sandbox-status-fd", "sandbox-namespaces"]
+        let known = Set(required + optional)
         if let unknown = values.keys.sorted().first(where: { !known.contains($0) }) {
             return .failure(UsageError("unknown option --\(unknown) for mode \(mode.rawValue)"))
         }
@@ -71,6 +94,15 @@ struct Options {
         case .start:
             options.start = values["start"]!
             options.stop = values["stop"]!
+        case .probeSandbox:
+            break
+        }
+        options.sandboxSpecPath = values["sandbox"]
+        if let status = values["sandbox-status-fd"] {
+            guard options.sandboxSpecPath != nil else { return .failure(UsageError("--sandbox-status-fd needs --sandbox")) }
+            guard let fd = Int32(status), fd >= 0 else { return .failure(UsageError("--sandbox-status-fd must be a file descriptor number; got '\(status)'")) }
+            options.sandboxStatusFD = fd
+            options.sandboxNamespaces = (values["sandbox-namespaces"] ?? "").split(separator: ",").map(String.init)
         }
         return .success(options)
     }

@@ -12,7 +12,14 @@ import CIoTLinux
 // PLUGIN_HOST_PID; without it, the parent at this moment is taken as the host.
 let host = getenv("PLUGIN_HOST_PID").flatMap { pid_t(String(cString: $0)) } ?? getppid()
 _ = ciot_set_parent_death_signal(SIGKILL)
-if getppid() != host { exit(70) }
+let parsed = Options.parse(Array(CommandLine.arguments.dropFirst()))
+// The sandbox's init process (Sandbox.swift) has the outer runner, not the host, as its parent;
+// in a new PID namespace getppid() is 0 there. It checks its parent through its status pipe.
+if case let .success(options) = parsed, options.sandboxStatusFD != nil {
+    sandboxInitCheckParent(options)
+} else if getppid() != host {
+    exit(70)
+}
 
 // Line-buffered, so that the module's printf lines reach the host as they are written, and are
 // not lost in a buffer when the module crashes.
@@ -20,11 +27,12 @@ setvbuf(stdout, nil, _IOLBF, 0)
 // A host that went away must not kill the module mid-write; writes just fail.
 signal(SIGPIPE, SIG_IGN)
 
-switch Options.parse(Array(CommandLine.arguments.dropFirst())) {
+switch parsed {
 case let .failure(error):
     diagnose("\(error.message)\n\(Options.usage)")
     finish(64)
-case let .success(options):
+case .success(var options):
+    if options.mode == .probeSandbox { probeSandbox() }
     guard fcntl(options.eventsFD, F_GETFD) != -1 else {
         diagnose("--events-fd \(options.eventsFD) is not an open file descriptor")
         finish(64)
@@ -32,8 +40,17 @@ case let .success(options):
     // Programs the module executes do not inherit the host's pipe (children it forks still do).
     _ = fcntl(options.eventsFD, F_SETFD, FD_CLOEXEC)
     eventsFD.store(options.eventsFD, ordering: .sequentiallyConsistent)
+    // Sandboxed: first thing, while this process has a single thread (no dlopen, no thread yet).
+    // The runner the host started joins the cgroups, creates the namespaces and re-executes
+    // itself as the init (PID 1) of the new PID namespace; that builds the new root and forks the
+    // process that runs the module, which alone returns here, with the paths as the module sees them.
+    if options.sandboxSpecPath != nil {
+        if options.sandboxStatusFD == nil { runSandboxOuter(options) }
+        options = runSandboxInit(options)
+    }
     switch options.mode {
     case .hook: runHook(options)
     case .start: runStart(options)
+    case .probeSandbox: probeSandbox()
     }
 }

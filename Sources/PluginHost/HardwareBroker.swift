@@ -1,0 +1,255 @@
+import CIoTLinux
+import Foundation
+import ModuleProtocol
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One line of the host's audit log (`<state>/audit.log`, JSON lines): every hardware request a
+/// module made that was refused, and every grant.
+public struct AuditEntry: Codable, Sendable, Equatable {
+    public var time: Double
+    public var module: String
+    /// `gpio` or `i2c`.
+    public var resource: String
+    /// What was asked, e.g. `gpiochip0 line 17 output` or `i2c-1 0x76 write 1 read 6`.
+    public var request: String
+    /// `granted` or `denied`.
+    public var decision: String
+    public var reason: String?
+}
+
+/// Appends audit entries; one write(2) per line on an O_APPEND file, so concurrent writers never
+/// interleave within a line.
+public struct AuditLog: Sendable {
+    public let path: String
+
+    public init(stateDirectory: String) { path = stateDirectory + "/audit.log" }
+
+    public func record(_ entry: AuditEntry) {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        guard var line = try? encoder.encode(entry) else { return }
+        line.append(UInt8(ascii: "\n"))
+        let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o640)
+        guard fd >= 0 else { return }
+        defer { close(fd) }
+        _ = line.withUnsafeBytes { write(fd, $0.baseAddress!, $0.count) }
+    }
+
+    public func entries() -> [AuditEntry] {
+        guard let data = FileManager.default.contents(atPath: path) else { return [] }
+        return data.split(separator: UInt8(ascii: "\n")).compactMap { try? JSONDecoder().decode(AuditEntry.self, from: Data($0)) }
+    }
+}
+
+/// Gives a module the hardware its manifest declared, and nothing else.
+///
+/// GPIO: the host requests the declared line from the kernel (character device, uAPI v2) and
+/// hands the line-request descriptor to the runner, so the module toggles it at native speed and
+/// the kernel confines it to that line. The host keeps a duplicate of every output line it
+/// granted, to drive it to its safe state (inactive) when the module stops.
+/// I2C: every transfer is performed by the host, on the declared bus and only to a declared
+/// address. Anything else is denied, with a line in the audit log.
+public final class HardwareBroker: Sendable {
+    public let moduleID: String
+    public let capabilities: ModuleManifest.Capabilities
+    let devRoot: String
+    let audit: AuditLog
+
+    private struct State {
+        /// Duplicates of granted output lines, by "chip:line", for the safe state.
+        var outputs: [String: Int32] = [:]
+        /// Open /dev/i2c-N descriptors, by bus, and whether the adapter does I2C_RDWR.
+        var buses: [UInt32: (fd: Int32, plainI2C: Bool)] = [:]
+    }
+    private let state = Mutex(State())
+
+    public init(moduleID: String, capabilities: ModuleManifest.Capabilities, audit: AuditLog, devRoot: String = "/dev") {
+        self.moduleID = moduleID
+        self.capabilities = capabilities
+        self.audit = audit
+        self.devRoot = devRoot
+    }
+
+    deinit {
+        state.withLock { state in
+            for fd in state.outputs.values { close(fd) }
+            for bus in state.buses.values { close(bus.fd) }
+        }
+    }
+
+    public enum Refusal: Error, Equatable, CustomStringConvertible {
+        /// The manifest did not declare it (audited).
+        case denied(String)
+        /// Declared, but the kernel refused (line busy, no such chip, I/O error).
+        case failed(String)
+
+        public var description: String {
+            switch self {
+            case let .denied(text), let .failed(text): text
+            }
+        }
+    }
+
+    private func log(_ resource: String, _ request: String, denied reason: String?) {
+        audit.record(AuditEntry(time: Date().timeIntervalSince1970, module: moduleID, resource: resource, request: request,
+                                decision: reason == nil ? "granted" : "denied", reason: reason))
+    }
+
+    // MARK: GPIO
+
+    /// Requests a declared line and returns the line-request descriptor for the runner (the
+    /// caller sends it with SCM_RIGHTS and closes its copy).
+    public func requestGPIO(chip: String, line: UInt32, direction: Message.Direction, initialValue: Bool) -> Result<Int32, Refusal> {
+        let wanted: ModuleManifest.Direction = direction == .output ? .output : .input
+        let request = "\(chip) line \(line) \(wanted.rawValue)"
+        guard let declared = capabilities.gpio.first(where: { $0.chip == chip && $0.line == line }) else {
+            let declaredList = capabilities.gpio.map { "\($0.chip) line \($0.line) \($0.direction.rawValue)" }
+            let reason = "\(request) is not declared in capabilities.gpio (declared: \(declaredList.isEmpty ? "none" : declaredList.joined(separator: ", ")))"
+            log("gpio", request, denied: reason)
+            return .failure(.denied(reason))
+        }
+        guard declared.direction == wanted else {
+            let reason = "\(chip) line \(line) is declared as \(declared.direction.rawValue), not \(wanted.rawValue)"
+            log("gpio", request, denied: reason)
+            return .failure(.denied(reason))
+        }
+        let chipFD = open(devRoot + "/" + chip, O_RDWR | O_CLOEXEC)
+        guard chipFD >= 0 else { return .failure(.failed("cannot open \(devRoot)/\(chip): \(String(cString: strerror(errno)))")) }
+        defer { close(chipFD) }
+        var config = ciot_gpio_v2_line_config()
+        ciot_gpio_v2_config_init(&config)
+        let flags = UInt64(wanted == .output ? GPIO_V2_LINE_FLAG_OUTPUT.rawValue : GPIO_V2_LINE_FLAG_INPUT.rawValue)
+        config.flags = flags
+        if wanted == .output, initialValue { _ = ciot_gpio_v2_config_add_output_values(&config, 1, 1) }
+        var offsets = [line]
+        var lineFD: Int32 = -1
+        let consumer = String("plugin-host:\(moduleID)".utf8.prefix(31))!
+        guard ciot_gpio_v2_request_lines(chipFD, &offsets, 1, consumer, &config, 0, &lineFD) == 0 else {
+            let code = errno
+            return .failure(.failed("the kernel refused \(request): \(String(cString: strerror(code)))\(code == EBUSY ? " (another consumer holds the line)" : "")"))
+        }
+        if wanted == .output {
+            let keep = fcntl(lineFD, F_DUPFD_CLOEXEC, 3)
+            if keep >= 0 { state.withLock { $0.outputs["\(chip):\(line)"].map { close($0) }; $0.outputs["\(chip):\(line)"] = keep } }
+        }
+        log("gpio", request, denied: nil)
+        return .success(lineFD)
+    }
+
+    /// Drives every output line granted to the module to its safe state (inactive) and releases
+    /// the host's copies. Called when the module stops, before or after its runner exits.
+    @discardableResult
+    public func driveOutputsToSafeState() -> [String] {
+        let outputs = state.withLock { state -> [String: Int32] in
+            defer { state.outputs = [:] }
+            return state.outputs
+        }
+        var driven: [String] = []
+        for (name, fd) in outputs.sorted(by: { $0.key < $1.key }) {
+            if ciot_gpio_v2_line_set_values(fd, 0, 1) == 0 { driven.append(name) }
+            close(fd)
+        }
+        return driven
+    }
+
+    // MARK: I2C
+
+    /// Performs one combined transfer for the module; returns the bytes of each read segment.
+    public func i2cTransfer(bus: UInt32, address: UInt8, segments: [Message.I2CSegment]) -> Result<[[UInt8]], Refusal> {
+        let summary = segments.map { segment -> String in
+            switch segment {
+            case let .write(bytes): "write \(bytes.count)"
+            case let .read(count): "read \(count)"
+            }
+        }.joined(separator: " ")
+        let request = "i2c-\(bus) 0x\(String(address, radix: 16)) \(summary)"
+        guard let declared = capabilities.i2c.first(where: { $0.bus == bus }) else {
+            let reason = "bus i2c-\(bus) is not declared in capabilities.i2c"
+            log("i2c", request, denied: reason)
+            return .failure(.denied(reason))
+        }
+        guard declared.addresses.contains(address) else {
+            let reason = "address 0x\(String(address, radix: 16)) on i2c-\(bus) is not declared (declared: \(declared.addresses.map { "0x" + String($0, radix: 16) }.joined(separator: ", ")))"
+            log("i2c", request, denied: reason)
+            return .failure(.denied(reason))
+        }
+        return state.withLock { state -> Result<[[UInt8]], Refusal> in
+            let bus_: (fd: Int32, plainI2C: Bool)
+            if let open_ = state.buses[bus] { bus_ = open_ } else {
+                let fd = open(devRoot + "/i2c-\(bus)", O_RDWR | O_CLOEXEC)
+                guard fd >= 0 else { return .failure(.failed("cannot open \(devRoot)/i2c-\(bus): \(String(cString: strerror(errno)))")) }
+                var funcs: UInt = 0
+                _ = ciot_i2c_funcs(fd, &funcs)
+                bus_ = (fd, funcs & CIOT_I2C_FUNC_I2C != 0)
+                state.buses[bus] = bus_
+            }
+            return Self.perform(fd: bus_.fd, plainI2C: bus_.plainI2C, address: address, segments: segments, request: request)
+        }
+    }
+
+    /// I2C_RDWR when the adapter does plain I2C; on an SMBus-only adapter the common register
+    /// patterns map to SMBus calls: [write r, read n] (byte, word, I2C block) and [write r, v…].
+    static func perform(fd: Int32, plainI2C: Bool, address: UInt8, segments: [Message.I2CSegment], request: String) -> Result<[[UInt8]], Refusal> {
+        func failure(_ what: String) -> Result<[[UInt8]], Refusal> {
+            .failure(.failed("\(request): \(what): \(String(cString: strerror(errno)))"))
+        }
+        if plainI2C {
+            var buffers: [UnsafeMutablePointer<UInt8>?] = []
+            var flags: [UInt16] = [], lengths: [UInt16] = []
+            defer { buffers.forEach { $0?.deallocate() } }
+            for segment in segments {
+                switch segment {
+                case let .write(bytes):
+                    let buffer = UnsafeMutablePointer<UInt8>.allocate(capacity: max(bytes.count, 1))
+                    buffer.initialize(from: bytes, count: bytes.count)
+                    buffers.append(buffer); flags.append(0); lengths.append(UInt16(bytes.count))
+                case let .read(count):
+                    let buffer = UnsafeMutablePointer<UInt8>.allocate(capacity: max(Int(count), 1))
+                    buffer.initialize(repeating: 0, count: max(Int(count), 1))
+                    buffers.append(buffer); flags.append(CIOT_I2C_M_RD); lengths.append(count)
+                }
+            }
+            let rc = buffers.withUnsafeBufferPointer { pointers in
+                ciot_i2c_rdwr(fd, UInt16(address), UInt32(segments.count), flags, lengths,
+                              UnsafeRawPointer(pointers.baseAddress!).assumingMemoryBound(to: UnsafeMutablePointer<UInt8>?.self))
+            }
+            guard rc >= 0 else { return failure("I2C_RDWR") }
+            var reads: [[UInt8]] = []
+            for (index, segment) in segments.enumerated() {
+                if case let .read(count) = segment { reads.append(Array(UnsafeBufferPointer(start: buffers[index], count: Int(count)))) }
+            }
+            return .success(reads)
+        }
+        guard ciot_i2c_set_address(fd, UInt16(address), 0) == 0 else { return failure("selecting the address") }
+        let shape: (write: [UInt8]?, read: UInt16?) = switch (segments.first, segments.dropFirst().first, segments.count) {
+        case let (.write(bytes)?, .read(count)?, 2): (bytes, count)
+        case let (.write(bytes)?, nil, 1): (bytes, nil)
+        case let (.read(count)?, nil, 1): (nil, count)
+        default: (nil, nil)
+        }
+        switch shape {
+        case let (register?, count?) where register.count == 1 && count == 1:
+            let value = ciot_i2c_smbus_read_byte_data(fd, register[0])
+            return value < 0 ? failure("SMBus read byte data") : .success([[UInt8(value)]])
+        case let (register?, count?) where register.count == 1 && count == 2:
+            let value = ciot_i2c_smbus_read_word_data(fd, register[0])
+            return value < 0 ? failure("SMBus read word data") : .success([[UInt8(value & 0xFF), UInt8(value >> 8)]])
+        case let (register?, count?) where register.count == 1 && count <= UInt16(CIOT_I2C_SMBUS_BLOCK_MAX):
+            var buffer = [UInt8](repeating: 0, count: Int(count))
+            let n = ciot_i2c_smbus_read_i2c_block_data(fd, register[0], UInt8(count), &buffer)
+            return n < 0 ? failure("SMBus read I2C block") : .success([Array(buffer.prefix(Int(n)))])
+        case let (bytes?, nil) where bytes.count == 1:
+            return ciot_i2c_smbus_write_byte(fd, bytes[0]) < 0 ? failure("SMBus write byte") : .success([])
+        case let (bytes?, nil) where bytes.count == 2:
+            return ciot_i2c_smbus_write_byte_data(fd, bytes[0], bytes[1]) < 0 ? failure("SMBus write byte data") : .success([])
+        case (nil, 1?):
+            let value = ciot_i2c_smbus_read_byte(fd)
+            return value < 0 ? failure("SMBus receive byte") : .success([[UInt8(value)]])
+        default:
+            return .failure(.failed("\(request): this adapter speaks SMBus only, which cannot express this transfer; use [write register, read 1...32] or [write register, value]"))
+        }
+    }
+}

@@ -1,0 +1,158 @@
+import Foundation
+import Glibc
+import Synchronization
+
+/// What `plugin-host-runner --sandbox <file>` reads: this, as JSON. The runner has its own copy
+/// of the type (Sources/plugin-host-runner/SandboxSpec.swift, decoded without Foundation); the
+/// two must keep the same stored properties, whose names are the JSON keys.
+public struct SandboxSpec: Codable, Sendable, Equatable {
+    public struct User: Codable, Sendable, Equatable {
+        public var uid: UInt32
+        public var gid: UInt32
+
+        public init(uid: UInt32, gid: UInt32) {
+            self.uid = uid
+            self.gid = gid
+        }
+
+        /// nobody:nogroup on Debian and Raspberry Pi OS.
+        public static let nobody = User(uid: 65534, gid: 65534)
+    }
+
+    /// The format; the runner refuses another.
+    public var version: Int
+    /// Bound read-only at /module in the sandbox.
+    public var moduleDirectory: String
+    /// Bound read-write at /data in the sandbox.
+    public var dataDirectory: String
+    /// false: a network namespace of its own, with only the loopback interface.
+    public var network: Bool
+    public var hostname: String
+    /// cgroup directories the runner joins before it creates its namespaces.
+    public var cgroups: [String]
+    /// RLIMIT_NOFILE; nil leaves the host's.
+    public var openFiles: UInt64?
+    /// nil: uid 0 without any capability; else this user, which must be able to write the data
+    /// directory (the runner reports it if not).
+    public var user: User?
+    /// The size of the tmpfs at /tmp (charged to the module's memory cgroup).
+    public var temporaryBytes: UInt64
+    /// More host paths bound read-only at the same path.
+    public var readOnlyPaths: [String]
+    /// true: anything the kernel refuses stops the run (runner exit status 5).
+    public var strict: Bool
+
+    public static let currentVersion = 1
+
+    public init(moduleDirectory: String, dataDirectory: String, network: Bool, hostname: String, cgroups: [String] = [],
+                openFiles: UInt64? = nil, user: User? = nil, temporaryBytes: UInt64 = 16 << 20, readOnlyPaths: [String] = [], strict: Bool = false) {
+        version = Self.currentVersion
+        self.moduleDirectory = moduleDirectory
+        self.dataDirectory = dataDirectory
+        self.network = network
+        self.hostname = hostname
+        self.cgroups = cgroups
+        self.openFiles = openFiles
+        self.user = user
+        self.temporaryBytes = temporaryBytes
+        self.readOnlyPaths = readOnlyPaths
+        self.strict = strict
+    }
+}
+
+/// How `ChildProcessRunner` sandboxes the runs of modules (see the design note in
+/// Documentation): each run gets cgroups with the manifest's `resources`, made here and removed
+/// when the run ends, and the runner isolates itself as `SandboxSpec` says.
+public struct SandboxOptions: Sendable, Equatable {
+    /// nil (the default): the module runs as uid 0 with no capability at all, which keeps data
+    /// directories owned by root working. `.nobody` or another user is stronger (files of root
+    /// that are writable by their owner stay out of reach), but the module's data directory must
+    /// then belong to that user: chown it when the module is installed.
+    public var user: SandboxSpec.User?
+    /// nil: the module id (cut to 64 bytes).
+    public var hostname: String?
+    public var temporaryBytes: UInt64
+    /// Host paths the sandbox also shows, read-only, at the same path.
+    public var readOnlyPaths: [String]
+    /// Refuse to run a module when any part of the sandbox or any limit cannot be applied.
+    public var strict: Bool
+    /// Where the cgroups go: `<hierarchy>/<cgroupRootName>/<module id>@<run>`.
+    public var cgroupRootName: String
+    public var cgroupPaths: CgroupSystemPaths
+    /// Added to `maxProcesses` for pids.max: the outer runner, the sandbox's init and the thread
+    /// that calls the start entry point are counted as tasks of the module's cgroup.
+    public var runnerTasks: UInt32
+    /// Where spec files are written (nil: the temporary directory). They are removed after the run.
+    public var specDirectory: String?
+
+    public init(user: SandboxSpec.User? = nil, hostname: String? = nil, temporaryBytes: UInt64 = 16 << 20, readOnlyPaths: [String] = [],
+                strict: Bool = false, cgroupRootName: String = "plugin-host", cgroupPaths: CgroupSystemPaths = .system,
+                runnerTasks: UInt32 = 3, specDirectory: String? = nil) {
+        self.user = user
+        self.hostname = hostname
+        self.temporaryBytes = temporaryBytes
+        self.readOnlyPaths = readOnlyPaths
+        self.strict = strict
+        self.cgroupRootName = cgroupRootName
+        self.cgroupPaths = cgroupPaths
+        self.runnerTasks = runnerTasks
+        self.specDirectory = specDirectory
+    }
+
+    /// The lines the runner writes for what the kernel refused, from a run's output.
+    public static func refusals(in output: String) -> [String] {
+        output.split(separator: "\n").filter { $0.hasPrefix("plugin-host-runner: sandbox: ") || $0.hasPrefix(PreparedSandbox.notePrefix) }.map(String.init)
+    }
+}
+
+/// The host's side of one sandboxed run: its cgroups and its spec file.
+struct PreparedSandbox: Sendable {
+    static let notePrefix = "plugin-host: sandbox: "
+    private static let runs = Atomic<Int>(0)
+
+    let cgroups: CgroupSet
+    let specPath: String
+    let limits: ModuleManifest.ResourceLimits
+    /// What could not be applied, as output lines.
+    let notes: [String]
+
+    /// Makes the cgroups and writes the spec of one run (`label`: the hook's step, or "run").
+    static func prepare(_ options: SandboxOptions, context: ModuleContext, label: String) throws(ModuleError) -> PreparedSandbox {
+        let manifest = context.manifest
+        let run = runs.add(1, ordering: .relaxed).newValue
+        let cgroups = CgroupSet.create(for: manifest.id, instance: "\(label)-\(getpid())-\(run)", limits: manifest.resources,
+                                       extraTasks: options.runnerTasks, detection: .detect(options.cgroupPaths), rootName: options.cgroupRootName)
+        if options.strict && !cgroups.problems.isEmpty {
+            cgroups.remove()
+            throw ModuleError(.runnerFailed, "the sandbox is strict and not every limit can be applied: " + cgroups.problems.joined(separator: "; "))
+        }
+        let spec = SandboxSpec(moduleDirectory: context.moduleDirectory, dataDirectory: context.dataDirectory,
+                               network: manifest.capabilities.network, hostname: String(decoding: (options.hostname ?? manifest.id).utf8.prefix(64), as: UTF8.self),
+                               cgroups: cgroups.joinDirectories, openFiles: UInt64(manifest.resources.maxOpenFiles), user: options.user,
+                               temporaryBytes: options.temporaryBytes, readOnlyPaths: options.readOnlyPaths, strict: options.strict)
+        let directory = options.specDirectory ?? FileManager.default.temporaryDirectory.path
+        let path = directory + "/plugin-host-sandbox-\(UUID().uuidString).json"
+        do {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            guard FileManager.default.createFile(atPath: path, contents: try encoder.encode(spec), attributes: [.posixPermissions: 0o600]) else {
+                throw CocoaError(.fileWriteUnknown)
+            }
+        } catch {
+            cgroups.remove()
+            throw ModuleError(.runnerFailed, "cannot write the sandbox spec \(path)", underlying: "\(error)")
+        }
+        return PreparedSandbox(cgroups: cgroups, specPath: path, limits: manifest.resources, notes: cgroups.problems.map { notePrefix + $0 })
+    }
+
+    /// After the run: what the OOM killer did, then the cgroups and the spec file go. Output lines.
+    func finish() -> [String] {
+        var lines: [String] = []
+        if let kills = cgroups.oomKills(), kills > 0 {
+            lines.append(Self.notePrefix + "the memory limit (\(limits.memoryBytes) bytes) was reached: the kernel's OOM killer ended \(kills) process(es) of the module")
+        }
+        lines += cgroups.remove().map { Self.notePrefix + $0 }
+        unlink(specPath)
+        return lines
+    }
+}
