@@ -18,6 +18,9 @@ let package = Package(
         .library(name: "PluginHost", targets: ["PluginHost"]),
         .executable(name: "plugin-host", targets: ["plugin-host"]),
         .executable(name: "plugin-host-runner", targets: ["plugin-host-runner"]),
+        // Example modules (Examples/), built as the shared libraries a module image carries.
+        .library(name: "ExampleModuleC", type: .dynamic, targets: ["ExampleModuleC"]),
+        .library(name: "ExampleModuleSwift", type: .dynamic, targets: ["ExampleModuleSwift"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
@@ -57,9 +60,9 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .executableTarget(name: "sdk-bench", dependencies: ["IoTSDK", "CIoTBench"]),
+        .executableTarget(name: "sdk-bench", dependencies: ["IoTSDK", "CIoTBench", "PluginHost", "ModuleFFI", "ModuleProtocol"]),
         // The tests that run inside the QEMU lab against a real kernel (gpio-sim, i2c-stub).
-        .executableTarget(name: "iotsdk-lab", dependencies: ["IoTSDK", "SensorDrivers", "SensorDriversTesting"]),
+        .executableTarget(name: "iotsdk-lab", dependencies: ["IoTSDK", "SensorDrivers", "SensorDriversTesting", "PluginHost", "CIoTLinux"]),
         // The child process of the storage crash test (Tests/IoTSDKTests/StorageCrashTests.swift).
         .executableTarget(name: "iotsdk-storage-writer", dependencies: ["IoTSDK"]),
         .testTarget(name: "IoTSDKTests", dependencies: ["IoTSDK", "IoTSDKFoundation", "CSQLite", "CIoTModule", "iotsdk-storage-writer"]),
@@ -94,6 +97,8 @@ let package = Package(
             ]
         ),
         .testTarget(name: "PluginHostTests", dependencies: ["PluginHost", "plugin-host", "plugin-host-runner", "CIoTModule", "CSQLite", "CIoTLinux", "ModuleProtocol", "ModuleFFI"]),
+        .target(name: "ExampleModuleC", dependencies: ["CIoTModule"], path: "Examples/ExampleModuleC", exclude: ["module.json"]),
+        .target(name: "ExampleModuleSwift", dependencies: ["IoTSDK", "CIoTModule"], path: "Examples/ExampleModuleSwift", exclude: ["module.json"]),
         .testTarget(name: "SensorDriversTests", dependencies: ["SensorDrivers", "SensorDriversTesting", "IoTSDK"]),
     ],
     swiftLanguageModes: [.v6]

@@ -21,6 +21,9 @@ swift test --skip PluginHostTests
 
 step "host tests: swift test (PluginHost: images, updates, runner, sandbox)"
 export PLUGIN_HOST_REQUIRE_SANDBOX=$([ "$(id -u)" -eq 0 ] && echo 1 || echo 0)
+swift build --product ExampleModuleC
+swift build --product ExampleModuleSwift
+export PLUGIN_HOST_REQUIRE_EXAMPLES=1
 swift test --skip-build --filter PluginHostTests
 
 step "sdk-demo on the simulated board (the README's first command, with a fixed duration)"

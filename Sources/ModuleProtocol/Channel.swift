@@ -27,7 +27,11 @@ public struct PeerCredentials: Sendable, Equatable, Hashable {
 /// 1. The host creates a bootstrap pair (`Channel.pair()`), passes one end to the runner as fd 3
 ///    (posix_spawn_file_actions_adddup2) and closes that end itself.
 /// 2. The runner creates the real connection (`Channel.pair()`) and sends one end to the host
-///    attached to `hello` on the bootstrap socket (`openToHost(bootstrap:moduleID:)`).
+///    attached to `hello` on the bootstrap socket (`openToHost(bootstrap:moduleID:)`). It must be
+///    the very process the host spawned: in the sandbox that is the outer runner, which connects
+///    before it creates any namespace and hands the connection down to the module process
+///    (plugin-host-runner's HostLink.swift), so the host never has to relate a pid it did not
+///    spawn to one it did.
 /// 3. The host receives it (`acceptRunner(bootstrap:expectedPID:expectedUID:timeout:)`): SO_PEERCRED
 ///    of that socket names the runner (its pid as the host sees it, also across pid namespaces,
 ///    and its uid as the host sees it), so the host checks them against the pid it spawned and
@@ -63,6 +67,16 @@ public final class Channel: Sendable {
     public func close() {
         if !isClosed.exchange(true, ordering: .acquiringAndReleasing) {
             _ = Glibc.close(fileDescriptor)
+        }
+    }
+
+    /// Shuts the connection down in both directions without releasing the descriptor: a thread
+    /// blocked in `receive` on this channel returns (`.closed`), and the peer sees the connection
+    /// closed. Unlike `close`, it may race with `send` and `receive` on other threads (the
+    /// descriptor number stays this socket's until `close`).
+    public func shutdown() {
+        if !isClosed.load(ordering: .acquiring) {
+            _ = Glibc.shutdown(fileDescriptor, Int32(SHUT_RDWR))
         }
     }
 

@@ -8,7 +8,8 @@
 /// that takes none), so a payload that decodes re-encodes to exactly the same bytes.
 ///
 /// Request ids: a request (`gpioRequest`, `i2cTransfer`, `callCommand`) carries an id its sender
-/// chose; the answer (`gpioGranted`, `i2cResult`, `denied`, `commandResult`) carries the same id.
+/// chose; the answer (`gpioGranted`, `i2cResult`, `denied`, `failed`, `commandResult`) carries the
+/// same id.
 /// The id travels in the frame header; the other messages have id 0 there.
 ///
 /// Descriptors: `gpioGranted` carries the line request's file descriptor, and `hello` the
@@ -30,6 +31,9 @@ public enum Message: Sendable, Equatable, Hashable {
     case i2cTransfer(requestID: UInt32, bus: UInt32, address: UInt8, segments: [I2CSegment])
     /// The answer to `callCommand`.
     case commandResult(requestID: UInt32, result: CommandOutcome)
+    /// What the hook returned (hook mode), or what a failing start entry point returned (start
+    /// mode, sent only when it is not 0, just before the runner exits with status 3).
+    case returned(value: Int32)
 
     // MARK: host → runner
     /// The host accepted `hello`.
@@ -38,8 +42,11 @@ public enum Message: Sendable, Equatable, Hashable {
     case gpioGranted(requestID: UInt32)
     /// The bytes of each read segment of an `i2cTransfer`, in order.
     case i2cResult(requestID: UInt32, reads: [[UInt8]])
-    /// The request was refused (not declared in the manifest, or it failed).
+    /// The request was refused: the manifest does not declare it (the module sees -EACCES).
     case denied(requestID: UInt32, reason: String)
+    /// The request was allowed but failed: `code` is the errno value (1...`maxErrorCode`) of the
+    /// kernel's refusal (no such chip, line busy, I/O error), which the module sees negated.
+    case failed(requestID: UInt32, code: Int32, reason: String)
     /// Calls a command the module exports.
     case callCommand(requestID: UInt32, symbol: String, arguments: [CommandValue], returns: ValueType)
     /// The module is to stop.
@@ -50,9 +57,9 @@ public enum Message: Sendable, Equatable, Hashable {
     /// The wire value of each message type: 0x01xx the runner sends, 0x02xx the host sends.
     public enum Kind: UInt16, Sendable, CaseIterable {
         case hello = 0x0101, ready = 0x0102, heartbeat = 0x0103, log = 0x0104
-        case gpioRequest = 0x0105, i2cTransfer = 0x0106, commandResult = 0x0107
+        case gpioRequest = 0x0105, i2cTransfer = 0x0106, commandResult = 0x0107, returned = 0x0108
         case welcome = 0x0201, gpioGranted = 0x0202, i2cResult = 0x0203, denied = 0x0204
-        case callCommand = 0x0205, stop = 0x0206
+        case callCommand = 0x0205, stop = 0x0206, failed = 0x0207
 
         /// Who may send it.
         public var sender: Sender { rawValue >> 8 == 1 ? .runner : .host }
@@ -60,8 +67,8 @@ public enum Message: Sendable, Equatable, Hashable {
         /// Whether the frame's request id is meaningful (else it must be 0).
         public var carriesRequestID: Bool {
             switch self {
-            case .gpioRequest, .i2cTransfer, .commandResult, .gpioGranted, .i2cResult, .denied, .callCommand: true
-            case .hello, .ready, .heartbeat, .log, .welcome, .stop: false
+            case .gpioRequest, .i2cTransfer, .commandResult, .gpioGranted, .i2cResult, .denied, .failed, .callCommand: true
+            case .hello, .ready, .heartbeat, .log, .returned, .welcome, .stop: false
             }
         }
 
@@ -109,6 +116,8 @@ public enum Message: Sendable, Equatable, Hashable {
     public static let maxCommandValues = 16
     /// The largest 7-bit I2C address.
     public static let maxI2CAddress: UInt8 = 0x7F
+    /// The largest errno value `failed` may carry (the kernel's MAX_ERRNO).
+    public static let maxErrorCode: Int32 = 4095
 
     // MARK: Properties
 
@@ -121,10 +130,12 @@ public enum Message: Sendable, Equatable, Hashable {
         case .gpioRequest: .gpioRequest
         case .i2cTransfer: .i2cTransfer
         case .commandResult: .commandResult
+        case .returned: .returned
         case .welcome: .welcome
         case .gpioGranted: .gpioGranted
         case .i2cResult: .i2cResult
         case .denied: .denied
+        case .failed: .failed
         case .callCommand: .callCommand
         case .stop: .stop
         }
@@ -134,9 +145,9 @@ public enum Message: Sendable, Equatable, Hashable {
     public var requestID: UInt32 {
         switch self {
         case let .gpioRequest(id, _, _, _, _), let .i2cTransfer(id, _, _, _), let .commandResult(id, _),
-             let .gpioGranted(id), let .i2cResult(id, _), let .denied(id, _), let .callCommand(id, _, _, _):
+             let .gpioGranted(id), let .i2cResult(id, _), let .denied(id, _), let .failed(id, _, _), let .callCommand(id, _, _, _):
             id
-        case .hello, .ready, .heartbeat, .log, .welcome, .stop:
+        case .hello, .ready, .heartbeat, .log, .returned, .welcome, .stop:
             0
         }
     }
@@ -203,6 +214,14 @@ extension Message {
             for bytes in reads { try writer.bytes(bytes, limit: Self.maxI2CSegmentBytes, field: "I2C read") }
         case let .denied(_, reason):
             try writer.string(reason, field: "reason")
+        case let .failed(_, code, reason):
+            guard (1 ... Self.maxErrorCode).contains(code) else {
+                throw .outOfBounds(field: "error code", value: Int(code), limit: Int(Self.maxErrorCode))
+            }
+            writer.u32(UInt32(bitPattern: code))
+            try writer.string(reason, field: "reason")
+        case let .returned(value):
+            writer.u32(UInt32(bitPattern: value))
         case let .callCommand(_, symbol, arguments, returns):
             try writer.string(symbol, field: "symbol")
             writer.u8(returns.wireTag)
@@ -305,6 +324,12 @@ extension Message {
             return .i2cResult(requestID: id, reads: reads)
         case .denied:
             return .denied(requestID: id, reason: try reader.string("reason"))
+        case .failed:
+            let code = Int32(bitPattern: try reader.u32("error code"))
+            guard (1 ... maxErrorCode).contains(code) else { throw .outOfBounds(field: "error code", value: Int(code), limit: Int(maxErrorCode)) }
+            return .failed(requestID: id, code: code, reason: try reader.string("reason"))
+        case .returned:
+            return .returned(value: Int32(bitPattern: try reader.u32("returned value")))
         case .callCommand:
             let symbol = try reader.string("symbol")
             let returns = try reader.valueType("return type")

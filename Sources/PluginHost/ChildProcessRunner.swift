@@ -1,15 +1,21 @@
+import CIoTLinux
 import Foundation
 import Glibc
+import ModuleProtocol
 import Synchronization
 
 /// Runs module code in a plain child process: `plugin-host-runner` (Sources/plugin-host-runner)
 /// loads the module's library and calls one hook, or its start and stop entry points.
 ///
 /// The child gets stdin from /dev/null, stdout and stderr merged into one pipe (the output, of
-/// which the last 64 KiB are kept), and fd 3, a pipe on which the runner reports events, one line
-/// each: `ready`, `heartbeat`, `returned N` (hook mode), `start-failed N`. Every other
-/// descriptor of the host is closed in the child. The child leads a new process group, so that
-/// killing the group also ends processes the module forked.
+/// which the last 64 KiB are kept), and fd 3, one end of a bootstrap socketpair on which the
+/// runner connects to the host (ModuleProtocol's `Channel`; the handshake checks with
+/// SO_PEERCRED that the connection was made by the very process spawned here). Over that
+/// connection the runner reports `ready`, `heartbeat`, `log` and what a hook returned, asks for
+/// hardware (answered by a `HardwareBroker` made from the manifest's capabilities, whose
+/// decisions go to `<stateDirectory>/audit.log`), and receives typed command calls
+/// (`ChildModuleInstance.call`). Every other descriptor of the host is closed in the child. The
+/// child leads a new process group, so that killing the group also ends processes the module forked.
 ///
 /// With `sandbox`, each run (a hook, or a started module) gets cgroups holding the manifest's
 /// `resources` (CgroupSet, made before the runner starts and removed when the run ends) and the
@@ -21,10 +27,26 @@ public struct ChildProcessRunner: ModuleRunner {
     public let executable: String
     /// nil: the module runs in a plain child process, as the host's user, unconfined.
     public let sandbox: SandboxOptions?
+    /// The host's state directory: the hardware broker's decisions go to its `audit.log`. nil:
+    /// they are not recorded (requests are decided all the same).
+    public let stateDirectory: String?
+    /// Makes the broker that answers a run's hardware requests; nil: one from the manifest's
+    /// capabilities, on /dev, auditing to `stateDirectory`.
+    public let brokerFactory: (@Sendable (ModuleContext) -> HardwareBroker)?
 
-    public init(executable: String, sandbox: SandboxOptions? = nil) {
+    public init(executable: String, sandbox: SandboxOptions? = nil, stateDirectory: String? = nil,
+                brokerFactory: (@Sendable (ModuleContext) -> HardwareBroker)? = nil) {
         self.executable = executable
         self.sandbox = sandbox
+        self.stateDirectory = stateDirectory
+        self.brokerFactory = brokerFactory
+    }
+
+    /// The broker of one run.
+    func broker(for context: ModuleContext) -> HardwareBroker {
+        if let brokerFactory { return brokerFactory(context) }
+        return HardwareBroker(moduleID: context.manifest.id, capabilities: context.manifest.capabilities,
+                              audit: stateDirectory.map { AuditLog(stateDirectory: $0) } ?? .discarding)
     }
 
     /// The runner executable: `$PLUGIN_HOST_RUNNER` if set, else `plugin-host-runner` next to the
@@ -40,7 +62,7 @@ public struct ChildProcessRunner: ModuleRunner {
         return access(candidate, X_OK) == 0 ? candidate : nil
     }
 
-    /// The descriptor number the runner finds the events pipe on.
+    /// The descriptor number the runner finds the bootstrap socket on (`--events-fd`).
     static let eventsDescriptor: Int32 = 3
 
     public func runHook(name: String, hook: ModuleManifest.Hook, context: ModuleContext) -> HookResult {
@@ -72,22 +94,30 @@ public struct ChildProcessRunner: ModuleRunner {
         sandboxRun?.notes.forEach { child.note($0) }
 
         let deadline = started + Self.duration(seconds: hook.timeoutSeconds)
+        let broker = broker(for: context)
+        let connection = child.connect(moduleID: context.manifest.id, broker: broker,
+                                       timeout: max(min(RunnerConnection.handshakeTimeout, deadline - clock.now), .seconds(1)))
         var killedAtDeadline = false
         while child.exit == nil {
             child.readAvailable()
+            connection.map { child.take(from: $0) }
             if child.reapIfExited() { break }
             if clock.now >= deadline {
                 child.killAndReap()
                 killedAtDeadline = true
                 break
             }
-            RunnerProcess.wait(for: child.pollSet, until: deadline)
+            RunnerProcess.wait(for: child.pollSet(with: connection), until: deadline)
         }
+        // What the runner sent before it ended (its result among it) is read to the end.
+        if let connection {
+            connection.waitUntilDone(timeout: .seconds(2))
+            connection.shutdown()
+            child.take(from: connection)
+        }
+        broker.driveOutputsToSafeState()
 
-        var returned: Int32?
-        for line in child.takeLines() {
-            if line.hasPrefix("returned "), let value = Int32(line.dropFirst("returned ".count)) { returned = value }
-        }
+        let returned = connection?.returnedValue
         sandboxRun?.finish().forEach { child.note($0) }
         let exit = child.exit ?? .signaled(SIGKILL)
         let outcome: HookResult.Outcome
@@ -114,7 +144,9 @@ public struct ChildProcessRunner: ModuleRunner {
             throw spawnFailure(error)
         case var .success(child):
             sandboxRun?.notes.forEach { child.note($0) }
-            return ChildModuleInstance(child, sandbox: sandboxRun)
+            let broker = broker(for: context)
+            let connection = child.connect(moduleID: context.manifest.id, broker: broker, timeout: RunnerConnection.handshakeTimeout)
+            return ChildModuleInstance(child, connection: connection, broker: broker, moduleID: context.manifest.id, sandbox: sandboxRun)
         }
     }
 
@@ -143,33 +175,53 @@ public struct ChildProcessRunner: ModuleRunner {
 
 /// A module started by `ChildProcessRunner`: the `plugin-host-runner start` process.
 ///
-/// Thread-safe: every method may be called from any thread. Waiting (`nextEvent`, `stop`) polls
-/// the pipes outside the lock, so `output` and `stop` are never held up by a waiting `nextEvent`.
-/// The output pipe is drained whenever any method runs; a module that writes more than the pipe
-/// holds (1 MiB where the kernel allows, else 64 KiB) while nobody calls them blocks in write.
-/// Sandboxed, its cgroups are removed as soon as the runner's exit is seen.
+/// Thread-safe: every method may be called from any thread. Waiting (`nextEvent`, `stop`,
+/// `call`) happens outside the lock, so `output` and `stop` are never held up by a waiting
+/// `nextEvent`. The runner's messages are read by the connection's own thread
+/// (`RunnerConnection`), which also answers the module's hardware requests, whether or not
+/// anyone waits here. The output pipe is drained whenever any method runs; a module that writes
+/// more than the pipe holds (1 MiB where the kernel allows, else 64 KiB) while nobody calls them
+/// blocks in write. When the runner has exited, the outputs the broker granted are driven to
+/// their safe state and, sandboxed, the cgroups are removed.
 public final class ChildModuleInstance: ModuleInstance {
     private struct State {
         var child: RunnerProcess
+        /// nil if the handshake failed (the output says why; the runner was killed, or had exited).
+        let connection: RunnerConnection?
+        let broker: HardwareBroker
         var pending: [ModuleEvent] = []
-        /// The value of a `start-failed` line: the runner is exiting with status 3.
+        /// What a failing start entry point returned (`returned` on the channel): the runner is
+        /// exiting with status 3.
         var startFailed: Int32?
+        /// Set once the runner's exit was seen and the connection read to its end.
+        var settled = false
         /// The sandbox's cgroups and spec, until the runner has exited.
         var sandbox: PreparedSandbox?
         /// The OOM kills counted just before the cgroups were removed.
         var finalOOMKills: Int?
 
-        /// Reads what is there, reaps the child if it has exited, and turns event lines into events.
+        /// Reads what is there, reaps the child if it has exited, and takes what the connection
+        /// received. Once the child has exited, first lets the connection read everything the
+        /// runner sent, so that its last events come before `.exited`.
         mutating func update() {
             child.readAvailable()
             child.reapIfExited()
-            for line in child.takeLines() {
-                switch line {
-                case "ready": pending.append(.ready)
-                case "heartbeat": pending.append(.heartbeat)
-                default:
-                    if line.hasPrefix("start-failed "), let value = Int32(line.dropFirst("start-failed ".count)) { startFailed = value }
+            if child.exit != nil && !settled {
+                settled = true
+                if let connection {
+                    // The runner's end closes when its last process is gone; a process the module
+                    // moved out of the killed process group could keep it open: give up then.
+                    connection.waitUntilDone(timeout: .seconds(1))
+                    connection.shutdown()
                 }
+                let driven = broker.driveOutputsToSafeState()
+                if !driven.isEmpty { child.note("plugin-host: GPIO outputs driven to their safe state (inactive): " + driven.joined(separator: ", ")) }
+            }
+            if let connection {
+                connection.drainWake()
+                child.take(from: connection)
+                pending += connection.takeEvents()
+                if let value = connection.returnedValue { startFailed = value }
             }
             settleSandbox()
         }
@@ -187,18 +239,23 @@ public final class ChildModuleInstance: ModuleInstance {
     private let state: Mutex<State>
     /// The runner's process id (also its process group id).
     public let processID: pid_t
+    /// The module's id.
+    public let moduleID: String
     /// The cgroups of a sandboxed run (removed once the runner has exited).
     public let cgroups: CgroupSet?
 
-    init(_ child: RunnerProcess, sandbox: PreparedSandbox? = nil) {
+    init(_ child: RunnerProcess, connection: RunnerConnection?, broker: HardwareBroker, moduleID: String, sandbox: PreparedSandbox? = nil) {
         processID = child.pid
+        self.moduleID = moduleID
         cgroups = sandbox?.cgroups
-        state = Mutex(State(child: child, sandbox: sandbox))
+        state = Mutex(State(child: child, connection: connection, broker: broker, sandbox: sandbox))
     }
 
     deinit {
         let problems = state.withLock { state -> [String] in
             if state.child.exit == nil { state.child.killAndReap() }
+            state.connection?.shutdown()
+            state.broker.driveOutputsToSafeState()
             state.child.closeDescriptors()
             guard let run = state.sandbox else { return [] }
             state.sandbox = nil
@@ -226,7 +283,7 @@ public final class ChildModuleInstance: ModuleInstance {
                 state.update()
                 if !state.pending.isEmpty { return .event(state.pending.removeFirst()) }
                 if let exit = state.child.exit { return .event(.exited(exit)) }
-                return .wait(state.child.pollSet)
+                return .wait(state.child.pollSet(with: state.connection))
             }
             switch step {
             case let .event(event): return event
@@ -238,7 +295,8 @@ public final class ChildModuleInstance: ModuleInstance {
     }
 
     /// Sends SIGTERM to the runner (which sets should_stop and calls the module's stop entry
-    /// point), waits up to `timeout` for it to exit, then kills the whole process group.
+    /// point), waits up to `timeout` for it to exit, then kills the whole process group. The GPIO
+    /// outputs granted to the module are then driven to their safe state (inactive).
     /// Events not yet taken are dropped: after `stop`, `nextEvent` reports only `.exited`.
     @discardableResult
     public func stop(timeout: Duration) -> ProcessExit {
@@ -253,11 +311,11 @@ public final class ChildModuleInstance: ModuleInstance {
                         signaled = true
                     } else if ContinuousClock.now >= deadline {
                         state.child.killAndReap()
-                        state.settleSandbox()
+                        state.update()
                     }
                 }
                 if state.child.exit != nil { state.pending.removeAll() }
-                return (state.child.exit, state.child.pollSet)
+                return (state.child.exit, state.child.pollSet(with: state.connection))
             }
             if let exit { return exit }
             RunnerProcess.wait(for: pollSet, until: deadline)
@@ -270,12 +328,45 @@ public final class ChildModuleInstance: ModuleInstance {
             return state.child.output.text
         }
     }
+
+    /// Calls a typed command of the running module: checks `arguments` against `manifest`
+    /// (nothing is sent if they do not fit), sends `callCommand`, and waits up to `timeout` for
+    /// the runner, which calls the exported symbol through libffi on a thread of its own.
+    /// - Throws: `ModuleError` `.unknownCommand` / `.badArguments` (no call made); `.notRunning`
+    ///   if the runner has exited (or never connected); `.commandFailed` if the call was sent
+    ///   but no value came back (symbol missing, the module ended during the call, timeout).
+    public func call(command name: String, arguments: [CommandValue], manifest: ModuleManifest, timeout: Duration) throws(ModuleError) -> CommandValue {
+        let command = try manifest.checkArguments(name, arguments)
+        let connection = state.withLock { state -> RunnerConnection? in
+            state.update()
+            return state.child.exit == nil ? state.connection : nil
+        }
+        guard let connection, !connection.isDone else {
+            throw ModuleError(.notRunning, "module \(manifest.id) is not running, so \(command.name) cannot be called")
+        }
+        switch connection.call(symbol: command.symbol, arguments: arguments, returns: command.resultType, timeout: timeout) {
+        case let .success(value):
+            guard value.type == command.resultType else {
+                throw ModuleError(.commandFailed, "\(command.name) returned a \(value.type.rawValue), not the declared \(command.resultType.rawValue)", field: "commands")
+            }
+            return value
+        case let .failure(failure):
+            let why = switch failure {
+            case let .module(text): text
+            case let .lost(text): "the module ended during the call (\(text))"
+            case .timedOut: "no answer within \(UpdateSteps.seconds(UpdateSteps.seconds(timeout))); the call may still be running in the module"
+            case let .notSent(text): "the call could not be sent to the runner: \(text)"
+            }
+            throw ModuleError(.commandFailed, "\(command.name) (\(command.symbol)) of module \(manifest.id) failed: \(why)")
+        }
+    }
 }
 
 // MARK: - The child process
 
-/// One spawned `plugin-host-runner` and the host's ends of its pipes. Not thread-safe by itself:
-/// `runHook` owns one, `ChildModuleInstance` keeps one behind a mutex.
+/// One spawned `plugin-host-runner`, the host's end of its output pipe and, until the runner has
+/// connected, of its bootstrap socket. Not thread-safe by itself: `runHook` owns one,
+/// `ChildModuleInstance` keeps one behind a mutex.
 struct RunnerProcess {
     struct SpawnError: Error {
         /// The errno value.
@@ -294,27 +385,25 @@ struct RunnerProcess {
 
     let pid: pid_t
     private var outputFD: Int32
-    private var eventsFD: Int32
+    /// The host's end of the bootstrap socketpair, until `connect`.
+    private var bootstrap: Channel?
     private var pidFD: Int32
     private var outputOpen = true
-    private var eventsOpen = true
     private(set) var exit: ProcessExit?
     private(set) var output = RunnerOutputTail()
-    private var eventBytes: [UInt8] = []
-    private var lines: [String] = []
 
     // MARK: Spawning
 
     static func spawn(executable: String, arguments: [String], eventsDescriptor: Int32) -> Result<RunnerProcess, SpawnError> {
         guard let outputPipe = makePipe() else { return .failure(SpawnError(code: errno, step: "pipe")) }
-        guard let eventsPipe = makePipe() else {
+        guard let bootstrap = makeSocketPair() else {
             let code = errno
             close(outputPipe.read); close(outputPipe.write)
-            return .failure(SpawnError(code: code, step: "pipe"))
+            return .failure(SpawnError(code: code, step: "socketpair"))
         }
         defer {
             close(outputPipe.write)
-            close(eventsPipe.write)
+            close(bootstrap.child)
         }
         // Best effort: a larger buffer gives a chatty module slack between two drains.
         _ = fcntl(outputPipe.read, 1031 /* F_SETPIPE_SZ */, 1 << 20)
@@ -326,7 +415,7 @@ struct RunnerProcess {
         // pipe end is close-on-exec: only the dup2'ed copies survive the exec.
         posix_spawn_file_actions_adddup2(&actions, outputPipe.write, 1)
         posix_spawn_file_actions_adddup2(&actions, outputPipe.write, 2)
-        posix_spawn_file_actions_adddup2(&actions, eventsPipe.write, eventsDescriptor)
+        posix_spawn_file_actions_adddup2(&actions, bootstrap.child, eventsDescriptor)
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         // Descriptors another thread of the host opened without close-on-exec must not leak either.
         if let closeFrom = closeFromFunction { _ = closeFrom(&actions, eventsDescriptor + 1) }
@@ -357,22 +446,41 @@ struct RunnerProcess {
         var pid: pid_t = 0
         let result = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
         guard result == 0 else {
-            close(outputPipe.read); close(eventsPipe.read)
+            close(outputPipe.read); close(bootstrap.host)
             return .failure(SpawnError(code: result, step: "posix_spawn"))
         }
-        for fd in [outputPipe.read, eventsPipe.read] {
-            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
-        }
+        _ = fcntl(outputPipe.read, F_SETFL, fcntl(outputPipe.read, F_GETFL) | O_NONBLOCK)
         let pidFD = pidfdOpenFunction.map { $0(pid, 0) } ?? -1
         if pidFD >= 0 { _ = fcntl(pidFD, F_SETFD, FD_CLOEXEC) }
-        return .success(RunnerProcess(pid: pid, outputFD: outputPipe.read, eventsFD: eventsPipe.read, pidFD: pidFD))
+        return .success(RunnerProcess(pid: pid, outputFD: outputPipe.read, bootstrap: Channel(adopting: bootstrap.host), pidFD: pidFD))
     }
 
-    private init(pid: pid_t, outputFD: Int32, eventsFD: Int32, pidFD: Int32) {
+    private init(pid: pid_t, outputFD: Int32, bootstrap: Channel, pidFD: Int32) {
         self.pid = pid
         self.outputFD = outputFD
-        self.eventsFD = eventsFD
+        self.bootstrap = bootstrap
         self.pidFD = pidFD
+    }
+
+    /// The handshake with the runner (`RunnerConnection.accept`), once, right after spawning. On
+    /// failure the reason goes to the output and, unless the runner closed the socket itself
+    /// (it is exiting: its exit status tells why), the runner is killed. nil then.
+    mutating func connect(moduleID: String, broker: HardwareBroker, timeout: Duration) -> RunnerConnection? {
+        guard let bootstrap else { return nil }
+        self.bootstrap = nil
+        switch RunnerConnection.accept(bootstrap: bootstrap, runnerPID: pid, moduleID: moduleID, broker: broker, timeout: timeout) {
+        case let .success(connection):
+            return connection
+        case let .failure(failure):
+            note("plugin-host: \(failure)")
+            if !failure.runnerClosed { killAndReap() }
+            return nil
+        }
+    }
+
+    /// Moves the log lines (and notes) the connection received into the output.
+    mutating func take(from connection: RunnerConnection) {
+        for line in connection.takeLines() { note(line) }
     }
 
     private typealias PipeFunction = @convention(c) (UnsafeMutablePointer<Int32>?, Int32) -> Int32
@@ -388,15 +496,17 @@ struct RunnerProcess {
     /// pidfd_open (glibc 2.36, Linux 5.3): the child's exit becomes a pollable event.
     private static let pidfdOpenFunction: PidfdOpenFunction? = dlsym(nil, "pidfd_open").map { unsafeBitCast($0, to: PidfdOpenFunction.self) }
 
-    /// A close-on-exec pipe whose ends are both >= 3.
-    private static func makePipe() -> (read: Int32, write: Int32)? {
+    /// A close-on-exec AF_UNIX SOCK_SEQPACKET socketpair whose ends are both >= 3.
+    private static func makeSocketPair() -> (host: Int32, child: Int32)? {
         var fds: [Int32] = [-1, -1]
-        if let pipe2 = pipe2Function {
-            guard pipe2(&fds, O_CLOEXEC) == 0 else { return nil }
-        } else {
-            guard pipe(&fds) == 0 else { return nil }
-            for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
-        }
+        guard ciot_socket_pair(&fds) == 0 else { return nil }
+        guard let moved = movedAbove2(fds) else { return nil }
+        return (moved[0], moved[1])
+    }
+
+    /// `fds` with every descriptor below 3 moved to 3 or above (close-on-exec); nil (all closed) on failure.
+    private static func movedAbove2(_ descriptors: [Int32]) -> [Int32]? {
+        var fds = descriptors
         for index in fds.indices where fds[index] < 3 {
             let moved = fcntl(fds[index], F_DUPFD_CLOEXEC, 3)
             close(fds[index])
@@ -406,34 +516,32 @@ struct RunnerProcess {
             fds.filter { $0 >= 0 }.forEach { close($0) }
             return nil
         }
-        return (fds[0], fds[1])
+        return fds
+    }
+
+    /// A close-on-exec pipe whose ends are both >= 3.
+    static func makePipe() -> (read: Int32, write: Int32)? {
+        var fds: [Int32] = [-1, -1]
+        if let pipe2 = pipe2Function {
+            guard pipe2(&fds, O_CLOEXEC) == 0 else { return nil }
+        } else {
+            guard pipe(&fds) == 0 else { return nil }
+            for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        }
+        guard let moved = movedAbove2(fds) else { return nil }
+        return (moved[0], moved[1])
     }
 
     // MARK: Reading
 
-    /// Reads what the pipes hold now, without blocking.
+    /// Reads what the output pipe holds now, without blocking.
     mutating func readAvailable() {
         if outputOpen { outputOpen = drain(outputFD) { output.append($0) } }
-        if eventsOpen {
-            eventsOpen = drain(eventsFD) { eventBytes.append(contentsOf: $0) }
-            while let newline = eventBytes.firstIndex(of: 10) {
-                lines.append(String(decoding: eventBytes[..<newline], as: UTF8.self))
-                eventBytes.removeSubrange(...newline)
-            }
-            // The runner writes short lines; anything else is not an event.
-            if eventBytes.count > 4096 { eventBytes.removeAll() }
-        }
     }
 
     /// Adds a line of the host's own to the output (sandbox problems).
     mutating func note(_ line: String) {
         Array((line + "\n").utf8).withUnsafeBytes { output.append($0) }
-    }
-
-    /// The complete event lines read so far.
-    mutating func takeLines() -> [String] {
-        defer { lines.removeAll() }
-        return lines
     }
 
     /// Reads `fd` until it would block; false at end of file (or on an error).
@@ -459,10 +567,17 @@ struct RunnerProcess {
     var pollSet: PollSet {
         var descriptors: [Int32] = []
         if outputOpen { descriptors.append(outputFD) }
-        if eventsOpen { descriptors.append(eventsFD) }
         let exitIsPollable = exit == nil && pidFD >= 0
         if exitIsPollable { descriptors.append(pidFD) }
         return PollSet(descriptors: descriptors, exitIsPollable: exitIsPollable)
+    }
+
+    /// `pollSet` and the connection's wake descriptor (valid while the connection lives; its
+    /// owner keeps it).
+    func pollSet(with connection: RunnerConnection?) -> PollSet {
+        var set = pollSet
+        if let connection, !connection.isDone { set.descriptors.append(connection.wakeDescriptor) }
+        return set
     }
 
     /// Waits until a descriptor of `set` is ready or `deadline` passes; without a pidfd, at most
@@ -519,12 +634,12 @@ struct RunnerProcess {
 
     /// Closes the host's descriptors; the child must have been reaped.
     mutating func closeDescriptors() {
-        for fd in [outputFD, eventsFD, pidFD] where fd >= 0 { close(fd) }
+        for fd in [outputFD, pidFD] where fd >= 0 { close(fd) }
         outputFD = -1
-        eventsFD = -1
         pidFD = -1
         outputOpen = false
-        eventsOpen = false
+        bootstrap?.close()
+        bootstrap = nil
     }
 }
 

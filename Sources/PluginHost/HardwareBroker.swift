@@ -27,6 +27,12 @@ public struct AuditLog: Sendable {
 
     public init(stateDirectory: String) { path = stateDirectory + "/audit.log" }
 
+    /// An audit log at `path`.
+    public init(path: String) { self.path = path }
+
+    /// Records nothing (for runners made without a state directory).
+    public static let discarding = AuditLog(path: "/dev/null")
+
     public func record(_ entry: AuditEntry) {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
@@ -83,12 +89,13 @@ public final class HardwareBroker: Sendable {
     public enum Refusal: Error, Equatable, CustomStringConvertible {
         /// The manifest did not declare it (audited).
         case denied(String)
-        /// Declared, but the kernel refused (line busy, no such chip, I/O error).
-        case failed(String)
+        /// Declared, but the kernel refused (line busy, no such chip, I/O error): the reason and
+        /// the errno value, which the module sees negated.
+        case failed(String, errno: Int32)
 
         public var description: String {
             switch self {
-            case let .denied(text), let .failed(text): text
+            case let .denied(text), let .failed(text, _): text
             }
         }
     }
@@ -117,7 +124,10 @@ public final class HardwareBroker: Sendable {
             return .failure(.denied(reason))
         }
         let chipFD = open(devRoot + "/" + chip, O_RDWR | O_CLOEXEC)
-        guard chipFD >= 0 else { return .failure(.failed("cannot open \(devRoot)/\(chip): \(String(cString: strerror(errno)))")) }
+        guard chipFD >= 0 else {
+            let code = errno
+            return .failure(.failed("cannot open \(devRoot)/\(chip): \(String(cString: strerror(code)))", errno: code))
+        }
         defer { close(chipFD) }
         var config = ciot_gpio_v2_line_config()
         ciot_gpio_v2_config_init(&config)
@@ -129,7 +139,7 @@ public final class HardwareBroker: Sendable {
         let consumer = String("plugin-host:\(moduleID)".utf8.prefix(31))!
         guard ciot_gpio_v2_request_lines(chipFD, &offsets, 1, consumer, &config, 0, &lineFD) == 0 else {
             let code = errno
-            return .failure(.failed("the kernel refused \(request): \(String(cString: strerror(code)))\(code == EBUSY ? " (another consumer holds the line)" : "")"))
+            return .failure(.failed("the kernel refused \(request): \(String(cString: strerror(code)))\(code == EBUSY ? " (another consumer holds the line)" : "")", errno: code))
         }
         if wanted == .output {
             let keep = fcntl(lineFD, F_DUPFD_CLOEXEC, 3)
@@ -180,7 +190,10 @@ public final class HardwareBroker: Sendable {
             let bus_: (fd: Int32, plainI2C: Bool)
             if let open_ = state.buses[bus] { bus_ = open_ } else {
                 let fd = open(devRoot + "/i2c-\(bus)", O_RDWR | O_CLOEXEC)
-                guard fd >= 0 else { return .failure(.failed("cannot open \(devRoot)/i2c-\(bus): \(String(cString: strerror(errno)))")) }
+                guard fd >= 0 else {
+                    let code = errno
+                    return .failure(.failed("cannot open \(devRoot)/i2c-\(bus): \(String(cString: strerror(code)))", errno: code))
+                }
                 var funcs: UInt = 0
                 _ = ciot_i2c_funcs(fd, &funcs)
                 bus_ = (fd, funcs & CIOT_I2C_FUNC_I2C != 0)
@@ -194,7 +207,8 @@ public final class HardwareBroker: Sendable {
     /// patterns map to SMBus calls: [write r, read n] (byte, word, I2C block) and [write r, v…].
     static func perform(fd: Int32, plainI2C: Bool, address: UInt8, segments: [Message.I2CSegment], request: String) -> Result<[[UInt8]], Refusal> {
         func failure(_ what: String) -> Result<[[UInt8]], Refusal> {
-            .failure(.failed("\(request): \(what): \(String(cString: strerror(errno)))"))
+            let code = errno
+            return .failure(.failed("\(request): \(what): \(String(cString: strerror(code)))", errno: code == 0 ? EIO : code))
         }
         if plainI2C {
             var buffers: [UnsafeMutablePointer<UInt8>?] = []
@@ -249,7 +263,7 @@ public final class HardwareBroker: Sendable {
             let value = ciot_i2c_smbus_read_byte(fd)
             return value < 0 ? failure("SMBus receive byte") : .success([[UInt8(value)]])
         default:
-            return .failure(.failed("\(request): this adapter speaks SMBus only, which cannot express this transfer; use [write register, read 1...32] or [write register, value]"))
+            return .failure(.failed("\(request): this adapter speaks SMBus only, which cannot express this transfer; use [write register, read 1...32] or [write register, value]", errno: EOPNOTSUPP))
         }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import ModuleProtocol
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -93,6 +94,19 @@ public final class HostRuntime: Sendable {
     public var snapshot: Snapshot {
         let modules = supervisors.withLock { $0.values.map(\.status) }.sorted { $0.id < $1.id }
         return Snapshot(pid: getpid(), updatedAt: Date().timeIntervalSince1970, modules: modules, events: events.withLock { $0 })
+    }
+
+    /// Calls a typed command of a running module with arguments as text (as typed on a command
+    /// line; parsed and checked against the module's manifest before anything is sent).
+    /// - Throws: `ModuleError` `.unknownCommand` / `.badArguments` (exit code 21: no call made),
+    ///   `.notRunning` (17: no such module on this host, or not running now), `.commandFailed` (23).
+    public func call(module id: String, command: String, arguments: [String], timeout: Duration = .seconds(30)) throws(ModuleError) -> CommandValue {
+        guard let supervisor = supervisors.withLock({ $0[id] }) else {
+            let running = supervisors.withLock { $0.keys.sorted() }
+            throw ModuleError(.notRunning, "module \(id) does not run on this host (\(running.isEmpty ? "it runs no modules" : "it runs " + running.joined(separator: ", ")))")
+        }
+        let (_, values) = try supervisor.context.manifest.commandArguments(command, arguments)
+        return try supervisor.call(command: command, arguments: values, timeout: timeout)
     }
 
     /// The last output of a supervised module.

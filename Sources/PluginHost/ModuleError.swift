@@ -41,6 +41,8 @@ public struct ModuleError: Error, Sendable, CustomStringConvertible, Equatable {
         // Installed modules and the update engine (exit codes 17-20)
         case notInstalled = "not-installed"
         case nothingToRollBack = "nothing-to-roll-back"
+        /// The module is not running (not started, stopped, crashed, or no host is running).
+        case notRunning = "not-running"
         case busy = "busy"
         case hookFailed = "hook-failed"
         case unhealthy = "unhealthy"
@@ -50,6 +52,9 @@ public struct ModuleError: Error, Sendable, CustomStringConvertible, Equatable {
         case badArguments = "bad-arguments"
         // Hardware mediation (exit code 22): the module asked for something it did not declare
         case denied = "denied"
+        // A typed command was called but did not return a value (exit code 23): the symbol is
+        // missing, the module ended during the call, or it did not answer in time
+        case commandFailed = "command-failed"
     }
 
     public var code: Code
@@ -84,12 +89,13 @@ public struct ModuleError: Error, Sendable, CustomStringConvertible, Equatable {
         case .malformedLayer, .absolutePath, .pathTraversal, .symlinkEscape, .hardlinkEscape, .specialFile,
              .setuidBit, .tooLarge, .decompressionBomb: 15
         case .downgrade, .sameVersion: 16
-        case .notInstalled, .nothingToRollBack: 17
+        case .notInstalled, .nothingToRollBack, .notRunning: 17
         case .busy: 18
         // The update was refused by the module itself and rolled back: the previous version is active.
         case .hookFailed, .unhealthy, .runnerFailed: 20
         case .unknownCommand, .badArguments: 21
         case .denied: 22
+        case .commandFailed: 23
         }
     }
 }

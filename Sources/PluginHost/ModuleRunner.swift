@@ -1,3 +1,5 @@
+import ModuleProtocol
+
 /// The seam between the update engine and whatever runs module code.
 ///
 /// The update engine never calls module code itself: it asks a `ModuleRunner` to run one hook
@@ -69,7 +71,8 @@ public enum ModuleEvent: Sendable, Equatable {
     case exited(ProcessExit)
 }
 
-/// A started module.
+/// A started module. Every method may be called from any thread, also while another thread
+/// waits in `nextEvent`.
 public protocol ModuleInstance: AnyObject, Sendable {
     /// The next event, waiting at most until `deadline`; nil if none came by then.
     /// After `.exited` has been returned once, returns `.exited` again at once.
@@ -79,6 +82,24 @@ public protocol ModuleInstance: AnyObject, Sendable {
     func stop(timeout: Duration) -> ProcessExit
     /// What the module wrote so far (stdout and stderr merged), at most the last 64 KiB.
     var output: String { get }
+    /// Calls the typed command `command` of the running module with `arguments`, checked first
+    /// against `manifest` (`ModuleManifest.checkArguments`), and returns its result.
+    /// - Throws: `ModuleError` `.unknownCommand` / `.badArguments` (no call was made),
+    ///   `.notRunning`, `.commandFailed` (the call was sent but returned no value).
+    func call(command: String, arguments: [CommandValue], manifest: ModuleManifest, timeout: Duration) throws(ModuleError) -> CommandValue
+}
+
+extension ModuleInstance {
+    /// For instances that cannot call commands: checks the arguments, then refuses.
+    public func call(command: String, arguments: [CommandValue], manifest: ModuleManifest, timeout: Duration) throws(ModuleError) -> CommandValue {
+        try manifest.checkArguments(command, arguments)
+        throw ModuleError(.unknownCommand, "module \(manifest.id) runs where typed commands cannot be called", field: "commands")
+    }
+
+    /// `call(command:arguments:manifest:timeout:)` with a timeout of 30 s.
+    public func call(command: String, arguments: [CommandValue], manifest: ModuleManifest) throws(ModuleError) -> CommandValue {
+        try call(command: command, arguments: arguments, manifest: manifest, timeout: .seconds(30))
+    }
 }
 
 /// Runs module code for the update engine.

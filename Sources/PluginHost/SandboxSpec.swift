@@ -79,15 +79,17 @@ public struct SandboxOptions: Sendable, Equatable {
     /// Where the cgroups go: `<hierarchy>/<cgroupRootName>/<module id>@<run>`.
     public var cgroupRootName: String
     public var cgroupPaths: CgroupSystemPaths
-    /// Added to `maxProcesses` for pids.max: the outer runner, the sandbox's init and the thread
-    /// that calls the start entry point are counted as tasks of the module's cgroup.
+    /// Added to `maxProcesses` for pids.max: the outer runner, the sandbox's init, the thread
+    /// that calls the start entry point and the thread that reads the host's messages are
+    /// counted as tasks of the module's cgroup. (The short-lived thread of each typed command
+    /// call counts against the module's own `maxProcesses`.)
     public var runnerTasks: UInt32
     /// Where spec files are written (nil: the temporary directory). They are removed after the run.
     public var specDirectory: String?
 
     public init(user: SandboxSpec.User? = nil, hostname: String? = nil, temporaryBytes: UInt64 = 16 << 20, readOnlyPaths: [String] = [],
                 strict: Bool = false, cgroupRootName: String = "plugin-host", cgroupPaths: CgroupSystemPaths = .system,
-                runnerTasks: UInt32 = 3, specDirectory: String? = nil) {
+                runnerTasks: UInt32 = 4, specDirectory: String? = nil) {
         self.user = user
         self.hostname = hostname
         self.temporaryBytes = temporaryBytes

@@ -1,4 +1,5 @@
 import Foundation
+import ModuleProtocol
 import Synchronization
 
 /// Keeps one module running: starts it through a `ModuleRunner`, holds it to its health policy
@@ -75,6 +76,19 @@ public final class ModuleSupervisor: Sendable {
 
     /// The last 64 KiB the module wrote (of its most recent run).
     public var output: String { inner.withLock { $0.instance?.output ?? $0.output } }
+
+    /// Calls a typed command of the running module (`ModuleInstance.call`), with the arguments
+    /// checked against this module's manifest first.
+    /// - Throws: `ModuleError` `.unknownCommand` / `.badArguments` (no call made), `.notRunning`
+    ///   (starting, backing off, broken or stopped), `.commandFailed`.
+    public func call(command: String, arguments: [CommandValue], timeout: Duration = .seconds(30)) throws(ModuleError) -> CommandValue {
+        try context.manifest.checkArguments(command, arguments)
+        let (instance, state) = inner.withLock { inner in (inner.status.state == .running ? inner.instance : nil, inner.status.state) }
+        guard let instance else {
+            throw ModuleError(.notRunning, "module \(context.manifest.id) is \(state.rawValue), not running, so \(command) cannot be called")
+        }
+        return try instance.call(command: command, arguments: arguments, manifest: context.manifest, timeout: timeout)
+    }
 
     /// Starts supervising on a new thread.
     public func start() {

@@ -1,15 +1,15 @@
 import CIoTModule
 import Glibc
+import ModuleProtocol
 import Synchronization
 
 // The host table's callbacks are `@convention(c)` functions: they cannot capture, so what they
-// need lives in globals. All of it is atomic (lock-free loads and stores) rather than
-// `nonisolated(unsafe)`, because the module calls the callbacks from any of its threads and the
-// SIGTERM handler reads `wakeWriteFD` on whichever thread the signal lands.
+// need lives in globals. All of it is atomic (lock-free loads and stores) or set once
+// (`hostLink`) rather than `nonisolated(unsafe)`, because the module calls the callbacks from any
+// of its threads and the SIGTERM handler reads `wakeWriteFD` on whichever thread the signal lands.
 
-/// The pipe to the host (`--events-fd`): `ready`, `heartbeat`, `returned N`, `start-failed N`.
-let eventsFD = Atomic<Int32>(-1)
-/// Set once the host asked the module to stop (SIGTERM); the module reads it via `should_stop`.
+/// Set once the host asked the module to stop (SIGTERM, or `stop` on the channel); the module
+/// reads it via `should_stop`.
 let stopRequested = Atomic<Bool>(false)
 /// The write end of the self-pipe that wakes the main thread (start mode): the signal handler
 /// writes `T`, the start thread writes `R` after start() returned.
@@ -17,8 +17,8 @@ let wakeWriteFD = Atomic<Int32>(-1)
 /// What start() returned, stored before the start thread writes `R`.
 let startResult = Atomic<Int32>(0)
 
-/// Writes all of `bytes` to `fd`, retrying on EINTR. A line shorter than PIPE_BUF (every event
-/// line) goes out in one write(2), so lines from different threads never interleave. Errors
+/// Writes all of `bytes` to `fd`, retrying on EINTR. A line shorter than PIPE_BUF (every
+/// diagnostic line) goes out in one write(2), so lines from different threads never interleave. Errors
 /// (the host went away: EPIPE, SIGPIPE is ignored) are dropped; nothing can be done about them.
 /// Async-signal-safe: no allocation, no locks.
 func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) {
@@ -37,16 +37,6 @@ func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) {
 
 func writeAll(_ fd: Int32, _ bytes: [UInt8]) {
     bytes.withUnsafeBytes { writeAll(fd, $0) }
-}
-
-/// Sends a fixed event line (`ready\n`, `heartbeat\n`) to the host without allocating.
-func emit(_ line: StaticString) {
-    line.withUTF8Buffer { writeAll(eventsFD.load(ordering: .relaxed), UnsafeRawBufferPointer($0)) }
-}
-
-/// Sends an event line with a value (`returned 0\n`).
-func emit(_ event: String, _ value: Int32) {
-    writeAll(eventsFD.load(ordering: .relaxed), Array("\(event) \(value)\n".utf8))
 }
 
 /// A diagnostic line of the runner itself, on stderr (which the host merges into the output).
@@ -72,21 +62,87 @@ func makeHostTable(_ options: Options, step: String) -> UnsafePointer<iotsdk_hos
     host.module_dir = UnsafePointer(strdup(options.moduleDirectory))
     host.data_dir = UnsafePointer(strdup(options.dataDirectory))
     host.step = UnsafePointer(strdup(step))
-    host.ready = { _ in emit("ready\n") }
-    host.heartbeat = { _ in emit("heartbeat\n") }
+    host.ready = { _ in hostLink.load()?.send(.ready) }
+    host.heartbeat = { _ in hostLink.load()?.send(.heartbeat) }
     host.log = { _, level, message in
-        var line = Array("log \(level) ".utf8)
-        if let message {
-            // One line per call: a message's own line breaks would read as separate lines.
-            line += UnsafeBufferPointer(start: UnsafeRawPointer(message).assumingMemoryBound(to: UInt8.self), count: strlen(message))
-                .map { $0 == 10 || $0 == 13 ? 32 : $0 }
-        } else {
-            line += Array("(null)".utf8)
+        // Bytes that are not UTF-8 become U+FFFD; the host keeps one line per call.
+        var text = message.map { String(decoding: UnsafeRawBufferPointer(start: $0, count: strlen($0)), as: UTF8.self) } ?? "(null)"
+        text = clipped(text, toBytes: Message.maxStringBytes)
+        let wireLevel = Message.LogLevel(rawValue: UInt8(clamping: min(max(level, 0), 3)))!
+        if hostLink.load()?.send(.log(level: wireLevel, text: text)) != true {
+            // No host to tell: stderr, which is the output the host keeps, if anyone still reads it.
+            writeAll(2, Array("log \(level) \(text.replacing("\n", with: " "))\n".utf8))
         }
-        line.append(10)
-        writeAll(2, line)
     }
     host.should_stop = { _ in stopRequested.load(ordering: .acquiring) ? 1 : 0 }
+    host.gpio_request = { _, chip, line, output, initialValue in
+        guard let chip else {
+            setLastError("gpio_request: chip is NULL")
+            return -EINVAL
+        }
+        let name = String(decoding: UnsafeRawBufferPointer(start: chip, count: strlen(chip)), as: UTF8.self)
+        guard !name.isEmpty, name.utf8.count <= Message.maxStringBytes else {
+            setLastError("gpio_request: the chip name must be 1 to \(Message.maxStringBytes) bytes")
+            return -EINVAL
+        }
+        guard let link = hostLink.load() else {
+            setLastError("gpio_request: not connected to the host")
+            return -EIO
+        }
+        let reply = link.request { id in
+            .gpioRequest(requestID: id, chip: name, line: line, direction: output != 0 ? .output : .input, initialValue: initialValue != 0)
+        }
+        return hardwareResult(reply, call: "gpio_request")
+    }
+    host.i2c_transfer = { _, bus, address, count, segments in
+        guard address <= Message.maxI2CAddress else {
+            setLastError("i2c_transfer: address 0x\(String(address, radix: 16)) is not a 7-bit address")
+            return -EINVAL
+        }
+        guard (1...UInt32(Message.maxI2CSegments)).contains(count), let segments else {
+            setLastError("i2c_transfer: segment_count must be 1 to \(Message.maxI2CSegments), with segments not NULL")
+            return -EINVAL
+        }
+        let list = UnsafeBufferPointer(start: segments, count: Int(count))
+        var request: [Message.I2CSegment] = []
+        var readBytes = 0
+        for (index, segment) in list.enumerated() {
+            let length = Int(segment.length)
+            guard length <= Message.maxI2CSegmentBytes, length == 0 || segment.data != nil else {
+                setLastError("i2c_transfer: segment \(index) has length \(length) (at most \(Message.maxI2CSegmentBytes)) or no data")
+                return -EINVAL
+            }
+            if segment.read != 0 {
+                request.append(.read(count: UInt16(length)))
+                readBytes += length
+            } else {
+                request.append(.write(length == 0 ? [] : Array(UnsafeBufferPointer(start: segment.data, count: length))))
+            }
+        }
+        // The answer must fit one frame too.
+        guard readBytes + 2 * list.count + 1 <= Frame.maxPayloadSize else {
+            setLastError("i2c_transfer: \(readBytes) bytes to read in one transfer; at most about \(Frame.maxPayloadSize - 2 * list.count - 1)")
+            return -EMSGSIZE
+        }
+        guard let link = hostLink.load() else {
+            setLastError("i2c_transfer: not connected to the host")
+            return -EIO
+        }
+        let reply = link.request { id in .i2cTransfer(requestID: id, bus: bus, address: address, segments: request) }
+        guard case let .i2c(reads) = reply else { return hardwareResult(reply, call: "i2c_transfer") }
+        // One read per read segment, of the length asked for.
+        let readSegments = list.filter { $0.read != 0 }
+        guard reads.count == readSegments.count, zip(reads, readSegments).allSatisfy({ $0.count == Int($1.length) }) else {
+            setLastError("i2c_transfer: the host returned \(reads.map(\.count)) bytes for reads of \(readSegments.map(\.length))")
+            return -EIO
+        }
+        for (bytes, segment) in zip(reads, readSegments) where !bytes.isEmpty {
+            bytes.withUnsafeBufferPointer { segment.data!.update(from: $0.baseAddress!, count: bytes.count) }
+        }
+        setLastError("")
+        return 0
+    }
+    host.last_error = { _ in lastError() }
     let table = UnsafeMutablePointer<iotsdk_host>.allocate(capacity: 1)
     table.initialize(to: host)
     return UnsafePointer(table)
@@ -113,4 +169,40 @@ func lookUp(_ symbol: String, in handle: UnsafeMutableRawPointer, library: Strin
     let host = hostPath ?? library
     diagnose("symbol '\(symbol)' not found in the module library '\(host)': \(reason). Is the symbol exported? For C, give it default visibility and no static; for Swift use @_cdecl(\"\(symbol)\"). Check with: nm -D --defined-only '\(host)' | grep \(symbol)")
     finish(2)
+}
+
+/// What a hardware call returns for `reply` (other than a successful I2C transfer), with the
+/// thread's last error set.
+func hardwareResult(_ reply: ReplyTable.Reply, call: String) -> Int32 {
+    switch reply {
+    case let .granted(fd):
+        setLastError("")
+        return fd
+    case .i2c:
+        setLastError("\(call): the host answered with the result of another kind of request")
+        return -EPROTO
+    case let .denied(reason):
+        setLastError(reason)
+        return -EACCES
+    case let .failed(code, reason):
+        setLastError(reason)
+        return -code
+    case let .lost(reason):
+        setLastError("\(call): \(reason)")
+        return -EIO
+    case let .invalid(reason):
+        setLastError("\(call): \(reason)")
+        return -EINVAL
+    }
+}
+
+/// `text` cut to at most `limit` bytes of UTF-8, at a character boundary.
+func clipped(_ text: String, toBytes limit: Int) -> String {
+    guard text.utf8.count > limit else { return text }
+    var result = ""
+    for character in text {
+        if result.utf8.count + character.utf8.count > limit { break }
+        result.append(character)
+    }
+    return result
 }

@@ -1,18 +1,20 @@
 import CIoTModule
 import Glibc
+import ModuleProtocol
 
 // MARK: - hook
 
-/// Calls one hook on this (the main) thread and reports `returned N`.
+/// Calls one hook on this (the main) thread and reports what it returned (`returned`).
 /// Exit status: 0 if it returned 0, 1 otherwise.
-func runHook(_ options: Options) -> Never {
+func runHook(_ options: Options, link: HostLink) -> Never {
     let handle = loadLibrary(options.library, for: options.symbol, hostPath: options.libraryOnHost)
     let hook = lookUp(options.symbol, in: handle, library: options.library, hostPath: options.libraryOnHost)
     let host = makeHostTable(options, step: options.step)
+    link.startReading(library: nil, refusal: "commands are called on a running module only; this runner runs the \(options.step) hook")
     let result = hook(host)
     // The module's buffered output first, so that it is in the pipe before the host sees the result.
     fflush(nil)
-    emit("returned", result)
+    link.send(.returned(value: result))
     finish(result == 0 ? 0 : 1)
 }
 
@@ -36,10 +38,12 @@ private let wakeForStartReturn: UInt8 = UInt8(ascii: "R")
 /// start() runs on a thread of its own: it may return at once (the module started threads) or
 /// block until should_stop() is true. The main thread sleeps on a self-pipe that the SIGTERM
 /// handler and the start thread write to; all the work happens here, never in the handler.
-/// - start returned non-zero (before any stop): `start-failed N`, exit 3.
-/// - SIGTERM/SIGINT: should_stop() becomes true, stop() runs on this thread, a still-running
-///   start() gets up to 5 s to return, exit 0.
-func runStart(_ options: Options) -> Never {
+/// - start returned non-zero (before any stop): `returned N` on the channel, exit 3.
+/// - SIGTERM/SIGINT, or `stop` on the channel: should_stop() becomes true, stop() runs on this
+///   thread, a still-running start() gets up to 5 s to return, exit 0.
+/// Typed commands (`callCommand`) are called on threads of their own as soon as the reader runs,
+/// just before start() is called (the host's supervisor calls them only once the module is ready).
+func runStart(_ options: Options, link: HostLink) -> Never {
     let handle = loadLibrary(options.library, for: options.start, hostPath: options.libraryOnHost)
     let start = lookUp(options.start, in: handle, library: options.library, hostPath: options.libraryOnHost)
     let stop = lookUp(options.stop, in: handle, library: options.library, hostPath: options.libraryOnHost)
@@ -67,6 +71,8 @@ func runStart(_ options: Options) -> Never {
     sigemptyset(&action.sa_mask)
     sigaction(SIGTERM, &action, nil)
     sigaction(SIGINT, &action, nil)
+    // After the self-pipe exists, so that a `stop` from the host can wake this thread.
+    link.startReading(library: handle, refusal: "")
 
     let call = Unmanaged.passRetained(StartCall(entry: start, host: host)).toOpaque()
     var thread = pthread_t()
@@ -91,7 +97,7 @@ func runStart(_ options: Options) -> Never {
             let result = startResult.load(ordering: .sequentiallyConsistent)
             if result != 0 {
                 diagnose("'\(options.start)' returned \(result): the module did not start")
-                emit("start-failed", result)
+                link.send(.returned(value: result))
                 finish(3)
             }
             // start() returned 0: the module runs on threads of its own. Stay until SIGTERM.

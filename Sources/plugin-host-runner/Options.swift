@@ -8,8 +8,10 @@ import Glibc
 ///     plugin-host-runner probe-sandbox
 ///
 /// common options: --module-id <id> --module-version <v> --module-dir <dir> --data-dir <dir> --events-fd <n>
-/// [--sandbox <spec.json>] (Sandbox.swift). `--sandbox-status-fd` and `--sandbox-namespaces` are
-/// internal: the runner passes them to itself when it re-executes as the sandbox's init.
+/// [--sandbox <spec.json>] (Sandbox.swift). `--events-fd` is the host's end of a bootstrap
+/// socketpair on which the runner connects to the host (HostLink.swift). `--sandbox-status-fd`
+/// and `--sandbox-namespaces` are internal: the runner passes them to itself when it re-executes
+/// as the sandbox's init, whose `--events-fd` is then the connection already made.
 struct Options {
     enum Mode: String {
         case hook, start
@@ -47,11 +49,14 @@ struct Options {
     COMMON: --module-id <id> --module-version <version> --module-dir <dir> --data-dir <dir> --events-fd <n>
             [--sandbox <spec.json>]
 
-    Runs one hook or the start/stop entry points of a module's shared library; plugin-host starts it.
-    With --sandbox, the module runs in namespaces, cgroups and a new root as the spec says.
+    Runs one hook or the start/stop entry points of a module's shared library; plugin-host starts it,
+    with one end of a bootstrap AF_UNIX SOCK_SEQPACKET socketpair as --events-fd, on which the
+    runner connects to the host. With --sandbox, the module runs in namespaces, cgroups and a new
+    root as the spec says.
     Exit status: 0 hook returned 0 / module stopped; 1 hook returned non-zero; 2 library or symbol
     not loadable; 3 start returned non-zero; 5 sandbox not set up (spec unreadable, or strict and a
-    part refused); 64 bad command line.
+    part refused); 6 no connection to the host (--events-fd is no bootstrap socket, or the host
+    refused or did not answer); 64 bad command line.
     """
 
     /// Parses `arguments` (without argv[0]); a `UsageError` saying what is wrong on a bad command line.

@@ -146,7 +146,7 @@ func runSandboxOuter(_ options: Options) -> Never {
     report.stopIfStrict()
 
     // 3. The init: this runner again, told where to report the module's exit. It inherits every
-    //    descriptor the host gave this process (the events pipe, and any other the host passes:
+    //    descriptor the host gave this process (the connection to the host, and any other the host passes:
     //    the host closes all the rest before it executes the runner), as the unsandboxed runner
     //    has them; this process has a single thread, so no other exec can inherit them meanwhile.
     for name in (try? directoryEntries("/proc/self/fd")) ?? [] {
@@ -187,6 +187,9 @@ func runSandboxOuter(_ options: Options) -> Never {
     posix_spawn_file_actions_destroy(&actions)
     posix_spawnattr_destroy(&attributes)
     close(status[1])
+    // The module process alone keeps the connection: the host sees it close when the module's
+    // processes are gone.
+    close(options.eventsFD)
     guard spawned == 0 else {
         diagnose("sandbox: cannot start the sandbox's init (posix_spawn /proc/self/exe): \(errorText(spawned))")
         finish(5)
@@ -335,6 +338,7 @@ func runSandboxInit(_ options: Options) -> Options {
         diagnose("sandbox: cannot fork the module process: \(errorText(errno))")
         finish(5)
     }
+    close(options.eventsFD) // the module process's, not the init's
     startForwarding(to: child)
     setSignalMask(blockAll: false)
     supervise(child, statusFD: statusFD, pidNamespace: pidNamespace)

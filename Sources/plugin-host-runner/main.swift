@@ -37,9 +37,10 @@ case .success(var options):
         diagnose("--events-fd \(options.eventsFD) is not an open file descriptor")
         finish(64)
     }
-    // Programs the module executes do not inherit the host's pipe (children it forks still do).
-    _ = fcntl(options.eventsFD, F_SETFD, FD_CLOEXEC)
-    eventsFD.store(options.eventsFD, ordering: .sequentiallyConsistent)
+    // The process the host started connects to the host first of all (HostLink.swift): before
+    // the sandbox, so that SO_PEERCRED names the pid the host spawned. Afterwards `--events-fd`
+    // is the connection; the sandbox's init and module process inherit it connected.
+    if options.sandboxStatusFD == nil { connectToHost(options) }
     // Sandboxed: first thing, while this process has a single thread (no dlopen, no thread yet).
     // The runner the host started joins the cgroups, creates the namespaces and re-executes
     // itself as the init (PID 1) of the new PID namespace; that builds the new root and forks the
@@ -48,9 +49,11 @@ case .success(var options):
         if options.sandboxStatusFD == nil { runSandboxOuter(options) }
         options = runSandboxInit(options)
     }
+    // Programs the module executes do not inherit the connection (children it forks still do).
+    let link = HostLink.install(fd: options.eventsFD)
     switch options.mode {
-    case .hook: runHook(options)
-    case .start: runStart(options)
+    case .hook: runHook(options, link: link)
+    case .start: runStart(options, link: link)
     case .probeSandbox: probeSandbox()
     }
 }

@@ -4,8 +4,10 @@ import PluginHost
 
 /// Opens the state directory for a change: takes its lock and replays interrupted transactions,
 /// telling the user what recovery did.
-func openEngine(_ stateDir: String) throws(ModuleError) -> UpdateEngine {
-    let engine = try UpdateEngine(stateDirectory: stateDir, runner: ChildProcessRunner.locate().map { ChildProcessRunner(executable: $0) })
+func openEngine(_ stateDir: String, sandbox: Bool = true) throws(ModuleError) -> UpdateEngine {
+    let engine = try UpdateEngine(stateDirectory: stateDir, runner: ChildProcessRunner.locate().map {
+        ChildProcessRunner(executable: $0, sandbox: sandbox ? SandboxOptions() : nil, stateDirectory: stateDir)
+    })
     for line in engine.recoveryLog {
         FileHandle.standardError.write(Data("plugin-host: recovered: \(line)\n".utf8))
     }
@@ -39,9 +41,12 @@ struct Install: ParsableCommand {
     @Option(help: "Host state directory.")
     var stateDir = defaultStateDirectory
 
+    @Flag(help: "Run the module's hooks and health check in plain child processes, without the sandbox.")
+    var noSandbox = false
+
     func run() throws {
         let report = try CLI.run { () throws(ModuleError) -> UpdateEngine.Report in
-            try openEngine(stateDir).install(imageAt: image, reference: tag)
+            try openEngine(stateDir, sandbox: !noSandbox).install(imageAt: image, reference: tag)
         }
         print("\(report.id) \(report.active.map { "\($0)" } ?? "?") installed and committed (logs: \(report.record.logDirectory))")
     }

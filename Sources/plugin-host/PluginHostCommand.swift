@@ -14,11 +14,12 @@ struct PluginHostCommand: AsyncParsableCommand {
         13 key file or trust store; 14 file system or module directory; 15 layer content refused \
         (absolute path, '..', link escape, device node, setuid, too large, decompression bomb); \
         16 version policy (downgrade or same version without a signed allowance); 17 module not \
-        installed or nothing to roll back; 18 another plugin-host is busy with the state directory; \
-        20 the new version failed a hook or its health check and was rolled back; 64 usage error; \
-        1 anything else.
+        installed, nothing to roll back, or (command) the module is not running; 18 another \
+        plugin-host is busy with the state directory; 20 the new version failed a hook or its \
+        health check and was rolled back; 21 (command) unknown command or bad arguments, no call \
+        made; 23 (command) the call returned no value; 64 usage error; 1 anything else.
         """,
-        subcommands: [Keygen.self, Pack.self, Inspect.self, Trust.self, Install.self, List.self, Status.self, Rollback.self, Remove.self, Run.self, Logs.self]
+        subcommands: [Keygen.self, Pack.self, Inspect.self, Trust.self, Install.self, List.self, Status.self, Rollback.self, Remove.self, Run.self, Logs.self, CallCommand.self]
     )
 }
 

@@ -16,7 +16,8 @@ struct Run: AsyncParsableCommand {
         health.restartWindowSeconds mark it broken, and a module broken soon after an update is \
         rolled back. Under systemd (NOTIFY_SOCKET set) the host sends READY=1 and, when \
         WatchdogSec is set, WATCHDOG=1. The status is written to <state-dir>/run/status.json \
-        every second (`plugin-host status`).
+        every second (`plugin-host status`). `plugin-host command` calls the modules' typed \
+        commands through <state-dir>/run/control.sock (mode 0600; root or the host's user only).
         """
     )
 
@@ -26,6 +27,9 @@ struct Run: AsyncParsableCommand {
     @Option(help: "Seconds after a committed update during which a module that breaks is rolled back.")
     var freshUpdateWindow: Double = 600
 
+    @Flag(help: "Run modules in plain child processes, without namespaces and cgroups (for debugging).")
+    var noSandbox = false
+
     func run() async throws {
         guard let executable = ChildProcessRunner.locate() else {
             FileHandle.standardError.write(Data("plugin-host: plugin-host-runner not found next to plugin-host: install it there or set PLUGIN_HOST_RUNNER\n".utf8))
@@ -33,7 +37,7 @@ struct Run: AsyncParsableCommand {
         }
         var logger = Logger(label: "plugin-host")
         logger.logLevel = .info
-        let runtime = HostRuntime(stateDirectory: stateDir, runner: ChildProcessRunner(executable: executable), freshUpdateWindow: freshUpdateWindow)
+        let runtime = HostRuntime(stateDirectory: stateDir, runner: ChildProcessRunner(executable: executable, sandbox: noSandbox ? nil : SandboxOptions(), stateDirectory: stateDir), freshUpdateWindow: freshUpdateWindow)
         let service = HostService(runtime: runtime, logger: logger)
         let group = ServiceGroup(services: [service], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         try await group.run()
@@ -62,6 +66,13 @@ struct HostService: Service {
             }
             break
         }
+        // `plugin-host command` reaches the modules through it; the host runs without it if need be.
+        let control = ControlServer(runtime: runtime)
+        do throws(ModuleError) {
+            try control.start()
+        } catch {
+            logger.warning("no control socket (plugin-host command will not reach this host): \(error)")
+        }
         let snapshot = runtime.snapshot
         logger.info("running \(snapshot.modules.count) module(s): \(snapshot.modules.map { "\($0.id) \($0.version)" }.joined(separator: ", "))")
         SystemdNotify.send("READY=1\nSTATUS=running \(snapshot.modules.count) module(s)")
@@ -74,6 +85,7 @@ struct HostService: Service {
         } onGracefulShutdown: {
             SystemdNotify.send("STOPPING=1")
         }
+        control.stop()
         runtime.stop()
         logger.info("stopped")
     }

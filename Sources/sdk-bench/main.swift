@@ -24,13 +24,16 @@ struct Options {
 
 func usage() -> Never {
     print("""
-    usage: sdk-bench [gpio|i2c|storage|all] [--iterations N] [--rounds N] [--chip-label L] [--offset N]
+    usage: sdk-bench [gpio|i2c|storage|host|all] [--iterations N] [--rounds N] [--chip-label L] [--offset N]
                      [--adapter NAME] [--address 0xNN] [--register 0xNN] [--icount]
       Measures GPIO line sets (character device and sysfs) and SMBus register reads through the
       SDK and through a plain C loop on the same line/register, and prints ops/s and SDK/C ratios.
       Needs a kernel with those devices: run it in the lab with Scripts/bench.sh.
       storage: batched ingest of readings into the time-series store against plain C with the same
       schema, pragmas and batch size, plus query timings; runs on the host (--iterations = readings).
+      host: the plugin host's costs on this machine: libffi command call vs direct, the IPC round
+      trip a brokered I2C transfer adds, module cold start, and PSS of a host with 3 idle modules
+      (needs plugin-host, plugin-host-runner and libExampleModuleC.so built next to sdk-bench).
       --icount: the guest runs under QEMU -icount shift=0, where 1 ns of guest time is one
       instruction; figures are then printed as instructions per operation.
     """)
@@ -54,7 +57,7 @@ func parse() -> Options {
     }
     while let arg = args.popFirst() {
         switch arg {
-        case "gpio", "i2c", "storage", "all": options.what = arg
+        case "gpio", "i2c", "storage", "host", "all": options.what = arg
         case "--iterations": options.iterations = int()
         case "--rounds": options.rounds = int()
         case "--chip-label": options.chipLabel = text()
@@ -192,4 +195,8 @@ if options.what == "i2c" || options.what == "all" {
 
 if options.what == "storage" {
     await runStorageBench(readings: options.iterations, rounds: options.rounds)
+}
+
+if options.what == "host" {
+    do { try runHostBench(options) } catch { fail("\(error)") }
 }

@@ -1,4 +1,5 @@
 import CIoTModule
+import Glibc
 import Synchronization
 import Testing
 @testable import IoTSDK
@@ -72,6 +73,42 @@ struct ModuleHooksTests {
             let before = Self.readyCalls.load(ordering: .relaxed)
             host.ready()
             #expect(Self.readyCalls.load(ordering: .relaxed) == before + 1)
+        }
+    }
+
+    nonisolated(unsafe) static let reason: UnsafePointer<CChar> = UnsafePointer(strdup("gpiochip0 line 18 output is not declared")!)
+
+    @Test("ModuleHost's hardware calls: the descriptor, the errno and the host's reason, reads filled in place; an older table has none")
+    func hardwareCalls() {
+        withTable(step: "run") { original in
+            var table = original.pointee
+            table.gpio_request = { _, chip, line, output, _ in
+                chip.map { String(cString: $0) } == "gpiochip0" && line == 17 && output == 1 ? 7 : -13
+            }
+            table.i2c_transfer = { _, bus, address, count, segments in
+                guard bus == 1, address == 0x76, count == 2, let segments, segments[0].read == 0, segments[1].read == 1 else { return -13 }
+                for i in 0..<Int(segments[1].length) { segments[1].data![i] = segments[0].data![0] &+ UInt8(i) }
+                return 0
+            }
+            table.last_error = { _ in ModuleHooksTests.reason }
+            withUnsafePointer(to: &table) { pointer in
+                let host = ModuleHost(pointer)
+                #expect(host.hasHardwareCalls)
+                #expect((try? host.requestGPIOLine(chip: "gpiochip0", line: 17, output: true)) == 7)
+                #expect(throws: ModuleHost.HostRequestError(code: 13, reason: "gpiochip0 line 18 output is not declared")) {
+                    try host.requestGPIOLine(chip: "gpiochip0", line: 18, output: true)
+                }
+                #expect((try? host.i2cTransfer(bus: 1, address: 0x76, [.write([0xD0]), .read(count: 3)])) == [[0xD0, 0xD1, 0xD2]])
+                let denied = #expect(throws: ModuleHost.HostRequestError.self) { try host.i2cTransfer(bus: 1, address: 0x50, [.read(count: 1)]) }
+                #expect(denied?.isDenied == true)
+            }
+            // A host of the first ABI 1 release: the table ends at should_stop.
+            table.size = UInt32(MemoryLayout<iotsdk_host>.offset(of: \iotsdk_host.gpio_request)!)
+            withUnsafePointer(to: &table) { pointer in
+                let host = ModuleHost(pointer)
+                #expect(!host.hasHardwareCalls)
+                #expect(throws: ModuleHost.HostRequestError.self) { try host.requestGPIOLine(chip: "gpiochip0", line: 17, output: true) }
+            }
         }
     }
 }

@@ -4,7 +4,7 @@ import Testing
 @testable import PluginHost
 
 /// The broker's decisions, which need no hardware: undeclared lines, directions, buses and
-/// addresses are denied and audited. (Grants on a real kernel are tested in the QEMU lab.)
+/// addresses are denied and audited. (Grants on a real kernel: Sources/iotsdk-lab/BrokerLabTests.swift, in the QEMU lab.)
 @Suite("Hardware broker")
 struct HardwareBrokerTests {
     static let capabilities = ModuleManifest.Capabilities(
@@ -34,10 +34,11 @@ struct HardwareBrokerTests {
             == .failure(.denied("address 0x77 on i2c-1 is not declared (declared: 0x76)")))
 
         // A declared request passes the checks and reaches the kernel (here: no such device).
-        guard case let .failure(.failed(reason))? = Optional(broker.requestGPIO(chip: "gpiochip0", line: 17, direction: .output, initialValue: false)) else {
+        guard case let .failure(.failed(reason, code))? = Optional(broker.requestGPIO(chip: "gpiochip0", line: 17, direction: .output, initialValue: false)) else {
             Issue.record("the declared line was not tried"); return
         }
         #expect(reason.contains("cannot open"))
+        #expect(code == ENOENT)
 
         let entries = audit.entries()
         #expect(entries.count == 5)

@@ -93,4 +93,75 @@ struct HostRuntimeTests {
         #expect(log.contains("module stop called"), "the module was not stopped through its stop entry point: \(log)")
         #expect(UpdateCrashTests.processes(mentioning: f.state).isEmpty)
     }
+
+    @Test("plugin-host command reaches a module of the running host: a result; bad arguments 21 without a call; not running 17; the socket is 0600")
+    func commandThroughControlSocket() throws {
+        let binary = try #require(Tool.pluginHost)
+        let f = try UpdateFixture()
+        defer { f.base.cleanUp() }
+        var manifest = UpdateFixture.manifest("1.0.0")
+        manifest.commands = HardwareRequestTests.commands
+        try f.engine().install(imageAt: try f.image("1.0.0", behavior: "heartbeat", manifest: manifest))
+
+        let command = { (arguments: [String]) throws -> Tool.Output in
+            try Tool.run(binary, ["command"] + arguments + ["--state-dir", f.state])
+        }
+        // No host yet.
+        let early = try command([UpdateFixture.id, "add", "1", "2"])
+        #expect(early.status == 17, "\(early)")
+        #expect(early.stderr.contains("no plugin-host is running on \(f.state)"), "\(early.stderr)")
+
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = ["run", "--state-dir", f.state]
+        var environment = ProcessInfo.processInfo.environment
+        environment["PLUGIN_HOST_RUNNER"] = try UpdateFixture.runnerExecutable()
+        environment["NOTIFY_SOCKET"] = nil
+        process.environment = environment
+        let errors = Pipe()
+        process.standardError = errors
+        process.standardOutput = errors
+        try process.run()
+        defer { if process.isRunning { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() } }
+        #expect(SupervisorTests.wait(20) {
+            HostRuntime.runningSnapshot(stateDirectory: f.state)?.modules.first?.state == .running
+                && FileManager.default.fileExists(atPath: ControlServer.socketPath(stateDirectory: f.state))
+        })
+        var info = stat()
+        #expect(lstat(ControlServer.socketPath(stateDirectory: f.state), &info) == 0)
+        #expect(info.st_mode & S_IFMT == S_IFSOCK)
+        #expect(info.st_mode & 0o777 == 0o600)
+
+        let add = try command([UpdateFixture.id, "add", "-5", "0x10"])
+        #expect(add.status == 0, "\(add)")
+        #expect(add.stdout == "11\n", "\(add)")
+        let greet = try command([UpdateFixture.id, "greet", "plugin host"])
+        #expect(greet.stdout == "hello, plugin host\n", "\(greet)")
+        let json = try command([UpdateFixture.id, "u64_max", "--json"])
+        #expect(json.status == 0)
+        #expect(json.stdout.contains("\"value\" : 18446744073709551615"), "\(json.stdout)")
+
+        for bad in [["add", "1"], ["add", "1", "2", "3"], ["add", "1", "x"], ["add", "1.5", "2"], ["nosuch"]] {
+            let refused = try command([UpdateFixture.id] + bad)
+            #expect(refused.status == 21, "\(bad): \(refused)")
+            #expect(refused.stdout.isEmpty)
+        }
+        let unknownCommand = try command([UpdateFixture.id, "nosuch"])
+        #expect(unknownCommand.stderr.contains("unknown-command: module com.example.testmodule has no command 'nosuch'; its commands are: add(a: int32, b: int32) -> int32"), "\(unknownCommand.stderr)")
+        // Only the three good calls reached the module.
+        #expect(try command([UpdateFixture.id, "calls"]).stdout == "3\n")
+
+        let otherModule = try command(["com.example.other", "add", "1", "2"])
+        #expect(otherModule.status == 17, "\(otherModule)")
+        #expect(otherModule.stderr.contains("module com.example.other does not run on this host (it runs com.example.testmodule)"), "\(otherModule.stderr)")
+        let missing = try command([UpdateFixture.id, "ghost"])
+        #expect(missing.status == 23, "\(missing)")
+
+        kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
+        let output = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(process.terminationStatus == 0, "\(output)")
+        #expect(!FileManager.default.fileExists(atPath: ControlServer.socketPath(stateDirectory: f.state)))
+        #expect(try command([UpdateFixture.id, "add", "1", "2"]).status == 17)
+    }
 }

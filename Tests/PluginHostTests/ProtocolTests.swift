@@ -35,6 +35,9 @@ struct ProtocolTests {
             ]),
             .commandResult(requestID: 6, result: .error("symbol 'set_target' returned no value")),
             .commandResult(requestID: 6, result: .error("")),
+            .returned(value: 0),
+            .returned(value: -1),
+            .returned(value: .max),
             .welcome,
             .gpioGranted(requestID: 7),
             .i2cResult(requestID: 8, reads: []),
@@ -43,6 +46,9 @@ struct ProtocolTests {
             .i2cResult(requestID: 9, reads: [[UInt8]](repeating: [UInt8](repeating: 0x5A, count: Message.maxI2CSegmentBytes), count: 15)),
             .denied(requestID: 0, reason: "gpiochip0 line 18 is not declared in the manifest"),
             .denied(requestID: 10, reason: longestString),
+            .failed(requestID: 15, code: ENOENT, reason: "cannot open /dev/gpiochip0: No such file or directory"),
+            .failed(requestID: .max, code: Message.maxErrorCode, reason: ""),
+            .failed(requestID: 0, code: 1, reason: longestString),
             .callCommand(requestID: 11, symbol: "set_target", arguments: [.double(21.5)], returns: .int32),
             .callCommand(requestID: 12, symbol: "many", arguments: Array(values.prefix(Message.maxCommandValues)), returns: .uint64),
             .stop,
@@ -205,7 +211,7 @@ struct ProtocolTests {
 
     @Test("unknown types and request ids on messages that take none")
     func typeErrors() throws {
-        for type: UInt16 in [0, 0x0100, 0x0108, 0x0200, 0x0207, 0x0301, .max] {
+        for type: UInt16 in [0, 0x0100, 0x0109, 0x0200, 0x0208, 0x0301, .max] {
             #expect(throws: ProtocolError.unknownMessageType(type)) { try Message(frame: Frame(type: type)) }
         }
         for kind in Message.Kind.allCases where !kind.carriesRequestID {
@@ -248,6 +254,10 @@ struct ProtocolTests {
             (.i2cResult, [1] + le(UInt16(4097)) + [UInt8](repeating: 0, count: 4097), .outOfBounds(field: "I2C read", value: 4097, limit: 4096)),
             (.callCommand, str("f") + [0, 17] + [UInt8](repeating: 0, count: 34), .outOfBounds(field: "argument count", value: 17, limit: 16)),
             (.callCommand, str("f") + [0, 1, 6] + le(UInt16(4097)) + tooLong, .outOfBounds(field: "string value", value: 4097, limit: 4096)),
+            (.failed, le(UInt32(0)) + str("x"), .outOfBounds(field: "error code", value: 0, limit: 4095)),
+            (.failed, le(UInt32(4096)) + str("x"), .outOfBounds(field: "error code", value: 4096, limit: 4095)),
+            (.failed, le(UInt32.max) + str("x"), .outOfBounds(field: "error code", value: -1, limit: 4095)),
+            (.failed, le(UInt32(2)) + le(UInt16(4097)) + tooLong, .outOfBounds(field: "reason", value: 4097, limit: 4096)),
         ]
         for (kind, payload, expected) in cases {
             #expect(Self.decodeError(kind, payload) == expected, "\(kind)")
@@ -285,6 +295,9 @@ struct ProtocolTests {
         let cases: [(Message, ProtocolError)] = [
             (.log(level: .info, text: tooLong), .outOfBounds(field: "log text", value: 4097, limit: 4096)),
             (.denied(requestID: 1, reason: "a\u{0}b"), .invalidString(field: "reason")),
+            (.failed(requestID: 1, code: 0, reason: "x"), .outOfBounds(field: "error code", value: 0, limit: 4095)),
+            (.failed(requestID: 1, code: -13, reason: "x"), .outOfBounds(field: "error code", value: -13, limit: 4095)),
+            (.failed(requestID: 1, code: 5, reason: "a\u{0}b"), .invalidString(field: "reason")),
             (.commandResult(requestID: 1, result: .value(.string("\u{0}"))), .invalidString(field: "string value")),
             (.i2cTransfer(requestID: 1, bus: 1, address: 0x50, segments: []), .outOfBounds(field: "I2C segment count", value: 0, limit: 32)),
             (.i2cTransfer(requestID: 1, bus: 1, address: 0x50, segments: Array(repeating: .read(count: 1), count: 33)),
@@ -382,7 +395,7 @@ struct ProtocolTests {
         func ok(_ v: CommandValue) -> Bool { if case let .string(s) = v { ok(s) } else { true } }
         switch message {
         case let .hello(_, id, _): return ok(id)
-        case .ready, .heartbeat, .welcome, .stop, .gpioGranted: return true
+        case .ready, .heartbeat, .welcome, .stop, .gpioGranted, .returned: return true
         case let .log(_, text): return ok(text)
         case let .gpioRequest(_, chip, _, _, _): return ok(chip)
         case let .i2cTransfer(_, _, address, segments):
@@ -396,6 +409,7 @@ struct ProtocolTests {
         case let .commandResult(_, .error(text)): return ok(text)
         case let .i2cResult(_, reads): return reads.count <= Message.maxI2CSegments && reads.allSatisfy { $0.count <= Message.maxI2CSegmentBytes }
         case let .denied(_, reason): return ok(reason)
+        case let .failed(_, code, reason): return (1 ... Message.maxErrorCode).contains(code) && ok(reason)
         case let .callCommand(_, symbol, arguments, _): return ok(symbol) && arguments.count <= Message.maxCommandValues && arguments.allSatisfy(ok)
         }
     }

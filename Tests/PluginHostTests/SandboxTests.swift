@@ -440,7 +440,7 @@ struct SandboxTests {
             switch (controller, cgroups.versions[controller]) {
             case (.memory, .v1?): #expect(read("memory.limit_in_bytes") == "33554432")
             case (.memory, .v2?): #expect(read("memory.max") == "33554432")
-            case (.pids, _): #expect(read("pids.max") == "19")
+            case (.pids, _): #expect(read("pids.max") == "20")
             case (.cpu, .v1?): #expect(read("cpu.cfs_quota_us") == "50000")
             case (.cpu, .v2?): #expect(read("cpu.max") == "50000 100000")
             default: Issue.record("unexpected \(controller)")
@@ -505,7 +505,7 @@ struct SandboxTests {
         let report = try #require(setup.dataFile("forkbomb.txt"))
         #expect(report.contains("errno=EAGAIN"), "\(report)")
         let forks = Int(report.split(separator: " ")[0].dropFirst("forks=".count)) ?? -1
-        #expect((0..<19).contains(forks), "\(report)")
+        #expect((0..<20).contains(forks), "\(report)")
         #expect(!result.output.contains("cannot remove"), "\(result.output)")
         #expect(setup.leftoverCgroups().isEmpty, "\(setup.leftoverCgroups())")
     }
@@ -519,7 +519,7 @@ struct SandboxTests {
         #expect(ChildProcessRunnerTests.nextNonHeartbeat(instance, within: 20) == .ready)
         #expect(setup.waitForDataFile("forkbomb.txt")?.contains("errno=EAGAIN") == true)
         let cgroups = try #require(instance.cgroups)
-        #expect(cgroups.processes().count <= 19)
+        #expect(cgroups.processes().count <= 20)
         let other = try Tool.run(URL(fileURLWithPath: "/bin/sh"), ["-c", "echo still forking"])
         #expect(other.stdout == "still forking\n")
         _ = instance.stop(timeout: .seconds(2))
@@ -565,7 +565,7 @@ struct SandboxTests {
         #expect(result.outcome == .succeeded, "\(result.output)")
         let refusals = SandboxOptions.refusals(in: result.output)
         #expect(refusals.contains { $0.hasPrefix("plugin-host: sandbox: the memory limit (33554432 bytes) not applied: ") }, "\(refusals)")
-        #expect(refusals.contains { $0.hasPrefix("plugin-host: sandbox: the process limit (16 processes and threads, 3 more for the runner) not applied: ") })
+        #expect(refusals.contains { $0.hasPrefix("plugin-host: sandbox: the process limit (16 processes and threads, 4 more for the runner) not applied: ") })
         #expect(refusals.contains { $0.hasPrefix("plugin-host: sandbox: the CPU limit (50 % of one CPU) not applied: ") })
         #expect(refusals.contains("plugin-host-runner: sandbox: \(nowhere)/missing in the sandbox not applied: it does not exist on the host"), "\(refusals)")
         #expect(lenient.probe()["module_dir"] == "/module")
@@ -585,6 +585,35 @@ struct SandboxTests {
         #expect(stopped.output.contains("the spec is strict and 1 part(s) of the sandbox were refused: the module does not run"))
         #expect(strictRunner.dataFile("probe.txt") == nil)
         #expect(strictRunner.leftoverCgroups().isEmpty)
+    }
+
+    @Test("the channel through the sandbox: the host (SO_PEERCRED: the outer runner it spawned) decides the module process's hardware requests and calls its typed commands")
+    func channelThroughTheSandbox() throws {
+        try SandboxEnvironment.ready()
+        let moduleID = "com.example.sandbox-" + UUID().uuidString.prefix(8).lowercased()
+        let setup = try HardwareRequestTests.Setup(behavior: "heartbeat hw-gpio gpiochip0:18:output hw-i2c 1:0x50 hw-gpio gpiochip0:17:output",
+                                                   sandbox: SandboxOptions())
+        defer { setup.cleanUp() }
+        let hardware = try setup.start(setup.manifest(id: moduleID))
+        #expect(ChildProcessRunnerTests.nextNonHeartbeat(hardware, within: 20) == .ready, "\(hardware.output)")
+        #expect(HardwareRequestTests.waitForOutput(hardware, "hw: still running"), "\(hardware.output)")
+        #expect(hardware.output.contains(HardwareRequestTests.deniedLine), "\(hardware.output)")
+        #expect(hardware.output.contains(HardwareRequestTests.deniedI2C), "\(hardware.output)")
+        // Declared, and tried by the host on its own /dev: the sandbox's /dev has no gpiochip either way.
+        #expect(hardware.output.contains("hw: gpio_request(gpiochip0, 17, output) = -"), "\(hardware.output)")
+        #expect(!hardware.output.contains("hw: gpio_request(gpiochip0, 17, output) = -13"), "\(hardware.output)")
+        #expect(setup.audit.entries().map(\.decision) == ["denied", "denied"])
+        #expect(hardware.stop(timeout: .seconds(10)) == .exited(0))
+
+        var manifest = setup.manifest(id: moduleID, start: "module_start", stop: "module_stop")
+        manifest.capabilities = .init(storageQuotaBytes: 1 << 20)
+        let commands = try setup.start(manifest)
+        #expect(ChildProcessRunnerTests.nextNonHeartbeat(commands, within: 20) == .ready, "\(commands.output)")
+        #expect(try commands.call(command: "add", arguments: [.int32(40), .int32(2)], manifest: manifest) == .int32(42))
+        #expect(try commands.call(command: "greet", arguments: [.string("sandbox")], manifest: manifest) == .string("hello, sandbox"))
+        #expect(throws: ModuleError.self) { try commands.call(command: "add", arguments: [.int32(1)], manifest: manifest) }
+        #expect(try commands.call(command: "calls", arguments: [], manifest: manifest) == .int32(2))
+        #expect(commands.stop(timeout: .seconds(10)) == .exited(0))
     }
 
     @Test("CgroupSet on this system: limits written, a process added, remove kills it and the directories go")

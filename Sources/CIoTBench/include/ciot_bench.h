@@ -51,4 +51,7 @@ const char *ciot_bench_storage_error(ciot_bench_storage *storage);
 /// Closes the connection and frees `storage`.
 void ciot_bench_storage_close(ciot_bench_storage *storage);
 
+/// A trivial C function for the libffi command-call benchmark (sdk-bench host).
+int32_t ciot_bench_add_i32(int32_t a, int32_t b);
+
 #endif

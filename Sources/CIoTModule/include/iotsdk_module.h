@@ -27,6 +27,13 @@ enum iotsdk_log_level {
 
 typedef struct iotsdk_host iotsdk_host;
 
+/* One message of a combined I2C transfer (iotsdk_host.i2c_transfer). */
+typedef struct iotsdk_i2c_segment {
+    uint8_t read;      /* 0: write `length` bytes from `data`; 1: read `length` bytes into `data` */
+    uint16_t length;   /* at most 4096 */
+    uint8_t *data;
+} iotsdk_i2c_segment;
+
 /* What the host gives a module. Fields are only ever appended; check `size` before using a
  * field added after ABI 1's first release. */
 struct iotsdk_host {
@@ -46,6 +53,31 @@ struct iotsdk_host {
     void (*log)(const iotsdk_host *host, int32_t level, const char *message);
     /* Non-zero once the host asked the module to stop; a blocking start() should then return. */
     int32_t (*should_stop)(const iotsdk_host *host);
+
+    /* ---- Appended after ABI 1's first release: use only if `size` covers the field, e.g.
+     *      host->size >= offsetof(iotsdk_host, gpio_request) + sizeof host->gpio_request.
+     * The hardware calls go through the host, which grants only what the manifest's
+     * `capabilities` declare (and logs every decision to its audit log). They may be called from
+     * any thread, also at the same time, and block until the host has answered. They return a
+     * negative errno value on failure: -EACCES when the host refused (not declared), the kernel's
+     * error when a declared request failed (-ENOENT: no such chip or bus, -EBUSY: line in use,
+     * -EIO, -ENXIO: no device answered), -EINVAL for bad arguments, -EIO if the host is gone. */
+
+    /* Requests one GPIO line of character device `chip` (e.g. "gpiochip0") as an input
+     * (output == 0) or an output (initially active if initial_value != 0). Returns the line
+     * request's file descriptor (>= 0, uAPI v2: GPIO_V2_LINE_GET_VALUES_IOCTL /
+     * GPIO_V2_LINE_SET_VALUES_IOCTL on it); the module owns it and closes it when done. When the
+     * module stops, the host drives the outputs it granted to their inactive state. */
+    int32_t (*gpio_request)(const iotsdk_host *host, const char *chip, uint32_t line, int32_t output, int32_t initial_value);
+    /* Runs one combined transfer (up to 32 segments, as I2C_RDWR) with 7-bit `address` on
+     * /dev/i2c-`bus`, performed by the host. Read segments are filled in place. 0 or a negative
+     * errno value; the reads of a failed transfer are undefined. */
+    int32_t (*i2c_transfer)(const iotsdk_host *host, uint32_t bus, uint8_t address, uint32_t segment_count,
+                            const iotsdk_i2c_segment *segments);
+    /* Why the calling thread's last gpio_request or i2c_transfer failed (the host's reason, e.g.
+     * "gpiochip0 line 18 output is not declared in capabilities.gpio ..."), or "" if it
+     * succeeded. Valid until the thread's next hardware call. */
+    const char *(*last_error)(const iotsdk_host *host);
 };
 
 /* start, stop and every hook. */

@@ -36,6 +36,77 @@ public struct ModuleHost: @unchecked Sendable {
     public func log(_ level: LogLevel = .info, _ message: String) {
         message.withCString { table.pointee.log?(table, level.rawValue, $0) }
     }
+
+    // MARK: Hardware through the host
+
+    /// Why the host did not grant a hardware request: `code` is the errno value (`EACCES`: the
+    /// manifest does not declare it; otherwise the kernel's error for a declared request, or
+    /// `EINVAL` for bad arguments), `reason` the host's explanation (`last_error`).
+    public struct HostRequestError: Error, Sendable, Equatable, CustomStringConvertible {
+        public var code: Int32
+        public var reason: String
+        public init(code: Int32, reason: String) {
+            self.code = code
+            self.reason = reason
+        }
+        /// The manifest does not declare what was asked for.
+        public var isDenied: Bool { code == 13 /* EACCES */ }
+        public var description: String { reason.isEmpty ? "error \(code)" : reason }
+    }
+
+    /// Whether the host's table has `gpio_request`, `i2c_transfer` and `last_error` (hosts of
+    /// the first ABI 1 release do not).
+    public var hasHardwareCalls: Bool {
+        guard let offset = MemoryLayout<iotsdk_host>.offset(of: \iotsdk_host.last_error) else { return false }
+        return Int(table.pointee.size) >= offset + MemoryLayout<UnsafeRawPointer>.size
+    }
+
+    private func failure(_ result: Int32) -> HostRequestError {
+        let reason = hasHardwareCalls ? table.pointee.last_error?(table).map { String(cString: $0) } ?? "" : ""
+        return HostRequestError(code: -result, reason: reason)
+    }
+
+    /// Asks the host for one GPIO line the manifest declares (`capabilities.gpio`) and returns
+    /// the line request's file descriptor (uAPI v2), which the caller owns and closes.
+    public func requestGPIOLine(chip: String, line: UInt32, output: Bool, initialValue: Bool = false) throws(HostRequestError) -> Int32 {
+        guard hasHardwareCalls, let request = table.pointee.gpio_request else {
+            throw HostRequestError(code: 38 /* ENOSYS */, reason: "this host does not offer hardware requests")
+        }
+        let result = chip.withCString { request(table, $0, line, output ? 1 : 0, initialValue ? 1 : 0) }
+        guard result >= 0 else { throw failure(result) }
+        return result
+    }
+
+    /// One message of `i2cTransfer`.
+    public enum I2CSegment: Sendable, Equatable {
+        case write([UInt8])
+        case read(count: Int)
+    }
+
+    /// Runs one combined I2C transfer on `/dev/i2c-<bus>` with a declared address
+    /// (`capabilities.i2c`), performed by the host; returns the bytes of each read segment.
+    public func i2cTransfer(bus: UInt32, address: UInt8, _ segments: [I2CSegment]) throws(HostRequestError) -> [[UInt8]] {
+        guard hasHardwareCalls, let transfer = table.pointee.i2c_transfer else {
+            throw HostRequestError(code: 38 /* ENOSYS */, reason: "this host does not offer hardware requests")
+        }
+        // One buffer per segment, alive for the call; reads are filled in place.
+        var list: [iotsdk_i2c_segment] = []
+        defer { list.forEach { $0.data?.deallocate() } }
+        for segment in segments {
+            let (bytes, read): ([UInt8], Bool) = switch segment {
+            case let .write(bytes): (bytes, false)
+            case let .read(count): ([UInt8](repeating: 0, count: max(0, count)), true)
+            }
+            guard bytes.count <= Int(UInt16.max) else { throw HostRequestError(code: 22 /* EINVAL */, reason: "an I2C segment of \(bytes.count) bytes") }
+            let data = UnsafeMutablePointer<UInt8>.allocate(capacity: max(bytes.count, 1))
+            data.initialize(repeating: 0, count: max(bytes.count, 1))
+            data.update(from: bytes, count: bytes.count)
+            list.append(iotsdk_i2c_segment(read: read ? 1 : 0, length: UInt16(bytes.count), data: data))
+        }
+        let result = transfer(table, bus, address, UInt32(list.count), list)
+        guard result == 0 else { throw failure(result) }
+        return list.filter { $0.read != 0 }.map { Array(UnsafeBufferPointer(start: $0.data, count: Int($0.length))) }
+    }
 }
 
 /// The update hooks of a Swift module, one method per step (Documentation/Updates.md). Each has a

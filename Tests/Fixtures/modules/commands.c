@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define EXPORT __attribute__((visibility("default")))
@@ -20,6 +21,13 @@ static void counted(void) { atomic_fetch_add(&command_calls, 1); }
 
 /* How many cmd_* functions (other than this one) were called in this process. */
 EXPORT int32_t cmd_calls(void) { return atomic_load(&command_calls); }
+
+/* Ends the process (SIGABRT) in the middle of the call. */
+EXPORT int32_t cmd_abort(void) {
+    counted();
+    fflush(stdout);
+    abort();
+}
 
 /* Wraps around like two's complement instead of overflowing. */
 EXPORT int32_t cmd_add(int32_t a, int32_t b) {

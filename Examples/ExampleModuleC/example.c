@@ -1,0 +1,61 @@
+/*
+ * An example module in C (Examples/ExampleModuleC): what a C module needs and nothing more.
+ * Built by SwiftPM as libExampleModuleC.so (a dynamic library product); Examples/README.md shows
+ * its module.json, how to pack it and how to install it.
+ *
+ * - start: says ready, then sends a heartbeat every second from a thread until the host asks it
+ *   to stop;
+ * - stop: returns at once (the heartbeat thread sees should_stop);
+ * - commands: example_set_threshold(double) -> int32, example_uptime_ms() -> uint64.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "iotsdk_module.h"
+
+#define EXPORT __attribute__((visibility("default")))
+
+static _Atomic double threshold = 25.0;
+static struct timespec started;
+
+static void *heartbeat(void *argument) {
+    const iotsdk_host *host = argument;
+    while (!host->should_stop(host)) {
+        host->heartbeat(host);
+        struct timespec second = { 1, 0 };
+        nanosleep(&second, NULL);
+    }
+    return NULL;
+}
+
+EXPORT int32_t example_start(const iotsdk_host *host) {
+    clock_gettime(CLOCK_MONOTONIC, &started);
+    host->ready(host);
+    pthread_t thread;
+    if (pthread_create(&thread, NULL, heartbeat, (void *)host) != 0) return 1;
+    pthread_detach(thread);
+    char line[160];
+    snprintf(line, sizeof line, "example module %s started, data in %s", host->module_version, host->data_dir);
+    host->log(host, IOTSDK_LOG_INFO, line);
+    return 0;
+}
+
+EXPORT int32_t example_stop(const iotsdk_host *host) {
+    (void)host;
+    return 0;
+}
+
+EXPORT int32_t example_set_threshold(double celsius) {
+    if (celsius < -40.0 || celsius > 125.0) return 1;
+    atomic_store(&threshold, celsius);
+    return 0;
+}
+
+EXPORT uint64_t example_uptime_ms(void) {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (uint64_t)(now.tv_sec - started.tv_sec) * 1000u + (uint64_t)((now.tv_nsec - started.tv_nsec) / 1000000);
+}

@@ -1,0 +1,308 @@
+import CIoTLinux
+import Foundation
+import Glibc
+import ModuleProtocol
+import Synchronization
+
+/// The running host's control socket, `<state>/run/control.sock`: an AF_UNIX stream socket, mode
+/// 0600 (so only its owner, root on a device, can even connect), on which `plugin-host command`
+/// reaches the running modules. Every connection is checked again with SO_PEERCRED: the peer
+/// must be root or the host's own user. One request per connection, one JSON line each way:
+///
+///     → {"request":"call","module":"com.example.x","command":"set_target","arguments":["21.5"],"timeoutSeconds":30}
+///     ← {"ok":true,"result":{"type":"int32","value":0},"text":"0"}
+///     ← {"ok":false,"error":{"code":"bad-arguments","exitCode":21,"message":"..."}}
+///
+/// The arguments are text, parsed and checked against the module's manifest by the host
+/// (`HostRuntime.call`), so the client needs no manifest. Each connection is served on a thread
+/// of its own, so a slow command holds up nobody else.
+public final class ControlServer: Sendable {
+    public struct Request: Codable, Sendable, Equatable {
+        /// `call`.
+        public var request: String
+        public var module: String
+        public var command: String
+        public var arguments: [String]
+        public var timeoutSeconds: Double?
+
+        public init(module: String, command: String, arguments: [String], timeoutSeconds: Double? = nil) {
+            request = "call"
+            self.module = module
+            self.command = command
+            self.arguments = arguments
+            self.timeoutSeconds = timeoutSeconds
+        }
+    }
+
+    public struct Response: Codable, Sendable, Equatable {
+        public struct Failure: Codable, Sendable, Equatable {
+            /// `ModuleError.Code`'s raw value.
+            public var code: String
+            public var exitCode: Int32
+            public var message: String
+            public var field: String?
+
+            public init(code: String, exitCode: Int32, message: String, field: String? = nil) {
+                self.code = code
+                self.exitCode = exitCode
+                self.message = message
+                self.field = field
+            }
+        }
+
+        public var ok: Bool
+        public var result: CommandValue?
+        /// The result as `plugin-host command` prints it (`CommandValue.description`).
+        public var text: String?
+        public var error: Failure?
+
+        public init(result: CommandValue) {
+            ok = true
+            self.result = result
+            text = result.description
+        }
+
+        public init(error: ModuleError) {
+            ok = false
+            self.error = Failure(code: error.code.rawValue, exitCode: error.exitCode, message: error.message, field: error.field)
+        }
+    }
+
+    public static func socketPath(stateDirectory: String) -> String { stateDirectory + "/run/control.sock" }
+
+    /// The longest request line read.
+    static let maxRequestBytes = 256 * 1024
+
+    let runtime: HostRuntime
+    public let path: String
+    private let listener = Atomic<Int32>(-1)
+    private let wakeWrite = Atomic<Int32>(-1)
+    private let finished = Atomic<Bool>(true)
+
+    public init(runtime: HostRuntime) {
+        self.runtime = runtime
+        path = Self.socketPath(stateDirectory: runtime.stateDirectory)
+    }
+
+    deinit { stop() }
+
+    /// Creates the socket (replacing a stale one) and starts accepting connections.
+    /// - Throws: `ModuleError` `.io`.
+    public func start() throws(ModuleError) {
+        let directory = (path as NSString).deletingLastPathComponent
+        try DurableFiles.makeDirectory(directory)
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw DurableFiles.ioError("creating the control socket", path) }
+        // Bound in a private directory (0700), made 0600 there, then renamed into place: the
+        // socket is never reachable with looser permissions, whatever the umask.
+        var template = Array((directory + "/.ctl-XXXXXX").utf8CString)
+        guard let made = mkdtemp(&template) else {
+            close(fd)
+            throw DurableFiles.ioError("creating a directory for the control socket in", directory)
+        }
+        let staging = String(cString: made)
+        let temporary = staging + "/s"
+        defer { rmdir(staging) }
+        guard bindUnix(fd, temporary) == 0 else {
+            let code = errno
+            close(fd)
+            throw DurableFiles.ioError("binding the control socket", temporary, code)
+        }
+        guard chmod(temporary, 0o600) == 0, listen(fd, 16) == 0 else {
+            let code = errno
+            close(fd)
+            unlink(temporary)
+            throw DurableFiles.ioError("setting up the control socket", temporary, code)
+        }
+        var existing = stat()
+        if lstat(path, &existing) == 0, existing.st_mode & S_IFMT != S_IFSOCK {
+            close(fd)
+            unlink(temporary)
+            throw ModuleError(.io, "\(path) exists and is not a socket; remove it", field: path)
+        }
+        guard rename(temporary, path) == 0 else {
+            let code = errno
+            close(fd)
+            unlink(temporary)
+            throw DurableFiles.ioError("moving the control socket to", path, code)
+        }
+        guard let wake = RunnerProcess.makePipe() else {
+            close(fd)
+            throw DurableFiles.ioError("creating a pipe for", path)
+        }
+        listener.store(fd, ordering: .releasing)
+        wakeWrite.store(wake.write, ordering: .releasing)
+        finished.store(false, ordering: .releasing)
+        let thread = Thread { [self] in
+            acceptLoop(fd, wake: wake.read)
+            close(wake.read)
+            close(fd)
+            finished.store(true, ordering: .releasing)
+        }
+        thread.name = "control socket"
+        thread.start()
+    }
+
+    /// Stops accepting, removes the socket file and waits for the accepting thread to end
+    /// (connections being served finish on their own threads).
+    public func stop() {
+        let wake = wakeWrite.exchange(-1, ordering: .acquiringAndReleasing)
+        guard wake >= 0 else { return }
+        var byte: UInt8 = 1
+        _ = write(wake, &byte, 1)
+        unlink(path)
+        while !finished.load(ordering: .acquiring) { usleep(5_000) }
+        close(wake)
+        listener.store(-1, ordering: .releasing)
+    }
+
+    private func acceptLoop(_ fd: Int32, wake: Int32) {
+        while true {
+            var descriptors = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0), pollfd(fd: wake, events: Int16(POLLIN), revents: 0)]
+            guard poll(&descriptors, 2, -1) >= 0 || errno == EINTR else { return }
+            if descriptors[1].revents != 0 { return }
+            guard descriptors[0].revents != 0 else { continue }
+            // accept, then close-on-exec: runners are spawned with every descriptor above 3
+            // closed (posix_spawn_file_actions_addclosefrom_np) where glibc offers it.
+            let client = accept(fd, nil, nil)
+            guard client >= 0 else { continue }
+            _ = fcntl(client, F_SETFD, FD_CLOEXEC)
+            Thread.detachNewThread { [self] in
+                serve(client)
+                close(client)
+            }
+        }
+    }
+
+    private func serve(_ client: Int32) {
+        var credentials = ciot_peer_credentials()
+        guard ciot_socket_peer_credentials(client, &credentials) == 0 else { return }
+        guard credentials.uid == 0 || credentials.uid == geteuid() else {
+            reply(client, Response(error: ModuleError(.io, "uid \(credentials.uid) may not use the control socket of this host (root or uid \(geteuid()) only)")))
+            return
+        }
+        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(client, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        guard let line = readLine(client) else { return }
+        guard let request = try? JSONDecoder().decode(Request.self, from: line), request.request == "call" else {
+            reply(client, Response(error: ModuleError(.malformedJSON, "the request is not a JSON object {\"request\":\"call\",\"module\":…,\"command\":…,\"arguments\":[…]}")))
+            return
+        }
+        let seconds = min(max(request.timeoutSeconds ?? 30, 0.001), 3600)
+        let result = Result { () throws(ModuleError) -> CommandValue in
+            try runtime.call(module: request.module, command: request.command, arguments: request.arguments,
+                             timeout: .nanoseconds(Int64(seconds * 1e9)))
+        }
+        switch result {
+        case let .success(value): reply(client, Response(result: value))
+        case let .failure(error): reply(client, Response(error: error))
+        }
+    }
+
+    /// One line (without its newline), at most `maxRequestBytes`; nil on EOF, timeout or overflow.
+    private func readLine(_ fd: Int32) -> Data? {
+        var bytes = Data()
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while bytes.count < Self.maxRequestBytes {
+            let count = read(fd, &buffer, buffer.count)
+            if count < 0, errno == EINTR { continue }
+            guard count > 0 else { return bytes.isEmpty ? nil : bytes }
+            if let newline = buffer[..<count].firstIndex(of: 10) {
+                bytes.append(contentsOf: buffer[..<newline])
+                return bytes
+            }
+            bytes.append(contentsOf: buffer[..<count])
+        }
+        return nil
+    }
+
+    private func reply(_ fd: Int32, _ response: Response) {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        guard var data = try? encoder.encode(response) else { return }
+        data.append(10)
+        _ = Self.sendAll(fd, data)
+    }
+
+    /// Writes all of `data` to a stream socket (retrying short writes and EINTR); false on error.
+    static func sendAll(_ fd: Int32, _ data: Data) -> Bool {
+        data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) -> Bool in
+            var offset = 0
+            while offset < raw.count {
+                let written = Glibc.send(fd, raw.baseAddress! + offset, raw.count - offset, Int32(MSG_NOSIGNAL))
+                if written < 0, errno == EINTR { continue }
+                guard written > 0 else { return false }
+                offset += written
+            }
+            return true
+        }
+    }
+
+    // MARK: - The client side
+
+    /// Sends `request` to the host running on `stateDirectory` and returns its answer.
+    /// - Throws: `ModuleError` `.notRunning` if no host listens there (no socket, or a stale one),
+    ///   `.io` if the socket cannot be used (permission) or the answer is not one.
+    public static func send(_ request: Request, stateDirectory: String) throws(ModuleError) -> Response {
+        let path = socketPath(stateDirectory: stateDirectory)
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw DurableFiles.ioError("creating a socket for", path) }
+        defer { close(fd) }
+        guard connectUnix(fd, path) == 0 else {
+            let code = errno
+            if code == ENOENT || code == ECONNREFUSED {
+                throw ModuleError(.notRunning, "no plugin-host is running on \(stateDirectory) (\(path): \(String(cString: strerror(code)))); start it with `plugin-host run --state-dir \(stateDirectory)`, so module \(request.module) is not running")
+            }
+            throw DurableFiles.ioError("connecting to the host's control socket", path, code)
+        }
+        guard var data = try? JSONEncoder().encode(request) else { throw ModuleError(.io, "cannot encode the request") }
+        data.append(10)
+        let sent = sendAll(fd, data)
+        guard sent else { throw DurableFiles.ioError("sending the request to", path) }
+        var answer = Data()
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = read(fd, &buffer, buffer.count)
+            if count < 0, errno == EINTR { continue }
+            guard count > 0 else { break }
+            answer.append(contentsOf: buffer[..<count])
+            if buffer[..<count].contains(10) { break }
+        }
+        guard let line = answer.split(separator: 10).first, let response = try? JSONDecoder().decode(Response.self, from: Data(line)) else {
+            throw ModuleError(.io, "the host at \(path) sent no answer (\(answer.count) bytes)")
+        }
+        return response
+    }
+}
+
+// MARK: - sockaddr_un
+
+private func withUnixAddress<R>(_ path: String, _ body: (UnsafePointer<sockaddr>, socklen_t) -> R) -> R? {
+    var address = sockaddr_un()
+    address.sun_family = sa_family_t(AF_UNIX)
+    let bytes = Array(path.utf8)
+    guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
+        errno = ENAMETOOLONG
+        return nil
+    }
+    withUnsafeMutableBytes(of: &address.sun_path) { raw in
+        for (index, byte) in bytes.enumerated() { raw[index] = byte }
+    }
+    return withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+    }
+}
+
+private func bindUnix(_ fd: Int32, _ path: String) -> Int32 {
+    withUnixAddress(path) { bind(fd, $0, $1) } ?? -1
+}
+
+private func connectUnix(_ fd: Int32, _ path: String) -> Int32 {
+    withUnixAddress(path) { address, length in
+        while true {
+            let result = connect(fd, address, length)
+            if result == 0 || errno != EINTR { return result }
+        }
+    } ?? -1
+}

@@ -1,0 +1,200 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CIoTBench
+import Foundation
+import ModuleFFI
+import ModuleProtocol
+import PluginHost
+
+// sdk-bench host: the plugin host's costs on this machine, in one run (release build):
+// libffi command calls against direct calls, the IPC round trip a brokered I2C transfer adds,
+// module cold start (runner started → the module's first entry point has run and said ready),
+// and the memory (PSS) of a host running three idle modules.
+
+func format(_ value: Double, _ unit: String) -> String {
+    String(format: "%.1f %@", value, unit)
+}
+
+func runHostBench(_ options: Options) throws {
+    print("sdk-bench host (release; medians of \(options.rounds) rounds)")
+    try benchFFI(options)
+    try benchIPCRoundTrip(options)
+    try benchColdStart(options)
+    try benchMemory(options)
+}
+
+/// A typed command through libffi (signature prepared once, arguments checked) against the same C
+/// function called directly.
+func benchFFI(_ options: Options) throws {
+    let function: @convention(c) (Int32, Int32) -> Int32 = ciot_bench_add_i32
+    let pointer = unsafeBitCast(function, to: UnsafeRawPointer.self)
+    let signature = try FFISignature(parameters: [.int32, .int32], returns: .int32)
+    let n = options.iterations
+    var direct: [Double] = [], ffi: [Double] = []
+    var sink: Int32 = 0
+    for _ in 0..<options.rounds {
+        direct.append(time(n) { sink &+= function(sink & 0xFF, 3) })
+        ffi.append(try time(n) {
+            if case let .int32(value) = try signature.call(pointer, [.int32(sink & 0xFF), .int32(3)]) { sink &+= value }
+        })
+    }
+    let d = median(direct), f = median(ffi)
+    print("command call: direct \(format(d, "ns")), libffi \(format(f, "ns")), overhead \(format(f - d, "ns")) per call (sink \(sink & 1))")
+}
+
+/// What brokering adds to an I2C transfer: the request and the reply through the runner–host
+/// channel (encode, SOCK_SEQPACKET send, receive, decode, both ways), measured between two
+/// threads with the broker's checks but without the kernel's I2C operation itself.
+func benchIPCRoundTrip(_ options: Options) throws {
+    let (runnerSide, hostSide) = try Channel.pair()
+    let capabilities = ModuleManifest.Capabilities(i2c: [.init(bus: 1, addresses: [0x76])])
+    let count = max(options.iterations / 10, 1000)
+    let server = Thread {
+        for _ in 0..<(count * options.rounds) {
+            guard let (message, _) = try? hostSide.receiveMessage(from: .runner, timeout: .seconds(10)),
+                  case let .i2cTransfer(id, bus, address, _) = message else { return }
+            let allowed = capabilities.i2c.contains { $0.bus == bus && $0.addresses.contains(address) }
+            _ = try? hostSide.send(allowed ? .i2cResult(requestID: id, reads: [[0x60]]) : .denied(requestID: id, reason: "no"))
+        }
+    }
+    server.start()
+    var rounds: [Double] = []
+    var id: UInt32 = 0
+    for _ in 0..<options.rounds {
+        rounds.append(try time(count) {
+            id &+= 1
+            try runnerSide.send(.i2cTransfer(requestID: id, bus: 1, address: 0x76, segments: [.write([0xD0]), .read(count: 1)]))
+            _ = try runnerSide.receiveMessage(from: .host, timeout: .seconds(10))
+        })
+    }
+    print("brokered I2C overhead (IPC round trip + allowlist check, kernel op excluded): \(format(median(rounds) / 1000, "µs")) median per transfer (goal <= 30 µs)")
+}
+
+/// Runner start → `ready` from the example module's start entry point, unsandboxed and sandboxed.
+func benchColdStart(_ options: Options) throws {
+    guard let runnerPath = ChildProcessRunner.locate() else {
+        print("cold start: skipped (plugin-host-runner is not next to sdk-bench; build it: swift build -c release --product plugin-host-runner)")
+        return
+    }
+    let binDirectory = (runnerPath as NSString).deletingLastPathComponent
+    let library = binDirectory + "/libExampleModuleC.so"
+    guard FileManager.default.fileExists(atPath: library) else {
+        print("cold start: skipped (\(library) missing: swift build -c release --product ExampleModuleC)")
+        return
+    }
+    let root = NSTemporaryDirectory() + "sdk-bench-host-\(getpid())"
+    defer { try? FileManager.default.removeItem(atPath: root) }
+    try FileManager.default.createDirectory(atPath: root + "/module/lib", withIntermediateDirectories: true)
+    try FileManager.default.createDirectory(atPath: root + "/data", withIntermediateDirectories: true)
+    try FileManager.default.copyItem(atPath: library, toPath: root + "/module/lib/libExampleModuleC.so")
+    let manifest = ModuleManifest(
+        id: "com.example.bench", version: SemanticVersion("1.0.0")!, abi: 1,
+        library: .init(path: "lib/libExampleModuleC.so", entryPoints: .init(start: "example_start", stop: "example_stop")),
+        capabilities: .init(), resources: .init(memoryBytes: 32 << 20, cpuPercent: 100, maxProcesses: 16, maxOpenFiles: 64),
+        health: .init(readyTimeoutSeconds: 5, heartbeatIntervalSeconds: 1, stabilityWindowSeconds: 0, maxRestarts: 1, restartWindowSeconds: 60))
+    let context = ModuleContext(manifest: manifest, moduleDirectory: root + "/module", dataDirectory: root + "/data")
+    var variants: [(String, ChildProcessRunner)] = [("unsandboxed", ChildProcessRunner(executable: runnerPath))]
+    if getuid() == 0 { variants.append(("sandboxed", ChildProcessRunner(executable: runnerPath, sandbox: SandboxOptions()))) }
+    for (name, runner) in variants {
+        var samples: [Double] = []
+        for _ in 0..<max(options.rounds * 4, 10) {
+            let start = ContinuousClock.now
+            let instance = try runner.start(context)
+            guard instance.nextEvent(before: .now + .seconds(10)) == .ready else {
+                print("cold start (\(name)): the module did not signal ready: \(instance.output)")
+                instance.stop(timeout: .seconds(2))
+                break
+            }
+            let elapsed = ContinuousClock.now - start
+            samples.append(Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15)
+            instance.stop(timeout: .seconds(2))
+        }
+        guard !samples.isEmpty else { continue }
+        print("cold start (\(name)): \(format(median(samples), "ms")) median, \(format(samples.max() ?? .nan, "ms")) max over \(samples.count) starts (goal <= 150 ms)")
+    }
+}
+
+/// PSS (proportional set size, from /proc/<pid>/smaps_rollup) of `plugin-host run` and every
+/// process under it, with three idle example modules installed.
+func benchMemory(_ options: Options) throws {
+    guard let runnerPath = ChildProcessRunner.locate() else { print("memory: skipped (no plugin-host-runner)"); return }
+    let bin = (runnerPath as NSString).deletingLastPathComponent
+    let host = bin + "/plugin-host", library = bin + "/libExampleModuleC.so"
+    guard FileManager.default.isExecutableFile(atPath: host), FileManager.default.fileExists(atPath: library) else {
+        print("memory: skipped (needs plugin-host and libExampleModuleC.so next to sdk-bench)")
+        return
+    }
+    let root = NSTemporaryDirectory() + "sdk-bench-pss-\(getpid())"
+    defer { try? FileManager.default.removeItem(atPath: root) }
+    let key = ModuleSigningKey()
+    let state = root + "/state"
+    try TrustStore(stateDirectory: state).add(key.publicKey)
+    let engine = try UpdateEngine(stateDirectory: state, runner: ChildProcessRunner(executable: runnerPath))
+    for index in 1...3 {
+        let directory = root + "/module\(index)"
+        try FileManager.default.createDirectory(atPath: directory + "/lib", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: library, toPath: directory + "/lib/libExampleModuleC.so")
+        let manifest = ModuleManifest(
+            id: "com.example.idle\(index)", version: SemanticVersion("1.0.0")!, abi: 1,
+            library: .init(path: "lib/libExampleModuleC.so", entryPoints: .init(start: "example_start", stop: "example_stop")),
+            capabilities: .init(), resources: .init(memoryBytes: 32 << 20, cpuPercent: 100, maxProcesses: 16, maxOpenFiles: 64),
+            health: .init(readyTimeoutSeconds: 5, heartbeatIntervalSeconds: 1, stabilityWindowSeconds: 0.5, maxRestarts: 3, restartWindowSeconds: 60))
+        try manifest.canonicalJSON().write(to: URL(fileURLWithPath: directory + "/module.json"))
+        let layout = try ImagePacker(signingKey: key).pack(moduleDirectory: directory)
+        try ImagePacker.write(layout, to: root + "/image\(index)")
+        try engine.install(imageAt: root + "/image\(index)")
+    }
+    _ = consume engine
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: host)
+    process.arguments = ["run", "--state-dir", state]
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    defer { kill(process.processIdentifier, SIGTERM); process.waitUntilExit() }
+    // Let the modules start and settle.
+    let deadline = Date().addingTimeInterval(15)
+    while Date() < deadline {
+        if let snapshot = HostRuntime.runningSnapshot(stateDirectory: state), snapshot.modules.count == 3,
+           snapshot.modules.allSatisfy({ $0.state == .running }) { break }
+        Thread.sleep(forTimeInterval: 0.1)
+    }
+    Thread.sleep(forTimeInterval: 1)
+    let tree = descendants(of: process.processIdentifier)
+    var total = 0.0
+    var hostPSS = 0.0
+    for pid in [process.processIdentifier] + tree {
+        let pss = pssKiB(pid)
+        if pid == process.processIdentifier { hostPSS = pss }
+        total += pss
+    }
+    print("memory: plugin-host run with 3 idle modules: PSS \(format(total / 1024, "MB")) in \(1 + tree.count) processes (host alone \(format(hostPSS / 1024, "MB"))) (goal <= 15 MB)")
+}
+
+func descendants(of root: Int32) -> [Int32] {
+    var parents: [Int32: Int32] = [:]
+    for name in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+        guard let pid = Int32(name), let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { continue }
+        let fields = stat[stat.index(close, offsetBy: 2)...].split(separator: " ")
+        if fields.count > 1, let parent = Int32(fields[1]) { parents[pid] = parent }
+    }
+    var result: [Int32] = []
+    var frontier = [root]
+    while let next = frontier.popLast() {
+        for (pid, parent) in parents where parent == next {
+            result.append(pid)
+            frontier.append(pid)
+        }
+    }
+    return result
+}
+
+func pssKiB(_ pid: Int32) -> Double {
+    guard let text = try? String(contentsOfFile: "/proc/\(pid)/smaps_rollup", encoding: .utf8) else { return 0 }
+    for line in text.split(separator: "\n") where line.hasPrefix("Pss:") {
+        return Double(line.split(separator: " ").dropFirst().first ?? "0") ?? 0
+    }
+    return 0
+}
