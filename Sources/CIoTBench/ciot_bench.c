@@ -1,3 +1,6 @@
+#include <pthread.h>
+#include <sys/socket.h>
+#include <time.h>
 #include "ciot_bench.h"
 
 #include <fcntl.h>
@@ -60,3 +63,34 @@ int ciot_bench_smbus_read(int fd, uint8_t reg, uint64_t iterations) {
 }
 
 int32_t ciot_bench_add_i32(int32_t a, int32_t b) { return a + b; }
+
+struct ciot_round_trip_server { int fd; int iterations; };
+
+static void *ciot_round_trip_serve(void *argument) {
+    struct ciot_round_trip_server *server = argument;
+    char buffer[64];
+    for (int i = 0; i < server->iterations; i++) {
+        if (recv(server->fd, buffer, sizeof buffer, 0) <= 0) break;
+        if (send(server->fd, buffer, 16, MSG_NOSIGNAL) < 0) break;
+    }
+    return NULL;
+}
+
+double ciot_bench_seqpacket_round_trip(int iterations) {
+    int pair[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) return -1;
+    struct ciot_round_trip_server server = { pair[1], iterations };
+    pthread_t thread;
+    if (pthread_create(&thread, NULL, ciot_round_trip_serve, &server) != 0) { close(pair[0]); close(pair[1]); return -1; }
+    char buffer[64] = {0};
+    struct timespec start, end;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    for (int i = 0; i < iterations; i++) {
+        if (send(pair[0], buffer, 40, MSG_NOSIGNAL) < 0 || recv(pair[0], buffer, sizeof buffer, 0) <= 0) break;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &end);
+    pthread_join(thread, NULL);
+    close(pair[0]);
+    close(pair[1]);
+    return ((double)(end.tv_sec - start.tv_sec) * 1e9 + (double)(end.tv_nsec - start.tv_nsec)) / iterations;
+}

@@ -54,4 +54,9 @@ void ciot_bench_storage_close(ciot_bench_storage *storage);
 /// A trivial C function for the libffi command-call benchmark (sdk-bench host).
 int32_t ciot_bench_add_i32(int32_t a, int32_t b);
 
+/// The platform's floor for the broker's IPC: `iterations` round trips of a 40-byte request and a
+/// 16-byte reply over an AF_UNIX SOCK_SEQPACKET socketpair between two threads, in plain C.
+/// Returns nanoseconds per round trip, or -1 on error.
+double ciot_bench_seqpacket_round_trip(int iterations);
+
 #endif
