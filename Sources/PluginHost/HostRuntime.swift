@@ -18,6 +18,7 @@ public final class HostRuntime: Sendable {
     private let supervisors = Mutex<[String: ModuleSupervisor]>([:])
     private let events = Mutex<[String]>([])
     private let stopping = Atomic<Bool>(false)
+    private let features = Mutex<SandboxFeatures?>(nil)
 
     public init(stateDirectory: String, runner: any ModuleRunner, backoff: ModuleSupervisor.Backoff = .init(), freshUpdateWindow: Double = 600) {
         self.stateDirectory = stateDirectory
@@ -37,12 +38,20 @@ public final class HostRuntime: Sendable {
         public var modules: [ModuleSupervisor.Status]
         /// Host-level events: recoveries, automatic rollbacks, start failures.
         public var events: [String]
+        /// What the sandbox could use on this system when the host started (nil: modules run
+        /// without the sandbox).
+        public var sandbox: SandboxFeatures?
     }
 
     /// Replays interrupted transactions, then starts a supervisor for every installed module.
     /// - Throws: `ModuleError` if the state directory cannot be opened (`.busy` while an
     ///   install is running: the caller retries).
     public func start() throws(ModuleError) {
+        if let child = runner as? ChildProcessRunner, child.sandbox != nil {
+            let detected = SandboxFeatures.detect(runner: child.executable)
+            features.withLock { $0 = detected }
+            for line in detected.missing { note("sandbox: not available: \(line)") }
+        }
         let engine = try UpdateEngine(stateDirectory: stateDirectory, runner: runner)
         for line in engine.recoveryLog { note("recovered: \(line)") }
         for status in try UpdateEngine.list(stateDirectory: stateDirectory) where status.state == .active {
@@ -93,7 +102,8 @@ public final class HostRuntime: Sendable {
     /// The status of every supervised module.
     public var snapshot: Snapshot {
         let modules = supervisors.withLock { $0.values.map(\.status) }.sorted { $0.id < $1.id }
-        return Snapshot(pid: getpid(), updatedAt: Date().timeIntervalSince1970, modules: modules, events: events.withLock { $0 })
+        return Snapshot(pid: getpid(), updatedAt: Date().timeIntervalSince1970, modules: modules, events: events.withLock { $0 },
+                        sandbox: features.withLock { $0 })
     }
 
     /// Calls a typed command of a running module with arguments as text (as typed on a command

@@ -149,6 +149,16 @@ extension Status {
         for module in snapshot.modules {
             print("module     \(module.id) \(module.version): \(module.state.rawValue), \(module.restarts) restart(s)\(module.lastFailure.map { "; last failure: \($0)" } ?? "")")
         }
+        if let sandbox = snapshot.sandbox {
+            let missing = sandbox.missing
+            print("sandbox    \(missing.isEmpty ? "complete: namespaces, no_new_privs, memory/pids/cpu cgroups" : "partial")")
+            for line in missing { print("  missing  \(line)") }
+            for controller in sandbox.cgroups.controllers where controller.isAvailable {
+                print("  cgroup   \(controller.controller.rawValue): \(controller.version?.rawValue ?? "?")")
+            }
+        } else {
+            print("sandbox    off (plugin-host run --no-sandbox)")
+        }
         for event in snapshot.events.suffix(10) { print("event      \(event)") }
     }
 }

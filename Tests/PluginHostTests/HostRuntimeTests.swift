@@ -83,6 +83,9 @@ struct HostRuntimeTests {
         })
         let status = try Tool.run(binary, ["status", "--state-dir", f.state])
         #expect(status.stdout.contains("\(UpdateFixture.id) 1.0.0: running"), "\(status.stdout)")
+        // The host reports what its sandbox has (as root here: everything but user namespaces).
+        #expect(status.stdout.contains("sandbox    "), "\(status.stdout)")
+        if getuid() == 0 { #expect(status.stdout.contains("sandbox    complete"), "\(status.stdout)") }
 
         kill(process.processIdentifier, SIGTERM)
         process.waitUntilExit()
