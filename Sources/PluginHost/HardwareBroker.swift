@@ -143,7 +143,12 @@ public final class HardwareBroker: Sendable {
         }
         if wanted == .output {
             let keep = fcntl(lineFD, F_DUPFD_CLOEXEC, 3)
-            if keep >= 0 { state.withLock { $0.outputs["\(chip):\(line)"].map { close($0) }; $0.outputs["\(chip):\(line)"] = keep } }
+            if keep >= 0 {
+                state.withLock { state in
+                    if let previous = state.outputs["\(chip):\(line)"] { close(previous) }
+                    state.outputs["\(chip):\(line)"] = keep
+                }
+            }
         }
         log("gpio", request, denied: nil)
         return .success(lineFD)

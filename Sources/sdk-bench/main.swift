@@ -3,6 +3,7 @@ import Glibc
 #endif
 import CIoTBench
 import IoTSDK
+import PluginHost
 
 // sdk-bench: line-set and SMBus-read throughput through the SDK next to a plain C loop issuing the
 // same system calls on the same line or register, in the same run. Meant for the QEMU lab
@@ -143,6 +144,31 @@ if options.what == "gpio" || options.what == "all" {
             close(fd)
         }
         report("gpio chardev set", sdk: sdk, c: c)
+
+        // The plugin host's mediation: a module sets its line through the descriptor the broker
+        // granted (handed over with SCM_RIGHTS in a real run) against the host setting a line it
+        // requested itself; both are the same C loop, so the ratio shows what the grant costs per set.
+        var granted: [Double] = []
+        var direct: [Double] = []
+        let broker = HardwareBroker(moduleID: "com.example.bench", capabilities: .init(gpio: [.init(chip: chip.name, line: options.offset, direction: .output)]),
+                                    audit: AuditLog(stateDirectory: "/tmp"))
+        for _ in 0..<options.rounds {
+            guard case let .success(fd) = broker.requestGPIO(chip: chip.name, line: options.offset, direction: .output, initialValue: false) else {
+                fail("the broker did not grant \(chip.name) line \(options.offset)")
+            }
+            granted.append(time(options.iterations) {
+                if ciot_bench_chardev_set(fd, UInt64(options.iterations)) != 0 { fail("granted-descriptor loop failed: errno \(errno)") }
+            })
+            close(fd)
+            broker.driveOutputsToSafeState()
+            let own = ciot_bench_request_output(chip.devicePath ?? "", options.offset)
+            guard own >= 0 else { fail("the host could not request \(chip.name) line \(options.offset): errno \(errno)") }
+            direct.append(time(options.iterations) {
+                if ciot_bench_chardev_set(own, UInt64(options.iterations)) != 0 { fail("host loop failed: errno \(errno)") }
+            })
+            close(own)
+        }
+        report("gpio set via granted fd (vs host's own)", sdk: granted, c: direct)
 
         // sysfs: SDK set() (kept-open value file) against pwrite in C on the same value file.
         let sysfs = try GPIO.linux(.sysfs)
