@@ -32,6 +32,14 @@ public final class ControlServer: Sendable {
             self.arguments = arguments
             self.timeoutSeconds = timeoutSeconds
         }
+
+        /// `pause` (stop supervising the module while an install changes it) or `resume`.
+        public init(_ request: String, module: String) {
+            self.request = request
+            self.module = module
+            command = ""
+            arguments = []
+        }
     }
 
     public struct Response: Codable, Sendable, Equatable {
@@ -185,8 +193,17 @@ public final class ControlServer: Sendable {
         setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         setsockopt(client, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         guard let line = readLine(client) else { return }
-        guard let request = try? JSONDecoder().decode(Request.self, from: line), request.request == "call" else {
+        guard let request = try? JSONDecoder().decode(Request.self, from: line), ["call", "pause", "resume"].contains(request.request) else {
             reply(client, Response(error: ModuleError(.malformedJSON, "the request is not a JSON object {\"request\":\"call\",\"module\":…,\"command\":…,\"arguments\":[…]}")))
+            return
+        }
+        if request.request == "pause" {
+            reply(client, Response(result: .bool(runtime.pause(request.module))))
+            return
+        }
+        if request.request == "resume" {
+            runtime.resume(request.module)
+            reply(client, Response(result: .bool(true)))
             return
         }
         let seconds = min(max(request.timeoutSeconds ?? 30, 0.001), 3600)

@@ -19,6 +19,8 @@ public final class HostRuntime: Sendable {
     private let events = Mutex<[String]>([])
     private let stopping = Atomic<Bool>(false)
     private let features = Mutex<SandboxFeatures?>(nil)
+    /// Modules an install has paused, with when (seconds since 1970).
+    private let paused = Mutex<[String: Double]>([:])
 
     public init(stateDirectory: String, runner: any ModuleRunner, backoff: ModuleSupervisor.Backoff = .init(), freshUpdateWindow: Double = 600) {
         self.stateDirectory = stateDirectory
@@ -66,7 +68,12 @@ public final class HostRuntime: Sendable {
         let supervisor = ModuleSupervisor(context: version.context, runner: runner, backoff: backoff) { [weak self] status in
             self?.broken(status)
         }
-        supervisors.withLock { $0[id] = supervisor }
+        // One supervisor per module: a reconcile and an automatic rollback may both start one.
+        let replaced = supervisors.withLock { supervisors -> ModuleSupervisor? in
+            defer { supervisors[id] = supervisor }
+            return supervisors[id]
+        }
+        replaced?.stop(timeout: .seconds(5))
         note("\(id) \(version.manifest.version): starting")
         supervisor.start()
     }
@@ -96,6 +103,64 @@ public final class HostRuntime: Sendable {
                     return
                 }
             }
+        }
+    }
+
+    // MARK: - Coordination with install, rollback and remove
+
+    /// Stops supervising a module (its stop entry point, outputs to their safe state) while an
+    /// install changes it; `plugin-host install` asks for this through the control socket, so
+    /// that the new version's health check does not run beside the old version.
+    /// - Returns: whether the module was running.
+    public func pause(_ id: String) -> Bool {
+        paused.withLock { $0[id] = Date().timeIntervalSince1970 }
+        guard let supervisor = supervisors.withLock({ $0.removeValue(forKey: id) }) else { return false }
+        supervisor.stop(timeout: .seconds(5))
+        note("\(id): paused for an install")
+        return true
+    }
+
+    /// Supervises the module's active version again (after an install, successful or not).
+    public func resume(_ id: String) {
+        paused.withLock { _ = $0.removeValue(forKey: id) }
+        restartIfChanged(id, force: true)
+    }
+
+    /// Brings supervision in line with the state directory when no install holds it: resumes
+    /// modules an install paused and then left (it was killed), restarts modules whose active
+    /// version changed (`plugin-host rollback`), stops removed ones, starts new ones. Called by
+    /// `plugin-host run` every second.
+    public func reconcile() {
+        guard !stopping.load(ordering: .acquiring) else { return }
+        // Only while no other plugin-host holds the state directory.
+        guard let lock = try? StateLock(stateDirectory: stateDirectory) else { return }
+        withExtendedLifetime(lock) {
+            let now = Date().timeIntervalSince1970
+            for (id, since) in paused.withLock({ $0 }) where now - since > 2 {
+                note("\(id): resumed (the install that paused it is gone)")
+                resume(id)
+            }
+            let pausedNow = Set(paused.withLock { $0.keys })
+            var ids = Set(supervisors.withLock { Array($0.keys) })
+            ids.formUnion(((try? UpdateEngine.list(stateDirectory: stateDirectory)) ?? []).filter { $0.state == .active }.map(\.id))
+            for id in ids.subtracting(pausedNow) { restartIfChanged(id, force: false) }
+        }
+    }
+
+    private func restartIfChanged(_ id: String, force: Bool) {
+        let paths = ModulePaths(stateDirectory: stateDirectory, id: id)
+        let active = paths.target(of: paths.current).flatMap { try? paths.installed($0) }
+        let supervisor = supervisors.withLock { $0[id] }
+        if !force, supervisor?.context.moduleDirectory == active?.context.moduleDirectory { return }
+        if let supervisor {
+            supervisors.withLock { _ = $0.removeValue(forKey: id) }
+            supervisor.stop(timeout: .seconds(5))
+        }
+        if let active {
+            if supervisor != nil { note("\(id): now \(active.manifest.version)") }
+            startSupervisor(active)
+        } else if supervisor != nil {
+            note("\(id): removed; stopped")
         }
     }
 

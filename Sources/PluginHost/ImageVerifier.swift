@@ -67,6 +67,13 @@ public struct ImageVerifier: Sendable {
                              keyID: keyID, source: source)
     }
 
+    /// The module id an image claims, read without checking its signature: only for choosing
+    /// which running module to pause before the real verification (install does that).
+    public static func claimedModuleID(ofImageAt path: String, reference: String? = nil) -> String? {
+        guard let source = try? ImageSource.open(path), let unverified = try? readStructure(source, reference: reference) else { return nil }
+        return (try? ModuleManifest.decode(unverified.config))?.id
+    }
+
     struct Unverified {
         var imageManifest: OCI.Manifest
         var imageManifestDigest: Digest

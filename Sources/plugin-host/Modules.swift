@@ -4,10 +4,22 @@ import PluginHost
 
 /// Opens the state directory for a change: takes its lock and replays interrupted transactions,
 /// telling the user what recovery did.
-func openEngine(_ stateDir: String, sandbox: Bool = true) throws(ModuleError) -> UpdateEngine {
-    let engine = try UpdateEngine(stateDirectory: stateDir, runner: ChildProcessRunner.locate().map {
+func openEngine(_ stateDir: String, sandbox: Bool = true, waitSeconds: Double = 10) throws(ModuleError) -> UpdateEngine {
+    let runner = ChildProcessRunner.locate().map {
         ChildProcessRunner(executable: $0, sandbox: sandbox ? SandboxOptions() : nil, stateDirectory: stateDir)
-    })
+    }
+    // A running host holds the state directory for a moment each second, and another command
+    // may be finishing: wait for it a little before saying busy.
+    let deadline = Date().addingTimeInterval(waitSeconds)
+    var opened: UpdateEngine?
+    while opened == nil {
+        do throws(ModuleError) {
+            opened = try UpdateEngine(stateDirectory: stateDir, runner: runner)
+        } catch where error.code == .busy && Date() < deadline {
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+    }
+    let engine = opened!
     for line in engine.recoveryLog {
         FileHandle.standardError.write(Data("plugin-host: recovered: \(line)\n".utf8))
     }
@@ -45,6 +57,11 @@ struct Install: ParsableCommand {
     var noSandbox = false
 
     func run() throws {
+        // A running host stops supervising the module while it changes (so the new version's
+        // health check does not run beside the old one) and takes it up again afterwards.
+        let id = ImageVerifier.claimedModuleID(ofImageAt: image, reference: tag)
+        if let id { _ = try? ControlServer.send(.init("pause", module: id), stateDirectory: stateDir) }
+        defer { if let id { _ = try? ControlServer.send(.init("resume", module: id), stateDirectory: stateDir) } }
         let report = try CLI.run { () throws(ModuleError) -> UpdateEngine.Report in
             try openEngine(stateDir, sandbox: !noSandbox).install(imageAt: image, reference: tag)
         }
@@ -82,7 +99,7 @@ struct List: ParsableCommand {
 /// the state as it is (`updating`).
 func recoverIfIdle(_ stateDir: String) throws(ModuleError) {
     guard FileManager.default.fileExists(atPath: stateDir + "/modules") else { return }
-    do { _ = try openEngine(stateDir) } catch where error.code == .busy {
+    do { _ = try openEngine(stateDir, waitSeconds: 0) } catch where error.code == .busy {
         return
     }
 }

@@ -78,6 +78,7 @@ struct HostService: Service {
         SystemdNotify.send("READY=1\nSTATUS=running \(snapshot.modules.count) module(s)")
         await withGracefulShutdownHandler {
             while !Task.isShuttingDownGracefully && !Task.isCancelled {
+                runtime.reconcile()
                 do { try runtime.writeStatus() } catch { logger.warning("cannot write the status file: \(error)") }
                 SystemdNotify.send("WATCHDOG=1")
                 try? await Task.sleep(for: .seconds(1))

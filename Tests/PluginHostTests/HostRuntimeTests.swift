@@ -168,3 +168,42 @@ struct HostRuntimeTests {
         #expect(try command([UpdateFixture.id, "add", "1", "2"]).status == 17)
     }
 }
+
+extension HostRuntimeTests {
+    @Test("an install while the host runs pauses the module, and the host then runs the new version; a rollback is picked up too")
+    func installWhileRunning() throws {
+        let binary = try #require(Tool.pluginHost)
+        let f = try UpdateFixture()
+        defer { f.base.cleanUp() }
+        try f.engine().install(imageAt: try f.image("1.0.0", behavior: "heartbeat"))
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = ["run", "--state-dir", f.state]
+        var environment = ProcessInfo.processInfo.environment
+        environment["PLUGIN_HOST_RUNNER"] = try UpdateFixture.runnerExecutable()
+        process.environment = environment
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        defer {
+            kill(process.processIdentifier, SIGTERM)
+            process.waitUntilExit()
+        }
+        func running(_ version: String) -> Bool {
+            HostRuntime.runningSnapshot(stateDirectory: f.state)?.modules.first.map { $0.version == version && $0.state == .running } ?? false
+        }
+        #expect(SupervisorTests.wait(20) { running("1.0.0") })
+
+        let install = try Tool.run(binary, ["install", try f.image("1.1.0", behavior: "heartbeat"), "--state-dir", f.state],
+                                   environment: ["PLUGIN_HOST_RUNNER": try UpdateFixture.runnerExecutable()])
+        #expect(install.status == 0, "\(install.stderr)")
+        #expect(SupervisorTests.wait(20) { running("1.1.0") }, "\(String(describing: HostRuntime.runningSnapshot(stateDirectory: f.state)))")
+        let events = HostRuntime.runningSnapshot(stateDirectory: f.state)?.events ?? []
+        #expect(events.contains { $0.contains("paused for an install") }, "\(events)")
+
+        let rollback = try Tool.run(binary, ["rollback", UpdateFixture.id, "--state-dir", f.state],
+                                    environment: ["PLUGIN_HOST_RUNNER": try UpdateFixture.runnerExecutable()])
+        #expect(rollback.status == 0, "\(rollback.stderr)")
+        #expect(SupervisorTests.wait(20) { running("1.0.0") }, "\(String(describing: HostRuntime.runningSnapshot(stateDirectory: f.state)))")
+    }
+}
