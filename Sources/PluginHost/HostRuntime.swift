@@ -132,9 +132,18 @@ public final class HostRuntime: Sendable {
     /// `plugin-host run` every second.
     public func reconcile() {
         guard !stopping.load(ordering: .acquiring) else { return }
-        // Only while no other plugin-host holds the state directory.
-        guard let lock = try? StateLock(stateDirectory: stateDirectory) else { return }
-        withExtendedLifetime(lock) {
+        // Only while no other plugin-host holds the state directory. Opening an engine also
+        // replays what a killed command left (a half-done install is rolled back or finished)
+        // before anything is started from the state directory.
+        let engine: UpdateEngine
+        do throws(ModuleError) {
+            engine = try UpdateEngine(stateDirectory: stateDirectory, runner: runner)
+        } catch {
+            if error.code != .busy { note("cannot open the state directory: \(error)") }
+            return
+        }
+        for line in engine.recoveryLog { note("recovered: \(line)") }
+        withExtendedLifetime(engine) {
             let now = Date().timeIntervalSince1970
             for (id, since) in paused.withLock({ $0 }) where now - since > 2 {
                 note("\(id): resumed (the install that paused it is gone)")

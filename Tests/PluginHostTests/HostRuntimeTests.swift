@@ -207,3 +207,44 @@ extension HostRuntimeTests {
         #expect(SupervisorTests.wait(20) { running("1.0.0") }, "\(String(describing: HostRuntime.runningSnapshot(stateDirectory: f.state)))")
     }
 }
+
+extension HostRuntimeTests {
+    @Test("an install killed while the host runs is rolled back by the host, which then runs the old version again")
+    func killedInstallWhileRunning() throws {
+        let binary = try #require(Tool.pluginHost)
+        let f = try UpdateFixture()
+        defer { f.base.cleanUp() }
+        try f.engine().install(imageAt: try f.image("1.0.0", behavior: "heartbeat"))
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = ["run", "--state-dir", f.state]
+        var environment = ProcessInfo.processInfo.environment
+        environment["PLUGIN_HOST_RUNNER"] = try UpdateFixture.runnerExecutable()
+        process.environment = environment
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        defer {
+            kill(process.processIdentifier, SIGTERM)
+            process.waitUntilExit()
+        }
+        func running(_ version: String) -> Bool {
+            HostRuntime.runningSnapshot(stateDirectory: f.state)?.modules.first.map { $0.version == version && $0.state == .running } ?? false
+        }
+        #expect(SupervisorTests.wait(20) { running("1.0.0") })
+        // Killed right after `current` switched to 1.1.0, before its health was judged.
+        let install = try UpdateCrashTests.pluginHost(["install", try f.image("1.1.0", behavior: "heartbeat"), "--state-dir", f.state],
+                                                      fault: "after:activated")
+        #expect(install.signal == SIGKILL, "\(install.stderr)")
+        // The host replays the journal (rolling back, with the module's rollback and failure hooks)
+        // once the killed install's lock is gone, then runs 1.0.0 again. The status file is written
+        // after each reconcile, so wait for the recovery to show in it.
+        func events() -> [String] { HostRuntime.runningSnapshot(stateDirectory: f.state)?.events ?? [] }
+        #expect(SupervisorTests.wait(30) { events().contains { $0.contains("recovered:") } && running("1.0.0") },
+                "\(events())")
+        #expect(f.activeVersion == "1.0.0")
+        #expect(events().contains { $0.contains("paused for an install") }, "\(events())")
+        #expect(!events().contains { $0.contains("1.1.0: starting") }, "the host ran the uncommitted version: \(events())")
+        try f.expectConsistent()
+    }
+}
