@@ -54,17 +54,8 @@ struct HostRuntimeTests {
         }
         #expect(bound == 0)
 
-        let process = Process()
-        process.executableURL = binary
-        process.arguments = ["run", "--state-dir", f.state]
-        var environment = ProcessInfo.processInfo.environment
-        environment["NOTIFY_SOCKET"] = socketPath
-        environment["PLUGIN_HOST_RUNNER"] = try UpdateFixture.runnerExecutable()
-        process.environment = environment
         let errors = Pipe()
-        process.standardError = errors
-        process.standardOutput = errors
-        try process.run()
+        let process = try Self.startHost(f, environment: ["NOTIFY_SOCKET": socketPath], output: errors)
 
         // READY=1 arrives once the modules are started.
         var received = ""
@@ -114,17 +105,8 @@ struct HostRuntimeTests {
         #expect(early.status == 17, "\(early)")
         #expect(early.stderr.contains("no plugin-host is running on \(f.state)"), "\(early.stderr)")
 
-        let process = Process()
-        process.executableURL = binary
-        process.arguments = ["run", "--state-dir", f.state]
-        var environment = ProcessInfo.processInfo.environment
-        environment["PLUGIN_HOST_RUNNER"] = try UpdateFixture.runnerExecutable()
-        environment["NOTIFY_SOCKET"] = nil
-        process.environment = environment
         let errors = Pipe()
-        process.standardError = errors
-        process.standardOutput = errors
-        try process.run()
+        let process = try Self.startHost(f, environment: ["NOTIFY_SOCKET": nil], output: errors)
         defer { if process.isRunning { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() } }
         #expect(SupervisorTests.wait(20) {
             HostRuntime.runningSnapshot(stateDirectory: f.state)?.modules.first?.state == .running
@@ -172,37 +154,24 @@ struct HostRuntimeTests {
 extension HostRuntimeTests {
     @Test("an install while the host runs pauses the module, and the host then runs the new version; a rollback is picked up too")
     func installWhileRunning() throws {
-        let binary = try #require(Tool.pluginHost)
         let f = try UpdateFixture()
         defer { f.base.cleanUp() }
         try f.engine().install(imageAt: try f.image("1.0.0", behavior: "heartbeat"))
-        let process = Process()
-        process.executableURL = binary
-        process.arguments = ["run", "--state-dir", f.state]
-        var environment = ProcessInfo.processInfo.environment
-        environment["PLUGIN_HOST_RUNNER"] = try UpdateFixture.runnerExecutable()
-        process.environment = environment
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        let process = try Self.startHost(f)
         defer {
             kill(process.processIdentifier, SIGTERM)
             process.waitUntilExit()
         }
-        func running(_ version: String) -> Bool {
-            HostRuntime.runningSnapshot(stateDirectory: f.state)?.modules.first.map { $0.version == version && $0.state == .running } ?? false
-        }
+        func running(_ version: String) -> Bool { Self.running(f, version) }
         #expect(SupervisorTests.wait(20) { running("1.0.0") })
 
-        let install = try Tool.run(binary, ["install", try f.image("1.1.0", behavior: "heartbeat"), "--state-dir", f.state],
-                                   environment: ["PLUGIN_HOST_RUNNER": try UpdateFixture.runnerExecutable()])
+        let install = try UpdateCrashTests.pluginHost(["install", try f.image("1.1.0", behavior: "heartbeat"), "--state-dir", f.state], fault: nil)
         #expect(install.status == 0, "\(install.stderr)")
         #expect(SupervisorTests.wait(20) { running("1.1.0") }, "\(String(describing: HostRuntime.runningSnapshot(stateDirectory: f.state)))")
         let events = HostRuntime.runningSnapshot(stateDirectory: f.state)?.events ?? []
         #expect(events.contains { $0.contains("paused for an install") }, "\(events)")
 
-        let rollback = try Tool.run(binary, ["rollback", UpdateFixture.id, "--state-dir", f.state],
-                                    environment: ["PLUGIN_HOST_RUNNER": try UpdateFixture.runnerExecutable()])
+        let rollback = try UpdateCrashTests.pluginHost(["rollback", UpdateFixture.id, "--state-dir", f.state], fault: nil)
         #expect(rollback.status == 0, "\(rollback.stderr)")
         #expect(SupervisorTests.wait(20) { running("1.0.0") }, "\(String(describing: HostRuntime.runningSnapshot(stateDirectory: f.state)))")
     }
@@ -211,26 +180,15 @@ extension HostRuntimeTests {
 extension HostRuntimeTests {
     @Test("an install killed while the host runs is rolled back by the host, which then runs the old version again")
     func killedInstallWhileRunning() throws {
-        let binary = try #require(Tool.pluginHost)
         let f = try UpdateFixture()
         defer { f.base.cleanUp() }
         try f.engine().install(imageAt: try f.image("1.0.0", behavior: "heartbeat"))
-        let process = Process()
-        process.executableURL = binary
-        process.arguments = ["run", "--state-dir", f.state]
-        var environment = ProcessInfo.processInfo.environment
-        environment["PLUGIN_HOST_RUNNER"] = try UpdateFixture.runnerExecutable()
-        process.environment = environment
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        let process = try Self.startHost(f)
         defer {
             kill(process.processIdentifier, SIGTERM)
             process.waitUntilExit()
         }
-        func running(_ version: String) -> Bool {
-            HostRuntime.runningSnapshot(stateDirectory: f.state)?.modules.first.map { $0.version == version && $0.state == .running } ?? false
-        }
+        func running(_ version: String) -> Bool { Self.running(f, version) }
         #expect(SupervisorTests.wait(20) { running("1.0.0") })
         // Killed right after `current` switched to 1.1.0, before its health was judged.
         let install = try UpdateCrashTests.pluginHost(["install", try f.image("1.1.0", behavior: "heartbeat"), "--state-dir", f.state],
@@ -246,5 +204,34 @@ extension HostRuntimeTests {
         #expect(events().contains { $0.contains("paused for an install") }, "\(events())")
         #expect(!events().contains { $0.contains("1.1.0: starting") }, "the host ran the uncommitted version: \(events())")
         try f.expectConsistent()
+    }
+}
+
+extension HostRuntimeTests {
+    /// Starts `plugin-host run` on the fixture's state directory with the built runner;
+    /// `environment` entries are added (or, when nil, removed); output goes to `output`, or nowhere.
+    static func startHost(_ f: UpdateFixture, environment changes: [String: String?] = [:], output: Pipe? = nil) throws -> Process {
+        let process = Process()
+        guard let binary = Tool.pluginHost else { throw ModuleError(.io, "plugin-host was not built next to the tests") }
+        process.executableURL = binary
+        process.arguments = ["run", "--state-dir", f.state]
+        var environment = ProcessInfo.processInfo.environment
+        environment["PLUGIN_HOST_RUNNER"] = try UpdateFixture.runnerExecutable()
+        for (key, value) in changes { environment[key] = value }
+        process.environment = environment
+        if let output {
+            process.standardOutput = output
+            process.standardError = output
+        } else {
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+        }
+        try process.run()
+        return process
+    }
+
+    /// Whether the running host reports the fixture's module at `version` as running.
+    static func running(_ f: UpdateFixture, _ version: String) -> Bool {
+        HostRuntime.runningSnapshot(stateDirectory: f.state)?.modules.first.map { $0.version == version && $0.state == .running } ?? false
     }
 }
