@@ -20,14 +20,6 @@ if [ ${#missing[@]} -eq 0 ]; then
     echo "build dependencies: cc, sqlite3.h, zlib.h, ffi.h present"
     exit 0
 fi
-if [ "$(id -u)" -eq 0 ]; then
-    apt_get=(apt-get)
-elif sudo -n true 2>/dev/null; then
-    apt_get=(sudo -n apt-get)
-else
-    echo "missing: ${missing[*]}; run 'sudo apt-get install -y ${missing[*]}'" >&2
-    exit 1
-fi
 echo "installing: ${missing[*]}"
-DEBIAN_FRONTEND=noninteractive "${apt_get[@]}" install -y "${missing[@]}" >/dev/null \
-    || { DEBIAN_FRONTEND=noninteractive "${apt_get[@]}" update >/dev/null && DEBIAN_FRONTEND=noninteractive "${apt_get[@]}" install -y "${missing[@]}" >/dev/null; }
+. "$(dirname "${BASH_SOURCE[0]}")/lib/apt-install.sh"
+apt_install "${missing[@]}"

@@ -32,6 +32,9 @@ public final class HostRuntime: Sendable {
     /// The runtime status file, rewritten while the host runs.
     public static func statusPath(stateDirectory: String) -> String { stateDirectory + "/run/status.json" }
 
+    /// A module's recent output, rewritten while the host runs (`plugin-host logs`).
+    public static func outputPath(stateDirectory: String, id: String) -> String { stateDirectory + "/run/\(id).log" }
+
     /// What the host reports about itself and its modules.
     public struct Snapshot: Codable, Sendable {
         public var pid: Int32
@@ -201,7 +204,7 @@ public final class HostRuntime: Sendable {
         try DurableFiles.makeDirectory(stateDirectory + "/run")
         try DurableFiles.writeAtomically(try OCI.encode(snapshot), to: Self.statusPath(stateDirectory: stateDirectory))
         for (id, supervisor) in supervisors.withLock({ $0 }) {
-            try DurableFiles.writeAtomically(Data(supervisor.output.utf8), to: stateDirectory + "/run/\(id).log")
+            try DurableFiles.writeAtomically(Data(supervisor.output.utf8), to: Self.outputPath(stateDirectory: stateDirectory, id: id))
         }
     }
 

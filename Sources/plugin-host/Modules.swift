@@ -193,7 +193,7 @@ struct Logs: ParsableCommand {
     var stateDir = defaultStateDirectory
 
     func run() throws {
-        let running = stateDir + "/run/\(id).log"
+        let running = HostRuntime.outputPath(stateDirectory: stateDir, id: id)
         if HostRuntime.runningSnapshot(stateDirectory: stateDir) != nil, let text = FileManager.default.contents(atPath: running) {
             print("== \(id), running (\(running))")
             print(String(decoding: text, as: UTF8.self), terminator: "")
