@@ -100,17 +100,12 @@ enum DurableFiles {
         if fromParent != (to as NSString).deletingLastPathComponent { try sync(fromParent) }
     }
 
-    /// Removes a directory tree without following symbolic links. Crash-safe for callers that
-    /// first rename the tree to a name that marks it as garbage.
+    /// Removes a directory tree without following symbolic links (descriptor-relative, as the
+    /// layer extractor cleans up). Crash-safe for callers that first rename the tree to a name
+    /// that marks it as garbage.
     static func removeTree(_ path: String) throws(ModuleError) {
-        var st = stat()
-        guard lstat(path, &st) == 0 else { return }
-        if (st.st_mode & S_IFMT) == S_IFDIR {
-            guard let names = try? FileManager.default.contentsOfDirectory(atPath: path) else { throw ioError("listing", path) }
-            for name in names { try removeTree(path + "/" + name) }
-            guard rmdir(path) == 0 || errno == ENOENT else { throw ioError("removing directory", path) }
-        } else {
-            guard unlink(path) == 0 || errno == ENOENT else { throw ioError("removing", path) }
+        if let failure = ExtractionIO.removeTree(path) {
+            throw ModuleError(.io, "removing '\(path)' failed: check that the state directory is writable", field: path, underlying: failure)
         }
     }
 
