@@ -7,9 +7,9 @@
 /// refuses trailing bytes, and refuses non-canonical forms (a bool of 2, a request id on a message
 /// that takes none), so a payload that decodes re-encodes to exactly the same bytes.
 ///
-/// Request ids: a request (`gpioRequest`, `i2cTransfer`, `callCommand`) carries an id its sender
-/// chose; the answer (`gpioGranted`, `i2cResult`, `denied`, `failed`, `commandResult`) carries the
-/// same id.
+/// Request ids: a request (`gpioRequest`, `gpioRequestLines`, `gpioChipInfo`, `gpioLineInfo`,
+/// `i2cTransfer`, `callCommand`) carries an id its sender chose; the answer (`gpioGranted`,
+/// `info`, `i2cResult`, `denied`, `failed`, `commandResult`) carries the same id.
 /// The id travels in the frame header; the other messages have id 0 there.
 ///
 /// Descriptors: `gpioGranted` carries the line request's file descriptor, and `hello` the
@@ -29,6 +29,15 @@ public enum Message: Sendable, Equatable, Hashable {
     case gpioRequest(requestID: UInt32, chip: String, line: UInt32, direction: Direction, initialValue: Bool)
     /// Asks the host to run one combined I2C transfer (I2C_RDWR); answered by `i2cResult` or `denied`.
     case i2cTransfer(requestID: UInt32, bus: UInt32, address: UInt8, segments: [I2CSegment])
+    /// Asks for lines of one chip as the kernel's GPIO_V2_GET_LINE_IOCTL would: `config` holds
+    /// the bytes of a `struct gpio_v2_line_config` (linux/gpio.h) for `offsets`; answered by
+    /// `gpioGranted` (with the request's fd), `denied` or `failed`.
+    case gpioRequestLines(requestID: UInt32, chip: String, offsets: [UInt32], config: [UInt8])
+    /// Asks for the `struct gpiochip_info` of the `index`-th chip the manifest declares lines of;
+    /// answered by `info`, or `failed` with ERANGE past the last one.
+    case gpioChipInfo(requestID: UInt32, index: UInt32)
+    /// Asks for the `struct gpio_v2_line_info` of a declared line; answered by `info` or `denied`.
+    case gpioLineInfo(requestID: UInt32, chip: String, offset: UInt32)
     /// The answer to `callCommand`.
     case commandResult(requestID: UInt32, result: CommandOutcome)
     /// What the hook returned (hook mode), or what a failing start entry point returned (start
@@ -40,6 +49,8 @@ public enum Message: Sendable, Equatable, Hashable {
     case welcome
     /// The GPIO line was granted; its line request fd is attached.
     case gpioGranted(requestID: UInt32)
+    /// The kernel structure a `gpioChipInfo` or `gpioLineInfo` asked for, as the kernel filled it.
+    case info(requestID: UInt32, bytes: [UInt8])
     /// The bytes of each read segment of an `i2cTransfer`, in order.
     case i2cResult(requestID: UInt32, reads: [[UInt8]])
     /// The request was refused: the manifest does not declare it (the module sees -EACCES).
@@ -60,6 +71,7 @@ public enum Message: Sendable, Equatable, Hashable {
         case gpioRequest = 0x0105, i2cTransfer = 0x0106, commandResult = 0x0107, returned = 0x0108
         case welcome = 0x0201, gpioGranted = 0x0202, i2cResult = 0x0203, denied = 0x0204
         case callCommand = 0x0205, stop = 0x0206, failed = 0x0207
+        case gpioRequestLines = 0x0109, gpioChipInfo = 0x010A, gpioLineInfo = 0x010B, info = 0x0208
 
         /// Who may send it.
         public var sender: Sender { rawValue >> 8 == 1 ? .runner : .host }
@@ -67,7 +79,8 @@ public enum Message: Sendable, Equatable, Hashable {
         /// Whether the frame's request id is meaningful (else it must be 0).
         public var carriesRequestID: Bool {
             switch self {
-            case .gpioRequest, .i2cTransfer, .commandResult, .gpioGranted, .i2cResult, .denied, .failed, .callCommand: true
+            case .gpioRequest, .gpioRequestLines, .gpioChipInfo, .gpioLineInfo, .i2cTransfer, .commandResult,
+                 .gpioGranted, .info, .i2cResult, .denied, .failed, .callCommand: true
             case .hello, .ready, .heartbeat, .log, .returned, .welcome, .stop: false
             }
         }
@@ -116,6 +129,11 @@ public enum Message: Sendable, Equatable, Hashable {
     public static let maxCommandValues = 16
     /// The largest 7-bit I2C address.
     public static let maxI2CAddress: UInt8 = 0x7F
+    /// The most lines of one GPIO request (the kernel's GPIO_V2_LINES_MAX).
+    public static let maxGPIOLines = 64
+    /// The most bytes of a kernel structure in `gpioRequestLines` or `info` (the largest,
+    /// `struct gpio_v2_line_config`, has 272).
+    public static let maxKernelStructBytes = 1024
     /// The largest errno value `failed` may carry (the kernel's MAX_ERRNO).
     public static let maxErrorCode: Int32 = 4095
 
@@ -128,6 +146,10 @@ public enum Message: Sendable, Equatable, Hashable {
         case .heartbeat: .heartbeat
         case .log: .log
         case .gpioRequest: .gpioRequest
+        case .gpioRequestLines: .gpioRequestLines
+        case .gpioChipInfo: .gpioChipInfo
+        case .gpioLineInfo: .gpioLineInfo
+        case .info: .info
         case .i2cTransfer: .i2cTransfer
         case .commandResult: .commandResult
         case .returned: .returned
@@ -145,6 +167,7 @@ public enum Message: Sendable, Equatable, Hashable {
     public var requestID: UInt32 {
         switch self {
         case let .gpioRequest(id, _, _, _, _), let .i2cTransfer(id, _, _, _), let .commandResult(id, _),
+             let .gpioRequestLines(id, _, _, _), let .gpioChipInfo(id, _), let .gpioLineInfo(id, _, _), let .info(id, _),
              let .gpioGranted(id), let .i2cResult(id, _), let .denied(id, _), let .failed(id, _, _), let .callCommand(id, _, _, _):
             id
         case .hello, .ready, .heartbeat, .log, .returned, .welcome, .stop:
@@ -176,6 +199,21 @@ extension Message {
             writer.u32(line)
             writer.u8(direction.rawValue)
             writer.bool(initialValue)
+        case let .gpioRequestLines(_, chip, offsets, config):
+            try writer.string(chip, field: "chip")
+            guard (1 ... Self.maxGPIOLines).contains(offsets.count) else {
+                throw .outOfBounds(field: "GPIO line count", value: offsets.count, limit: Self.maxGPIOLines)
+            }
+            writer.u8(UInt8(offsets.count))
+            for offset in offsets { writer.u32(offset) }
+            try writer.bytes(config, limit: Self.maxKernelStructBytes, field: "GPIO line config")
+        case let .gpioChipInfo(_, index):
+            writer.u32(index)
+        case let .gpioLineInfo(_, chip, offset):
+            try writer.string(chip, field: "chip")
+            writer.u32(offset)
+        case let .info(_, bytes):
+            try writer.bytes(bytes, limit: Self.maxKernelStructBytes, field: "info")
         case let .i2cTransfer(_, bus, address, segments):
             writer.u32(bus)
             guard address <= Self.maxI2CAddress else { throw .outOfBounds(field: "I2C address", value: Int(address), limit: Int(Self.maxI2CAddress)) }
@@ -286,6 +324,22 @@ extension Message {
             guard let direction = Direction(rawValue: rawDirection) else { throw .invalidValue(field: "direction", value: UInt64(rawDirection)) }
             let initialValue = try reader.bool("initialValue")
             return .gpioRequest(requestID: id, chip: chip, line: line, direction: direction, initialValue: initialValue)
+        case .gpioRequestLines:
+            let chip = try reader.string("chip")
+            let count = Int(try reader.u8("GPIO line count"))
+            guard (1 ... maxGPIOLines).contains(count) else { throw .outOfBounds(field: "GPIO line count", value: count, limit: maxGPIOLines) }
+            var offsets: [UInt32] = []
+            offsets.reserveCapacity(count)
+            for _ in 0 ..< count { offsets.append(try reader.u32("GPIO line offset")) }
+            let config = try reader.bytes(limit: maxKernelStructBytes, "GPIO line config")
+            return .gpioRequestLines(requestID: id, chip: chip, offsets: offsets, config: config)
+        case .gpioChipInfo:
+            return .gpioChipInfo(requestID: id, index: try reader.u32("chip index"))
+        case .gpioLineInfo:
+            let chip = try reader.string("chip")
+            return .gpioLineInfo(requestID: id, chip: chip, offset: try reader.u32("line offset"))
+        case .info:
+            return .info(requestID: id, bytes: try reader.bytes(limit: maxKernelStructBytes, "info"))
         case .i2cTransfer:
             let bus = try reader.u32("bus")
             let address = try reader.u8("I2C address")

@@ -65,8 +65,9 @@ public final class HardwareBroker: Sendable {
     let audit: AuditLog
 
     private struct State {
-        /// Duplicates of granted output lines, by "chip:line", for the safe state.
-        var outputs: [String: Int32] = [:]
+        /// Duplicates of line requests with outputs, by "chip:offsets", and which of their lines
+        /// are outputs, for the safe state.
+        var outputs: [String: (fd: Int32, mask: UInt64)] = [:]
         /// Open /dev/i2c-N descriptors, by bus, and whether the adapter does I2C_RDWR.
         var buses: [UInt32: (fd: Int32, plainI2C: Bool)] = [:]
     }
@@ -81,7 +82,7 @@ public final class HardwareBroker: Sendable {
 
     deinit {
         state.withLock { state in
-            for fd in state.outputs.values { close(fd) }
+            for output in state.outputs.values { close(output.fd) }
             for bus in state.buses.values { close(bus.fd) }
         }
     }
@@ -108,45 +109,87 @@ public final class HardwareBroker: Sendable {
     // MARK: GPIO
 
     /// Requests a declared line and returns the line-request descriptor for the runner (the
-    /// caller sends it with SCM_RIGHTS and closes its copy).
+    /// caller sends it with SCM_RIGHTS and closes its copy). ABI 1's `gpio_request`.
     public func requestGPIO(chip: String, line: UInt32, direction: Message.Direction, initialValue: Bool) -> Result<Int32, Refusal> {
-        let wanted: ModuleManifest.Direction = direction == .output ? .output : .input
-        let request = "\(chip) line \(line) \(wanted.rawValue)"
-        guard let declared = capabilities.gpio.first(where: { $0.chip == chip && $0.line == line }) else {
-            let declaredList = capabilities.gpio.map { "\($0.chip) line \($0.line) \($0.direction.rawValue)" }
-            let reason = "\(request) is not declared in capabilities.gpio (declared: \(declaredList.isEmpty ? "none" : declaredList.joined(separator: ", ")))"
-            log("gpio", request, denied: reason)
-            return .failure(.denied(reason))
-        }
-        guard declared.direction == wanted else {
-            let reason = "\(chip) line \(line) is declared as \(declared.direction.rawValue), not \(wanted.rawValue)"
-            log("gpio", request, denied: reason)
-            return .failure(.denied(reason))
-        }
-        let chipFD = open(devRoot + "/" + chip, O_RDWR | O_CLOEXEC)
-        guard chipFD >= 0 else {
-            let code = errno
-            return .failure(.failed("cannot open \(devRoot)/\(chip): \(String(cString: strerror(code)))", errno: code))
-        }
-        defer { close(chipFD) }
         var config = ciot_gpio_v2_line_config()
         ciot_gpio_v2_config_init(&config)
-        let flags = UInt64(wanted == .output ? GPIO_V2_LINE_FLAG_OUTPUT.rawValue : GPIO_V2_LINE_FLAG_INPUT.rawValue)
-        config.flags = flags
-        if wanted == .output, initialValue { _ = ciot_gpio_v2_config_add_output_values(&config, 1, 1) }
-        var offsets = [line]
-        var lineFD: Int32 = -1
-        let consumer = String("plugin-host:\(moduleID)".utf8.prefix(31))!
-        guard ciot_gpio_v2_request_lines(chipFD, &offsets, 1, consumer, &config, 0, &lineFD) == 0 else {
-            let code = errno
-            return .failure(.failed("the kernel refused \(request): \(String(cString: strerror(code)))\(code == EBUSY ? " (another consumer holds the line)" : "")", errno: code))
+        config.flags = direction == .output ? CIOT_GPIO_V2_LINE_FLAG_OUTPUT : CIOT_GPIO_V2_LINE_FLAG_INPUT
+        if direction == .output, initialValue { _ = ciot_gpio_v2_config_add_output_values(&config, 1, 1) }
+        return requestGPIOLines(chip: chip, offsets: [line], config: config)
+    }
+
+    /// The flags a module may ask for: everything a line request can set, and nothing else.
+    static let requestableFlags: UInt64 = CIOT_GPIO_V2_LINE_FLAG_ACTIVE_LOW | CIOT_GPIO_V2_LINE_FLAG_INPUT
+        | CIOT_GPIO_V2_LINE_FLAG_OUTPUT | CIOT_GPIO_V2_LINE_FLAG_EDGE_RISING | CIOT_GPIO_V2_LINE_FLAG_EDGE_FALLING
+        | CIOT_GPIO_V2_LINE_FLAG_OPEN_DRAIN | CIOT_GPIO_V2_LINE_FLAG_OPEN_SOURCE | CIOT_GPIO_V2_LINE_FLAG_BIAS_PULL_UP
+        | CIOT_GPIO_V2_LINE_FLAG_BIAS_PULL_DOWN | CIOT_GPIO_V2_LINE_FLAG_BIAS_DISABLED
+        | CIOT_GPIO_V2_LINE_FLAG_EVENT_CLOCK_REALTIME
+
+    /// `gpio_request_lines`: requests `offsets` of `chip` with the module's own kernel line config
+    /// (`struct gpio_v2_line_config` as bytes). Every line must be declared, with the direction
+    /// its flags give it.
+    public func requestGPIOLines(chip: String, offsets: [UInt32], config bytes: [UInt8]) -> Result<Int32, Refusal> {
+        var config = ciot_gpio_v2_line_config()
+        guard bytes.count == MemoryLayout<ciot_gpio_v2_line_config>.size else {
+            return .failure(.failed("a GPIO line config of \(bytes.count) bytes; struct gpio_v2_line_config has \(MemoryLayout<ciot_gpio_v2_line_config>.size)", errno: EINVAL))
         }
-        if wanted == .output {
+        withUnsafeMutableBytes(of: &config) { $0.copyBytes(from: bytes) }
+        return requestGPIOLines(chip: chip, offsets: offsets, config: config)
+    }
+
+    func requestGPIOLines(chip: String, offsets: [UInt32], config: ciot_gpio_v2_line_config) -> Result<Int32, Refusal> {
+        var config = config
+        guard (1 ... Message.maxGPIOLines).contains(offsets.count), Set(offsets).count == offsets.count else {
+            return .failure(.failed("a GPIO request takes 1 to \(Message.maxGPIOLines) distinct lines, not \(offsets)", errno: EINVAL))
+        }
+        guard config.num_attrs <= UInt32(CIOT_GPIO_V2_LINE_NUM_ATTRS_MAX) else {
+            return .failure(.failed("a GPIO line config with \(config.num_attrs) attributes (at most \(CIOT_GPIO_V2_LINE_NUM_ATTRS_MAX))", errno: EINVAL))
+        }
+        // What each line asks for, as the kernel will read the config.
+        var wanted: [(offset: UInt32, direction: ModuleManifest.Direction?, flags: UInt64)] = []
+        for (index, offset) in offsets.enumerated() {
+            let flags = ciot_gpio_v2_config_line_flags(&config, UInt32(index))
+            let input = flags & CIOT_GPIO_V2_LINE_FLAG_INPUT != 0, output = flags & CIOT_GPIO_V2_LINE_FLAG_OUTPUT != 0
+            wanted.append((offset, input == output ? nil : output ? .output : .input, flags))
+        }
+        let request = "\(chip) " + wanted.map { "line \($0.offset) \($0.direction?.rawValue ?? "without a direction")" }.joined(separator: ", ")
+        for line in wanted {
+            guard let direction = line.direction else {
+                return .failure(.failed("\(request): each line needs exactly one of the INPUT and OUTPUT flags", errno: EINVAL))
+            }
+            guard line.flags & ~Self.requestableFlags == 0 else {
+                return .failure(.failed("\(request): line \(line.offset) has flags 0x\(String(line.flags, radix: 16)) that a request cannot set", errno: EINVAL))
+            }
+            guard let declared = capabilities.gpio.first(where: { $0.chip == chip && $0.line == line.offset }) else {
+                let declaredList = capabilities.gpio.map { "\($0.chip) line \($0.line) \($0.direction.rawValue)" }
+                let reason = "\(chip) line \(line.offset) \(direction.rawValue) is not declared in capabilities.gpio (declared: \(declaredList.isEmpty ? "none" : declaredList.joined(separator: ", ")))"
+                log("gpio", request, denied: reason)
+                return .failure(.denied(reason))
+            }
+            guard declared.direction == direction else {
+                let reason = "\(chip) line \(line.offset) is declared as \(declared.direction.rawValue), not \(direction.rawValue)"
+                log("gpio", request, denied: reason)
+                return .failure(.denied(reason))
+            }
+        }
+        let consumer = String("plugin-host:\(moduleID)".utf8.prefix(31))!
+        let granted = withChip(chip, O_RDWR) { chipFD -> Result<Int32, Refusal> in
+            var lineFD: Int32 = -1
+            let rc = offsets.withUnsafeBufferPointer {
+                ciot_gpio_v2_request_lines(chipFD, $0.baseAddress, UInt32($0.count), consumer, &config, 0, &lineFD)
+            }
+            return rc == 0 ? .success(lineFD) : .failure(Self.errnoFailure("the kernel refused \(request)", errno == EBUSY ? " (another consumer holds the line)" : ""))
+        }
+        guard case let .success(lineFD) = granted else { return granted }
+        var outputMask: UInt64 = 0
+        for (index, line) in wanted.enumerated() where line.direction == .output { outputMask |= 1 << UInt64(index) }
+        if outputMask != 0 {
             let keep = fcntl(lineFD, F_DUPFD_CLOEXEC, 3)
             if keep >= 0 {
+                let key = "\(chip):" + offsets.map(String.init).joined(separator: ",")
                 state.withLock { state in
-                    if let previous = state.outputs["\(chip):\(line)"] { close(previous) }
-                    state.outputs["\(chip):\(line)"] = keep
+                    if let previous = state.outputs[key] { close(previous.fd) }
+                    state.outputs[key] = (keep, outputMask)
                 }
             }
         }
@@ -154,18 +197,68 @@ public final class HardwareBroker: Sendable {
         return .success(lineFD)
     }
 
+    /// The chips the manifest declares lines of, in declaration order.
+    var declaredChips: [String] {
+        var seen = Set<String>()
+        return capabilities.gpio.map(\.chip).filter { seen.insert($0).inserted }
+    }
+
+    /// `gpio_chip_info`: the kernel's `struct gpiochip_info` of the `index`-th declared chip;
+    /// `.failed` with ERANGE past the last one. Not audited: it grants nothing.
+    public func gpioChipInfo(index: UInt32) -> Result<[UInt8], Refusal> {
+        let chips = declaredChips
+        guard Int(index) < chips.count else {
+            return .failure(.failed("the manifest declares lines of \(chips.count) chip(s)", errno: ERANGE))
+        }
+        let chip = chips[Int(index)]
+        return withChip(chip, O_RDONLY) { fd in
+            var info = ciot_gpiochip_info()
+            guard ciot_gpio_get_chipinfo(fd, &info) == 0 else { return .failure(Self.errnoFailure("GPIO_GET_CHIPINFO_IOCTL on \(chip)")) }
+            return .success(withUnsafeBytes(of: &info) { Array($0) })
+        }
+    }
+
+    /// `gpio_line_info`: the kernel's `struct gpio_v2_line_info` of a declared line. Other lines
+    /// are refused (without an audit line: asking grants nothing).
+    public func gpioLineInfo(chip: String, offset: UInt32) -> Result<[UInt8], Refusal> {
+        guard capabilities.gpio.contains(where: { $0.chip == chip && $0.line == offset }) else {
+            return .failure(.denied("\(chip) line \(offset) is not declared in capabilities.gpio"))
+        }
+        return withChip(chip, O_RDONLY) { fd in
+            var info = ciot_gpio_v2_line_info()
+            guard ciot_gpio_v2_get_lineinfo(fd, offset, &info) == 0 else {
+                return .failure(Self.errnoFailure("GPIO_V2_GET_LINEINFO_IOCTL for \(chip) line \(offset)"))
+            }
+            return .success(withUnsafeBytes(of: &info) { Array($0) })
+        }
+    }
+
+    /// Runs `body` with `/dev/<chip>` open; a failure to open is the kernel's refusal.
+    private func withChip<T>(_ chip: String, _ flags: Int32, _ body: (Int32) -> Result<T, Refusal>) -> Result<T, Refusal> {
+        let fd = open(devRoot + "/" + chip, flags | O_CLOEXEC)
+        guard fd >= 0 else { return .failure(Self.errnoFailure("cannot open \(devRoot)/\(chip)")) }
+        defer { close(fd) }
+        return body(fd)
+    }
+
+    /// `.failed` with errno and its text.
+    private static func errnoFailure(_ what: String, _ suffix: String = "") -> Refusal {
+        let code = errno
+        return .failed("\(what): \(String(cString: strerror(code)))\(suffix)", errno: code)
+    }
+
     /// Drives every output line granted to the module to its safe state (inactive) and releases
     /// the host's copies. Called when the module stops, before or after its runner exits.
     @discardableResult
     public func driveOutputsToSafeState() -> [String] {
-        let outputs = state.withLock { state -> [String: Int32] in
+        let outputs = state.withLock { state -> [String: (fd: Int32, mask: UInt64)] in
             defer { state.outputs = [:] }
             return state.outputs
         }
         var driven: [String] = []
-        for (name, fd) in outputs.sorted(by: { $0.key < $1.key }) {
-            if ciot_gpio_v2_line_set_values(fd, 0, 1) == 0 { driven.append(name) }
-            close(fd)
+        for (name, output) in outputs.sorted(by: { $0.key < $1.key }) {
+            if ciot_gpio_v2_line_set_values(output.fd, 0, output.mask) == 0 { driven.append(name) }
+            close(output.fd)
         }
         return driven
     }
@@ -209,7 +302,8 @@ public final class HardwareBroker: Sendable {
     }
 
     /// I2C_RDWR when the adapter does plain I2C; on an SMBus-only adapter the common register
-    /// patterns map to SMBus calls: [write r, read n] (byte, word, I2C block) and [write r, v…].
+    /// patterns map to SMBus calls: [write r, read n] (byte, word, I2C block), [write r, v…]
+    /// (byte, word, I2C block), [write v] and [read 1].
     static func perform(fd: Int32, plainI2C: Bool, address: UInt8, segments: [Message.I2CSegment], request: String) -> Result<[[UInt8]], Refusal> {
         func failure(_ what: String) -> Result<[[UInt8]], Refusal> {
             let code = errno
@@ -264,6 +358,14 @@ public final class HardwareBroker: Sendable {
             return ciot_i2c_smbus_write_byte(fd, bytes[0]) < 0 ? failure("SMBus write byte") : .success([])
         case let (bytes?, nil) where bytes.count == 2:
             return ciot_i2c_smbus_write_byte_data(fd, bytes[0], bytes[1]) < 0 ? failure("SMBus write byte data") : .success([])
+        case let (bytes?, nil) where bytes.count == 3:
+            let word = UInt16(bytes[1]) | UInt16(bytes[2]) << 8
+            return ciot_i2c_smbus_write_word_data(fd, bytes[0], word) < 0 ? failure("SMBus write word data") : .success([])
+        case let (bytes?, nil) where bytes.count > 3 && bytes.count <= Int(CIOT_I2C_SMBUS_BLOCK_MAX) + 1:
+            let rc = bytes.dropFirst().withContiguousStorageIfAvailable {
+                ciot_i2c_smbus_write_i2c_block_data(fd, bytes[0], UInt8($0.count), $0.baseAddress)
+            } ?? -1
+            return rc < 0 ? failure("SMBus write I2C block") : .success([])
         case (nil, 1?):
             let value = ciot_i2c_smbus_read_byte(fd)
             return value < 0 ? failure("SMBus receive byte") : .success([[UInt8(value)]])

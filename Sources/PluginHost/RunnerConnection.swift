@@ -251,13 +251,13 @@ final class RunnerConnection: @unchecked Sendable {
                 if let entry = calls[id], entry == nil { calls[id] = .some(outcome) }
             }
         case let .gpioRequest(id, chip, line, direction, initialValue):
-            switch broker.requestGPIO(chip: chip, line: line, direction: direction, initialValue: initialValue) {
-            case let .success(lineFD):
-                answer(.gpioGranted(requestID: id), fd: lineFD)
-                close(lineFD)
-            case let .failure(refusal):
-                refuse(id, refusal, what: "gpio request")
-            }
+            grant(id, broker.requestGPIO(chip: chip, line: line, direction: direction, initialValue: initialValue))
+        case let .gpioRequestLines(id, chip, offsets, config):
+            grant(id, broker.requestGPIOLines(chip: chip, offsets: offsets, config: config))
+        case let .gpioChipInfo(id, index):
+            inform(id, broker.gpioChipInfo(index: index), what: "gpio chip info")
+        case let .gpioLineInfo(id, chip, offset):
+            inform(id, broker.gpioLineInfo(chip: chip, offset: offset), what: "gpio line info")
         case let .i2cTransfer(id, bus, address, segments):
             switch broker.i2cTransfer(bus: bus, address: address, segments: segments) {
             case let .success(reads):
@@ -273,11 +273,30 @@ final class RunnerConnection: @unchecked Sendable {
         case .hello:
             if let fd { close(fd) }
             return "the runner sent hello again"
-        case .welcome, .gpioGranted, .i2cResult, .denied, .failed, .callCommand, .stop:
+        case .welcome, .gpioGranted, .info, .i2cResult, .denied, .failed, .callCommand, .stop:
             // Messages of the host: receiveMessage(from: .runner) refuses them already.
             return "the runner sent a message of the host"
         }
         return nil
+    }
+
+    /// Answers a GPIO request: the line request's descriptor, or the refusal.
+    private func grant(_ id: UInt32, _ result: Result<Int32, HardwareBroker.Refusal>) {
+        switch result {
+        case let .success(lineFD):
+            answer(.gpioGranted(requestID: id), fd: lineFD)
+            close(lineFD)
+        case let .failure(refusal):
+            refuse(id, refusal, what: "gpio request")
+        }
+    }
+
+    /// Answers an info request with the kernel's structure, or the refusal.
+    private func inform(_ id: UInt32, _ result: Result<[UInt8], HardwareBroker.Refusal>, what: String) {
+        switch result {
+        case let .success(bytes): answer(.info(requestID: id, bytes: bytes), fd: nil)
+        case let .failure(refusal): refuse(id, refusal, what: what)
+        }
     }
 
     /// Events kept before consecutive heartbeats are merged.

@@ -130,6 +130,8 @@ final class HostLink: Sendable {
                 if !replies.fulfil(id, .granted(received.fd!)) { close(received.fd!) }
             case let .i2cResult(id, reads):
                 replies.fulfil(id, .i2c(reads))
+            case let .info(id, bytes):
+                replies.fulfil(id, .info(bytes))
             case let .denied(id, reason):
                 replies.fulfil(id, .denied(reason))
             case let .failed(id, code, reason):
@@ -199,6 +201,8 @@ final class ReplyTable: @unchecked Sendable {
     enum Reply {
         case granted(Int32)
         case i2c([[UInt8]])
+        /// A kernel structure (gpio_chip_info, gpio_line_info).
+        case info([UInt8])
         case denied(String)
         case failed(Int32, String)
         /// The connection is gone (or the host did not answer in time).

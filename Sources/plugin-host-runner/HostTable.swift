@@ -76,23 +76,44 @@ func makeHostTable(_ options: Options, step: String) -> UnsafePointer<iotsdk_hos
     }
     host.should_stop = { _ in stopRequested.load(ordering: .acquiring) ? 1 : 0 }
     host.gpio_request = { _, chip, line, output, initialValue in
-        guard let chip else {
-            setLastError("gpio_request: chip is NULL")
-            return -EINVAL
-        }
-        let name = String(decoding: UnsafeRawBufferPointer(start: chip, count: strlen(chip)), as: UTF8.self)
-        guard !name.isEmpty, name.utf8.count <= Message.maxStringBytes else {
-            setLastError("gpio_request: the chip name must be 1 to \(Message.maxStringBytes) bytes")
-            return -EINVAL
-        }
-        guard let link = hostLink.load() else {
-            setLastError("gpio_request: not connected to the host")
-            return -EIO
-        }
+        let (name, link, failure) = gpioCall("gpio_request", chip: chip)
+        guard let name, let link else { return failure }
         let reply = link.request { id in
             .gpioRequest(requestID: id, chip: name, line: line, direction: output != 0 ? .output : .input, initialValue: initialValue != 0)
         }
         return hardwareResult(reply, call: "gpio_request")
+    }
+    host.gpio_request_lines = { _, chip, count, offsets, config in
+        let (name, link, failure) = gpioCall("gpio_request_lines", chip: chip)
+        guard let name, let link else { return failure }
+        guard (1...UInt32(Message.maxGPIOLines)).contains(count), let offsets, let config else {
+            setLastError("gpio_request_lines: count must be 1 to \(Message.maxGPIOLines), with offsets and config not NULL")
+            return -EINVAL
+        }
+        let list = Array(UnsafeBufferPointer(start: offsets, count: Int(count)))
+        let bytes = Array(UnsafeRawBufferPointer(start: config, count: MemoryLayout<gpio_v2_line_config>.size))
+        return hardwareResult(link.request { id in .gpioRequestLines(requestID: id, chip: name, offsets: list, config: bytes) },
+                              call: "gpio_request_lines")
+    }
+    host.gpio_chip_info = { _, index, info in
+        guard let info else {
+            setLastError("gpio_chip_info: info is NULL")
+            return -EINVAL
+        }
+        guard let link = hostLink.load() else {
+            setLastError("gpio_chip_info: not connected to the host")
+            return -EIO
+        }
+        return copyInfo(link.request { id in .gpioChipInfo(requestID: id, index: index) }, into: info, call: "gpio_chip_info")
+    }
+    host.gpio_line_info = { _, chip, offset, info in
+        let (name, link, failure) = gpioCall("gpio_line_info", chip: chip)
+        guard let name, let link else { return failure }
+        guard let info else {
+            setLastError("gpio_line_info: info is NULL")
+            return -EINVAL
+        }
+        return copyInfo(link.request { id in .gpioLineInfo(requestID: id, chip: name, offset: offset) }, into: info, call: "gpio_line_info")
     }
     host.i2c_transfer = { _, bus, address, count, segments in
         guard address <= Message.maxI2CAddress else {
@@ -159,6 +180,14 @@ func loadLibrary(_ path: String, for symbol: String, hostPath: String? = nil) ->
     finish(2)
 }
 
+/// Gives the host table to the IoTSDK linked into the module (its optional export
+/// `iotsdk_sdk_attach`), before any entry point or hook runs, so that the SDK's hardware calls go
+/// through the host. C modules without IoTSDK do not export it.
+func attachSDK(_ handle: UnsafeMutableRawPointer, _ host: UnsafePointer<iotsdk_host>) {
+    guard let address = dlsym(handle, IOTSDK_ATTACH_SYMBOL) else { return }
+    unsafeBitCast(address, to: iotsdk_attach_fn.self)(host)
+}
+
 /// Looks up an entry point or hook; on failure explains why on stderr and exits with status 2.
 func lookUp(_ symbol: String, in handle: UnsafeMutableRawPointer, library: String, hostPath: String? = nil) -> iotsdk_entry_fn {
     _ = dlerror()
@@ -171,6 +200,37 @@ func lookUp(_ symbol: String, in handle: UnsafeMutableRawPointer, library: Strin
     finish(2)
 }
 
+/// The checks every GPIO call makes first: a chip name of 1 to `maxStringBytes` bytes and a
+/// connection. On failure the name or link is nil and `failure` the value to return.
+func gpioCall(_ call: String, chip: UnsafePointer<CChar>?) -> (name: String?, link: HostLink?, failure: Int32) {
+    guard let chip else {
+        setLastError("\(call): chip is NULL")
+        return (nil, nil, -EINVAL)
+    }
+    let name = String(decoding: UnsafeRawBufferPointer(start: chip, count: strlen(chip)), as: UTF8.self)
+    guard !name.isEmpty, name.utf8.count <= Message.maxStringBytes else {
+        setLastError("\(call): the chip name must be 1 to \(Message.maxStringBytes) bytes")
+        return (nil, nil, -EINVAL)
+    }
+    guard let link = hostLink.load() else {
+        setLastError("\(call): not connected to the host")
+        return (nil, nil, -EIO)
+    }
+    return (name, link, 0)
+}
+
+/// Copies the kernel structure of an `info` reply into the caller's `T`; 0 or a negative errno.
+func copyInfo<T>(_ reply: ReplyTable.Reply, into destination: UnsafeMutablePointer<T>, call: String) -> Int32 {
+    guard case let .info(bytes) = reply else { return hardwareResult(reply, call: call) }
+    guard bytes.count == MemoryLayout<T>.size else {
+        setLastError("\(call): the host answered with \(bytes.count) bytes, not the \(MemoryLayout<T>.size) of the kernel's structure")
+        return -EPROTO
+    }
+    bytes.withUnsafeBytes { UnsafeMutableRawPointer(destination).copyMemory(from: $0.baseAddress!, byteCount: bytes.count) }
+    setLastError("")
+    return 0
+}
+
 /// What a hardware call returns for `reply` (other than a successful I2C transfer), with the
 /// thread's last error set.
 func hardwareResult(_ reply: ReplyTable.Reply, call: String) -> Int32 {
@@ -178,7 +238,7 @@ func hardwareResult(_ reply: ReplyTable.Reply, call: String) -> Int32 {
     case let .granted(fd):
         setLastError("")
         return fd
-    case .i2c:
+    case .i2c, .info:
         setLastError("\(call): the host answered with the result of another kind of request")
         return -EPROTO
     case let .denied(reason):

@@ -10,6 +10,7 @@ func runHook(_ options: Options, link: HostLink) -> Never {
     let handle = loadLibrary(options.library, for: options.symbol, hostPath: options.libraryOnHost)
     let hook = lookUp(options.symbol, in: handle, library: options.library, hostPath: options.libraryOnHost)
     let host = makeHostTable(options, step: options.step)
+    attachSDK(handle, host)
     link.startReading(library: nil, refusal: "commands are called on a running module only; this runner runs the \(options.step) hook")
     let result = hook(host)
     // The module's buffered output first, so that it is in the pipe before the host sees the result.
@@ -48,6 +49,7 @@ func runStart(_ options: Options, link: HostLink) -> Never {
     let start = lookUp(options.start, in: handle, library: options.library, hostPath: options.libraryOnHost)
     let stop = lookUp(options.stop, in: handle, library: options.library, hostPath: options.libraryOnHost)
     let host = makeHostTable(options, step: "run")
+    attachSDK(handle, host)
 
     var wake: [Int32] = [-1, -1]
     // No other thread exists yet, so pipe + FD_CLOEXEC cannot race with a fork.

@@ -1,3 +1,4 @@
+import CIoTLinux
 import Foundation
 import ModuleProtocol
 import Testing
@@ -11,14 +12,19 @@ struct HardwareBrokerTests {
         gpio: [.init(chip: "gpiochip0", line: 17, direction: .output), .init(chip: "gpiochip0", line: 27, direction: .input)],
         i2c: [.init(bus: 1, addresses: [0x76])])
 
+    /// A broker for `capabilities` with an audit log in the fixture and an empty /dev: a
+    /// declared request that got past the checks fails to open, and is not denied.
+    static func broker(in fixture: Fixture) throws -> (HardwareBroker, AuditLog) {
+        try FileManager.default.createDirectory(atPath: fixture.path("state"), withIntermediateDirectories: true)
+        let audit = AuditLog(stateDirectory: fixture.path("state"))
+        return (HardwareBroker(moduleID: "com.example.x", capabilities: capabilities, audit: audit, devRoot: fixture.path("dev")), audit)
+    }
+
     @Test("undeclared GPIO lines, wrong directions, buses and addresses are denied, with an audit line each")
     func denials() throws {
         let fixture = try Fixture()
         defer { fixture.cleanUp() }
-        try FileManager.default.createDirectory(atPath: fixture.path("state"), withIntermediateDirectories: true)
-        let audit = AuditLog(stateDirectory: fixture.path("state"))
-        // An empty /dev: a declared request that got past the checks would fail to open, not be denied.
-        let broker = HardwareBroker(moduleID: "com.example.x", capabilities: Self.capabilities, audit: audit, devRoot: fixture.path("dev"))
+        let (broker, audit) = try Self.broker(in: fixture)
 
         guard case let .failure(.denied(line))? = Optional(broker.requestGPIO(chip: "gpiochip0", line: 18, direction: .output, initialValue: false)) else {
             Issue.record("line 18 was not denied"); return
@@ -45,6 +51,67 @@ struct HardwareBrokerTests {
         #expect(entries.allSatisfy { $0.decision == "denied" && $0.module == "com.example.x" && $0.reason != nil })
         #expect(entries.map(\.resource) == ["gpio", "gpio", "gpio", "i2c", "i2c"])
         #expect(entries.last?.request == "i2c-1 0x77 write 1 read 1")
+    }
+
+    /// A kernel line config as bytes: `flags` for every line, then per-line overrides.
+    static func config(_ flags: UInt64, overrides: [(flags: UInt64, mask: UInt64)] = []) -> [UInt8] {
+        var config = ciot_gpio_v2_line_config()
+        ciot_gpio_v2_config_init(&config)
+        config.flags = flags
+        for override in overrides { _ = ciot_gpio_v2_config_add_flags(&config, override.flags, override.mask) }
+        return withUnsafeBytes(of: &config) { Array($0) }
+    }
+
+    @Test("line requests with a kernel config: every line's effective flags are checked against the manifest")
+    func lineRequests() throws {
+        let fixture = try Fixture()
+        defer { fixture.cleanUp() }
+        let (broker, audit) = try Self.broker(in: fixture)
+        let output = CIOT_GPIO_V2_LINE_FLAG_OUTPUT, input = CIOT_GPIO_V2_LINE_FLAG_INPUT
+        let edges = CIOT_GPIO_V2_LINE_FLAG_EDGE_RISING | CIOT_GPIO_V2_LINE_FLAG_EDGE_FALLING | CIOT_GPIO_V2_LINE_FLAG_BIAS_PULL_UP
+
+        // 17 output (default flags), 27 input with edges and a pull-up (an override): declared,
+        // so the request reaches the kernel (here: no such device).
+        guard case let .failure(.failed(reason, code)) = broker.requestGPIOLines(
+            chip: "gpiochip0", offsets: [17, 27], config: Self.config(output, overrides: [(input | edges, 0b10)])) else {
+            Issue.record("the declared lines were not tried"); return
+        }
+        #expect(code == ENOENT && reason.contains("cannot open"))
+
+        // Line 27 asked as an output through the default flags: the manifest says input.
+        #expect(broker.requestGPIOLines(chip: "gpiochip0", offsets: [17, 27], config: Self.config(output))
+            == .failure(.denied("gpiochip0 line 27 is declared as input, not output")))
+        guard case let .failure(.denied(undeclared)) = broker.requestGPIOLines(chip: "gpiochip0", offsets: [17, 18], config: Self.config(output)) else {
+            Issue.record("line 18 was not denied"); return
+        }
+        #expect(undeclared.hasPrefix("gpiochip0 line 18 output is not declared"))
+
+        // Malformed requests fail without reaching the kernel or the audit log.
+        func invalid(_ result: Result<Int32, HardwareBroker.Refusal>) -> Bool {
+            if case .failure(.failed(_, EINVAL)) = result { return true }
+            return false
+        }
+        #expect(invalid(broker.requestGPIOLines(chip: "gpiochip0", offsets: [17], config: Self.config(0))))
+        #expect(invalid(broker.requestGPIOLines(chip: "gpiochip0", offsets: [17], config: Self.config(input | output))))
+        #expect(invalid(broker.requestGPIOLines(chip: "gpiochip0", offsets: [17], config: Self.config(output | CIOT_GPIO_V2_LINE_FLAG_USED))))
+        #expect(invalid(broker.requestGPIOLines(chip: "gpiochip0", offsets: [17, 17], config: Self.config(output))))
+        #expect(invalid(broker.requestGPIOLines(chip: "gpiochip0", offsets: [17], config: Array(Self.config(output).dropLast()))))
+
+        let entries = audit.entries()
+        #expect(entries.map(\.decision) == ["denied", "denied"])
+        #expect(entries.map(\.request) == ["gpiochip0 line 17 output, line 27 output", "gpiochip0 line 17 output, line 18 output"])
+    }
+
+    @Test("chip and line info: declared chips by index, declared lines only, nothing audited")
+    func info() throws {
+        let fixture = try Fixture()
+        defer { fixture.cleanUp() }
+        let (broker, audit) = try Self.broker(in: fixture)
+        guard case .failure(.failed(_, ENOENT)) = broker.gpioChipInfo(index: 0) else { Issue.record("chip 0 was not looked up"); return }
+        guard case .failure(.failed(_, ERANGE)) = broker.gpioChipInfo(index: 1) else { Issue.record("one chip is declared, index 1 is past it"); return }
+        #expect(broker.gpioLineInfo(chip: "gpiochip0", offset: 18) == .failure(.denied("gpiochip0 line 18 is not declared in capabilities.gpio")))
+        guard case .failure(.failed(_, ENOENT)) = broker.gpioLineInfo(chip: "gpiochip0", offset: 27) else { Issue.record("line 27 was not looked up"); return }
+        #expect(audit.entries().isEmpty)
     }
 }
 

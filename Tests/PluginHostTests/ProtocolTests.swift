@@ -25,6 +25,17 @@ struct ProtocolTests {
             .log(level: .error, text: longestString),
             .gpioRequest(requestID: 1, chip: "gpiochip0", line: 17, direction: .output, initialValue: true),
             .gpioRequest(requestID: .max, chip: "gpiochip4", line: .max, direction: .input, initialValue: false),
+            .gpioRequestLines(requestID: 20, chip: "gpiochip0", offsets: [17], config: [UInt8](repeating: 0, count: 272)),
+            .gpioRequestLines(requestID: .max, chip: longestString, offsets: (0 ..< UInt32(Message.maxGPIOLines)).map { $0 * 3 },
+                              config: [UInt8](repeating: 0xFF, count: Message.maxKernelStructBytes)),
+            .gpioRequestLines(requestID: 0, chip: "", offsets: [.max], config: []),
+            .gpioChipInfo(requestID: 21, index: 0),
+            .gpioChipInfo(requestID: 0, index: .max),
+            .gpioLineInfo(requestID: 22, chip: "gpiochip4", offset: 27),
+            .gpioLineInfo(requestID: .max, chip: "", offset: .max),
+            .info(requestID: 23, bytes: [UInt8](repeating: 0x61, count: 68)),
+            .info(requestID: 0, bytes: []),
+            .info(requestID: .max, bytes: [UInt8](repeating: 0xFE, count: Message.maxKernelStructBytes)),
             .i2cTransfer(requestID: 2, bus: 1, address: 0x76, segments: [.write([0xF7]), .read(count: 8)]),
             .i2cTransfer(requestID: 0, bus: .max, address: Message.maxI2CAddress, segments: [.write([])]),
             .i2cTransfer(requestID: 4, bus: 0, address: 0, segments: (0 ..< Message.maxI2CSegments).map {
@@ -211,7 +222,7 @@ struct ProtocolTests {
 
     @Test("unknown types and request ids on messages that take none")
     func typeErrors() throws {
-        for type: UInt16 in [0, 0x0100, 0x0109, 0x0200, 0x0208, 0x0301, .max] {
+        for type: UInt16 in [0, 0x0100, 0x010C, 0x0200, 0x0209, 0x0301, .max] {
             #expect(throws: ProtocolError.unknownMessageType(type)) { try Message(frame: Frame(type: type)) }
         }
         for kind in Message.Kind.allCases where !kind.carriesRequestID {
@@ -397,7 +408,11 @@ struct ProtocolTests {
         case let .hello(_, id, _): return ok(id)
         case .ready, .heartbeat, .welcome, .stop, .gpioGranted, .returned: return true
         case let .log(_, text): return ok(text)
-        case let .gpioRequest(_, chip, _, _, _): return ok(chip)
+        case let .gpioRequest(_, chip, _, _, _), let .gpioLineInfo(_, chip, _): return ok(chip)
+        case let .gpioRequestLines(_, chip, offsets, config):
+            return ok(chip) && (1 ... Message.maxGPIOLines).contains(offsets.count) && config.count <= Message.maxKernelStructBytes
+        case .gpioChipInfo: return true
+        case let .info(_, bytes): return bytes.count <= Message.maxKernelStructBytes
         case let .i2cTransfer(_, _, address, segments):
             return address <= 0x7F && (1 ... Message.maxI2CSegments).contains(segments.count) && segments.allSatisfy {
                 switch $0 {

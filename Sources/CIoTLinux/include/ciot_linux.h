@@ -123,6 +123,18 @@ static inline int ciot_gpio_v2_config_add_debounce(struct gpio_v2_line_config *c
     return 0;
 }
 
+/// The flags that apply to request line `index` under `c`, as the kernel resolves them: the first
+/// flags attribute whose mask covers the line, else the config's default flags. 0 past the
+/// attribute slots' end is never read: `num_attrs` is clamped to GPIO_V2_LINE_NUM_ATTRS_MAX.
+static inline uint64_t ciot_gpio_v2_config_line_flags(const struct gpio_v2_line_config *c, uint32_t index) {
+    uint32_t count = c->num_attrs < GPIO_V2_LINE_NUM_ATTRS_MAX ? c->num_attrs : GPIO_V2_LINE_NUM_ATTRS_MAX;
+    for (uint32_t i = 0; i < count && index < 64; i++) {
+        const struct gpio_v2_line_config_attribute *a = &c->attrs[i];
+        if (a->attr.id == GPIO_V2_LINE_ATTR_ID_FLAGS && (a->mask & (1ULL << index))) return a->attr.flags;
+    }
+    return c->flags;
+}
+
 /// Requests `count` lines of the chip open on `chip_fd`. On success returns 0 and stores the
 /// line request's file descriptor in `*line_fd`.
 static inline int ciot_gpio_v2_request_lines(int chip_fd, const uint32_t *offsets, uint32_t count,

@@ -11,6 +11,7 @@
 #define IOTSDK_MODULE_H
 
 #include <stdint.h>
+#include <linux/gpio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -78,7 +79,29 @@ struct iotsdk_host {
      * "gpiochip0 line 18 output is not declared in capabilities.gpio ..."), or "" if it
      * succeeded. Valid until the thread's next hardware call. */
     const char *(*last_error)(const iotsdk_host *host);
+
+    /* ---- Appended after the hardware calls above: check `size` covers gpio_line_info.
+     * What IoTSDK's GPIO uses inside a runner: the kernel's own structures (linux/gpio.h, uAPI
+     * v2), passed through the host, which allows declared lines only. */
+
+    /* Requests `count` (1-64) lines of character device `chip` as GPIO_V2_GET_LINE_IOCTL does,
+     * with the caller's line config: each line needs exactly one of GPIO_V2_LINE_FLAG_INPUT and
+     * _OUTPUT, declared with that direction. Returns the line request's file descriptor (>= 0),
+     * whose lines the module reads, drives, reconfigures and takes edge events from itself. */
+    int32_t (*gpio_request_lines)(const iotsdk_host *host, const char *chip, uint32_t count, const uint32_t *offsets,
+                                  const struct gpio_v2_line_config *config);
+    /* Fills `info` for the index-th chip (from 0) of those the manifest declares lines of.
+     * -ERANGE past the last one. */
+    int32_t (*gpio_chip_info)(const iotsdk_host *host, uint32_t index, struct gpiochip_info *info);
+    /* Fills `info` for a declared line, as GPIO_V2_GET_LINEINFO_IOCTL does; -EACCES for other lines. */
+    int32_t (*gpio_line_info)(const iotsdk_host *host, const char *chip, uint32_t offset, struct gpio_v2_line_info *info);
 };
+
+/* A module may export this symbol; the runner then calls it once with the host's table before it
+ * calls any entry point or hook (the table stays valid until the runner exits). IoTSDK exports it,
+ * so that a Swift module's GPIO.linux() and LinuxI2CBus go through the host. */
+#define IOTSDK_ATTACH_SYMBOL "iotsdk_sdk_attach"
+typedef void (*iotsdk_attach_fn)(const iotsdk_host *host);
 
 /* start, stop and every hook. */
 typedef int32_t (*iotsdk_entry_fn)(const iotsdk_host *host);

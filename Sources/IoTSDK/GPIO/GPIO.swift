@@ -26,7 +26,8 @@ public struct GPIO: Sendable {
 
     /// Which Linux interface to use.
     public enum LinuxBackendChoice: Sendable, Hashable {
-        /// The character device when the kernel has one, else sysfs.
+        /// Inside a plugin-host runner, through the host (`MediatedGPIO`); otherwise the
+        /// character device when the kernel has one, else sysfs.
         case automatic
         case characterDevice
         case sysfs
@@ -45,7 +46,9 @@ public struct GPIO: Sendable {
         case .sysfs:
             backend = SysfsGPIO(paths: paths, logger: logger)
         case .automatic:
-            if CharacterDeviceGPIO.isAvailable(paths: paths) {
+            if paths == .system, let host = ModuleHost.current, host.hasGPIOLineCalls {
+                backend = MediatedGPIO(host: host, logger: logger)
+            } else if CharacterDeviceGPIO.isAvailable(paths: paths) {
                 backend = CharacterDeviceGPIO(paths: paths, logger: logger)
             } else if SysfsGPIO.isAvailable(paths: paths) {
                 logger.info("no GPIO character device found; using the legacy sysfs interface")
@@ -59,6 +62,12 @@ public struct GPIO: Sendable {
             }
         }
         return GPIO(backend: backend, boards: boards, logger: logger)
+    }
+
+    /// GPIO through a plugin host (what `linux()` picks inside a runner).
+    public static func mediated(_ host: ModuleHost, boards: [BoardDefinition] = BoardDefinition.raspberryPi,
+                                logger: Logger = Logger(label: "iotsdk.gpio")) -> GPIO {
+        GPIO(backend: MediatedGPIO(host: host, logger: logger), boards: boards, logger: logger)
     }
 
     // MARK: - Discovery

@@ -1,4 +1,6 @@
+import CIoTLinux
 import CIoTModule
+import Synchronization
 
 /// What the plugin host gives a module's code: who it is, where its files and data are, and the
 /// calls that report its health. Wraps the C ABI's `iotsdk_host` table
@@ -75,6 +77,61 @@ public struct ModuleHost: @unchecked Sendable {
         let result = chip.withCString { request(table, $0, line, output ? 1 : 0, initialValue ? 1 : 0) }
         guard result >= 0 else { throw failure(result) }
         return result
+    }
+
+    /// Whether the host's table has `gpio_request_lines`, `gpio_chip_info` and `gpio_line_info`,
+    /// which IoTSDK's mediated GPIO backend needs.
+    public var hasGPIOLineCalls: Bool {
+        guard let offset = MemoryLayout<iotsdk_host>.offset(of: \iotsdk_host.gpio_line_info) else { return false }
+        return Int(table.pointee.size) >= offset + MemoryLayout<UnsafeRawPointer>.size
+    }
+
+    /// Asks the host for lines of `chip` with a kernel line config (uAPI v2), as
+    /// GPIO_V2_GET_LINE_IOCTL does; returns the line request's descriptor, which the caller owns.
+    public func requestGPIOLines(chip: String, offsets: [UInt32], config: ciot_gpio_v2_line_config) throws(HostRequestError) -> Int32 {
+        guard hasGPIOLineCalls, let request = table.pointee.gpio_request_lines else { throw Self.noLineCalls }
+        var config = config
+        let result = chip.withCString { name in
+            offsets.withUnsafeBufferPointer { request(table, name, UInt32($0.count), $0.baseAddress, &config) }
+        }
+        guard result >= 0 else { throw failure(result) }
+        return result
+    }
+
+    /// The kernel's information on the `index`-th chip the manifest declares lines of; nil past
+    /// the last one.
+    public func gpioChipInfo(index: UInt32) throws(HostRequestError) -> ciot_gpiochip_info? {
+        guard hasGPIOLineCalls, let call = table.pointee.gpio_chip_info else { throw Self.noLineCalls }
+        var info = ciot_gpiochip_info()
+        let result = call(table, index, &info)
+        if result == -34 /* ERANGE */ { return nil }
+        guard result == 0 else { throw failure(result) }
+        return info
+    }
+
+    /// The kernel's information on a declared line (`isDenied` for other lines).
+    public func gpioLineInfo(chip: String, offset: UInt32) throws(HostRequestError) -> ciot_gpio_v2_line_info {
+        guard hasGPIOLineCalls, let call = table.pointee.gpio_line_info else { throw Self.noLineCalls }
+        var info = ciot_gpio_v2_line_info()
+        let result = chip.withCString { call(table, $0, offset, &info) }
+        guard result == 0 else { throw failure(result) }
+        return info
+    }
+
+    private static let noLineCalls = HostRequestError(code: 38 /* ENOSYS */, reason: "this host does not offer GPIO line requests (a plugin host older than the module's IoTSDK)")
+
+    // MARK: The runner's host
+
+    private static let attached = Mutex<ModuleHost?>(nil)
+
+    /// The plugin host of the module this process runs, when it runs inside a plugin-host runner
+    /// (which calls `iotsdk_sdk_attach` before any entry point); nil in a standalone app.
+    /// `GPIO.linux()` and `LinuxI2CBus(bus:)` use it to go through the host.
+    public static var current: ModuleHost? { attached.withLock { $0 } }
+
+    /// Sets `current` (the runner does, through `iotsdk_sdk_attach`); nil detaches.
+    public static func attach(_ table: UnsafePointer<iotsdk_host>?) {
+        attached.withLock { $0 = table.map(ModuleHost.init) }
     }
 
     /// One message of `i2cTransfer`.
@@ -184,4 +241,11 @@ public enum ModuleHooks {
             return 1
         }
     }
+}
+
+/// The runner calls this export of the module's library (IOTSDK_ATTACH_SYMBOL in
+/// iotsdk_module.h) with the host's table before any entry point or hook.
+@_cdecl("iotsdk_sdk_attach")
+public func iotsdkSDKAttach(_ table: UnsafePointer<iotsdk_host>?) {
+    ModuleHost.attach(table)
 }

@@ -8,6 +8,10 @@ import Synchronization
 ///
 /// Calls from several tasks are serialized, so that selecting the target address (I2C_SLAVE) and
 /// the transfer that follows it never interleave with another caller's.
+///
+/// Inside a plugin-host runner (`ModuleHost.current`) the bus goes through the host instead: every
+/// call becomes one `i2c_transfer` that the host performs on the declared bus, to declared
+/// addresses only, with SMBus calls on adapters that speak only SMBus.
 public final class LinuxI2CBus: I2CBus {
     public let number: Int
     public let name: String
@@ -16,6 +20,21 @@ public final class LinuxI2CBus: I2CBus {
     let paths: LinuxPaths
     /// The descriptor and the address last selected on it, under one lock.
     private let state: Mutex<(fd: Int32, address: UInt16)>
+    /// Set inside a plugin-host runner: the host that performs the transfers.
+    private let mediated: Mediated?
+
+    private final class Mediated: Sendable {
+        let host: ModuleHost
+        let closed = Atomic<Bool>(false)
+        init(host: ModuleHost) { self.host = host }
+    }
+
+    /// What the bus offers through the host: plain transfers, and SMBus calls as the transfers
+    /// the host maps back to SMBus on SMBus-only adapters.
+    static let mediatedFunctionality: I2CFunctionality = [
+        .i2c, .smbusQuick, .smbusReadByte, .smbusWriteByte, .smbusReadByteData, .smbusWriteByteData,
+        .smbusReadWordData, .smbusWriteWordData, .smbusReadI2CBlock, .smbusWriteI2CBlock,
+    ]
 
     static let permissionAdvice = "add the user to group 'i2c' (sudo usermod -aG i2c $USER, then log in again) or install the udev rule from Documentation/RaspberryPi.md; running as root also works"
 
@@ -23,6 +42,19 @@ public final class LinuxI2CBus: I2CBus {
     /// - Throws: `.notFound` with how to enable I2C and load i2c-dev; `.permissionDenied` with the fix.
     public init(bus number: Int, paths: LinuxPaths = .system) throws(HardwareError) {
         let path = paths.device("i2c-\(number)")
+        if paths == .system, let host = ModuleHost.current, host.hasHardwareCalls {
+            guard number >= 0, number <= Int(UInt32.max) else {
+                throw HardwareError(.invalidArgument, "there is no I2C bus \(number)", location: path)
+            }
+            self.number = number
+            self.devicePath = path
+            self.paths = paths
+            self.name = "i2c-\(number) (through the plugin host)"
+            self.functionality = Self.mediatedFunctionality
+            self.state = Mutex((-1, UInt16.max))
+            self.mediated = Mediated(host: host)
+            return
+        }
         let fd = Syscall.open(path, O_RDWR | O_CLOEXEC)
         guard fd >= 0 else {
             let err = errno
@@ -44,6 +76,7 @@ public final class LinuxI2CBus: I2CBus {
         self.name = adapterName.isEmpty ? "i2c-\(number)" : "i2c-\(number) [\(adapterName)]"
         self.functionality = I2CFunctionality(rawValue: funcs)
         self.state = Mutex((fd, UInt16.max))
+        self.mediated = nil
     }
 
     /// Opens the adapter with this name (as in `/sys/class/i2c-adapter/i2c-N/name`).
@@ -56,6 +89,7 @@ public final class LinuxI2CBus: I2CBus {
 
     /// Closes the bus; later calls throw `.closed`.
     public func close() {
+        mediated?.closed.store(true, ordering: .releasing)
         state.withLock { s in
             if s.fd >= 0 { _ = Glibc.close(s.fd) }
             s.fd = -1
@@ -114,6 +148,7 @@ public final class LinuxI2CBus: I2CBus {
     // MARK: - I2C_RDWR
 
     public func transfer(_ address: I2CAddress, _ messages: [I2CMessage]) throws(HardwareError) -> [[UInt8]] {
+        if mediated != nil { return try hostTransfer(address, messages, "an I2C transfer") }
         guard functionality.contains(.i2c) else {
             throw HardwareError(.unsupported, "\(name) is SMBus-only: it cannot do plain I2C transfers (I2C_RDWR). Use I2CDevice's register calls, which fall back to SMBus, or an adapter with an I2C controller", location: devicePath)
         }
@@ -164,9 +199,41 @@ public final class LinuxI2CBus: I2CBus {
         return reads
     }
 
+    // MARK: - Through the plugin host
+
+    /// One transfer performed by the host (`mediated` is set).
+    private func hostTransfer(_ address: I2CAddress, _ messages: [I2CMessage], _ what: String) throws(HardwareError) -> [[UInt8]] {
+        guard let mediated else { throw HardwareError(.unsupported, "\(name) is not a bus of the plugin host") }
+        guard !mediated.closed.load(ordering: .acquiring) else { throw HardwareError(.closed, "\(name) was closed", location: devicePath) }
+        guard address.rawValue <= 0x7F else {
+            throw HardwareError(.unsupported, "the plugin host brokers 7-bit addresses only, not \(address)", location: devicePath)
+        }
+        var segments: [ModuleHost.I2CSegment] = []
+        for message in messages {
+            switch message {
+            case .write(let bytes): segments.append(.write(bytes))
+            case .read(let count):
+                guard count > 0, count <= 4096 else { throw HardwareError(.invalidArgument, "a read through the plugin host takes 1-4096 bytes, not \(count)") }
+                segments.append(.read(count: count))
+            }
+        }
+        do {
+            return try mediated.host.i2cTransfer(bus: UInt32(number), address: UInt8(address.rawValue), segments)
+        } catch {
+            if error.isDenied {
+                throw HardwareError(.permissionDenied, "the plugin host refused \(what) at \(address) on i2c-\(number): \(error.reason). Declare it in the module manifest's capabilities.i2c (bus and address), then pack and install the module again", errno: error.code, location: devicePath)
+            }
+            if error.code == 38 /* ENOSYS */ { throw HardwareError(.unsupported, "\(what) on \(name): \(error.reason)", errno: error.code, location: devicePath) }
+            var mapped = transferError(error.code, what, address)
+            if !error.reason.isEmpty { mapped.message += " (the plugin host: \(error.reason))" }
+            throw mapped
+        }
+    }
+
     // MARK: - SMBus
 
     public func smbusQuickWrite(_ address: I2CAddress) throws(HardwareError) {
+        if mediated != nil { _ = try hostTransfer(address, [.write([])], "SMBus quick write"); return }
         try require(.smbusQuick, "SMBus quick")
         try withAddress(address) { (fd: Int32) throws(HardwareError) in
             if ciot_i2c_smbus_quick(fd, 0) < 0 { throw transferError(ciot_errno(), "SMBus quick write", address) }
@@ -174,6 +241,7 @@ public final class LinuxI2CBus: I2CBus {
     }
 
     public func smbusReadByte(_ address: I2CAddress) throws(HardwareError) -> UInt8 {
+        if mediated != nil { return try hostTransfer(address, [.read(count: 1)], "SMBus receive byte")[0][0] }
         try require(.smbusReadByte, "SMBus receive byte")
         return try withAddress(address) { (fd: Int32) throws(HardwareError) -> UInt8 in
             let v = ciot_i2c_smbus_read_byte(fd)
@@ -183,6 +251,7 @@ public final class LinuxI2CBus: I2CBus {
     }
 
     public func smbusWriteByte(_ address: I2CAddress, _ value: UInt8) throws(HardwareError) {
+        if mediated != nil { _ = try hostTransfer(address, [.write([value])], "SMBus send byte"); return }
         try require(.smbusWriteByte, "SMBus send byte")
         try withAddress(address) { (fd: Int32) throws(HardwareError) in
             if ciot_i2c_smbus_write_byte(fd, value) < 0 { throw transferError(ciot_errno(), "SMBus send byte", address) }
@@ -191,7 +260,8 @@ public final class LinuxI2CBus: I2CBus {
 
     @inline(__always)
     public func smbusReadByteData(_ address: I2CAddress, command: UInt8) throws(HardwareError) -> UInt8 {
-        try withAddress(address) { (fd: Int32) throws(HardwareError) -> UInt8 in
+        if mediated != nil { return try hostTransfer(address, [.write([command]), .read(count: 1)], "reading register \(I2CAddress.hex(Int(command)))")[0][0] }
+        return try withAddress(address) { (fd: Int32) throws(HardwareError) -> UInt8 in
             let v = ciot_i2c_smbus_read_byte_data(fd, command)
             if v < 0 { throw transferError(ciot_errno(), "reading register \(I2CAddress.hex(Int(command)))", address) }
             return UInt8(truncatingIfNeeded: v)
@@ -199,6 +269,7 @@ public final class LinuxI2CBus: I2CBus {
     }
 
     public func smbusWriteByteData(_ address: I2CAddress, command: UInt8, _ value: UInt8) throws(HardwareError) {
+        if mediated != nil { _ = try hostTransfer(address, [.write([command, value])], "writing register \(I2CAddress.hex(Int(command)))"); return }
         try withAddress(address) { (fd: Int32) throws(HardwareError) in
             if ciot_i2c_smbus_write_byte_data(fd, command, value) < 0 {
                 throw transferError(ciot_errno(), "writing register \(I2CAddress.hex(Int(command)))", address)
@@ -207,6 +278,10 @@ public final class LinuxI2CBus: I2CBus {
     }
 
     public func smbusReadWordData(_ address: I2CAddress, command: UInt8) throws(HardwareError) -> UInt16 {
+        if mediated != nil {
+            let bytes = try hostTransfer(address, [.write([command]), .read(count: 2)], "reading word register \(I2CAddress.hex(Int(command)))")[0]
+            return UInt16(bytes[0]) | UInt16(bytes[1]) << 8
+        }
         try require(.smbusReadWordData, "SMBus read word")
         return try withAddress(address) { (fd: Int32) throws(HardwareError) -> UInt16 in
             let v = ciot_i2c_smbus_read_word_data(fd, command)
@@ -216,6 +291,10 @@ public final class LinuxI2CBus: I2CBus {
     }
 
     public func smbusWriteWordData(_ address: I2CAddress, command: UInt8, _ value: UInt16) throws(HardwareError) {
+        if mediated != nil {
+            _ = try hostTransfer(address, [.write([command, UInt8(value & 0xFF), UInt8(value >> 8)])], "writing word register \(I2CAddress.hex(Int(command)))")
+            return
+        }
         try require(.smbusWriteWordData, "SMBus write word")
         try withAddress(address) { (fd: Int32) throws(HardwareError) in
             if ciot_i2c_smbus_write_word_data(fd, command, value) < 0 {
@@ -227,6 +306,7 @@ public final class LinuxI2CBus: I2CBus {
     public func smbusReadI2CBlockData(_ address: I2CAddress, command: UInt8, count: Int) throws(HardwareError) -> [UInt8] {
         try require(.smbusReadI2CBlock, "SMBus I2C-block read")
         guard count > 0, count <= 32 else { throw HardwareError(.invalidArgument, "an SMBus block carries 1-32 bytes, not \(count)") }
+        if mediated != nil { return try hostTransfer(address, [.write([command]), .read(count: count)], "block read from register \(I2CAddress.hex(Int(command)))")[0] }
         return try withAddress(address) { (fd: Int32) throws(HardwareError) -> [UInt8] in
             var bytes = [UInt8](repeating: 0, count: count)
             let n = bytes.withUnsafeMutableBufferPointer { ciot_i2c_smbus_read_i2c_block_data(fd, command, UInt8(count), $0.baseAddress) }
@@ -238,6 +318,7 @@ public final class LinuxI2CBus: I2CBus {
     public func smbusWriteI2CBlockData(_ address: I2CAddress, command: UInt8, _ bytes: [UInt8]) throws(HardwareError) {
         try require(.smbusWriteI2CBlock, "SMBus I2C-block write")
         guard !bytes.isEmpty, bytes.count <= 32 else { throw HardwareError(.invalidArgument, "an SMBus block carries 1-32 bytes, not \(bytes.count)") }
+        if mediated != nil { _ = try hostTransfer(address, [.write([command] + bytes)], "block write to register \(I2CAddress.hex(Int(command)))"); return }
         try withAddress(address) { (fd: Int32) throws(HardwareError) in
             let rc = bytes.withUnsafeBufferPointer { ciot_i2c_smbus_write_i2c_block_data(fd, command, UInt8($0.count), $0.baseAddress) }
             if rc < 0 { throw transferError(ciot_errno(), "block write to register \(I2CAddress.hex(Int(command)))", address) }
@@ -245,7 +326,15 @@ public final class LinuxI2CBus: I2CBus {
     }
 
     public func probe(_ address: I2CAddress, using probe: I2CProbe) throws(HardwareError) -> Bool {
-        try withAddress(address) { (fd: Int32) throws(HardwareError) -> Bool in
+        if mediated != nil {
+            do {
+                _ = try hostTransfer(address, probe == .quickWrite ? [.write([])] : [.read(count: 1)], "probing")
+                return true
+            } catch where error.code == .noAcknowledge {
+                return false
+            }
+        }
+        return try withAddress(address) { (fd: Int32) throws(HardwareError) -> Bool in
             switch probe {
             case .quickWrite: return ciot_i2c_smbus_quick(fd, 0) >= 0
             case .readByte: return ciot_i2c_smbus_read_byte(fd) >= 0
