@@ -1,6 +1,9 @@
 // An example module in Swift (Examples/ExampleModuleSwift), built by SwiftPM as
-// libExampleModuleSwift.so. It uses IoTSDK as an app does: its data goes into an IoTSDK
-// database in the data directory the host gives it, migrated by its install hook.
+// libExampleModuleSwift.so. It uses IoTSDK exactly as an app does: its data goes into an IoTSDK
+// database in the data directory the host gives it, migrated by its install hook, and its
+// hardware is opened with GPIO.linux() and LinuxI2CBus(bus:), which inside the plugin host go
+// through the host and get only what module.json declares (a heater on BCM 17, a window contact
+// on BCM 27, a BME280 at 0x76 on I2C bus 1).
 import CIoTModule
 #if canImport(Glibc)
 import Glibc
@@ -17,28 +20,87 @@ struct ThermostatHooks: ModuleUpdateHooks {
     }
 }
 
+/// What the module holds while it runs.
+final class Hardware: Sendable {
+    let gpio: Result<GPIO, HardwareError>
+    let heater: Result<GPIOLineRequest, HardwareError>
+    let window: Result<GPIOLineRequest, HardwareError>
+    let bus: Result<LinuxI2CBus, HardwareError>
+    let windowEdges = Atomic<Int>(0)
+
+    /// The I2C bus of the sensor: 1 on a Raspberry Pi; THERMOSTAT_I2C_BUS overrides it.
+    static var busNumber: Int { getenv("THERMOSTAT_I2C_BUS").flatMap { Int(String(cString: $0)) } ?? 1 }
+
+    init() {
+        gpio = Result { () throws(HardwareError) in try GPIO.linux() }
+        heater = gpio.flatMap { gpio in Result { () throws(HardwareError) in try gpio.output(.bcm(17), consumer: "thermostat") } }
+        window = gpio.flatMap { gpio in Result { () throws(HardwareError) in try gpio.input(.bcm(27), edge: .both, consumer: "thermostat") } }
+        bus = Result { () throws(HardwareError) in try LinuxI2CBus(bus: Self.busNumber) }
+    }
+
+    /// Counts the window contact's edges until the request is released.
+    func watchWindow() {
+        guard case let .success(window) = window else { return }
+        Task.detached { [self] in
+            guard let events = try? window.events() else { return }
+            do {
+                for try await _ in events { windowEdges.add(1, ordering: .relaxed) }
+            } catch {}
+        }
+    }
+
+    /// One line per part: what it is, or why it is not there.
+    var report: String {
+        func describe<T>(_ result: Result<T, HardwareError>, _ body: (T) -> String) -> String {
+            switch result {
+            case let .success(value): body(value)
+            case let .failure(error): "unavailable (\(error.message))"
+            }
+        }
+        let sensor = bus.flatMap { bus in
+            Result { () throws(HardwareError) in try bus.smbusReadByteData(0x76, command: 0xD0) }
+        }
+        return [
+            "gpio: " + describe(gpio) { $0.backend.kind.rawValue },
+            "heater: " + describe(heater) { "BCM 17, " + ((try? $0.get())?.description ?? "unknown") },
+            "window: " + describe(window) { "BCM 27, \((try? $0.get())?.description ?? "unknown"), \(windowEdges.load(ordering: .relaxed)) edges" },
+            "sensor: " + describe(sensor) { "chip id 0x" + String($0, radix: 16) },
+        ].joined(separator: "\n")
+    }
+
+    func release() {
+        if case let .success(heater) = heater { heater.release() }
+        if case let .success(window) = window { window.release() }
+    }
+}
+
 private let setpoint = Mutex<Double>(21.0)
-private let running = Atomic<Bool>(false)
+private let hardware = Mutex<Hardware?>(nil)
 
 @_cdecl("thermostat_start")
 public func thermostatStart(_ table: UnsafePointer<iotsdk_host>?) -> Int32 {
     guard let table else { return 2 }
     let host = ModuleHost(table)
-    running.store(true, ordering: .relaxed)
+    let parts = Hardware()
+    parts.watchWindow()
+    hardware.withLock { $0 = parts }
     host.ready()
     host.log(.info, "thermostat \(host.moduleVersion) running, setpoint \(setpoint.withLock { $0 }) °C")
+    for line in parts.report.split(separator: "\n") { host.log(.info, String(line)) }
     // A blocking start: heartbeat until the host asks us to stop.
     while !host.shouldStop {
         host.heartbeat()
         var pause = timespec(tv_sec: 0, tv_nsec: 500_000_000)
         nanosleep(&pause, nil)
     }
-    running.store(false, ordering: .relaxed)
     return 0
 }
 
 @_cdecl("thermostat_stop")
-public func thermostatStop(_ table: UnsafePointer<iotsdk_host>?) -> Int32 { 0 }
+public func thermostatStop(_ table: UnsafePointer<iotsdk_host>?) -> Int32 {
+    hardware.withLock { $0?.release() }
+    return 0
+}
 
 @_cdecl("thermostat_install")
 public func thermostatInstall(_ table: UnsafePointer<iotsdk_host>?) -> Int32 {
@@ -51,4 +113,40 @@ public func thermostatSetTarget(_ celsius: Double) -> Int32 {
     guard (5.0...35.0).contains(celsius) else { return 1 }
     setpoint.withLock { $0 = celsius }
     return 0
+}
+
+/// `heater(on: bool) -> int32`: 0, or 1 if the heater line is not available.
+@_cdecl("thermostat_heater")
+public func thermostatHeater(_ on: Bool) -> Int32 {
+    hardware.withLock { parts in
+        guard case let .success(heater)? = parts?.heater, (try? heater.set(on ? .active : .inactive)) != nil else { return 1 }
+        return 0
+    }
+}
+
+/// The string a command returns stays the module's until the next call (the runner copies it).
+private let lastReport = Mutex<UnsafeMutablePointer<CChar>?>(nil)
+
+/// `hardware() -> string`: what `report` says.
+@_cdecl("thermostat_hardware")
+public func thermostatHardware() -> UnsafePointer<CChar>? {
+    let text = hardware.withLock { $0?.report } ?? "not started"
+    return lastReport.withLock { last in
+        free(last)
+        last = strdup(text)
+        return UnsafePointer(last)
+    }
+}
+
+/// `read_register(address: uint32, register: uint32) -> int32`: one register of any device on
+/// the sensor's bus, or the negated errno (-13: the address is not declared in module.json).
+@_cdecl("thermostat_read_register")
+public func thermostatReadRegister(_ address: UInt32, _ register: UInt32) -> Int32 {
+    guard let bus = hardware.withLock({ try? $0?.bus.get() }) else { return -19 /* ENODEV */ }
+    guard let device = UInt16(exactly: address).flatMap(I2CAddress.init(rawValue:)).map(bus.device) else { return -22 /* EINVAL */ }
+    do {
+        return Int32(try device.readRegister(UInt8(truncatingIfNeeded: register)))
+    } catch {
+        return -(error.errno ?? 5 /* EIO */)
+    }
 }

@@ -62,4 +62,43 @@ struct ExampleModulesTests {
         let data = ModulePaths(stateDirectory: f.state, id: manifest.id).data
         #expect(FileManager.default.fileExists(atPath: data + "/thermostat.db"), "the install hook made no database")
     }
+
+    @Test("the Swift example's IoTSDK goes through the host: GPIO.linux() is mediated, I2C is brokered, an undeclared address is refused and audited",
+          .enabled(if: examplesBuilt || required, "the examples are not built (swift build --product ExampleModuleSwift)"))
+    func swiftExampleHardware() throws {
+        let f = try UpdateFixture()
+        defer { f.base.cleanUp() }
+        let (_, manifest) = try Self.pack("ExampleModuleSwift", f)
+        for directory in ["hw-state", "hw-data"] {
+            try FileManager.default.createDirectory(atPath: f.base.path(directory), withIntermediateDirectories: true)
+        }
+        let executable = try #require(TestModule.runnerExecutable, "plugin-host-runner was not built next to the tests")
+        // Unsandboxed: the debug build links the Swift runtime from the toolchain, which the
+        // sandbox's root does not hold. What is tested is the SDK's switch and the broker.
+        let runner = ChildProcessRunner(executable: executable, stateDirectory: f.base.path("hw-state"))
+        let instance = try runner.start(ModuleContext(manifest: manifest, moduleDirectory: f.base.path("example-ExampleModuleSwift"),
+                                                      dataDirectory: f.base.path("hw-data")))
+        defer { _ = instance.stop(timeout: .seconds(5)) }
+        #expect(ChildProcessRunnerTests.nextNonHeartbeat(instance, within: 20) == .ready, "\(instance.output)")
+
+        let report = try instance.call(command: "hardware", arguments: [], manifest: manifest, timeout: .seconds(20))
+        guard case let .string(text) = report else { Issue.record("hardware returned \(report)"); return }
+        #expect(text.hasPrefix("gpio: mediated\n"), "\(text)")
+        // This machine has no GPIO and no I2C: the declared requests get as far as the kernel,
+        // and its refusal comes back through the host into IoTSDK's errors.
+        if !FileManager.default.fileExists(atPath: "/dev/gpiochip0") {
+            #expect(text.contains("heater: unavailable (BCM 17: no Raspberry Pi GPIO chip found"), "\(text)")
+        }
+        if !FileManager.default.fileExists(atPath: "/dev/i2c-1") {
+            #expect(text.contains("sensor: unavailable (") && text.contains("(the plugin host: cannot open /dev/i2c-1: No such file or directory)"), "\(text)")
+        }
+        #expect(instance.output.contains("declared in the manifest is not available: cannot open /dev/gpiochip0") || FileManager.default.fileExists(atPath: "/dev/gpiochip0"),
+                "\(instance.output)")
+
+        // An address module.json does not declare: EACCES in the module, a denial in the audit log.
+        let undeclared = try instance.call(command: "read_register", arguments: [.uint32(0x77), .uint32(0xD0)], manifest: manifest, timeout: .seconds(20))
+        #expect(undeclared == .int32(-13))
+        let denial = AuditLog(stateDirectory: f.base.path("hw-state")).entries().last
+        #expect(denial?.module == manifest.id && denial?.decision == "denied" && denial?.request == "i2c-1 0x77 write 1 read 1", "\(String(describing: denial))")
+    }
 }
