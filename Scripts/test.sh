@@ -35,9 +35,14 @@ done
 grep -qE "BME280 \(simulated\) at 0x76 on i2c-1: [0-9]+\.[0-9]+ °C, [0-9]+\.[0-9]+ hPa, [0-9]+\.[0-9] %RH" <<<"$demo" || { echo "sdk-demo printed no BME280 reading with units"; exit 1; }
 echo "sdk-demo: ok"
 
-step "lab binary: swift build -c release --static-swift-stdlib --product iotsdk-lab"
+# iotsdk-lab carries its Swift runtime; the runner and the example module share the toolchain's
+# runtime libraries, which run.sh copies into the VM (a dynamic library cannot link
+# Foundation's static libraries, and one process should hold one Swift runtime).
+step "lab binaries: swift build -c release (iotsdk-lab with --static-swift-stdlib, plugin-host-runner, ExampleModuleSwift)"
 swift build -c release --static-swift-stdlib --product iotsdk-lab
-bin=$(swift build -c release --static-swift-stdlib --product iotsdk-lab --show-bin-path)/iotsdk-lab
+swift build -c release --product plugin-host-runner
+swift build -c release --product ExampleModuleSwift
+bindir=$(swift build -c release --show-bin-path)
 
 step "real-kernel tests in the QEMU lab"
-bash Scripts/lab/run.sh "$bin" "$@"
+LAB_EXTRA_FILES="$bindir/plugin-host-runner $bindir/libExampleModuleSwift.so" bash Scripts/lab/run.sh "$bindir/iotsdk-lab" "$@"

@@ -10,7 +10,8 @@
 #   6 the initramfs could not be built.
 # Environment: LAB_CACHE (cache dir), LAB_TIMEOUT (default for --timeout, 300),
 #   LAB_INITRD_COMPRESS=none|gzip (default none), LAB_KERNEL_CMDLINE_EXTRA (appended to the
-#   kernel command line, e.g. "loglevel=7" to see kernel messages despite quiet).
+#   kernel command line, e.g. "loglevel=7" to see kernel messages despite quiet),
+#   LAB_EXTRA_FILES (space-separated files put next to BINARY in /lab/, with their libraries).
 set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -73,7 +74,8 @@ mk_cpio() {  # mk_cpio DIR OUT — newc archive of DIR's contents, owned by root
 # The initramfs is two concatenated newc archives (the kernel unpacks them in turn):
 #  base: busybox-static + applet links, /dev nodes, the modules and the guest scripts. It only
 #        changes with those inputs, so it is cached in $LAB_CACHE/initramfs/ under their hash;
-#  run:  /lab/BINARY, the shared libraries ldd lists (same paths) and /iotlab/cmd (the arguments).
+#  run:  /lab/BINARY and $LAB_EXTRA_FILES, the shared libraries ldd lists for them (same paths)
+#        and /iotlab/cmd (the arguments).
 build_base() {  # build_base OUT
     local stage=$WORK/base a m
     mkdir -p "$stage"/{bin,dev,proc,sys,tmp,run,root,etc,iotlab/modules,usr}
@@ -104,30 +106,40 @@ build_base() {  # build_base OUT
     mv "$1.tmp" "$1"
 }
 sq() { printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"; }
-build_run_archive() {  # build_run_archive OUT ARGS...
-    local out=$1; shift
-    local stage=$WORK/run output line lib a
-    mkdir -p "$stage/lab" "$stage/iotlab"
-    cp "$BINARY" "$stage/lab/$NAME"
-    chmod 755 "$stage/lab/$NAME"
-    if output=$(LC_ALL=C ldd "$BINARY" 2>&1); then
+copy_libraries() {  # copy_libraries FILE STAGE — the shared libraries ldd lists for FILE, same paths
+    local output line lib
+    if output=$(LC_ALL=C ldd "$1" 2>&1); then
         while IFS= read -r line; do
             case "$line" in
-                *"not found"*) fail 6 "ldd $BINARY: $line" ;;
+                *"not found"*) fail 6 "ldd $1: $line" ;;
                 *"=> /"*) lib=${line#*=> }; lib=${lib%% (*} ;;
                 [[:space:]]/*) lib=${line#"${line%%/*}"}; lib=${lib%% (*} ;;
                 *) continue ;;
             esac
-            [ -f "$lib" ] || fail 6 "ldd $BINARY lists $lib, which does not exist"
-            mkdir -p "$stage$(dirname "$lib")"
-            cp -L "$lib" "$stage$lib"
+            [ -f "$lib" ] || fail 6 "ldd $1 lists $lib, which does not exist"
+            [ -e "$2$lib" ] && continue
+            mkdir -p "$2$(dirname "$lib")"
+            cp -L "$lib" "$2$lib"
         done <<<"$output"
     else
         case "$output" in
             *"not a dynamic executable"*|*"statically linked"*) ;;
-            *) fail 6 "ldd $BINARY failed: $output" ;;
+            *) fail 6 "ldd $1 failed: $output" ;;
         esac
     fi
+}
+build_run_archive() {  # build_run_archive OUT ARGS...
+    local out=$1; shift
+    local stage=$WORK/run extra a
+    mkdir -p "$stage/lab" "$stage/iotlab"
+    cp "$BINARY" "$stage/lab/$NAME"
+    chmod 755 "$stage/lab/$NAME"
+    copy_libraries "$BINARY" "$stage"
+    for extra in ${LAB_EXTRA_FILES:-}; do
+        [ -f "$extra" ] || fail 6 "LAB_EXTRA_FILES: $extra not found"
+        cp -L "$extra" "$stage/lab/"
+        copy_libraries "$extra" "$stage"
+    done
     {   # the command line, POSIX-quoted for busybox sh
         printf 'IOTLAB_BINARY=/lab/%s\n' "$(sq "$NAME")"
         printf 'set --'
