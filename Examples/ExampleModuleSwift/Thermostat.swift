@@ -28,14 +28,24 @@ final class Hardware: Sendable {
     let bus: Result<LinuxI2CBus, HardwareError>
     let windowEdges = Atomic<Int>(0)
 
-    /// The I2C bus of the sensor: 1 on a Raspberry Pi; THERMOSTAT_I2C_BUS overrides it.
-    static var busNumber: Int { getenv("THERMOSTAT_I2C_BUS").flatMap { Int(String(cString: $0)) } ?? 1 }
+    /// The I2C bus of the sensor: 1 on a Raspberry Pi, unless the data directory's `i2c-bus`
+    /// file names another (the sandbox passes no environment; the data directory is the module's
+    /// own configuration, kept across updates).
+    static func busNumber(dataDirectory: String) -> Int {
+        guard let file = fopen(dataDirectory + "/i2c-bus", "r") else { return 1 }
+        defer { fclose(file) }
+        var buffer = [CChar](repeating: 0, count: 16)
+        guard fgets(&buffer, Int32(buffer.count), file) != nil else { return 1 }
+        let text = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return Int(text.trimmingPrefix(" ").prefix { $0.isNumber }) ?? 1
+    }
 
-    init() {
+    init(dataDirectory: String) {
         gpio = Result { () throws(HardwareError) in try GPIO.linux() }
         heater = gpio.flatMap { gpio in Result { () throws(HardwareError) in try gpio.output(.bcm(17), consumer: "thermostat") } }
         window = gpio.flatMap { gpio in Result { () throws(HardwareError) in try gpio.input(.bcm(27), edge: .both, consumer: "thermostat") } }
-        bus = Result { () throws(HardwareError) in try LinuxI2CBus(bus: Self.busNumber) }
+        let busNumber = Self.busNumber(dataDirectory: dataDirectory)
+        bus = Result { () throws(HardwareError) in try LinuxI2CBus(bus: busNumber) }
     }
 
     /// Counts the window contact's edges until the request is released.
@@ -81,7 +91,7 @@ private let hardware = Mutex<Hardware?>(nil)
 public func thermostatStart(_ table: UnsafePointer<iotsdk_host>?) -> Int32 {
     guard let table else { return 2 }
     let host = ModuleHost(table)
-    let parts = Hardware()
+    let parts = Hardware(dataDirectory: host.dataDirectory)
     parts.watchWindow()
     hardware.withLock { $0 = parts }
     host.ready()

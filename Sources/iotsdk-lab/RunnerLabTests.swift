@@ -8,83 +8,126 @@ import PluginHost
 /// puts both next to this binary in the VM (Scripts/lab/run.sh's LAB_EXTRA_FILES).
 let runnerLabTests: [LabTest] = [
     LabTest(name: "runner.swift-module-drives-gpio-sim-takes-edges-reads-i2c-stub-through-the-host") {
-        let runnerPath = "/lab/plugin-host-runner", libraryPath = "/lab/libExampleModuleSwift.so"
-        for path in [runnerPath, libraryPath] where !FileManager.default.fileExists(atPath: path) {
-            throw LabFailure(description: "\(path) is missing: run the lab through Scripts/test.sh, which builds it and passes it in LAB_EXTRA_FILES")
+        try runExampleModule(sandbox: nil)
+    },
+    LabTest(name: "runner.sandboxed-swift-module-on-cgroup-v2-drives-gpio-sim-reads-i2c-stub") {
+        // The lab kernel offers cgroup v2 (this machine's host kernel offers v1 for these
+        // controllers): mount it where the host looks for it.
+        if !FileManager.default.fileExists(atPath: "/sys/fs/cgroup/cgroup.controllers") {
+            try FileManager.default.createDirectory(atPath: "/sys/fs/cgroup", withIntermediateDirectories: true)
+            try expect(mount("cgroup2", "/sys/fs/cgroup", "cgroup2", 0, nil) == 0, "mount cgroup2: errno \(errno)")
         }
-        let gpio = try GPIO.linux(.characterDevice)
-        let chips = try LabChips(gpio)
-        let sim = try GPIOSim()
-        let bus = try environment("IOTLAB_I2C_BUS")
-        // The example's module.json names gpiochip0 and bus 1, which is what a Pi has; here the
-        // Pi-like bank and i2c-stub have other numbers, so the lab's manifest names them.
-        let manifest = try ModuleManifest.decode(Data("""
-            {"id": "com.example.thermostat-swift", "version": "1.0.0", "abi": 1,
-             "library": {"path": "lib/libExampleModuleSwift.so", "entryPoints": {"start": "thermostat_start", "stop": "thermostat_stop"}},
-             "commands": [{"name": "heater", "symbol": "thermostat_heater", "parameters": [{"name": "on", "type": "bool"}]},
-                          {"name": "hardware", "symbol": "thermostat_hardware", "parameters": [], "returns": "string"},
-                          {"name": "read_register", "symbol": "thermostat_read_register",
-                           "parameters": [{"name": "address", "type": "uint32"}, {"name": "register", "type": "uint32"}]}],
-             "capabilities": {"gpio": [{"chip": "\(chips.pi.name)", "line": 17, "direction": "output"},
-                                       {"chip": "\(chips.pi.name)", "line": 27, "direction": "input"}],
-                              "i2c": [{"bus": \(bus), "addresses": [118]}], "storageQuotaBytes": 1048576, "network": false},
-             "resources": {"memoryBytes": 67108864, "cpuPercent": 50, "maxProcesses": 16, "maxOpenFiles": 64},
-             "hooks": {},
-             "health": {"readyTimeoutSeconds": 30, "heartbeatIntervalSeconds": 1, "stabilityWindowSeconds": 1, "maxRestarts": 1, "restartWindowSeconds": 60}}
-            """.utf8))
-        let root = "/tmp/runner-lab"
-        for directory in ["module/lib", "data", "state"] {
-            try FileManager.default.createDirectory(atPath: "\(root)/\(directory)", withIntermediateDirectories: true)
+        // The module's library lives in /lab, the Swift runtime it links where run.sh copied it.
+        guard let runtime = ["/opt", "/usr"].lazy.compactMap({ findDirectory(containing: "libswiftCore.so", under: $0) }).first else {
+            throw LabFailure(description: "no libswiftCore.so in the VM")
         }
-        try? FileManager.default.removeItem(atPath: "\(root)/module/lib/libExampleModuleSwift.so")
-        try FileManager.default.createSymbolicLink(atPath: "\(root)/module/lib/libExampleModuleSwift.so", withDestinationPath: libraryPath)
-        setenv("THERMOSTAT_I2C_BUS", bus, 1)
-        let runner = ChildProcessRunner(executable: runnerPath, stateDirectory: "\(root)/state")
-        let instance = try runner.start(ModuleContext(manifest: manifest, moduleDirectory: "\(root)/module", dataDirectory: "\(root)/data"))
-        var stopped = false
-        defer { if !stopped { _ = instance.stop(timeout: .seconds(5)) } }
-        let deadline = ContinuousClock.now + .seconds(60)
-        var event = instance.nextEvent(before: deadline)
-        while event == .heartbeat { event = instance.nextEvent(before: deadline) }
-        try expect(event == .ready, "the module did not get ready: \(String(describing: event)); output: \(instance.output)")
-
-        func report() throws -> String {
-            guard case let .string(text) = try instance.call(command: "hardware", arguments: [], manifest: manifest, timeout: .seconds(30)) else {
-                throw LabFailure(description: "hardware returned no string")
-            }
-            return text
-        }
-        let first = try report()
-        try expect(first.hasPrefix("gpio: mediated\n"), "the module's GPIO.linux() is not mediated:\n\(first)")
-        try expect(first.contains("heater: BCM 17, inactive"), "heater:\n\(first)")
-        try expect(first.contains("window: BCM 27, "), "window:\n\(first)")
-        try expect(first.contains("sensor: chip id 0x60"), "the BME280 chip id through the host:\n\(first)")
-
-        // The module drives the line through the descriptor the host handed over.
-        try expectEqual(try sim.driven(chips.pi, 17), false, "heater before")
-        try expectEqual(try instance.call(command: "heater", arguments: [.bool(true)], manifest: manifest, timeout: .seconds(30)), .int32(0))
-        try expectEqual(try sim.driven(chips.pi, 17), true, "gpio-sim sees the module's heater on")
-
-        // An edge on the window contact reaches the module's event stream.
-        let before = try sim.currentPull(chips.pi, 27)
-        try sim.pull(chips.pi, 27, up: before != "pull-up")
-        var edges = ""
-        for _ in 0..<100 {
-            edges = try report()
-            if !edges.contains(", 0 edges") { break }
-            usleep(50_000)
-        }
-        try expect(edges.contains("window: BCM 27, ") && !edges.contains(", 0 edges"), "no edge event reached the module:\n\(edges)")
-
-        // An address the manifest does not declare: refused, though i2c-stub answers there.
-        try expectEqual(try instance.call(command: "read_register", arguments: [.uint32(0x50), .uint32(0x00)], manifest: manifest, timeout: .seconds(30)),
-                        .int32(-13), "undeclared 0x50")
-        let audit = AuditLog(stateDirectory: "\(root)/state").entries()
-        try expect(audit.contains { $0.decision == "denied" && $0.request.hasPrefix("i2c-\(bus) 0x50") }, "no audit line for 0x50: \(audit)")
-
-        // Stopping the module drives its output to the safe state.
-        stopped = true
-        _ = instance.stop(timeout: .seconds(10))
-        try expectEqual(try sim.driven(chips.pi, 17), false, "heater after the module stopped")
+        try runExampleModule(sandbox: SandboxOptions(readOnlyPaths: ["/lab", runtime]))
     },
 ]
+
+/// The first directory under `root` that holds `file`.
+func findDirectory(containing file: String, under root: String) -> String? {
+    guard let walker = FileManager.default.enumerator(atPath: root) else { return nil }
+    while let relative = walker.nextObject() as? String {
+        if (relative as NSString).lastPathComponent == file { return root + "/" + (relative as NSString).deletingLastPathComponent }
+    }
+    return nil
+}
+
+/// Runs the example module in its runner (sandboxed or not) with this process as its host, and
+/// checks what it does to gpio-sim and i2c-stub.
+func runExampleModule(sandbox: SandboxOptions?) throws {
+    let runnerPath = "/lab/plugin-host-runner", libraryPath = "/lab/libExampleModuleSwift.so"
+    for path in [runnerPath, libraryPath] where !FileManager.default.fileExists(atPath: path) {
+        throw LabFailure(description: "\(path) is missing: run the lab through Scripts/test.sh, which builds it and passes it in LAB_EXTRA_FILES")
+    }
+    let gpio = try GPIO.linux(.characterDevice)
+    let chips = try LabChips(gpio)
+    let sim = try GPIOSim()
+    let bus = try environment("IOTLAB_I2C_BUS")
+    // The example's module.json names gpiochip0 and bus 1, which is what a Pi has; here the
+    // Pi-like bank and i2c-stub have other numbers, so the lab's manifest names them.
+    let manifest = try ModuleManifest.decode(Data("""
+        {"id": "com.example.thermostat-swift", "version": "1.0.0", "abi": 1,
+         "library": {"path": "lib/libExampleModuleSwift.so", "entryPoints": {"start": "thermostat_start", "stop": "thermostat_stop"}},
+         "commands": [{"name": "heater", "symbol": "thermostat_heater", "parameters": [{"name": "on", "type": "bool"}]},
+                      {"name": "hardware", "symbol": "thermostat_hardware", "parameters": [], "returns": "string"},
+                      {"name": "read_register", "symbol": "thermostat_read_register",
+                       "parameters": [{"name": "address", "type": "uint32"}, {"name": "register", "type": "uint32"}]}],
+         "capabilities": {"gpio": [{"chip": "\(chips.pi.name)", "line": 17, "direction": "output"},
+                                   {"chip": "\(chips.pi.name)", "line": 27, "direction": "input"}],
+                          "i2c": [{"bus": \(bus), "addresses": [118]}], "storageQuotaBytes": 1048576, "network": false},
+         "resources": {"memoryBytes": 67108864, "cpuPercent": 50, "maxProcesses": 16, "maxOpenFiles": 64},
+         "hooks": {},
+         "health": {"readyTimeoutSeconds": 30, "heartbeatIntervalSeconds": 1, "stabilityWindowSeconds": 1, "maxRestarts": 1, "restartWindowSeconds": 60}}
+        """.utf8))
+    let root = sandbox == nil ? "/tmp/runner-lab" : "/tmp/runner-lab-sandboxed"
+    for directory in ["module/lib", "data", "state"] {
+        try FileManager.default.createDirectory(atPath: "\(root)/\(directory)", withIntermediateDirectories: true)
+    }
+    try expect(FileManager.default.createFile(atPath: "\(root)/data/i2c-bus", contents: Data(bus.utf8)), "writing \(root)/data/i2c-bus")
+    try? FileManager.default.removeItem(atPath: "\(root)/module/lib/libExampleModuleSwift.so")
+    try FileManager.default.createSymbolicLink(atPath: "\(root)/module/lib/libExampleModuleSwift.so", withDestinationPath: libraryPath)
+    let runner = ChildProcessRunner(executable: runnerPath, sandbox: sandbox, stateDirectory: "\(root)/state")
+    let instance = try runner.start(ModuleContext(manifest: manifest, moduleDirectory: "\(root)/module", dataDirectory: "\(root)/data"))
+    var stopped = false
+    defer { if !stopped { _ = instance.stop(timeout: .seconds(5)) } }
+    let deadline = ContinuousClock.now + .seconds(60)
+    var event = instance.nextEvent(before: deadline)
+    while event == .heartbeat { event = instance.nextEvent(before: deadline) }
+    try expect(event == .ready, "the module did not get ready: \(String(describing: event)); output: \(instance.output)")
+
+    func report() throws -> String {
+        guard case let .string(text) = try instance.call(command: "hardware", arguments: [], manifest: manifest, timeout: .seconds(30)) else {
+            throw LabFailure(description: "hardware returned no string")
+        }
+        return text
+    }
+    if sandbox != nil {
+        // Every limit went into one cgroup v2 leaf, and the module's processes are in it.
+        let base = "/sys/fs/cgroup/plugin-host"
+        let leaf = try FileManager.default.contentsOfDirectory(atPath: base).first { $0.hasPrefix("com.example.thermostat-swift@run-") }
+        guard let leaf else { throw LabFailure(description: "no cgroup leaf under \(base); output: \(instance.output)") }
+        let directory = base + "/" + leaf
+        try expectEqual(try readFile(directory + "/memory.max"), "67108864", "memory.max")
+        try expectEqual(try readFile(directory + "/cpu.max"), "50000 100000", "cpu.max")
+        try expectEqual(try readFile(directory + "/pids.max"), "20", "pids.max (16 + the runner's 4 tasks)")
+        try expect(!(try readFile(directory + "/cgroup.procs")).isEmpty, "no process in \(directory)")
+        // The one part the VM refuses: pivot_root out of the initramfs (rootfs cannot be
+        // unmounted), for which the runner moves the new root over / and chroots.
+        let refused = instance.output.split(separator: "\n").filter { $0.contains("not applied") && !$0.contains("pivot_root") }
+        try expect(refused.isEmpty, "parts of the sandbox were not applied: \(refused)")
+    }
+    let first = try report()
+    try expect(first.hasPrefix("gpio: mediated\n"), "the module's GPIO.linux() is not mediated:\n\(first)")
+    try expect(first.contains("heater: BCM 17, inactive"), "heater:\n\(first)")
+    try expect(first.contains("window: BCM 27, "), "window:\n\(first)")
+    try expect(first.contains("sensor: chip id 0x60"), "the BME280 chip id through the host:\n\(first)")
+
+    // The module drives the line through the descriptor the host handed over.
+    try expectEqual(try sim.driven(chips.pi, 17), false, "heater before")
+    try expectEqual(try instance.call(command: "heater", arguments: [.bool(true)], manifest: manifest, timeout: .seconds(30)), .int32(0))
+    try expectEqual(try sim.driven(chips.pi, 17), true, "gpio-sim sees the module's heater on")
+
+    // An edge on the window contact reaches the module's event stream.
+    let before = try sim.currentPull(chips.pi, 27)
+    try sim.pull(chips.pi, 27, up: before != "pull-up")
+    var edges = ""
+    for _ in 0..<100 {
+        edges = try report()
+        if !edges.contains(", 0 edges") { break }
+        usleep(50_000)
+    }
+    try expect(edges.contains("window: BCM 27, ") && !edges.contains(", 0 edges"), "no edge event reached the module:\n\(edges)")
+
+    // An address the manifest does not declare: refused, though i2c-stub answers there.
+    try expectEqual(try instance.call(command: "read_register", arguments: [.uint32(0x50), .uint32(0x00)], manifest: manifest, timeout: .seconds(30)),
+                    .int32(-13), "undeclared 0x50")
+    let audit = AuditLog(stateDirectory: "\(root)/state").entries()
+    try expect(audit.contains { $0.decision == "denied" && $0.request.hasPrefix("i2c-\(bus) 0x50") }, "no audit line for 0x50: \(audit)")
+
+    // Stopping the module drives its output to the safe state.
+    stopped = true
+    _ = instance.stop(timeout: .seconds(10))
+    try expectEqual(try sim.driven(chips.pi, 17), false, "heater after the module stopped")
+}
