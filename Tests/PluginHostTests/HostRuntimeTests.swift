@@ -208,6 +208,33 @@ extension HostRuntimeTests {
 }
 
 extension HostRuntimeTests {
+    @Test("a remove while the host runs stops the module, which the host then no longer runs")
+    func removeWhileRunning() throws {
+        let f = try UpdateFixture()
+        defer { f.base.cleanUp() }
+        try f.engine().install(imageAt: try f.image("1.0.0", behavior: "heartbeat"))
+        let process = try Self.startHost(f)
+        defer {
+            kill(process.processIdentifier, SIGTERM)
+            process.waitUntilExit()
+        }
+        #expect(SupervisorTests.wait(20) { Self.running(f, "1.0.0") })
+        let remove = try UpdateCrashTests.pluginHost(["remove", UpdateFixture.id, "--state-dir", f.state], fault: nil)
+        #expect(remove.status == 0, "\(remove.stderr)")
+        func snapshot() -> String { String(describing: HostRuntime.runningSnapshot(stateDirectory: f.state)) }
+        #expect(SupervisorTests.wait(20) {
+            let status = HostRuntime.runningSnapshot(stateDirectory: f.state)
+            return status?.modules.isEmpty == true && status?.events.contains { $0.contains("removed; stopped") } == true
+        }, "\(snapshot())")
+        // The host keeps running, without the module.
+        #expect(process.isRunning)
+        let paths = ModulePaths(stateDirectory: f.state, id: UpdateFixture.id)
+        #expect(!FileManager.default.fileExists(atPath: paths.current))
+        #expect(((try? FileManager.default.contentsOfDirectory(atPath: paths.versions)) ?? []).isEmpty)
+    }
+}
+
+extension HostRuntimeTests {
     /// Starts `plugin-host run` on the fixture's state directory with the built runner;
     /// `environment` entries are added (or, when nil, removed); output goes to `output`, or nowhere.
     static func startHost(_ f: UpdateFixture, environment changes: [String: String?] = [:], output: Pipe? = nil) throws -> Process {
