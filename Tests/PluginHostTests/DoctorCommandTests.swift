@@ -108,12 +108,12 @@ struct DoctorCommandTests {
         }
     }
 
+    /// The commands Documentation/Troubleshooting.md shows, run as they are (doctor only reads).
     @Test("on this machine: every check has a line, and the exit code is 1 exactly when one says FAIL")
     func thisMachine() throws {
         let (host, demo) = try Self.tools()
-        let state = try TestModule.temporaryDirectory("doctor-state")
-        defer { try? FileManager.default.removeItem(atPath: state) }
-        for (tool, arguments, ids) in [(host, ["doctor", "--state-dir", state], Self.hostIDs), (demo, ["doctor"], Self.demoIDs)] {
+        for (tool, arguments, ids) in [(host, ["doctor"], Self.hostIDs), (host, ["doctor", "--state-dir", "/tmp/ph"], Self.hostIDs),
+                                       (demo, ["doctor"], Self.demoIDs)] {
             let result = try Tool.run(tool, arguments)
             let lines = result.stdout.split(separator: "\n").map(String.init)
             print(result.stdout)
