@@ -70,7 +70,7 @@ let package = Package(
         ),
         .executableTarget(name: "sdk-bench", dependencies: ["IoTSDK", "CIoTBench", "PluginHost", "ModuleFFI", "ModuleProtocol"]),
         // The tests that run inside the QEMU lab against a real kernel (gpio-sim, i2c-stub).
-        .executableTarget(name: "iotsdk-lab", dependencies: ["IoTSDK", "SensorDrivers", "SensorDriversTesting", "PluginHost", "CIoTLinux"]),
+        .executableTarget(name: "iotsdk-lab", dependencies: ["IoTSDK", "SensorDrivers", "SensorDriversTesting", "PluginHost", "Doctor", "CIoTLinux"]),
         // The child process of the storage crash test (Tests/IoTSDKTests/StorageCrashTests.swift).
         .executableTarget(name: "iotsdk-storage-writer", dependencies: ["IoTSDK"]),
         .testTarget(name: "IoTSDKTests", dependencies: ["IoTSDK", "IoTSDKFoundation", "CSQLite", "CIoTModule", "iotsdk-storage-writer"]),

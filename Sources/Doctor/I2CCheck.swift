@@ -7,6 +7,8 @@ extension HardwareChecks {
     /// The Raspberry Pi firmware's config file: Raspberry Pi OS Bookworm and later, then older.
     static let bootConfigFiles = ["/boot/firmware/config.txt", "/boot/config.txt"]
 
+    /// `/dev/i2c-*` (named from `/sys/class/i2c-adapter`) and, where a Raspberry Pi boot config
+    /// exists, `dtparam=i2c_arm=on` in it and `/dev/i2c-1`. Never FAIL.
     public static func i2c(_ system: DoctorSystem) -> DoctorCheck {
         let adapters = I2CAdapters.list(paths: system.linuxPaths)
         let nodes = system.entries("/dev").compactMap { name -> Int? in name.hasPrefix("i2c-") ? Int(name.dropFirst(4)) : nil }.sorted()

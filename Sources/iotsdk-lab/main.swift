@@ -6,5 +6,5 @@ import Glibc
 // i2c-stub, i2c-dev) and runs this binary inside it; each test prints one LAB PASS/FAIL line.
 let arguments = CommandLine.arguments.dropFirst()
 let filter = arguments.first
-let failures = await runLabTests(gpioLabTests + i2cLabTests + driverLabTests + brokerLabTests, filter: filter)
+let failures = await runLabTests(gpioLabTests + i2cLabTests + driverLabTests + brokerLabTests + doctorLabTests, filter: filter)
 exit(failures == 0 ? 0 : 1)
