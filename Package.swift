@@ -50,10 +50,18 @@ let package = Package(
         .target(name: "SensorDrivers", dependencies: ["IoTSDK"], exclude: driverFolders.map { $0 + "/README.md" }),
         // Simulated chips written from the datasheets' register maps, for tests and the demo.
         .target(name: "SensorDriversTesting", dependencies: ["IoTSDK"]),
+        // The checks of `sdk-demo doctor` and `plugin-host doctor`: the report, and the hardware
+        // checks against the running system or a simulated root (Documentation/Troubleshooting.md).
+        .target(name: "Doctor", dependencies: ["IoTSDK"]),
+        // The command-line options both doctor commands share.
+        .target(name: "DoctorCLI", dependencies: ["Doctor", "IoTSDK", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .testTarget(name: "DoctorTests", dependencies: ["Doctor", "IoTSDK", "PluginHost"]),
         .executableTarget(
             name: "sdk-demo",
             dependencies: [
                 "IoTSDK",
+                "DoctorCLI",
+                "Doctor",
                 "SensorDrivers",
                 "SensorDriversTesting",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -62,7 +70,7 @@ let package = Package(
         ),
         .executableTarget(name: "sdk-bench", dependencies: ["IoTSDK", "CIoTBench", "PluginHost", "ModuleFFI", "ModuleProtocol"]),
         // The tests that run inside the QEMU lab against a real kernel (gpio-sim, i2c-stub).
-        .executableTarget(name: "iotsdk-lab", dependencies: ["IoTSDK", "SensorDrivers", "SensorDriversTesting", "PluginHost", "CIoTLinux"]),
+        .executableTarget(name: "iotsdk-lab", dependencies: ["IoTSDK", "SensorDrivers", "SensorDriversTesting", "PluginHost", "Doctor", "CIoTLinux"]),
         // The child process of the storage crash test (Tests/IoTSDKTests/StorageCrashTests.swift).
         .executableTarget(name: "iotsdk-storage-writer", dependencies: ["IoTSDK"]),
         .testTarget(name: "IoTSDKTests", dependencies: ["IoTSDK", "IoTSDKFoundation", "CSQLite", "CIoTModule", "iotsdk-storage-writer"]),
@@ -81,6 +89,7 @@ let package = Package(
             name: "PluginHost",
             dependencies: [
                 "CZlib",
+                "Doctor",
                 "ModuleProtocol",
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
@@ -91,12 +100,15 @@ let package = Package(
             name: "plugin-host",
             dependencies: [
                 "PluginHost",
+                "Doctor",
+                "DoctorCLI",
+                "IoTSDK",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
-        .testTarget(name: "PluginHostTests", dependencies: ["PluginHost", "plugin-host", "plugin-host-runner", "CIoTModule", "CSQLite", "CIoTLinux", "ModuleProtocol", "ModuleFFI"]),
+        .testTarget(name: "PluginHostTests", dependencies: ["PluginHost", "plugin-host", "plugin-host-runner", "sdk-demo", "CIoTModule", "CSQLite", "CIoTLinux", "ModuleProtocol", "ModuleFFI"]),
         .target(name: "ExampleModuleC", dependencies: ["CIoTModule"], path: "Examples/ExampleModuleC", exclude: ["module.json"]),
         .target(name: "ExampleModuleSwift", dependencies: ["IoTSDK", "CIoTModule"], path: "Examples/ExampleModuleSwift", exclude: ["module.json"]),
         .testTarget(name: "SensorDriversTests", dependencies: ["SensorDrivers", "SensorDriversTesting", "IoTSDK"]),

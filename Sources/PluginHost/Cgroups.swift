@@ -39,6 +39,13 @@ public struct CgroupSystemPaths: Codable, Sendable, Equatable {
     }
 
     public static let system = CgroupSystemPaths()
+
+    /// The same files under `root` instead of `/` (a simulated root, or a device image).
+    public static func under(_ root: String) -> CgroupSystemPaths {
+        let system = CgroupSystemPaths.system
+        return CgroupSystemPaths(root: root + system.root, procCgroups: root + system.procCgroups, procCmdline: root + system.procCmdline,
+                                 procSwaps: root + system.procSwaps, deviceTreeModel: root + system.deviceTreeModel)
+    }
 }
 
 /// Whether one controller can be used, where, and if not, why.
@@ -50,14 +57,28 @@ public struct CgroupControllerStatus: Codable, Sendable, Equatable {
     public var hierarchy: String?
     /// Why it is not available, with what to do about it.
     public var reason: String?
+    /// What to do about it alone (the end of `reason`), for `plugin-host doctor`.
+    public var fix: String?
 
     public var isAvailable: Bool { version != nil }
 
-    public init(controller: CgroupController, version: CgroupVersion?, hierarchy: String?, reason: String?) {
+    /// What is wrong, without the fix.
+    public var problem: String? {
+        guard let reason, let fix, reason.hasSuffix(": " + fix) else { return reason }
+        return String(reason.dropLast(fix.count + 2))
+    }
+
+    public init(controller: CgroupController, version: CgroupVersion?, hierarchy: String?, reason: String?, fix: String? = nil) {
         self.controller = controller
         self.version = version
         self.hierarchy = hierarchy
         self.reason = reason
+        self.fix = fix
+    }
+
+    /// Not available: `why`, and `fix` to do about it.
+    static func missing(_ controller: CgroupController, _ why: String, fix: String) -> CgroupControllerStatus {
+        CgroupControllerStatus(controller: controller, version: nil, hierarchy: nil, reason: why + ": " + fix, fix: fix)
     }
 }
 
@@ -94,6 +115,7 @@ public struct CgroupDetection: Codable, Sendable, Equatable {
         let commandLine = CgroupFiles.words(CgroupFiles.read(paths.procCmdline) ?? "")
         let model = CgroupFiles.read(paths.deviceTreeModel)?.trimmingCharacters(in: CharacterSet.whitespacesAndNewlines.union(CharacterSet(charactersIn: "\0")))
 
+        let runAsRoot = "plugin-host must run as root to set limits"
         let statuses = CgroupController.allCases.map { controller -> CgroupControllerStatus in
             let name = controller.rawValue
             if let unified, unifiedControllers.contains(name) {
@@ -101,8 +123,7 @@ public struct CgroupDetection: Codable, Sendable, Equatable {
                 if access(control, W_OK) == 0 {
                     return CgroupControllerStatus(controller: controller, version: .v2, hierarchy: unified, reason: nil)
                 }
-                return CgroupControllerStatus(controller: controller, version: nil, hierarchy: nil,
-                                              reason: "cgroup v2 has it, but \(control) is not writable (\(String(cString: strerror(errno)))): plugin-host must run as root to set limits")
+                return .missing(controller, "cgroup v2 has it, but \(control) is not writable (\(String(cString: strerror(errno))))", fix: runAsRoot)
             }
             let named = hierarchies.first { ($0 as NSString).lastPathComponent == name }
                 ?? hierarchies.first { ($0 as NSString).lastPathComponent.split(separator: ",").contains { $0 == name } }
@@ -110,12 +131,10 @@ public struct CgroupDetection: Codable, Sendable, Equatable {
                 if access(hierarchy, W_OK) == 0 {
                     return CgroupControllerStatus(controller: controller, version: .v1, hierarchy: hierarchy, reason: nil)
                 }
-                return CgroupControllerStatus(controller: controller, version: nil, hierarchy: nil,
-                                              reason: "the cgroup v1 hierarchy \(hierarchy) is not writable (\(String(cString: strerror(errno)))): plugin-host must run as root to set limits")
+                return .missing(controller, "the cgroup v1 hierarchy \(hierarchy) is not writable (\(String(cString: strerror(errno))))", fix: runAsRoot)
             }
-            return CgroupControllerStatus(controller: controller, version: nil, hierarchy: nil,
-                                          reason: explainMissing(controller, kernel: kernel, commandLine: commandLine, model: model,
-                                                                 unified: unified, anyHierarchy: !hierarchies.isEmpty, paths: paths))
+            return explainMissing(controller, kernel: kernel, commandLine: commandLine, model: model,
+                                  unified: unified, anyHierarchy: !hierarchies.isEmpty, paths: paths)
         }
         return CgroupDetection(paths: paths, unifiedHierarchy: unified, controllers: statuses)
     }
@@ -131,7 +150,7 @@ public struct CgroupDetection: Codable, Sendable, Equatable {
     }
 
     private static func explainMissing(_ controller: CgroupController, kernel: [String: Bool]?, commandLine: [String], model: String?,
-                                       unified: String?, anyHierarchy: Bool, paths: CgroupSystemPaths) -> String {
+                                       unified: String?, anyHierarchy: Bool, paths: CgroupSystemPaths) -> CgroupControllerStatus {
         let name = controller.rawValue
         let option = switch controller {
         case .memory: "CONFIG_MEMCG"
@@ -141,27 +160,33 @@ public struct CgroupDetection: Codable, Sendable, Equatable {
         if let kernel {
             switch kernel[name] {
             case nil:
-                return "the kernel has no \(name) controller (\(paths.procCgroups) does not list it): it was built without \(option)"
+                return .missing(controller, "the kernel has no \(name) controller (\(paths.procCgroups) does not list it): it was built without \(option)",
+                                fix: "boot a kernel built with \(option)")
             case false?:
                 if commandLine.contains("cgroup_disable=\(name)") {
-                    return "disabled by cgroup_disable=\(name) on the kernel command line (\(paths.procCmdline)): remove it and reboot"
+                    return .missing(controller, "disabled by cgroup_disable=\(name) on the kernel command line (\(paths.procCmdline))",
+                                    fix: "remove it and reboot")
                 }
                 if controller == .memory && !commandLine.contains("cgroup_enable=memory") {
                     let board = model.map { $0.contains("Raspberry Pi") ? "this is a \($0); Raspberry Pi" : "Raspberry Pi" } ?? "Raspberry Pi"
-                    return "disabled (\(paths.procCgroups) says enabled 0) and the kernel command line (\(paths.procCmdline)) lacks cgroup_enable=memory: \(board) kernels keep the memory controller off unless it is asked for. Add `cgroup_enable=memory cgroup_memory=1` to the single line of /boot/firmware/cmdline.txt (/boot/cmdline.txt before Raspberry Pi OS Bookworm) and reboot"
+                    return .missing(controller, "disabled (\(paths.procCgroups) says enabled 0) and the kernel command line (\(paths.procCmdline)) lacks cgroup_enable=memory: \(board) kernels keep the memory controller off unless it is asked for",
+                                    fix: "add `cgroup_enable=memory cgroup_memory=1` to the single line of /boot/firmware/cmdline.txt (/boot/cmdline.txt before Raspberry Pi OS Bookworm) and reboot")
                 }
-                return "disabled (\(paths.procCgroups) says enabled 0): look for cgroup_disable= or cgroup_no_v1= on the kernel command line (\(paths.procCmdline))"
+                return .missing(controller, "disabled (\(paths.procCgroups) says enabled 0)",
+                                fix: "look for cgroup_disable= or cgroup_no_v1= on the kernel command line (\(paths.procCmdline)), remove it and reboot")
             case true?:
                 break
             }
         }
         if unified == nil && !anyHierarchy {
-            return "no cgroup file system is mounted at \(paths.root): mount cgroup v2 there (mount -t cgroup2 cgroup2 \(paths.root))"
+            return .missing(controller, "no cgroup file system is mounted at \(paths.root)", fix: "mount cgroup v2 there (mount -t cgroup2 cgroup2 \(paths.root))")
         }
         if let unified {
-            return "the kernel has it, but it is not in \(unified)/cgroup.controllers and no cgroup v1 hierarchy for it is mounted under \(paths.root) (it may be bound to a v1 hierarchy mounted elsewhere)"
+            return .missing(controller, "the kernel has it, but it is not in \(unified)/cgroup.controllers and no cgroup v1 hierarchy for it is mounted under \(paths.root) (it may be bound to a v1 hierarchy mounted elsewhere)",
+                            fix: "find that hierarchy (grep \(name) /proc/mounts) and unmount it, or boot with systemd.unified_cgroup_hierarchy=1")
         }
-        return "the kernel has it, but no cgroup v1 hierarchy for it is mounted under \(paths.root)"
+        return .missing(controller, "the kernel has it, but no cgroup v1 hierarchy for it is mounted under \(paths.root)",
+                        fix: "mount one (mkdir -p \(paths.root)/\(name) && mount -t cgroup -o \(name) cgroup \(paths.root)/\(name))")
     }
 }
 
@@ -455,6 +480,14 @@ public struct SandboxFeatures: Codable, Sendable, Equatable {
     /// runner, really tries each namespace in a child process (`plugin-host-runner probe-sandbox`).
     public static func detect(runner: String? = nil, cgroupPaths: CgroupSystemPaths = .system,
                               namespaceDirectory: String = "/proc/self/ns", procStatus: String = "/proc/self/status") -> SandboxFeatures {
+        detect(probeOutput: runner.flatMap(probe), isRoot: geteuid() == 0, cgroupPaths: cgroupPaths,
+               namespaceDirectory: namespaceDirectory, procStatus: procStatus)
+    }
+
+    /// The same, from the output lines of `plugin-host-runner probe-sandbox` (nil: not probed),
+    /// for a system given by its files (`plugin-host doctor --root`, the tests).
+    public static func detect(probeOutput: [String]?, isRoot: Bool, cgroupPaths: CgroupSystemPaths,
+                              namespaceDirectory: String, procStatus: String) -> SandboxFeatures {
         var namespaces: [String: Feature] = [:]
         for name in namespaceNames {
             let path = namespaceDirectory + "/" + name
@@ -466,7 +499,7 @@ public struct SandboxFeatures: Codable, Sendable, Equatable {
         var noNewPrivileges = status.contains("\nNoNewPrivs:")
             ? Feature(available: true, detail: "the kernel has it (NoNewPrivs in \(procStatus))")
             : Feature(available: false, detail: "\(procStatus) has no NoNewPrivs line (Linux before 4.10 may still have it)")
-        if let runner, let lines = probe(runner) {
+        if let lines = probeOutput {
             for line in lines {
                 let words = line.split(separator: " ", maxSplits: 2).map(String.init)
                 if words.count >= 3, words[0] == "namespace", namespaces[words[1]] != nil {
@@ -480,11 +513,11 @@ public struct SandboxFeatures: Codable, Sendable, Equatable {
                 }
             }
         }
-        return SandboxFeatures(isRoot: geteuid() == 0, namespaces: namespaces, noNewPrivileges: noNewPrivileges, cgroups: .detect(cgroupPaths))
+        return SandboxFeatures(isRoot: isRoot, namespaces: namespaces, noNewPrivileges: noNewPrivileges, cgroups: .detect(cgroupPaths))
     }
 
     /// The output lines of `runner probe-sandbox`; nil if it cannot be run.
-    private static func probe(_ runner: String) -> [String]? {
+    static func probe(_ runner: String) -> [String]? {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: runner)
         process.arguments = ["probe-sandbox"]

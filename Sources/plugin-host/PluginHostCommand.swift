@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import IoTSDK
 import PluginHost
 
 @main
@@ -19,7 +20,9 @@ struct PluginHostCommand: AsyncParsableCommand {
         health check and was rolled back; 21 (command) unknown command or bad arguments, no call \
         made; 23 (command) the call returned no value; 64 usage error; 1 anything else.
         """,
-        subcommands: [Keygen.self, Pack.self, Inspect.self, Trust.self, Install.self, List.self, Status.self, Rollback.self, Remove.self, Run.self, Logs.self, CallCommand.self]
+        version: IoTSDKVersion.current,
+        subcommands: [Keygen.self, Pack.self, Inspect.self, Trust.self, Install.self, List.self, Status.self, Rollback.self, Remove.self, Run.self, Logs.self, CallCommand.self,
+                      DoctorCommand.self]
     )
 }
 

@@ -21,7 +21,8 @@ struct SdkDemo: AsyncParsableCommand {
         built-in simulated board, where a simulated finger presses the button now and then.
         Exit codes: 0 done, 1 a hardware error (the message says what to do), 64 bad options.
         """,
-        subcommands: [Blink.self, GPIOInfo.self, I2CScan.self],
+        version: IoTSDKVersion.current,
+        subcommands: [Blink.self, GPIOInfo.self, I2CScan.self, DoctorCommand.self],
         defaultSubcommand: Blink.self
     )
 }
