@@ -208,6 +208,48 @@ extension HostRuntimeTests {
 }
 
 extension HostRuntimeTests {
+    @Test("the control socket refuses another uid even when the file mode would let it connect",
+          .enabled(if: geteuid() == 0, "needs root to run a client as another user"))
+    func controlSocketRefusesOtherUsers() throws {
+        let f = try UpdateFixture()
+        defer { f.base.cleanUp() }
+        var manifest = UpdateFixture.manifest("1.0.0")
+        manifest.commands = HardwareRequestTests.commands
+        try f.engine().install(imageAt: try f.image("1.0.0", behavior: "heartbeat", manifest: manifest))
+        let process = try Self.startHost(f)
+        defer {
+            kill(process.processIdentifier, SIGTERM)
+            process.waitUntilExit()
+        }
+        let socket = ControlServer.socketPath(stateDirectory: f.state)
+        #expect(SupervisorTests.wait(20) { Self.running(f, "1.0.0") && FileManager.default.fileExists(atPath: socket) })
+        // Past the file mode: a second name in a directory anyone may enter, and mode 0666.
+        let open = try TestModule.temporaryDirectory("control-socket")
+        defer { try? FileManager.default.removeItem(atPath: open) }
+        #expect(chmod(open, 0o755) == 0)
+        #expect(link(socket, open + "/control.sock") == 0, "link: errno \(errno)")
+        #expect(chmod(socket, 0o666) == 0)
+        // One request as JSON line, the reply line printed: the client is python3, run as root
+        // and as nobody (setpriv).
+        let client = """
+            import socket, sys
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.connect(sys.argv[1])
+            try:
+                s.sendall(b'{"request":"call","module":"com.example.testmodule","command":"add","arguments":["1","2"]}\\n')
+            except OSError:
+                pass  # a refused peer is answered and closed before it writes
+            print(s.makefile().readline().strip())
+            """
+        let asRoot = try Tool.run(URL(fileURLWithPath: "/usr/bin/python3"), ["-c", client, open + "/control.sock"])
+        #expect(asRoot.stdout.contains("\"ok\":true"), "\(asRoot)")
+        let asNobody = try Tool.run(URL(fileURLWithPath: "/usr/bin/setpriv"),
+                                    ["--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3", "-c", client, open + "/control.sock"])
+        #expect(asNobody.stdout.contains("\"ok\":false") && asNobody.stdout.contains("uid 65534 may not use the control socket"), "\(asNobody)")
+        // Nothing reached the module but root's call.
+        #expect(try Tool.run(try #require(Tool.pluginHost), ["command", UpdateFixture.id, "calls", "--state-dir", f.state]).stdout == "1\n")
+    }
+
     @Test("a remove while the host runs stops the module, which the host then no longer runs")
     func removeWhileRunning() throws {
         let f = try UpdateFixture()
