@@ -26,6 +26,9 @@ swift build --product ExampleModuleSwift
 export PLUGIN_HOST_REQUIRE_EXAMPLES=1
 swift test --skip-build --filter PluginHostTests
 
+step "API reference: DocC catalogs of the public targets, warnings as errors"
+bash Scripts/docs.sh
+
 step "sdk-demo on the simulated board (the README's first command, with a fixed duration)"
 demo=$(swift run sdk-demo --backend simulated --duration 2.6 --read-interval 1 2>&1) || { echo "$demo"; echo "sdk-demo failed"; exit 1; }
 echo "$demo" | tail -n 12

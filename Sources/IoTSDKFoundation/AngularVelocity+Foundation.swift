@@ -11,7 +11,7 @@ import IoTSDK
 extension AngularVelocity {
     /// The angular velocity that turns through `angle` in `duration`.
     ///
-    /// - Throws: ``QuantityError`` if the result is not finite, as for a zero `duration`.
+    /// - Throws: `QuantityError` if the result is not finite, as for a zero `duration`.
     public init(turning angle: Measurement<UnitAngle>, in duration: Duration) throws(QuantityError) {
         try self.init(validatingBaseValue: angle.converted(to: .radians).value / Self.seconds(in: duration))
     }
@@ -23,7 +23,7 @@ extension AngularVelocity {
 
     /// The angular velocity of a rotation at `frequency` revolutions per second (ω = 2π f).
     ///
-    /// - Throws: ``QuantityError`` if the result is not finite.
+    /// - Throws: `QuantityError` if the result is not finite.
     public init(rotationFrequency frequency: Measurement<UnitFrequency>) throws(QuantityError) {
         try self.init(validatingBaseValue: 2 * Double.pi * frequency.converted(to: .hertz).value)
     }

@@ -43,7 +43,7 @@ extension Acceleration: MeasurementConvertible {
     /// Metres per second squared.
     ///
     /// Foundation's `UnitAcceleration.gravity` is 9.81 m/s², not standard gravity; for multiples
-    /// of g = 9.80665 m/s², use ``Acceleration/gravities``.
+    /// of g = 9.80665 m/s², use `Acceleration/gravities`.
     public static var foundationBaseUnit: UnitAcceleration { .metersPerSecondSquared }
 }
 

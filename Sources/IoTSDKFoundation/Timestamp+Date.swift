@@ -5,7 +5,7 @@ extension Date {
     /// The date of a timestamp, to within `Double` precision.
     ///
     /// `Date` holds a `Double` of seconds, which resolves a present-day instant to about 0.1 µs,
-    /// while a ``Timestamp`` holds exact nanoseconds: converting a timestamp to a date and back may
+    /// while a `Timestamp` holds exact nanoseconds: converting a timestamp to a date and back may
     /// change it by a fraction of a microsecond.
     public init(_ timestamp: Timestamp) {
         let (seconds, nanoseconds) = timestamp.nanosecondsSinceEpoch.quotientAndRemainder(dividingBy: 1_000_000_000)
@@ -16,7 +16,7 @@ extension Date {
 extension Timestamp {
     /// The timestamp of a date, rounded to the nearest nanosecond.
     ///
-    /// - Throws: ``TimestampError`` with code ``TimestampError/Code/outOfRange`` if the date is
+    /// - Throws: `TimestampError` with code `TimestampError/Code/outOfRange` if the date is
     ///   not finite or lies outside 1677-09-21…2262-04-11.
     public init(_ date: Date) throws(TimestampError) {
         let interval = date.timeIntervalSince1970

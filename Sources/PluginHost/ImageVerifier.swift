@@ -37,8 +37,13 @@ public struct ImageVerifier: Sendable {
 
     public init(trust: TrustStore) { self.trust = trust }
 
-    /// - Parameter reference: the tag (`org.opencontainers.image.ref.name`) to select when
-    ///   `index.json` lists more than one manifest.
+    /// Checks an image as it is before anything of it is unpacked: its structure, digests and
+    /// signature against the trusted keys.
+    ///
+    /// - Parameters:
+    ///   - source: the image (an OCI layout directory or archive).
+    ///   - reference: the tag (`org.opencontainers.image.ref.name`) to select when
+    ///     `index.json` lists more than one manifest.
     /// - Throws: `ModuleError`; its `code` says which check failed.
     public func verify(_ source: ImageSource, reference: String? = nil) throws(ModuleError) -> VerifiedImage {
         let unverified = try Self.readStructure(source, reference: reference)

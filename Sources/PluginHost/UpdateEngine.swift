@@ -20,8 +20,11 @@ public final class UpdateEngine {
     public private(set) var recoveryLog: [String] = []
 
     /// - Parameters:
+    ///   - stateDirectory: the host's state (modules, journals, trusted keys); locked while the
+    ///     engine lives.
     ///   - runner: runs hooks and starts modules for health checks; nil refuses installs that
     ///     need it (tests of pure file operations pass nil).
+    ///   - limits: how large and how many the entries of an image's layers may be.
     /// - Throws: `ModuleError` `.busy` if another process holds the state directory, `.io`.
     public init(stateDirectory: String, runner: (any ModuleRunner)?, limits: ExtractionLimits = .default) throws(ModuleError) {
         self.stateDirectory = stateDirectory

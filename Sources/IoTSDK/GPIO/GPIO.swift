@@ -158,7 +158,9 @@ public struct GPIO: Sendable {
 
     /// Requests several lines of one chip, each with its own settings, in one kernel request.
     ///
-    /// - Parameter consumer: the label other programs see as the lines' user (`gpioinfo`).
+    /// - Parameters:
+    ///   - lines: each line and its settings, at most 64, all on one chip.
+    ///   - consumer: the label other programs see as the lines' user (`gpioinfo`).
     /// - Throws: `.busy` naming the consumer that holds a line; `.invalidArgument` when lines are on
     ///   different chips, repeated, or their settings contradict; `.permissionDenied` with the fix.
     public func request(_ lines: [(GPIOLineSelector, LineSettings)], consumer: String = "iotsdk") throws(HardwareError) -> GPIOLineRequest {

@@ -27,7 +27,8 @@ public enum BME280Compensation {
     ///   - adcT: the raw temperature, temp_msb…temp_xlsb as 20 bits.
     ///   - calibration: dig_T1…dig_T3 are used.
     /// - Returns: the temperature in 0.01 °C and t_fine.
-    public static func temperature(adcT: Int32, calibration c: BME280Calibration) -> CompensatedTemperature {
+    public static func temperature(adcT: Int32, calibration: BME280Calibration) -> CompensatedTemperature {
+        let c = calibration
         let t1 = Int32(c.digT1)
         let t2 = Int32(c.digT2)
         let t3 = Int32(c.digT3)
@@ -48,7 +49,8 @@ public enum BME280Compensation {
     /// - Returns: the pressure in pascals as Q24.8 (24674867 is 24674867 / 256 = 96386.2 Pa), or
     ///   `nil` where the datasheet's code returns 0 to avoid a division by zero (dig_P1 of zero,
     ///   or a t_fine that cancels it): there is no pressure to report then.
-    public static func pressure(adcP: Int32, fine: Int32, calibration c: BME280Calibration) -> UInt32? {
+    public static func pressure(adcP: Int32, fine: Int32, calibration: BME280Calibration) -> UInt32? {
+        let c = calibration
         var var1 = Int64(fine) - 128_000
         var var2 = var1 &* var1 &* Int64(c.digP6)
         var2 = var2 &+ ((var1 &* Int64(c.digP5)) << 17)
@@ -75,7 +77,8 @@ public enum BME280Compensation {
     ///   - calibration: dig_H1…dig_H6 are used.
     /// - Returns: the relative humidity in percent as Q22.10 (47445 is 47445 / 1024 = 46.333 %RH),
     ///   limited to 0…100 %RH by the formula itself.
-    public static func humidity(adcH: Int32, fine: Int32, calibration c: BME280Calibration) -> UInt32 {
+    public static func humidity(adcH: Int32, fine: Int32, calibration: BME280Calibration) -> UInt32 {
+        let c = calibration
         let h1 = Int32(c.digH1)
         let h2 = Int32(c.digH2)
         let h3 = Int32(c.digH3)

@@ -1,7 +1,7 @@
 import IoTSDK
 
 /// InvenSense MPU-6050 (and MPU-6000 on I2C): 3-axis accelerometer, 3-axis gyroscope and die
-/// temperature, as a ``Sensor``.
+/// temperature, as a `Sensor`.
 ///
 /// ```swift
 /// let imu = try await MPU6050(device: bus.device(MPU6050.defaultAddress))

@@ -1,7 +1,7 @@
 import IoTSDK
 
 /// NXP PCA9685: 16-channel, 12-bit PWM controller on I2C (LED dimming, hobby servos, MOSFET
-/// gates), as an ``Actuator``.
+/// gates), as an `Actuator`.
 ///
 /// ```swift
 /// let pwm = try await PCA9685(device: bus.device(0x40), configuration: .servos)   // 50 Hz

@@ -7,13 +7,13 @@ extension SHT3x {
     }
 
     /// The temperature for a raw signal, T = −45 °C + 175 °C · S / (2¹⁶ − 1) (datasheet section 4.13).
-    /// - Throws: ``QuantityError`` only if the result were impossible, which no raw value produces.
+    /// - Throws: `QuantityError` only if the result were impossible, which no raw value produces.
     public static func temperature(raw: UInt16) throws(QuantityError) -> Temperature {
         try SensirionMeasurement.temperature(raw: raw)
     }
 
     /// A measurement from its two raw words.
-    /// - Throws: ``QuantityError`` as ``temperature(raw:)`` does.
+    /// - Throws: `QuantityError` as ``temperature(raw:)`` does.
     public static func measurement(temperatureRaw: UInt16, humidityRaw: UInt16) throws(QuantityError) -> SensirionMeasurement {
         SensirionMeasurement(temperature: try temperature(raw: temperatureRaw), humidity: humidity(raw: humidityRaw))
     }

@@ -22,7 +22,7 @@ extension SensirionMeasurement {
     /// SHT3x (datasheet section 4.13, "Conversion of Signal Output") and the SHT4x (datasheet
     /// section "Conversion of Signal Output"). It spans −45 °C…130 °C.
     ///
-    /// - Throws: ``QuantityError`` only if the result were not a valid temperature, which no raw
+    /// - Throws: `QuantityError` only if the result were not a valid temperature, which no raw
     ///   value produces.
     public static func temperature(raw: UInt16) throws(QuantityError) -> Temperature {
         try Temperature.celsius(-45 + 175 * Double(raw) / 65535)

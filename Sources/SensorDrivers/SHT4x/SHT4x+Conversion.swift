@@ -3,7 +3,7 @@ import IoTSDK
 extension SHT4x {
     /// The temperature for a raw signal, T = −45 °C + 175 °C · S / (2¹⁶ − 1) (datasheet section
     /// "Conversion of Signal Output").
-    /// - Throws: ``QuantityError`` only if the result were impossible, which no raw value produces.
+    /// - Throws: `QuantityError` only if the result were impossible, which no raw value produces.
     public static func temperature(raw: UInt16) throws(QuantityError) -> Temperature {
         try SensirionMeasurement.temperature(raw: raw)
     }
@@ -21,7 +21,7 @@ extension SHT4x {
     }
 
     /// A measurement from its two raw words, humidity cropped to 0…100 %RH.
-    /// - Throws: ``QuantityError`` as ``temperature(raw:)`` does.
+    /// - Throws: `QuantityError` as ``temperature(raw:)`` does.
     public static func measurement(temperatureRaw: UInt16, humidityRaw: UInt16) throws(QuantityError) -> SensirionMeasurement {
         SensirionMeasurement(temperature: try temperature(raw: temperatureRaw), humidity: humidity(raw: humidityRaw))
     }

@@ -1,7 +1,7 @@
 extension Framebuffer {
     /// The built-in 5x7 font for printable ASCII (0x20-0x7E), drawn for this SDK.
     ///
-    /// Each glyph is 7 rows of 5 pixels; in ``rows`` bit 4 of a row is its leftmost pixel, so the
+    /// Each glyph is 7 rows of 5 pixels; in `rows` bit 4 of a row is its leftmost pixel, so the
     /// binary literals below are the glyphs as they look. ``columns(for:)`` turns a glyph into
     /// 5 column bytes in GDDRAM layout (bit 0 = top row). Lower-case descenders (g, j, p, q, y)
     /// are raised to fit in the 7 rows; the 8th row of a text line stays blank as line spacing.

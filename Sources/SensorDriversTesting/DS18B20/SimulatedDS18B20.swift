@@ -61,6 +61,7 @@ public final class SimulatedDS18B20: Sendable {
     /// Adds a thermometer to `tree` and writes its files.
     ///
     /// - Parameters:
+    ///   - tree: the fake sysfs tree the thermometer appears in.
     ///   - family: the family code.
     ///   - serial: the 48-bit serial number.
     ///   - celsius: the starting temperature.

@@ -1,6 +1,6 @@
 import IoTSDK
 
-/// A push button on a ``SimulatedGPIO`` line, pressed by a test or by the demo's simulated
+/// A push button on a `SimulatedGPIO` line, pressed by a test or by the demo's simulated
 /// finger, with the contact bounce of a real switch: a press is a burst of level changes that
 /// ends at the pressed level.
 public struct SimulatedPushButton: Sendable {

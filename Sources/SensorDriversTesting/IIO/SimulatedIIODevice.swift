@@ -4,8 +4,8 @@ import Synchronization
 /// An IIO device directory (`bus/iio/devices/iio:deviceN`) in a ``FakeSysfsTree``, with the
 /// attribute files a kernel driver would create, for testing the IIO sensor and for the demo.
 ///
-/// Use the models of real drivers (``bmp280(in:index:)``, ``bme680(in:index:)``,
-/// ``ads1015(in:index:)``) or build any device from a dictionary of attributes.
+/// Use the models of real drivers (`bmp280(in:index:)`, ``bme680(in:index:)``,
+/// `ads1015(in:index:)`) or build any device from a dictionary of attributes.
 public final class SimulatedIIODevice: Sendable {
     /// The N of `iio:deviceN`.
     public let index: Int

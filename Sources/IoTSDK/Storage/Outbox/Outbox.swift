@@ -101,6 +101,8 @@ public final class Outbox: Sendable {
     /// way are dropped first (and make room).
     ///
     /// - Parameters:
+    ///   - topic: what the message is about (non-empty), kept with it for the sender.
+    ///   - payload: the message's bytes, stored as they are.
     ///   - priority: higher is taken first; equal priorities go oldest first.
     ///   - ttl: how long the message is worth delivering; nil for as long as it takes.
     /// - Throws: `StorageError`: `.quotaExceeded` when the quota is reached and the policy is

@@ -32,6 +32,8 @@ extension TimeSeriesStore {
     /// bucket at the edge of `from..<to` summarises only the readings inside the range.
     ///
     /// - Parameters:
+    ///   - series: The series' name.
+    ///   - type: The quantity the series holds.
     ///   - from: The earliest instant included; nil for the series' start.
     ///   - to: The first instant excluded; nil for the series' end.
     ///   - bucket: The width of each bucket; at least 1 ns.

@@ -10,6 +10,8 @@ extension TimeSeriesStore {
     /// One seek on the `(series_id, t)` primary key, then a sequential walk.
     ///
     /// - Parameters:
+    ///   - series: The series' name.
+    ///   - type: The quantity the series holds.
     ///   - from: The earliest instant included; nil for the series' start.
     ///   - to: The first instant excluded; nil for the series' end.
     ///   - limit: The most readings returned, counted from the first in `order`; nil for all.

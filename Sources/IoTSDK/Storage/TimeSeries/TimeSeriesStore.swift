@@ -43,6 +43,7 @@ public final class TimeSeriesStore: Sendable {
     /// `iotsdk.timeseries`, see `Database.migrate(schema:to:)`).
     ///
     /// - Parameters:
+    ///   - database: The database that holds the store's tables (with whatever else it holds).
     ///   - retention: Applied inside every append's transaction; see ``RetentionPolicy``.
     ///   - logger: Receives debug messages about new series and retention deletions.
     /// - Throws: `StorageError`: `.invalidArgument` for a retention limit that is not positive;
