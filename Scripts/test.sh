@@ -26,6 +26,13 @@ swift build --product ExampleModuleSwift
 export PLUGIN_HOST_REQUIRE_EXAMPLES=1
 swift test --skip-build --filter PluginHostTests
 
+step "walkthroughs: every command of Documentation/WritingAModule.md, in order"
+if [ "$(id -u)" -eq 0 ]; then
+    bash Scripts/doc-run.sh Documentation/WritingAModule.md
+else
+    echo "skipped: the walkthrough installs modules in their sandbox, which needs root"
+fi
+
 step "API reference: DocC catalogs of the public targets, warnings as errors"
 bash Scripts/docs.sh
 

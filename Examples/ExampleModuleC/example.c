@@ -1,7 +1,7 @@
 /*
  * An example module in C (Examples/ExampleModuleC): what a C module needs and nothing more.
- * Built by SwiftPM as libExampleModuleC.so (a dynamic library product); Examples/README.md shows
- * its module.json, how to pack it and how to install it.
+ * Built by SwiftPM as libExampleModuleC.so (a dynamic library product), or by cc alone:
+ * Documentation/WritingAModule.md builds, packs, signs, installs, updates and rolls it back.
  *
  * - start: says ready, then sends a heartbeat every second from a thread until the host asks it
  *   to stop;
@@ -33,7 +33,9 @@ static void *heartbeat(void *argument) {
 
 EXPORT int32_t example_start(const iotsdk_host *host) {
     clock_gettime(CLOCK_MONOTONIC, &started);
+#ifndef EXAMPLE_NEVER_READY   /* a deliberately broken build, for Documentation/WritingAModule.md's rollback */
     host->ready(host);
+#endif
     pthread_t thread;
     if (pthread_create(&thread, NULL, heartbeat, (void *)host) != 0) return 1;
     pthread_detach(thread);
