@@ -160,6 +160,7 @@ public struct ChildProcessRunner: ModuleRunner {
         ["--module-id", context.manifest.id, "--module-version", context.manifest.version.description,
          "--module-dir", context.moduleDirectory, "--data-dir", context.dataDirectory,
          "--events-fd", String(eventsDescriptor)]
+            + (context.manifest.capabilities.storageQuotaBytes > 0 ? ["--storage-quota", String(context.manifest.capabilities.storageQuotaBytes)] : [])
     }
 
     static func duration(seconds: Double) -> Duration {

@@ -164,6 +164,7 @@ func makeHostTable(_ options: Options, step: String) -> UnsafePointer<iotsdk_hos
         return 0
     }
     host.last_error = { _ in lastError() }
+    host.storage_quota_bytes = options.storageQuota
     let table = UnsafeMutablePointer<iotsdk_host>.allocate(capacity: 1)
     table.initialize(to: host)
     return UnsafePointer(table)

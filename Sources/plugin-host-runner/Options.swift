@@ -41,13 +41,15 @@ struct Options {
     var sandboxNamespaces: [String] = []
     /// The library's path on the host, when `library` was rewritten to its path in the sandbox.
     var libraryOnHost: String?
+    /// `--storage-quota`: the manifest's storageQuotaBytes, for the host table (0: none).
+    var storageQuota: UInt64 = 0
 
     static let usage = """
     usage: plugin-host-runner hook --library <path.so> --symbol <symbol> --step <name> COMMON
            plugin-host-runner start --library <path.so> --start <symbol> --stop <symbol> COMMON
            plugin-host-runner probe-sandbox
     COMMON: --module-id <id> --module-version <version> --module-dir <dir> --data-dir <dir> --events-fd <n>
-            [--sandbox <spec.json>]
+            [--sandbox <spec.json>] [--storage-quota <bytes>]
 
     Runs one hook or the start/stop entry points of a module's shared library; plugin-host starts it,
     with one end of a bootstrap AF_UNIX SOCK_SEQPACKET socketpair as --events-fd, on which the
@@ -78,7 +80,7 @@ struct Options {
         }
         var required = ["library", "module-id", "module-version", "module-dir", "data-dir", "events-fd"]
         required += mode == .hook ? ["symbol", "step"] : ["start", "stop"]
-        let optional = ["sandbox", "sandbox-status-fd", "sandbox-namespaces"]
+        let optional = ["sandbox", "sandbox-status-fd", "sandbox-namespaces", "storage-quota"]
         let known = Set(required + optional)
         if let unknown = values.keys.sorted().first(where: { !known.contains($0) }) {
             return .failure(UsageError("unknown option --\(unknown) for mode \(mode.rawValue)"))
@@ -103,6 +105,10 @@ struct Options {
             break
         }
         options.sandboxSpecPath = values["sandbox"]
+        if let quota = values["storage-quota"] {
+            guard let bytes = UInt64(quota) else { return .failure(UsageError("--storage-quota must be a number of bytes; got '\(quota)'")) }
+            options.storageQuota = bytes
+        }
         if let status = values["sandbox-status-fd"] {
             guard options.sandboxSpecPath != nil else { return .failure(UsageError("--sandbox-status-fd needs --sandbox")) }
             guard let fd = Int32(status), fd >= 0 else { return .failure(UsageError("--sandbox-status-fd must be a file descriptor number; got '\(status)'")) }

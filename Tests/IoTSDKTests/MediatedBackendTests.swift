@@ -1,5 +1,6 @@
 import CIoTLinux
 import CIoTModule
+import Foundation
 import Glibc
 import Synchronization
 import Testing
@@ -162,5 +163,71 @@ struct MediatedBackendTests {
             bus.close()
             #expect(throws: HardwareError.self) { try bus.smbusReadByteData(0x76, command: 0) }
         }
+    }
+
+    /// Fills a table of 1 KiB rows until the database refuses; the number of rows stored.
+    func fill(_ database: Database) async throws -> Int {
+        try await database.write { try $0.execute("CREATE TABLE IF NOT EXISTS blobs (b BLOB)") }
+        var rows = 0
+        while rows < 100_000 {
+            do {
+                try await database.write { try $0.execute("INSERT INTO blobs VALUES (zeroblob(1024))") }
+                rows += 1
+            } catch let error as StorageError where error.code == .diskFull {
+                return rows
+            }
+        }
+        return rows
+    }
+
+    @Test("inside a runner, a database in the data directory is held to the module's storage quota; elsewhere it is not")
+    func storageQuota() async throws {
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent("quota-\(getpid())-\(UInt32.random(in: 0 ... .max))").path
+        try FileManager.default.createDirectory(atPath: base + "/data", withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        let quota: UInt64 = 256 << 10
+        let dataDirectory = strdup(base)!
+        defer { free(dataDirectory) }
+        let table = UnsafeMutablePointer<iotsdk_host>.allocate(capacity: 1)
+        table.initialize(to: iotsdk_host())
+        defer { table.deallocate() }
+        table.pointee.abi = UInt32(IOTSDK_MODULE_ABI)
+        table.pointee.size = UInt32(MemoryLayout<iotsdk_host>.size)
+        table.pointee.data_dir = UnsafePointer(dataDirectory)
+        table.pointee.storage_quota_bytes = quota
+        iotsdkSDKAttach(table)
+        let stored: Int
+        do {
+            defer { iotsdkSDKAttach(nil) }
+            #expect(ModuleHost.current?.storageQuotaBytes == quota)
+            // data_dir is the base; the module's database goes in a folder of it.
+            let inside = try Database(path: base + "/data/module.db")
+            #expect(inside.options.maximumBytes == Int64(quota))
+            let outside = try Database(path: FileManager.default.temporaryDirectory.path + "/quota-outside-\(getpid()).db")
+            defer { try? FileManager.default.removeItem(atPath: outside.path) }
+            #expect(outside.options.maximumBytes == nil)
+            stored = try await fill(inside)
+        }
+        // 256 KiB of 4 KiB pages, some for the schema and the SDK's own tables: 1 KiB rows, a few per page.
+        #expect(stored > 100 && stored < 256, "\(stored) rows")
+        // Reopened outside the runner, no limit applies: 300 more rows fit.
+        let reopened = try Database(path: base + "/data/module.db")
+        #expect(reopened.options.maximumBytes == nil)
+        for _ in 0 ..< 300 {
+            try await reopened.write { try $0.execute("INSERT INTO blobs VALUES (zeroblob(1024))") }
+        }
+    }
+
+    @Test("Options.maximumBytes caps a database without a host")
+    func maximumBytes() async throws {
+        let path = FileManager.default.temporaryDirectory.path + "/maximum-\(getpid())-\(UInt32.random(in: 0 ... .max)).db"
+        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
+        let database = try Database(path: path, options: Database.Options(maximumBytes: 128 << 10))
+        let rows = try await fill(database)
+        #expect(rows > 20 && rows < 128, "\(rows) rows")
+        let error = await #expect(throws: StorageError.self) {
+            try await database.write { try $0.execute("INSERT INTO blobs VALUES (zeroblob(1024))") }
+        }
+        #expect(error?.message.contains("size limit") == true)
     }
 }

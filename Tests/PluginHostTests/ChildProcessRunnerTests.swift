@@ -185,6 +185,8 @@ struct ChildProcessRunnerTests {
         #expect(instance.nextEvent(before: .now) == .exited(.exited(0)))
         #expect(instance.output.contains("module stop called"))
         #expect(instance.output.contains("module com.example.testmodule 1.0.0 starting (abi 1"))
+        // The manifest's capabilities.storageQuotaBytes reaches the module's table.
+        #expect(instance.output.contains("storage quota 1048576 bytes"), "\(instance.output)")
     }
 
     @Test("stop-heartbeat: .ready, two heartbeats, then silence")

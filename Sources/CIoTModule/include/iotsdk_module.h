@@ -95,6 +95,11 @@ struct iotsdk_host {
     int32_t (*gpio_chip_info)(const iotsdk_host *host, uint32_t index, struct gpiochip_info *info);
     /* Fills `info` for a declared line, as GPIO_V2_GET_LINEINFO_IOCTL does; -EACCES for other lines. */
     int32_t (*gpio_line_info)(const iotsdk_host *host, const char *chip, uint32_t offset, struct gpio_v2_line_info *info);
+
+    /* ---- Appended after gpio_line_info: check `size` covers it.
+     * The manifest's capabilities.storageQuotaBytes (0: none). IoTSDK's Database limits a
+     * database opened in data_dir to this size; other files in data_dir are not counted. */
+    uint64_t storage_quota_bytes;
 };
 
 /* A module may export this symbol; the runner then calls it once with the host's table before it

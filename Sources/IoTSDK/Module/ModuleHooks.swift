@@ -118,6 +118,15 @@ public struct ModuleHost: @unchecked Sendable {
         return info
     }
 
+    /// The manifest's `capabilities.storageQuotaBytes`, or nil when there is none (or the host
+    /// predates the field). `Database` applies it to databases in `dataDirectory`.
+    public var storageQuotaBytes: UInt64? {
+        guard let offset = MemoryLayout<iotsdk_host>.offset(of: \iotsdk_host.storage_quota_bytes),
+              Int(table.pointee.size) >= offset + MemoryLayout<UInt64>.size else { return nil }
+        let quota = table.pointee.storage_quota_bytes
+        return quota > 0 ? quota : nil
+    }
+
     private static let noLineCalls = HostRequestError(code: 38 /* ENOSYS */, reason: "this host does not offer GPIO line requests (a plugin host older than the module's IoTSDK)")
 
     // MARK: The runner's host

@@ -38,11 +38,18 @@ public final class Database: @unchecked Sendable {
         public var minimumFreeDiskSpace: Int64
         /// How long to wait for another process's lock before `.busy`.
         public var busyTimeout: Duration
+        /// The most bytes the database file may grow to (rounded down to whole pages); writes
+        /// beyond fail with `.diskFull` and change nothing. nil: no limit. Inside the plugin host
+        /// a database in the module's data directory is also held to the module's
+        /// `storageQuotaBytes`, whichever is lower.
+        public var maximumBytes: Int64?
 
-        public init(durability: Durability = .full, minimumFreeDiskSpace: Int64 = 16 << 20, busyTimeout: Duration = .seconds(5)) {
+        public init(durability: Durability = .full, minimumFreeDiskSpace: Int64 = 16 << 20, busyTimeout: Duration = .seconds(5),
+                    maximumBytes: Int64? = nil) {
             self.durability = durability
             self.minimumFreeDiskSpace = minimumFreeDiskSpace
             self.busyTimeout = busyTimeout
+            self.maximumBytes = maximumBytes
         }
     }
 
@@ -52,6 +59,11 @@ public final class Database: @unchecked Sendable {
     ///   database this SDK did not make (neither is modified); `.corrupt`; `.ioError` when the
     ///   folder is missing or not writable.
     public init(path: String, options: Options = Options()) throws(StorageError) {
+        var options = options
+        if let host = ModuleHost.current, let quota = host.storageQuotaBytes, Self.isInside(path, directory: host.dataDirectory) {
+            let limit = Int64(clamping: quota)
+            options.maximumBytes = min(options.maximumBytes ?? limit, limit)
+        }
         self.path = path
         self.options = options
         self.queue = DispatchQueue(label: "iotsdk.storage:" + path)
@@ -117,9 +129,27 @@ public final class Database: @unchecked Sendable {
         }
         try c.execute("PRAGMA synchronous = \(options.durability == .full ? "FULL" : "NORMAL")")
         try c.execute("PRAGMA foreign_keys = ON")
+        if let maximum = options.maximumBytes {
+            let size = try c.statement("PRAGMA page_size")
+            let pageSize = try size.step() ? max(size.int64(0), 512) : 4096
+            size.reset()
+            try c.execute("PRAGMA max_page_count = \(max(maximum / pageSize, 1))")
+        }
         if isNew {
             try c.execute("PRAGMA application_id = \(applicationID)")
         }
+    }
+
+    /// Whether `path`'s folder is `directory` or inside it (both resolved through symlinks).
+    static func isInside(_ path: String, directory: String) -> Bool {
+        func resolved(_ p: String) -> String? {
+            guard let r = realpath(p, nil) else { return nil }
+            defer { free(r) }
+            return String(cString: r)
+        }
+        let folder = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
+        guard let inner = resolved(folder.isEmpty ? "/" : folder), let outer = resolved(directory) else { return false }
+        return inner == outer || inner.hasPrefix(outer == "/" ? "/" : outer + "/")
     }
 
     static func milliseconds(_ d: Duration) -> Int64 {

@@ -41,6 +41,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sqlite3.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -305,6 +306,8 @@ EXPORT int32_t module_start(const iotsdk_host *host) {
     load_behavior(host);
     printf("module %s %s starting (abi %u, table of %u bytes, step %s)\n", host->module_id, host->module_version,
            host->abi, host->size, host->step);
+    if (host->size >= offsetof(iotsdk_host, storage_quota_bytes) + sizeof host->storage_quota_bytes)
+        printf("storage quota %llu bytes\n", (unsigned long long)host->storage_quota_bytes);
     if (has("exit-early")) {
         fprintf(stderr, "testmodule: exit-early\n");
         return 1;

@@ -106,7 +106,7 @@ final class SQLiteConnection: @unchecked Sendable {
         case SQLITE_CORRUPT:
             return StorageError(.corrupt, "the database at \(path) is damaged (\(message))\(context). Restore it from a backup or move it away to start empty", sqliteCode: rc, path: path)
         case SQLITE_FULL:
-            return StorageError(.diskFull, "the disk holding \(path) is full\(context); nothing already stored was lost. Free space or lower the retention", sqliteCode: rc, path: path)
+            return StorageError(.diskFull, "the disk holding \(path) is full, or the database reached its size limit (Options.maximumBytes; inside the plugin host, the module's storageQuotaBytes)\(context); nothing already stored was lost. Free space, lower the retention or raise the limit", sqliteCode: rc, path: path)
         case SQLITE_BUSY, SQLITE_LOCKED:
             return StorageError(.busy, "the database at \(path) is locked by another connection\(context)", sqliteCode: rc, path: path)
         case SQLITE_READONLY, SQLITE_CANTOPEN, SQLITE_PERM:
