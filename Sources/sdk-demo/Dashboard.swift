@@ -42,7 +42,7 @@ struct Dashboard {
         case .module(let at, let report):
             now = at ?? now
             module = report
-        case .stop(let at, _):
+        case .stop(let at, _, _):
             now = at
             led = (false, "left off at the end")
         }

@@ -15,8 +15,9 @@ enum DemoEvent: Sendable {
     /// `at` is nil for `sdk-demo history`, which reports outside a run.
     case history(at: Double?, [SeriesSummary])
     case module(at: Double?, ModuleReport)
-    /// The last thing reported: the LED is off; `signal` names what stopped the demo early.
-    case stop(at: Double, signal: String?)
+    /// The last thing reported: the LED is off (`pinHigh`: the simulated pin's level, nil on
+    /// hardware); `signal` names what stopped the demo early.
+    case stop(at: Double, signal: String?, pinHigh: Bool?)
 }
 
 /// What the demo says before it starts.
@@ -74,7 +75,7 @@ extension DemoEvent {
         case .module(let at, let report):
             return ["\(stamp(at))plugin host: \(report.summary)"] + (report.fix.map { ["\(stamp(at))  next step: \($0)"] } ?? [])
                 + (report.report ?? "").split(separator: "\n").map { "\(stamp(at))  \($0)" }
-        case .stop(let at, let signal):
+        case .stop(let at, let signal, _):
             return ["\(stamp(at))LED off; \(signal.map { "stopped by \($0)" } ?? "done")."]
         }
     }
@@ -127,9 +128,9 @@ extension DemoEvent {
             return [JSONObject().add("type", "module").add("t", at).add("module", ModuleReport.moduleID).add("step", report.step.rawValue)
                 .add("summary", report.summary).add("fix", report.fix).add("state", report.state).add("sandboxed", report.sandboxed)
                 .add("report", report.report).text]
-        case .stop(let at, let signal):
-            return [JSONObject().add("type", "stop").add("t", at).add("led", "off").add("reason", signal == nil ? "done" : "signal")
-                .add("signal", signal).text]
+        case .stop(let at, let signal, let pinHigh):
+            return [JSONObject().add("type", "stop").add("t", at).add("led", "off").add("pinHigh", pinHigh)
+                .add("reason", signal == nil ? "done" : "signal").add("signal", signal).text]
         }
     }
 }

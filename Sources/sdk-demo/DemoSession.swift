@@ -79,8 +79,9 @@ struct DemoSession: Sendable {
 
         // Leave the LED off, whatever stopped the demo.
         try ledRequest.set(.inactive)
+        let pinHigh = try simulator?.level(chip: ledLine.chip.label, offset: ledLine.offset)
         if let storage { await reportHistory(storage, at: elapsed()) }
-        await console.emit(.stop(at: elapsed(), signal: signal))
+        await console.emit(.stop(at: elapsed(), signal: signal, pinHigh: pinHigh))
     }
 
     // MARK: - The parts that run at once
