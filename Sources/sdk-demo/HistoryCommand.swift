@@ -11,8 +11,8 @@ struct HistoryCommand: AsyncParsableCommand {
         commandName: "history",
         abstract: "Show min, max and mean of the last hour of the stored readings, per sensor and quantity.",
         discussion: """
-        Reads the database the demo writes (the time-series store's aggregate query, one series \\
-        per sensor and quantity). Exit codes: 0 shown; 1 no database at the path, or it cannot be \\
+        Reads the database the demo writes (the time-series store's aggregate query, one series \
+        per sensor and quantity). Exit codes: 0 shown; 1 no database at the path, or it cannot be \
         read; 64 bad options.
         """
     )

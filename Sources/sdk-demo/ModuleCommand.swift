@@ -25,8 +25,8 @@ struct ModuleCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Say which step to a running demo module is missing, or what the running module reports.",
             discussion: """
-            The steps: plugin-host found, a trusted signing key, the module installed, `plugin-host \\
-            run` running, the module running (its `hardware` command's report). Exit code 0 \\
+            The steps: plugin-host found, a trusted signing key, the module installed, `plugin-host \
+            run` running, the module running (its `hardware` command's report). Exit code 0 \
             whatever the step; `--json` prints it as the demo's module event.
             """
         )
@@ -46,13 +46,13 @@ struct ModuleCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Pack the demo module with your signing key and install it with plugin-host.",
             discussion: """
-            Lays out module.json and the built library as a module directory, then runs (and \\
-            prints) `plugin-host pack <dir> --key KEY --output <image>.tar` and `plugin-host install \\
-            <image>.tar --state-dir DIR`. It neither makes nor trusts keys: make one with \\
-            `plugin-host keygen --output demo.key` and trust it with `plugin-host trust add \\
-            demo.key.pub --state-dir DIR` first (as root for /var/lib/plugin-host). Build the \\
-            library first: `swift build --product ExampleModuleSwift`. Exit codes: 0 installed; \\
-            1 something to build or find first (the message says what); plugin-host's own exit \\
+            Lays out module.json and the built library as a module directory, then runs (and \
+            prints) `plugin-host pack <dir> --key KEY --output <image>.tar` and `plugin-host install \
+            <image>.tar --state-dir DIR`. It neither makes nor trusts keys: make one with \
+            `plugin-host keygen --output demo.key` and trust it with `plugin-host trust add \
+            demo.key.pub --state-dir DIR` first (as root for /var/lib/plugin-host). Build the \
+            library first: `swift build --product ExampleModuleSwift`. Exit codes: 0 installed; \
+            1 something to build or find first (the message says what); plugin-host's own exit \
             code when pack or install fails (11: the key is not trusted); 64 bad options.
             """
         )

@@ -7,8 +7,8 @@ struct RunDemo: AsyncParsableCommand {
         commandName: "run",
         abstract: "Read the sensors, drive the LED from a threshold, report button presses, keep a history (the default command).",
         discussion: """
-        Output: a dashboard that redraws in place when stdout is a terminal; plain lines when it is \\
-        not (or with --plain, TERM=dumb); one JSON object a line with --json \\
+        Output: a dashboard that redraws in place when stdout is a terminal; plain lines when it is \
+        not (or with --plain, TERM=dumb); one JSON object a line with --json \
         (Documentation/Demo.md lists the keys). NO_COLOR turns the dashboard's colors off.
         """,
         aliases: ["blink"]
