@@ -97,6 +97,8 @@ struct DemoSession: Sendable {
                 do {
                     sample = try await sensor.read()
                 } catch {
+                    // A reading cut short by the end of the run is no sensor failure.
+                    if Task.isCancelled || error is CancellationError { return }
                     await console.emit(.failed(at: elapsed(), source: sensor.id, label: sensor.label, message: "\(error)"))
                     continue
                 }
