@@ -129,7 +129,8 @@ struct DemoSession: Sendable {
 
     private func reportHistory(_ storage: DemoStorage, at: Double) async {
         do {
-            await console.emit(.history(at: at, try await storage.history(now: try Timestamp.now())))
+            let series = sensors.sensors.flatMap { sensor in sensor.quantities.map { (sensor.id, $0) } }
+            await console.emit(.history(at: at, try await storage.history(now: try Timestamp.now(), of: series)))
         } catch {
             await console.emit(.failed(at: at, source: "storage", label: "storage", message: "\(error)"))
         }

@@ -52,17 +52,32 @@ struct DemoStorage: Sendable {
         }
     }
 
-    /// Min, max and mean of the last hour of every series the demo knows, by series name.
-    func history(now: Timestamp) async throws -> [SeriesSummary] {
+    /// Min, max and mean of the last hour of the given series (sensor id and quantity), or of
+    /// every series the demo knows when `series` is nil; in sensor, then quantity order.
+    ///
+    /// Listing the series counts every row of the store, so a run names its own series and only
+    /// `sdk-demo history` lists them.
+    func history(now: Timestamp, of series: [(sensor: String, quantity: DemoQuantity)]? = nil) async throws -> [SeriesSummary] {
         let since = now - Self.window
+        var wanted = series ?? []
+        if series == nil {
+            for stored in try await store.series() {
+                guard let slash = stored.name.lastIndex(of: "/"),
+                      let quantity = DemoQuantity.named(String(stored.name[stored.name.index(after: slash)...])),
+                      quantity.storedType == stored.quantity else { continue }
+                wanted.append((String(stored.name[..<slash]), quantity))
+            }
+        }
         var result: [SeriesSummary] = []
-        for series in try await store.series() {
-            guard let slash = series.name.lastIndex(of: "/"),
-                  let quantity = DemoQuantity.named(String(series.name[series.name.index(after: slash)...])),
-                  quantity.storedType == series.quantity,
-                  let summary = try await quantity.summary(store, series.name, since) else { continue }
-            result.append(SeriesSummary(sensor: String(series.name[..<slash]), quantity: quantity,
-                                        min: summary.min, max: summary.max, mean: summary.mean, count: summary.count))
+        for (sensor, quantity) in wanted {
+            let summary: (min: Double, max: Double, mean: Double, count: Int)?
+            do {
+                summary = try await quantity.summary(store, sensor + "/" + quantity.name, since)
+            } catch let error as StorageError where error.code == .notFound {
+                continue    // nothing stored yet (a first reading failed, or a chip skipped the quantity)
+            }
+            guard let summary else { continue }
+            result.append(SeriesSummary(sensor: sensor, quantity: quantity, min: summary.min, max: summary.max, mean: summary.mean, count: summary.count))
         }
         let order = DemoQuantity.all.map(\.name)
         return result.sorted { ($0.sensor, order.firstIndex(of: $0.quantity.name) ?? 0) < ($1.sensor, order.firstIndex(of: $1.quantity.name) ?? 0) }
