@@ -154,7 +154,7 @@ struct SdkDemoTests {
     @Test("a terminal gets the dashboard, redrawn in place; NO_COLOR drops the colors; TERM=dumb gets plain lines",
           .enabled(if: script != nil, "script (util-linux) is not installed"))
     func terminal() throws {
-        let arguments = Self.simulated + ["--duration", "2.5", "--no-storage", "--no-module"]
+        let arguments = Self.simulated + ["--duration", "3.5", "--no-storage", "--no-module"]
         let tty = try Self.inTerminal(arguments, environment: ["TERM": "xterm", "NO_COLOR": nil])
         #expect(tty.status == 0, "\(tty.stdout)")
         #expect(tty.stdout.hasPrefix("sdk-demo: --backend simulated: using the simulated board"), "\(tty.stdout.prefix(200))")
