@@ -36,13 +36,18 @@ fi
 step "API reference: DocC catalogs of the public targets, warnings as errors"
 bash Scripts/docs.sh
 
-step "sdk-demo on the simulated board (the README's first command, with a fixed duration)"
-demo=$(swift run sdk-demo --backend simulated --duration 2.6 --read-interval 1 2>&1) || { echo "$demo"; echo "sdk-demo failed"; exit 1; }
-echo "$demo" | tail -n 12
-for expected in "using the simulated board" "LED on (pin high)" "button pressed (press #1)" "BME280 (simulated) at 0x76 on i2c-1: " "LED off; done."; do
+step "sdk-demo on the simulated board (the README's first command, with a fixed duration and a database of its own)"
+demo_db=$(mktemp -d)
+demo=$(swift run sdk-demo --backend simulated --duration 2.6 --read-interval 0.5 --database "$demo_db/demo.sqlite" 2>&1) || { echo "$demo"; echo "sdk-demo failed"; exit 1; }
+echo "$demo" | tail -n 16
+for expected in "using the simulated board" "LED: on while temperature > 25.00 °C" "LED on (pin high): temperature " "button pressed (press #1)" "BME280 (simulated) at 0x76 on i2c-1: " "history, last hour: bme280@1:0x76/temperature: min " "plugin host: " "LED off; done."; do
     grep -qF "$expected" <<<"$demo" || { echo "sdk-demo output lacks: $expected"; exit 1; }
 done
 grep -qE "BME280 \(simulated\) at 0x76 on i2c-1: [0-9]+\.[0-9]+ °C, [0-9]+\.[0-9]+ hPa, [0-9]+\.[0-9] %RH" <<<"$demo" || { echo "sdk-demo printed no BME280 reading with units"; exit 1; }
+history=$(swift run sdk-demo history --database "$demo_db/demo.sqlite" 2>&1) || { echo "$history"; echo "sdk-demo history failed"; exit 1; }
+echo "$history"
+grep -qF "bme280@1:0x76/temperature: min " <<<"$history" || { echo "sdk-demo history shows no temperature"; exit 1; }
+rm -rf "$demo_db"
 echo "sdk-demo: ok"
 
 # iotsdk-lab carries its Swift runtime; the runner and the example module share the toolchain's

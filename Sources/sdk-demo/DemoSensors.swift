@@ -3,19 +3,35 @@ import IoTSDK
 import SensorDrivers
 import SensorDriversTesting
 
-/// A sensor the demo reads: one line of text per reading.
-protocol DemoSensor: Sendable {
-    var label: String { get }
-    func readLine() async throws -> String
+/// One reading of a demo sensor: the driver's own text with units, and its quantities.
+struct DemoSample: Sendable {
+    /// `25.39 °C, 1012.31 hPa, 45.0 %RH`.
+    var text: String
+    var values: [MeasuredValue]
+    var timestamp: Timestamp
 }
 
-/// Any driver whose measurement prints itself with units.
-struct DriverSensor<S: Sensor>: DemoSensor where S.Value: CustomStringConvertible {
+/// A sensor the demo reads.
+protocol DemoSensor: Sendable {
+    /// `BME280 (simulated) at 0x76 on i2c-1`.
+    var label: String { get }
+    /// `bme280@1:0x76`: the first part of its series' names in the database.
+    var id: String { get }
+    /// What its readings hold.
+    var quantities: [DemoQuantity] { get }
+    func read() async throws -> DemoSample
+}
+
+/// Any driver whose measurement prints itself with units and splits into the demo's quantities.
+struct DriverSensor<S: Sensor>: DemoSensor where S.Value: CustomStringConvertible & DemoMeasurable {
     let label: String
+    let id: String
+    let quantities: [DemoQuantity]
     let sensor: S
 
-    func readLine() async throws -> String {
-        "\(try await sensor.read().value)"
+    func read() async throws -> DemoSample {
+        let reading = try await sensor.read()
+        return DemoSample(text: "\(reading.value)", values: reading.value.measuredValues, timestamp: reading.timestamp)
     }
 }
 
@@ -55,6 +71,9 @@ struct SensorSpec: ExpressibleByArgument, Sendable, CustomStringConvertible {
     static var allValueStrings: [String] { SensorKind.allCases.map(\.rawValue) }
 
     var description: String { "\(kind.name)@\(bus):\(address)" }
+
+    /// `bme280@1:0x76`, the sensor's part of its series' names.
+    var id: String { "\(kind.rawValue)@\(bus):\(address)" }
 }
 
 /// The chips the demo knows, with the driver and simulated model for each.
@@ -74,26 +93,44 @@ enum SensorKind: String, CaseIterable, Sendable {
         }
     }
 
-    /// Opens the driver on a device (real, or simulated).
-    func open(_ device: I2CDevice, label: String) async throws -> any DemoSensor {
+    /// The quantities its readings hold (what `--threshold` may name).
+    var quantities: [DemoQuantity] {
         switch self {
-        case .bme280: return DriverSensor(label: label, sensor: try await BME280(device: device))
-        case .bmp280: return DriverSensor(label: label, sensor: try await BMP280(device: device))
-        case .sht3x: return DriverSensor(label: label, sensor: try await SHT3x(device: device))
-        case .sht4x: return DriverSensor(label: label, sensor: try await SHT4x(device: device))
-        case .bh1750: return DriverSensor(label: label, sensor: try await BH1750(device: device))
-        case .mcp9808: return DriverSensor(label: label, sensor: try await MCP9808(device: device))
-        case .tmp102: return DriverSensor(label: label, sensor: try await TMP102(device: device))
-        case .ads1115: return DriverSensor(label: label, sensor: try await ADS1x15(device: device, configuration: .init(part: .ads1115)))
-        case .ads1015: return DriverSensor(label: label, sensor: try await ADS1x15(device: device, configuration: .init(part: .ads1015)))
-        case .mpu6050: return DriverSensor(label: label, sensor: try await MPU6050(device: device))
+        case .bme280: return [.temperature, .pressure, .humidity]
+        case .bmp280: return [.temperature, .pressure]
+        case .sht3x, .sht4x: return [.temperature, .humidity]
+        case .bh1750: return [.illuminance]
+        case .mcp9808, .tmp102: return [.temperature]
+        case .ads1115, .ads1015: return [.voltage]
+        case .mpu6050: return [.temperature] + DemoQuantity.acceleration + DemoQuantity.rotation
+        }
+    }
+
+    /// Opens the driver on a device (real, or simulated).
+    func open(_ device: I2CDevice, spec: SensorSpec, label: String) async throws -> any DemoSensor {
+        func sensor<S: Sensor>(_ driver: S) -> any DemoSensor where S.Value: CustomStringConvertible & DemoMeasurable {
+            DriverSensor(label: label, id: spec.id, quantities: quantities, sensor: driver)
+        }
+        switch self {
+        case .bme280: return sensor(try await BME280(device: device))
+        case .bmp280: return sensor(try await BMP280(device: device))
+        case .sht3x: return sensor(try await SHT3x(device: device))
+        case .sht4x: return sensor(try await SHT4x(device: device))
+        case .bh1750: return sensor(try await BH1750(device: device))
+        case .mcp9808: return sensor(try await MCP9808(device: device))
+        case .tmp102: return sensor(try await TMP102(device: device))
+        case .ads1115: return sensor(try await ADS1x15(device: device, configuration: .init(part: .ads1115)))
+        case .ads1015: return sensor(try await ADS1x15(device: device, configuration: .init(part: .ads1015)))
+        case .mpu6050: return sensor(try await MPU6050(device: device))
         }
     }
 
     /// A simulated chip for this kind, and what changes its environment over time (seconds).
     func simulated() -> (device: any SimulatedI2CDevice, tick: @Sendable (Double) -> Void) {
+        // Warm air drifting around 25 °C, the default --threshold: below it for the first
+        // 1.5 s, above it from 1.5 s to 7.5 s, below again until 13.5 s, every 12 s.
         @Sendable func temperature(_ t: Double) -> Temperature {
-            (try? Temperature.celsius(21.5 + 1.5 * Wave.sine(t, period: 40))) ?? Temperature(baseValue: 294.65)
+            (try? Temperature.celsius(25 + 1.5 * Wave.sine(t + 10.5, period: 12))) ?? Temperature(baseValue: 298.15)
         }
         @Sendable func humidity(_ t: Double) -> RelativeHumidity { .percent(45 + 8 * Wave.sine(t, period: 25)) }
         switch self {
@@ -163,7 +200,7 @@ struct DemoSensorSet: Sendable {
                 buses[spec.bus] = bus
                 bus.attach(device, at: spec.address)
                 ticks.append(tick)
-                sensors.append(try await spec.kind.open(bus.device(spec.address), label: "\(spec.kind.name) (simulated) at \(spec.address) on i2c-\(spec.bus)"))
+                sensors.append(try await spec.kind.open(bus.device(spec.address), spec: spec, label: "\(spec.kind.name) (simulated) at \(spec.address) on i2c-\(spec.bus)"))
             }
             let all = ticks
             return DemoSensorSet(sensors: sensors, tick: { t in all.forEach { $0(t) } })
@@ -178,7 +215,7 @@ struct DemoSensorSet: Sendable {
                 bus = try LinuxI2CBus(bus: spec.bus)
                 buses[spec.bus] = bus
             }
-            sensors.append(try await spec.kind.open(bus.device(spec.address), label: "\(spec.kind.name) at \(spec.address) on i2c-\(spec.bus)"))
+            sensors.append(try await spec.kind.open(bus.device(spec.address), spec: spec, label: "\(spec.kind.name) at \(spec.address) on i2c-\(spec.bus)"))
         }
         return DemoSensorSet(sensors: sensors, tick: nil)
     }
