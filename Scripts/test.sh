@@ -35,6 +35,13 @@ done
 grep -qE "BME280 \(simulated\) at 0x76 on i2c-1: [0-9]+\.[0-9]+ °C, [0-9]+\.[0-9]+ hPa, [0-9]+\.[0-9] %RH" <<<"$demo" || { echo "sdk-demo printed no BME280 reading with units"; exit 1; }
 echo "sdk-demo: ok"
 
+# The host's Debian package (Documentation/Packaging.md): plugin-host and plugin-host-runner built
+# with --static-swift-stdlib in the release folder the lab step uses too (iotsdk-lab shares most
+# of their modules), packed with dpkg-deb, unpacked and installed into scratch roots, and run with
+# the Swift toolchain hidden.
+step "Debian package: Scripts/test-package.sh (release build, dpkg-deb, dpkg -x, dpkg --root into a copy-on-write root)"
+bash Scripts/test-package.sh
+
 # iotsdk-lab carries its Swift runtime; the runner and the example module share the toolchain's
 # runtime libraries, which run.sh copies into the VM (a dynamic library cannot link
 # Foundation's static libraries, and one process should hold one Swift runtime).
