@@ -112,6 +112,7 @@ if [ "$phase" = main ]; then
 fi
 
 # ------------------------------------------- in a private mount namespace, toolchain hidden
+case "$work" in /?*/*) ;; *) echo "test-package: no scratch directory ('$work'); run it without --in-namespace" >&2; exit 2 ;; esac
 trap 'echo "$passed $failed" >"$work/namespace-counts"' EXIT
 # From here each check judges what the commands before it did; a failed command does not end the
 # run, so that one broken part still shows every check's verdict.
@@ -215,3 +216,29 @@ dpkg --root="$sys" --purge plugin-host >/dev/null 2>&1
 check "purge: state directory, config and the enable link gone" \
     same "$(ls -d "$sys/var/lib/plugin-host" "$sys/etc/default/plugin-host" 2>/dev/null; find "$sys/etc/systemd/system" -name plugin-host.service)" ""
 check "purge: dpkg forgets the package" same "$(dpkg --root="$sys" --status plugin-host >/dev/null 2>&1; echo $?)" 1
+
+# The same scripts where systemd runs: /run/systemd/system exists in the copy, and its systemctl
+# is a stand-in that records its arguments and keeps the enable link as systemctl would.
+mkdir -p "$sys/run/systemd/system"
+printf '%s\n' '#!/bin/sh' 'echo "$*" >>/run/systemctl-calls' \
+    'link=/etc/systemd/system/multi-user.target.wants/plugin-host.service' \
+    'case "$1" in' \
+    'enable) mkdir -p "${link%/*}" && ln -sf /lib/systemd/system/plugin-host.service "$link" ;;' \
+    '--quiet) [ -e "$link" ] ;;' \
+    'esac' >"$sys/usr/bin/systemctl"
+chmod 0755 "$sys/usr/bin/systemctl"
+calls() { cat "$sys/run/systemctl-calls" 2>/dev/null; rm -f "$sys/run/systemctl-calls"; }
+dpkg --root="$sys" --install "$deb" >/dev/null 2>&1
+check "systemd running, first install: enabled and started" \
+    same "$(calls)" "$(printf '%s\n' 'enable plugin-host.service' daemon-reload '--quiet is-enabled plugin-host.service' 'restart plugin-host.service')"
+dpkg --root="$sys" --install "$deb" >/dev/null 2>&1
+check "systemd running, upgrade: restarted on the new binaries, not enabled again" \
+    same "$(calls)" "$(printf '%s\n' daemon-reload '--quiet is-enabled plugin-host.service' 'restart plugin-host.service')"
+rm -f "$sys/etc/systemd/system/multi-user.target.wants/plugin-host.service" # what systemctl disable does
+dpkg --root="$sys" --install "$deb" >/dev/null 2>&1
+check "systemd running, upgrade of a disabled service: neither enabled nor started" \
+    same "$(calls)" "$(printf '%s\n' daemon-reload '--quiet is-enabled plugin-host.service')"
+dpkg --root="$sys" --remove plugin-host >/dev/null 2>&1
+check "systemd running, remove: stopped, then daemon-reload" same "$(calls)" "$(printf '%s\n' 'stop plugin-host.service' daemon-reload)"
+dpkg --root="$sys" --purge plugin-host >/dev/null 2>&1
+check "systemd running, purge: daemon-reload" same "$(calls)" daemon-reload
