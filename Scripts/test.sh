@@ -50,6 +50,13 @@ grep -qF "bme280@1:0x76/temperature: min " <<<"$history" || { echo "sdk-demo his
 rm -rf "$demo_db"
 echo "sdk-demo: ok"
 
+# The host's Debian package (Documentation/Packaging.md): plugin-host and plugin-host-runner built
+# with --static-swift-stdlib in the release folder the lab step uses too (iotsdk-lab shares most
+# of their modules), packed with dpkg-deb, unpacked and installed into scratch roots, and run with
+# the Swift toolchain hidden.
+step "Debian package: Scripts/test-package.sh (release build, dpkg-deb, dpkg -x, dpkg --root into a copy-on-write root)"
+bash Scripts/test-package.sh
+
 # iotsdk-lab carries its Swift runtime; the runner and the example module share the toolchain's
 # runtime libraries, which run.sh copies into the VM (a dynamic library cannot link
 # Foundation's static libraries, and one process should hold one Swift runtime).
