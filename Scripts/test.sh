@@ -7,6 +7,9 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 step() { printf '\n== %s\n' "$*"; }
 
+step "documentation: every sh block is exercised by a script or test, or says why not"
+python3 Scripts/check-doc-commands.py
+
 step "C libraries and compiler (SQLite, zlib, libffi, cc)"
 bash Scripts/ensure-build-deps.sh
 
@@ -65,6 +68,9 @@ swift build -c release --static-swift-stdlib --product iotsdk-lab
 swift build -c release --product plugin-host-runner
 swift build -c release --product ExampleModuleSwift
 bindir=$(swift build -c release --show-bin-path)
+
+step "the lab's own self-test (a C checker of the fixture contract, and exit-code propagation)"
+bash Scripts/lab/selftest.sh
 
 step "real-kernel tests in the QEMU lab"
 LAB_EXTRA_FILES="$bindir/plugin-host-runner $bindir/libExampleModuleSwift.so" bash Scripts/lab/run.sh "$bindir/iotsdk-lab" "$@"
