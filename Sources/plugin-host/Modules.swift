@@ -2,11 +2,27 @@ import ArgumentParser
 import Foundation
 import PluginHost
 
+/// How `install` and `run` sandbox the module code they run.
+struct SandboxFlags: ParsableArguments {
+    @Flag(help: "Run module code in plain child processes, without namespaces and cgroups (for debugging).")
+    var noSandbox = false
+
+    @Flag(help: "Refuse to run module code when any part of the sandbox or any resource limit cannot be applied (by default the module runs with what the kernel offers, and status reports the rest).")
+    var strictSandbox = false
+
+    func validate() throws {
+        if noSandbox && strictSandbox { throw ValidationError("--no-sandbox and --strict-sandbox contradict each other: give one") }
+    }
+
+    /// nil without the sandbox.
+    var options: SandboxOptions? { noSandbox ? nil : SandboxOptions(strict: strictSandbox) }
+}
+
 /// Opens the state directory for a change: takes its lock and replays interrupted transactions,
 /// telling the user what recovery did.
-func openEngine(_ stateDir: String, sandbox: Bool = true, waitSeconds: Double = 10) throws(ModuleError) -> UpdateEngine {
+func openEngine(_ stateDir: String, sandbox: SandboxOptions? = SandboxOptions(), waitSeconds: Double = 10) throws(ModuleError) -> UpdateEngine {
     let runner = ChildProcessRunner.locate().map {
-        ChildProcessRunner(executable: $0, sandbox: sandbox ? SandboxOptions() : nil, stateDirectory: stateDir)
+        ChildProcessRunner(executable: $0, sandbox: sandbox, stateDirectory: stateDir)
     }
     // A running host holds the state directory for a moment each second, and another command
     // may be finishing: wait for it a little before saying busy.
@@ -53,8 +69,7 @@ struct Install: ParsableCommand {
     @Option(help: "Host state directory.")
     var stateDir = defaultStateDirectory
 
-    @Flag(help: "Run the module's hooks and health check in plain child processes, without the sandbox.")
-    var noSandbox = false
+    @OptionGroup var sandbox: SandboxFlags
 
     func run() throws {
         // A running host stops supervising the module while it changes (so the new version's
@@ -63,7 +78,7 @@ struct Install: ParsableCommand {
         if let id { _ = try? ControlServer.send(.init("pause", module: id), stateDirectory: stateDir) }
         defer { if let id { _ = try? ControlServer.send(.init("resume", module: id), stateDirectory: stateDir) } }
         let report = try CLI.run { () throws(ModuleError) -> UpdateEngine.Report in
-            try openEngine(stateDir, sandbox: !noSandbox).install(imageAt: image, reference: tag)
+            try openEngine(stateDir, sandbox: sandbox.options).install(imageAt: image, reference: tag)
         }
         print("\(report.id) \(report.active.map { "\($0)" } ?? "?") installed and committed (logs: \(report.record.logDirectory))")
     }

@@ -27,8 +27,7 @@ struct Run: AsyncParsableCommand {
     @Option(help: "Seconds after a committed update during which a module that breaks is rolled back.")
     var freshUpdateWindow: Double = 600
 
-    @Flag(help: "Run modules in plain child processes, without namespaces and cgroups (for debugging).")
-    var noSandbox = false
+    @OptionGroup var sandbox: SandboxFlags
 
     func run() async throws {
         guard let executable = ChildProcessRunner.locate() else {
@@ -37,7 +36,7 @@ struct Run: AsyncParsableCommand {
         }
         var logger = Logger(label: "plugin-host")
         logger.logLevel = .info
-        let runtime = HostRuntime(stateDirectory: stateDir, runner: ChildProcessRunner(executable: executable, sandbox: noSandbox ? nil : SandboxOptions(), stateDirectory: stateDir), freshUpdateWindow: freshUpdateWindow)
+        let runtime = HostRuntime(stateDirectory: stateDir, runner: ChildProcessRunner(executable: executable, sandbox: sandbox.options, stateDirectory: stateDir), freshUpdateWindow: freshUpdateWindow)
         let service = HostService(runtime: runtime, logger: logger)
         let group = ServiceGroup(services: [service], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         try await group.run()

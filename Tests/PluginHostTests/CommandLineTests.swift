@@ -155,6 +155,21 @@ extension SkopeoConformanceTests {
 
 @Suite("plugin-host install, list, status, rollback, remove")
 struct ModuleCommandTests {
+    @Test("--strict-sandbox: an install whose sandbox is complete commits; with --no-sandbox it is a usage error")
+    func strictSandbox() throws {
+        let f = try UpdateFixture()
+        defer { f.base.cleanUp() }
+        let contradictory = try UpdateCrashTests.pluginHost(["install", try f.image("1.0.0"), "--no-sandbox", "--strict-sandbox", "--state-dir", f.state], fault: nil)
+        #expect(contradictory.status == 64, "\(contradictory)")
+        #expect(contradictory.stderr.contains("--no-sandbox and --strict-sandbox contradict each other"), "\(contradictory.stderr)")
+        // Strict refuses a run whose sandbox misses any part (tested with simulated cgroups in
+        // SandboxTests); here, as root on this machine, every part is there.
+        guard geteuid() == 0 else { return }
+        let strict = try UpdateCrashTests.pluginHost(["install", try f.image("1.0.0"), "--strict-sandbox", "--state-dir", f.state], fault: nil)
+        #expect(strict.status == 0, "\(strict.stderr)")
+        #expect(f.activeVersion == "1.0.0")
+    }
+
     @Test("the module commands work end to end with the documented exit codes")
     func lifecycle() throws {
         let binary = try #require(Tool.pluginHost, "plugin-host was not built next to the tests")
