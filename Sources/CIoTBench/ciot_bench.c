@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/ioctl.h>
+#include <sys/wait.h>
 #include <linux/gpio.h>
 #include <linux/i2c.h>
 #include <linux/i2c-dev.h>
@@ -93,4 +94,63 @@ double ciot_bench_seqpacket_round_trip(int iterations) {
     close(pair[0]);
     close(pair[1]);
     return ((double)(end.tv_sec - start.tv_sec) * 1e9 + (double)(end.tv_nsec - start.tv_nsec)) / iterations;
+}
+
+/* The set loop of ciot_bench_chardev_set run by another process, on a line request descriptor
+ * handed to it with SCM_RIGHTS, as the plugin host hands a granted line to a module's runner.
+ * The child times its own loop (CLOCK_MONOTONIC: instructions under QEMU -icount) and writes the
+ * nanoseconds back. Only async-signal-safe calls happen in the child, so forking a multithreaded
+ * process is safe. Returns 0 and stores the loop's nanoseconds in *nanoseconds, or -1. */
+int ciot_bench_chardev_set_in_child(int line_fd, uint64_t iterations, uint64_t *nanoseconds) {
+    int pair[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) return -1;
+    pid_t child = fork();
+    if (child < 0) { close(pair[0]); close(pair[1]); return -1; }
+    if (child == 0) {
+        char byte;
+        char control[CMSG_SPACE(sizeof(int))];
+        struct iovec io = { &byte, 1 };
+        struct msghdr message = { 0 };
+        message.msg_iov = &io;
+        message.msg_iovlen = 1;
+        message.msg_control = control;
+        message.msg_controllen = sizeof control;
+        uint64_t result = UINT64_MAX;
+        if (recvmsg(pair[1], &message, 0) == 1) {
+            struct cmsghdr *header = CMSG_FIRSTHDR(&message);
+            if (header && header->cmsg_level == SOL_SOCKET && header->cmsg_type == SCM_RIGHTS) {
+                int fd;
+                memcpy(&fd, CMSG_DATA(header), sizeof fd);
+                struct timespec start, end;
+                clock_gettime(CLOCK_MONOTONIC, &start);
+                int rc = ciot_bench_chardev_set(fd, iterations);
+                clock_gettime(CLOCK_MONOTONIC, &end);
+                if (rc == 0) result = (uint64_t)(end.tv_sec - start.tv_sec) * 1000000000u + (uint64_t)(end.tv_nsec - start.tv_nsec);
+            }
+        }
+        _exit(write(pair[1], &result, sizeof result) == sizeof result ? 0 : 1);
+    }
+    close(pair[1]);
+    char byte = 'G';
+    char control[CMSG_SPACE(sizeof(int))];
+    memset(control, 0, sizeof control);
+    struct iovec io = { &byte, 1 };
+    struct msghdr message = { 0 };
+    message.msg_iov = &io;
+    message.msg_iovlen = 1;
+    message.msg_control = control;
+    message.msg_controllen = sizeof control;
+    struct cmsghdr *header = CMSG_FIRSTHDR(&message);
+    header->cmsg_level = SOL_SOCKET;
+    header->cmsg_type = SCM_RIGHTS;
+    header->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(header), &line_fd, sizeof line_fd);
+    uint64_t result = UINT64_MAX;
+    int ok = sendmsg(pair[0], &message, 0) == 1 && read(pair[0], &result, sizeof result) == sizeof result;
+    close(pair[0]);
+    int status = 0;
+    while (waitpid(child, &status, 0) < 0) {}
+    if (!ok || result == UINT64_MAX || !WIFEXITED(status) || WEXITSTATUS(status) != 0) return -1;
+    *nanoseconds = result;
+    return 0;
 }

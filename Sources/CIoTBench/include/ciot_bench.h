@@ -10,6 +10,8 @@ int ciot_bench_request_output(const char *chip_path, uint32_t offset);
 
 /// Toggles line 0 of a v2 line request `iterations` times with GPIO_V2_LINE_SET_VALUES_IOCTL.
 int ciot_bench_chardev_set(int line_fd, uint64_t iterations);
+/* The same loop in a forked child, on the descriptor handed to it with SCM_RIGHTS; its time in *nanoseconds. */
+int ciot_bench_chardev_set_in_child(int line_fd, uint64_t iterations, uint64_t *nanoseconds);
 
 /// Writes "1"/"0" alternately to an open sysfs `value` file with pwrite, `iterations` times.
 int ciot_bench_sysfs_write(int value_fd, uint64_t iterations);
