@@ -96,6 +96,18 @@ double ciot_bench_seqpacket_round_trip(int iterations) {
     return ((double)(end.tv_sec - start.tv_sec) * 1e9 + (double)(end.tv_nsec - start.tv_nsec)) / iterations;
 }
 
+/* A one-byte message with room for one descriptor (SCM_RIGHTS). */
+static void one_descriptor_message(struct msghdr *message, struct iovec *io, char *byte, char *control, size_t size) {
+    memset(control, 0, size);
+    io->iov_base = byte;
+    io->iov_len = 1;
+    memset(message, 0, sizeof *message);
+    message->msg_iov = io;
+    message->msg_iovlen = 1;
+    message->msg_control = control;
+    message->msg_controllen = size;
+}
+
 /* The set loop of ciot_bench_chardev_set run by another process, on a line request descriptor
  * handed to it with SCM_RIGHTS, as the plugin host hands a granted line to a module's runner.
  * The child times its own loop (CLOCK_MONOTONIC: instructions under QEMU -icount) and writes the
@@ -109,12 +121,9 @@ int ciot_bench_chardev_set_in_child(int line_fd, uint64_t iterations, uint64_t *
     if (child == 0) {
         char byte;
         char control[CMSG_SPACE(sizeof(int))];
-        struct iovec io = { &byte, 1 };
-        struct msghdr message = { 0 };
-        message.msg_iov = &io;
-        message.msg_iovlen = 1;
-        message.msg_control = control;
-        message.msg_controllen = sizeof control;
+        struct iovec io;
+        struct msghdr message;
+        one_descriptor_message(&message, &io, &byte, control, sizeof control);
         uint64_t result = UINT64_MAX;
         if (recvmsg(pair[1], &message, 0) == 1) {
             struct cmsghdr *header = CMSG_FIRSTHDR(&message);
@@ -133,13 +142,9 @@ int ciot_bench_chardev_set_in_child(int line_fd, uint64_t iterations, uint64_t *
     close(pair[1]);
     char byte = 'G';
     char control[CMSG_SPACE(sizeof(int))];
-    memset(control, 0, sizeof control);
-    struct iovec io = { &byte, 1 };
-    struct msghdr message = { 0 };
-    message.msg_iov = &io;
-    message.msg_iovlen = 1;
-    message.msg_control = control;
-    message.msg_controllen = sizeof control;
+    struct iovec io;
+    struct msghdr message;
+    one_descriptor_message(&message, &io, &byte, control, sizeof control);
     struct cmsghdr *header = CMSG_FIRSTHDR(&message);
     header->cmsg_level = SOL_SOCKET;
     header->cmsg_type = SCM_RIGHTS;
