@@ -27,6 +27,8 @@ final class Hardware: Sendable {
     let window: Result<GPIOLineRequest, HardwareError>
     let bus: Result<LinuxI2CBus, HardwareError>
     let windowEdges = Atomic<Int>(0)
+    /// Why the window's edge events stopped or never started, if they did.
+    let windowEventsError = Mutex<String?>(nil)
 
     /// The I2C bus of the sensor: 1 on a Raspberry Pi, unless the data directory's `i2c-bus`
     /// file names another (the sandbox passes no environment; the data directory is the module's
@@ -48,14 +50,24 @@ final class Hardware: Sendable {
         bus = Result { () throws(HardwareError) in try LinuxI2CBus(bus: busNumber) }
     }
 
-    /// Counts the window contact's edges until the request is released.
+    /// Counts the window contact's edges until the request is released. The stream is made here,
+    /// before the module says ready, so that no edge after that is missed (a sysfs line, unlike
+    /// a character-device request, keeps no queue of edges from before its reader waits).
     func watchWindow() {
         guard case let .success(window) = window else { return }
+        let events: GPIOEdgeEvents
+        do {
+            events = try window.events()
+        } catch {
+            windowEventsError.withLock { $0 = "\(error)" }
+            return
+        }
         Task.detached { [self] in
-            guard let events = try? window.events() else { return }
             do {
                 for try await _ in events { windowEdges.add(1, ordering: .relaxed) }
-            } catch {}
+            } catch {
+                windowEventsError.withLock { $0 = "\(error)" }
+            }
         }
     }
 
@@ -73,7 +85,10 @@ final class Hardware: Sendable {
         return [
             "gpio: " + describe(gpio) { $0.backend.kind.rawValue },
             "heater: " + describe(heater) { "BCM 17, " + ((try? $0.get())?.description ?? "unknown") },
-            "window: " + describe(window) { "BCM 27, \((try? $0.get())?.description ?? "unknown"), \(windowEdges.load(ordering: .relaxed)) edges" },
+            "window: " + describe(window) {
+                "BCM 27, \((try? $0.get())?.description ?? "unknown"), \(windowEdges.load(ordering: .relaxed)) edges"
+                    + (windowEventsError.withLock { $0 }.map { " (events ended: \($0))" } ?? "")
+            },
             "sensor: " + describe(sensor) { "chip id 0x" + String($0, radix: 16) },
         ].joined(separator: "\n")
     }

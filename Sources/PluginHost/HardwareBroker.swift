@@ -62,6 +62,7 @@ public final class HardwareBroker: Sendable {
     public let moduleID: String
     public let capabilities: ModuleManifest.Capabilities
     let devRoot: String
+    let sysfsRoot: String
     let audit: AuditLog
 
     private struct State {
@@ -70,10 +71,14 @@ public final class HardwareBroker: Sendable {
         var outputs: [String: (fd: Int32, mask: UInt64)] = [:]
         /// Open /dev/i2c-N descriptors, by bus, and whether the adapter does I2C_RDWR.
         var buses: [UInt32: (fd: Int32, plainI2C: Bool)] = [:]
+        /// Lines exported through legacy sysfs for the module, by GPIO number, with a duplicate
+        /// of the value file of each output (else -1): driven inactive and unexported on stop.
+        var sysfsExports: [Int: Int32] = [:]
     }
     private let state = Mutex(State())
 
-    public init(moduleID: String, capabilities: ModuleManifest.Capabilities, audit: AuditLog, devRoot: String = "/dev") {
+    public init(moduleID: String, capabilities: ModuleManifest.Capabilities, audit: AuditLog, devRoot: String = "/dev", sysfsRoot: String = "/sys") {
+        self.sysfsRoot = sysfsRoot
         self.moduleID = moduleID
         self.capabilities = capabilities
         self.audit = audit
@@ -83,6 +88,7 @@ public final class HardwareBroker: Sendable {
     deinit {
         state.withLock { state in
             for output in state.outputs.values { close(output.fd) }
+            for fd in state.sysfsExports.values where fd >= 0 { close(fd) }
             for bus in state.buses.values { close(bus.fd) }
         }
     }
@@ -172,6 +178,9 @@ public final class HardwareBroker: Sendable {
                 return .failure(.denied(reason))
             }
         }
+        if let sysfs = sysfsChip(chip) {
+            return requestSysfsLine(sysfs, offsets: offsets, config: config, wanted: wanted.map { ($0.offset, $0.direction!, $0.flags) }, request: request)
+        }
         let consumer = String("plugin-host:\(moduleID)".utf8.prefix(31))!
         let granted = withChip(chip, O_RDWR) { chipFD -> Result<Int32, Refusal> in
             var lineFD: Int32 = -1
@@ -197,6 +206,99 @@ public final class HardwareBroker: Sendable {
         return .success(lineFD)
     }
 
+    // MARK: GPIO through legacy sysfs
+
+    /// A chip the kernel offers through legacy sysfs only (no `/dev/<chip>`): its directory
+    /// `<sysfs>/class/gpio/<chip>` (the sysfs name, `gpiochip<base>`), base and line count.
+    struct SysfsChip {
+        var name: String
+        var directory: String
+        var label: String
+        var base: Int
+        var lineCount: Int
+    }
+
+    func sysfsChip(_ chip: String) -> SysfsChip? {
+        guard access(devRoot + "/" + chip, F_OK) != 0, !chip.contains("/"), chip.hasPrefix("gpiochip") else { return nil }
+        let directory = sysfsRoot + "/class/gpio/" + chip
+        guard let base = Self.readAttribute(directory + "/base").flatMap({ Int($0) }),
+              let count = Self.readAttribute(directory + "/ngpio").flatMap({ Int($0) }) else { return nil }
+        return SysfsChip(name: chip, directory: directory, label: Self.readAttribute(directory + "/label") ?? "", base: base, lineCount: count)
+    }
+
+    /// A sysfs attribute's text without its newline (one read(2): sysfs files report a size of
+    /// 4096 whatever they hold).
+    static func readAttribute(_ path: String) -> String? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        let count = read(fd, &buffer, buffer.count)
+        guard count >= 0 else { return nil }
+        return String(decoding: buffer.prefix(count), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    static func writeAttribute(_ path: String, _ value: String) -> Int32? {
+        let fd = open(path, O_WRONLY | O_CLOEXEC)
+        guard fd >= 0 else { return errno }
+        defer { close(fd) }
+        let bytes = Array(value.utf8)
+        return write(fd, bytes, bytes.count) == bytes.count ? nil : errno
+    }
+
+    /// Exports one declared line through sysfs, configures it as the config asks and hands over
+    /// its `value` file: writes set it, reads get it, and poll(2) for POLLPRI reports its edges.
+    /// What sysfs cannot do (bias, drive, debounce, the realtime event clock, several lines in
+    /// one request) is refused with EOPNOTSUPP rather than silently dropped.
+    private func requestSysfsLine(_ chip: SysfsChip, offsets: [UInt32], config: ciot_gpio_v2_line_config,
+                                  wanted: [(offset: UInt32, direction: ModuleManifest.Direction, flags: UInt64)], request: String) -> Result<Int32, Refusal> {
+        var config = config
+        guard offsets.count == 1, let line = wanted.first else {
+            return .failure(.failed("\(request): \(chip.name) is a legacy sysfs chip, where each line is requested on its own", errno: EOPNOTSUPP))
+        }
+        let unsupported = CIOT_GPIO_V2_LINE_FLAG_BIAS_PULL_UP | CIOT_GPIO_V2_LINE_FLAG_BIAS_PULL_DOWN | CIOT_GPIO_V2_LINE_FLAG_BIAS_DISABLED
+            | CIOT_GPIO_V2_LINE_FLAG_OPEN_DRAIN | CIOT_GPIO_V2_LINE_FLAG_OPEN_SOURCE | CIOT_GPIO_V2_LINE_FLAG_EVENT_CLOCK_REALTIME
+        guard line.flags & unsupported == 0, ciot_gpio_v2_config_line_debounce(&config, 0) == 0 else {
+            return .failure(.failed("\(request): \(chip.name) is a legacy sysfs chip, which cannot set bias, drive, debounce or the realtime event clock", errno: EOPNOTSUPP))
+        }
+        guard Int(line.offset) < chip.lineCount else {
+            return .failure(.failed("\(request): \(chip.name) has lines 0-\(chip.lineCount - 1)", errno: EINVAL))
+        }
+        let number = chip.base + Int(line.offset)
+        let classDirectory = sysfsRoot + "/class/gpio", directory = classDirectory + "/gpio\(number)"
+        if let code = Self.writeAttribute(classDirectory + "/export", String(number)) {
+            return .failure(.failed("the kernel refused \(request) (exporting GPIO \(number)): \(String(cString: strerror(code)))\(code == EBUSY ? " (another consumer holds the line)" : "")", errno: code))
+        }
+        // Whatever fails from here unexports the line again.
+        func failed(_ what: String, _ code: Int32) -> Result<Int32, Refusal> {
+            _ = Self.writeAttribute(classDirectory + "/unexport", String(number))
+            return .failure(.failed("\(request): \(what) of GPIO \(number): \(String(cString: strerror(code)))", errno: code))
+        }
+        var waited = 0
+        while access(directory + "/value", F_OK) != 0 && waited < 100 { usleep(10_000); waited += 1 }
+        let activeLow = line.flags & CIOT_GPIO_V2_LINE_FLAG_ACTIVE_LOW != 0
+        if let code = Self.writeAttribute(directory + "/active_low", activeLow ? "1" : "0") { return failed("active_low", code) }
+        if line.direction == .output {
+            // "high"/"low" are raw levels: the logical initial value through active_low.
+            let active = ciot_gpio_v2_config_line_output_value(&config, 0) != 0
+            if let code = Self.writeAttribute(directory + "/direction", active != activeLow ? "high" : "low") { return failed("direction", code) }
+        } else {
+            if let code = Self.writeAttribute(directory + "/direction", "in") { return failed("direction", code) }
+            let rising = line.flags & CIOT_GPIO_V2_LINE_FLAG_EDGE_RISING != 0, falling = line.flags & CIOT_GPIO_V2_LINE_FLAG_EDGE_FALLING != 0
+            let edge = rising && falling ? "both" : rising ? "rising" : falling ? "falling" : "none"
+            if let code = Self.writeAttribute(directory + "/edge", edge) { return failed("edge", code) }
+        }
+        let fd = open(directory + "/value", O_RDWR | O_CLOEXEC)
+        guard fd >= 0 else { return failed("opening value", errno) }
+        let keep = line.direction == .output ? fcntl(fd, F_DUPFD_CLOEXEC, 3) : -1
+        state.withLock { state in
+            if let previous = state.sysfsExports[number], previous >= 0 { close(previous) }
+            state.sysfsExports[number] = keep
+        }
+        log("gpio", request, denied: nil)
+        return .success(fd)
+    }
+
     /// The chips the manifest declares lines of, in declaration order.
     var declaredChips: [String] {
         var seen = Set<String>()
@@ -211,6 +313,13 @@ public final class HardwareBroker: Sendable {
             return .failure(.failed("the manifest declares lines of \(chips.count) chip(s)", errno: ERANGE))
         }
         let chip = chips[Int(index)]
+        if let sysfs = sysfsChip(chip) {
+            var info = ciot_gpiochip_info()
+            Self.fill(&info.name, sysfs.name)
+            Self.fill(&info.label, sysfs.label)
+            info.lines = UInt32(sysfs.lineCount)
+            return .success(withUnsafeBytes(of: &info) { Array($0) })
+        }
         return withChip(chip, O_RDONLY) { fd in
             var info = ciot_gpiochip_info()
             guard ciot_gpio_get_chipinfo(fd, &info) == 0 else { return .failure(Self.errnoFailure("GPIO_GET_CHIPINFO_IOCTL on \(chip)")) }
@@ -224,12 +333,33 @@ public final class HardwareBroker: Sendable {
         guard capabilities.gpio.contains(where: { $0.chip == chip && $0.line == offset }) else {
             return .failure(.denied("\(chip) line \(offset) is not declared in capabilities.gpio"))
         }
+        if let sysfs = sysfsChip(chip) {
+            // Sysfs names no lines; an exported line is in use, with its direction.
+            var info = ciot_gpio_v2_line_info()
+            info.offset = offset
+            let directory = sysfsRoot + "/class/gpio/gpio\(sysfs.base + Int(offset))"
+            if let direction = Self.readAttribute(directory + "/direction") {
+                info.flags = CIOT_GPIO_V2_LINE_FLAG_USED | (direction == "out" ? CIOT_GPIO_V2_LINE_FLAG_OUTPUT : CIOT_GPIO_V2_LINE_FLAG_INPUT)
+                Self.fill(&info.consumer, "sysfs")
+            } else {
+                info.flags = CIOT_GPIO_V2_LINE_FLAG_INPUT
+            }
+            return .success(withUnsafeBytes(of: &info) { Array($0) })
+        }
         return withChip(chip, O_RDONLY) { fd in
             var info = ciot_gpio_v2_line_info()
             guard ciot_gpio_v2_get_lineinfo(fd, offset, &info) == 0 else {
                 return .failure(Self.errnoFailure("GPIO_V2_GET_LINEINFO_IOCTL for \(chip) line \(offset)"))
             }
             return .success(withUnsafeBytes(of: &info) { Array($0) })
+        }
+    }
+
+    /// Copies `text` into a C `char[N]` of a kernel structure, NUL-terminated.
+    static func fill<T>(_ field: inout T, _ text: String) {
+        withUnsafeMutableBytes(of: &field) { raw in
+            raw.initializeMemory(as: UInt8.self, repeating: 0)
+            for (i, byte) in text.utf8.prefix(raw.count - 1).enumerated() { raw[i] = byte }
         }
     }
 
@@ -259,6 +389,17 @@ public final class HardwareBroker: Sendable {
         for (name, output) in outputs.sorted(by: { $0.key < $1.key }) {
             if ciot_gpio_v2_line_set_values(output.fd, 0, output.mask) == 0 { driven.append(name) }
             close(output.fd)
+        }
+        let exports = state.withLock { state -> [Int: Int32] in
+            defer { state.sysfsExports = [:] }
+            return state.sysfsExports
+        }
+        for (number, fd) in exports.sorted(by: { $0.key < $1.key }) {
+            if fd >= 0 {
+                if pwrite(fd, "0", 1, 0) == 1 { driven.append("gpio\(number)") }
+                close(fd)
+            }
+            _ = Self.writeAttribute(sysfsRoot + "/class/gpio/unexport", String(number))
         }
         return driven
     }

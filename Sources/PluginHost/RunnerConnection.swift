@@ -295,6 +295,9 @@ final class RunnerConnection: @unchecked Sendable {
     private func inform(_ id: UInt32, _ result: Result<[UInt8], HardwareBroker.Refusal>, what: String) {
         switch result {
         case let .success(bytes): answer(.info(requestID: id, bytes: bytes), fd: nil)
+        case .failure(.failed(_, ERANGE)) where what == "gpio chip info":
+            // The end of the chip list, which every enumeration reaches: not worth a line.
+            answer(.failed(requestID: id, code: ERANGE, reason: "no more chips"))
         case let .failure(refusal): refuse(id, refusal, what: what)
         }
     }

@@ -1,3 +1,4 @@
+import Foundation
 import CIoTLinux
 #if canImport(Glibc)
 import Glibc
@@ -36,6 +37,45 @@ let brokerLabTests: [LabTest] = [
         // Stopping the module drives its outputs to the safe state.
         try expectEqual(broker.driveOutputsToSafeState(), ["\(chips.a.name):3"])
         try expectEqual(try sim.driven(chips.a, 3), false, "safe state")
+    },
+    LabTest(name: "broker.sysfs-chip-value-file-drives-and-polls") {
+        // No /dev/gpiochip* for the broker: it exports the line through legacy sysfs instead.
+        let gpio = try GPIO.linux(.characterDevice)
+        let chips = try LabChips(gpio)
+        let sim = try GPIOSim()
+        guard let base = chips.a.sysfsBase else { throw LabFailure(description: "iotlab-a has no sysfs base") }
+        let chip = "gpiochip\(base)"
+        try FileManager.default.createDirectory(atPath: "/tmp/broker-sysfs-dev", withIntermediateDirectories: true)
+        let capabilities = ModuleManifest.Capabilities(gpio: [.init(chip: chip, line: 2, direction: .output), .init(chip: chip, line: 3, direction: .input)])
+        let broker = HardwareBroker(moduleID: "com.example.lab", capabilities: capabilities, audit: AuditLog(stateDirectory: "/tmp"), devRoot: "/tmp/broker-sysfs-dev")
+        var config = ciot_gpio_v2_line_config()
+        ciot_gpio_v2_config_init(&config)
+        config.flags = CIOT_GPIO_V2_LINE_FLAG_OUTPUT
+        guard case let .success(out) = broker.requestGPIOLines(chip: chip, offsets: [2], config: withUnsafeBytes(of: &config) { Array($0) }) else {
+            throw LabFailure(description: "output line 2 was not granted through sysfs")
+        }
+        defer { close(out) }
+        try expectEqual(try sim.driven(chips.a, 2), false, "initial value")
+        try expect(pwrite(out, "1", 1, 0) == 1, "write 1: errno \(errno)")
+        try expectEqual(try sim.driven(chips.a, 2), true, "gpio-sim sees the write through the value file")
+
+        try sim.pull(chips.a, 3, up: false)
+        config.flags = CIOT_GPIO_V2_LINE_FLAG_INPUT | CIOT_GPIO_V2_LINE_FLAG_EDGE_RISING | CIOT_GPIO_V2_LINE_FLAG_EDGE_FALLING
+        guard case let .success(input) = broker.requestGPIOLines(chip: chip, offsets: [3], config: withUnsafeBytes(of: &config) { Array($0) }) else {
+            throw LabFailure(description: "input line 3 was not granted through sysfs")
+        }
+        defer { close(input) }
+        var byte: UInt8 = 0
+        _ = pread(input, &byte, 1, 0)
+        try sim.pull(chips.a, 3, up: true)
+        var descriptor = pollfd(fd: input, events: Int16(POLLPRI | POLLERR), revents: 0)
+        try expect(poll(&descriptor, 1, 2000) == 1 && descriptor.revents & Int16(POLLPRI) != 0, "no POLLPRI after the edge (revents \(descriptor.revents))")
+        _ = pread(input, &byte, 1, 0)
+        try expectEqual(byte, UInt8(ascii: "1"), "the value after the rising edge")
+
+        try expectEqual(broker.driveOutputsToSafeState(), ["gpio\(base + 2)"])
+        try expectEqual(try sim.driven(chips.a, 2), false, "safe state")
+        try expect(!FileManager.default.fileExists(atPath: "/sys/class/gpio/gpio\(base + 2)"), "line 2 unexported")
     },
     LabTest(name: "broker.i2c-declared-address-only") {
         let bus = UInt32(try environment("IOTLAB_I2C_BUS"))!

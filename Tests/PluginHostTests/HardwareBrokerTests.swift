@@ -17,7 +17,7 @@ struct HardwareBrokerTests {
     static func broker(in fixture: Fixture) throws -> (HardwareBroker, AuditLog) {
         try FileManager.default.createDirectory(atPath: fixture.path("state"), withIntermediateDirectories: true)
         let audit = AuditLog(stateDirectory: fixture.path("state"))
-        return (HardwareBroker(moduleID: "com.example.x", capabilities: capabilities, audit: audit, devRoot: fixture.path("dev")), audit)
+        return (HardwareBroker(moduleID: "com.example.x", capabilities: capabilities, audit: audit, devRoot: fixture.path("dev"), sysfsRoot: fixture.path("sys")), audit)
     }
 
     @Test("undeclared GPIO lines, wrong directions, buses and addresses are denied, with an audit line each")
@@ -100,6 +100,78 @@ struct HardwareBrokerTests {
         let entries = audit.entries()
         #expect(entries.map(\.decision) == ["denied", "denied"])
         #expect(entries.map(\.request) == ["gpiochip0 line 17 output, line 27 output", "gpiochip0 line 17 output, line 18 output"])
+    }
+
+    @Test("a legacy sysfs chip (no /dev node): one line exported, configured as asked, its value file handed over; inactive and unexported on stop")
+    func sysfsLines() throws {
+        let fixture = try Fixture()
+        defer { fixture.cleanUp() }
+        // A sysfs tree as the kernel shows a chip at base 512, with gpio529 (line 17) and gpio539
+        // (line 27) as export would make them.
+        let gpio = fixture.path("sys/class/gpio")
+        for directory in ["gpiochip512", "gpio529", "gpio539"] {
+            try FileManager.default.createDirectory(atPath: gpio + "/" + directory, withIntermediateDirectories: true)
+        }
+        for (file, text) in [("gpiochip512/base", "512\n"), ("gpiochip512/ngpio", "58\n"), ("gpiochip512/label", "pinctrl-bcm2711\n"),
+                             ("export", ""), ("unexport", ""), ("gpio529/value", "0"), ("gpio539/value", "0"),
+                             ("gpio529/active_low", ""), ("gpio529/direction", ""), ("gpio529/edge", ""),
+                             ("gpio539/active_low", ""), ("gpio539/direction", ""), ("gpio539/edge", "")] {
+            #expect(FileManager.default.createFile(atPath: gpio + "/" + file, contents: Data(text.utf8)))
+        }
+        try FileManager.default.createDirectory(atPath: fixture.path("state"), withIntermediateDirectories: true)
+        let capabilities = ModuleManifest.Capabilities(gpio: [.init(chip: "gpiochip512", line: 17, direction: .output),
+                                                              .init(chip: "gpiochip512", line: 27, direction: .input)])
+        let audit = AuditLog(stateDirectory: fixture.path("state"))
+        let broker = HardwareBroker(moduleID: "com.example.x", capabilities: capabilities, audit: audit,
+                                    devRoot: fixture.path("dev"), sysfsRoot: fixture.path("sys"))
+        func read(_ file: String) -> String { (try? String(contentsOfFile: gpio + "/" + file, encoding: .utf8)) ?? "(missing)" }
+
+        // Chip info comes from sysfs.
+        guard case let .success(chipBytes) = broker.gpioChipInfo(index: 0) else { Issue.record("no chip info"); return }
+        var chip = ciot_gpiochip_info()
+        withUnsafeMutableBytes(of: &chip) { $0.copyBytes(from: chipBytes) }
+        #expect(chip.lines == 58)
+
+        // Output, initially active, active-low: raw level low.
+        var config = ciot_gpio_v2_line_config()
+        ciot_gpio_v2_config_init(&config)
+        config.flags = CIOT_GPIO_V2_LINE_FLAG_OUTPUT | CIOT_GPIO_V2_LINE_FLAG_ACTIVE_LOW
+        _ = ciot_gpio_v2_config_add_output_values(&config, 1, 1)
+        guard case let .success(fd) = broker.requestGPIOLines(chip: "gpiochip512", offsets: [17], config: withUnsafeBytes(of: &config) { Array($0) }) else {
+            Issue.record("line 17 was not granted"); return
+        }
+        #expect(read("export") == "529")
+        #expect(read("gpio529/active_low") == "1")
+        #expect(read("gpio529/direction") == "low")
+        var written: [UInt8] = [0x31]
+        #expect(pwrite(fd, &written, 1, 0) == 1)
+        close(fd)
+        #expect(read("gpio529/value") == "1")
+
+        // Input with edges on both sides.
+        let input = Self.config(CIOT_GPIO_V2_LINE_FLAG_INPUT | CIOT_GPIO_V2_LINE_FLAG_EDGE_RISING | CIOT_GPIO_V2_LINE_FLAG_EDGE_FALLING)
+        guard case let .success(inputFD) = broker.requestGPIOLines(chip: "gpiochip512", offsets: [27], config: input) else {
+            Issue.record("line 27 was not granted"); return
+        }
+        close(inputFD)
+        #expect(read("gpio539/direction") == "in" && read("gpio539/edge") == "both")
+
+        // What sysfs cannot do is refused, not dropped; undeclared lines are denied.
+        guard case .failure(.failed(_, EOPNOTSUPP)) = broker.requestGPIOLines(
+            chip: "gpiochip512", offsets: [27], config: Self.config(CIOT_GPIO_V2_LINE_FLAG_INPUT | CIOT_GPIO_V2_LINE_FLAG_BIAS_PULL_UP)) else {
+            Issue.record("a pull-up on sysfs was not refused"); return
+        }
+        guard case .failure(.failed(_, EOPNOTSUPP)) = broker.requestGPIOLines(
+            chip: "gpiochip512", offsets: [17, 27],
+            config: Self.config(CIOT_GPIO_V2_LINE_FLAG_OUTPUT, overrides: [(CIOT_GPIO_V2_LINE_FLAG_INPUT, 0b10)])) else {
+            Issue.record("two sysfs lines in one request were not refused"); return
+        }
+        #expect(broker.requestGPIOLines(chip: "gpiochip512", offsets: [4], config: Self.config(CIOT_GPIO_V2_LINE_FLAG_OUTPUT)).isDenied)
+
+        // Stop: the output is driven inactive ("0") and both lines are unexported.
+        #expect(broker.driveOutputsToSafeState() == ["gpio529"])
+        #expect(read("gpio529/value") == "0")
+        #expect(read("unexport") == "539")   // the last of the two writes
     }
 
     @Test("chip and line info: declared chips by index, declared lines only, nothing audited")

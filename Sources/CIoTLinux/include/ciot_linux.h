@@ -135,6 +135,27 @@ static inline uint64_t ciot_gpio_v2_config_line_flags(const struct gpio_v2_line_
     return c->flags;
 }
 
+/// The debounce period (µs) the config gives request line `index`, 0 for none.
+static inline uint32_t ciot_gpio_v2_config_line_debounce(const struct gpio_v2_line_config *c, uint32_t index) {
+    uint32_t count = c->num_attrs < GPIO_V2_LINE_NUM_ATTRS_MAX ? c->num_attrs : GPIO_V2_LINE_NUM_ATTRS_MAX;
+    for (uint32_t i = 0; i < count && index < 64; i++) {
+        const struct gpio_v2_line_config_attribute *a = &c->attrs[i];
+        if (a->attr.id == GPIO_V2_LINE_ATTR_ID_DEBOUNCE && (a->mask & (1ULL << index))) return a->attr.debounce_period_us;
+    }
+    return 0;
+}
+
+/// The initial output value (0 or 1) the config gives request line `index`: the first output
+/// values attribute that covers it, else 0.
+static inline int ciot_gpio_v2_config_line_output_value(const struct gpio_v2_line_config *c, uint32_t index) {
+    uint32_t count = c->num_attrs < GPIO_V2_LINE_NUM_ATTRS_MAX ? c->num_attrs : GPIO_V2_LINE_NUM_ATTRS_MAX;
+    for (uint32_t i = 0; i < count && index < 64; i++) {
+        const struct gpio_v2_line_config_attribute *a = &c->attrs[i];
+        if (a->attr.id == GPIO_V2_LINE_ATTR_ID_OUTPUT_VALUES && (a->mask & (1ULL << index))) return (a->attr.values >> index) & 1;
+    }
+    return 0;
+}
+
 /// Requests `count` lines of the chip open on `chip_fd`. On success returns 0 and stores the
 /// line request's file descriptor in `*line_fd`.
 static inline int ciot_gpio_v2_request_lines(int chip_fd, const uint32_t *offsets, uint32_t count,

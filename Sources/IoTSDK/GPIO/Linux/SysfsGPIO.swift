@@ -147,6 +147,8 @@ struct SysfsExport: Sendable {
     let offset: UInt32
     let directory: String
     let classDirectory: String
+    /// False for a line the plugin host exported and handed over: the host unexports it.
+    var unexportsOnRelease = true
 
     /// Opens `value`, waiting out the moment after export when udev has not yet handed the
     /// files to the gpio group.
@@ -208,6 +210,7 @@ struct SysfsExport: Sendable {
     }
 
     func unexport() {
+        guard unexportsOnRelease else { return }
         try? SysfsFiles.write(String(number), to: classDirectory + "/unexport", what: "unexporting GPIO \(number)")
     }
 }

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import CIoTLinux
 import Logging
 
@@ -74,6 +77,17 @@ public struct MediatedGPIO: GPIOBackend {
             throw Self.error(error, "requesting lines \(offsets)", chip: chip, offsets: offsets)
         }
         logger.debug("lines granted by the plugin host", metadata: ["chip": "\(chip.name)", "offsets": "\(offsets)"])
+        var info = stat()
+        if fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, offsets.count == 1 {
+            // A legacy sysfs chip: the host exported the line, configured it and handed over its
+            // `value` file, on which reads, writes and poll(2) for edges work as on any sysfs line.
+            // Its settings are the host's to change, so reconfigure() fails (no /sys here).
+            let export = SysfsExport(number: Int(offsets[0]), offset: offsets[0],
+                                     directory: "line \(offsets[0]) of \(chip.name) (sysfs, granted by the plugin host)",
+                                     classDirectory: "", unexportsOnRelease: false)
+            let line = SysfsLine(export: export, value: OwnedDescriptor(fd, path: export.directory + "/value"))
+            return SysfsLineHandle(lines: [line], chip: chip, settings: settings)
+        }
         return CharacterDeviceLineHandle(
             descriptor: OwnedDescriptor(fd, path: "line request \(offsets) on \(chip.name) (granted by the plugin host)"),
             chip: chip, offsets: offsets, settings: settings)
