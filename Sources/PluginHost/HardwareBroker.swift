@@ -226,24 +226,9 @@ public final class HardwareBroker: Sendable {
         return SysfsChip(name: chip, directory: directory, label: Self.readAttribute(directory + "/label") ?? "", base: base, lineCount: count)
     }
 
-    /// A sysfs attribute's text without its newline (one read(2): sysfs files report a size of
-    /// 4096 whatever they hold).
+    /// A sysfs attribute's text without its newline.
     static func readAttribute(_ path: String) -> String? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        let count = read(fd, &buffer, buffer.count)
-        guard count >= 0 else { return nil }
-        return String(decoding: buffer.prefix(count), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-    }
-
-    static func writeAttribute(_ path: String, _ value: String) -> Int32? {
-        let fd = open(path, O_WRONLY | O_CLOEXEC)
-        guard fd >= 0 else { return errno }
-        defer { close(fd) }
-        let bytes = Array(value.utf8)
-        return write(fd, bytes, bytes.count) == bytes.count ? nil : errno
+        CgroupFiles.read(path)?.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     /// Exports one declared line through sysfs, configures it as the config asks and hands over
@@ -266,27 +251,27 @@ public final class HardwareBroker: Sendable {
         }
         let number = chip.base + Int(line.offset)
         let classDirectory = sysfsRoot + "/class/gpio", directory = classDirectory + "/gpio\(number)"
-        if let code = Self.writeAttribute(classDirectory + "/export", String(number)) {
+        if let code = CgroupFiles.write(classDirectory + "/export", String(number)) {
             return .failure(.failed("the kernel refused \(request) (exporting GPIO \(number)): \(String(cString: strerror(code)))\(code == EBUSY ? " (another consumer holds the line)" : "")", errno: code))
         }
         // Whatever fails from here unexports the line again.
         func failed(_ what: String, _ code: Int32) -> Result<Int32, Refusal> {
-            _ = Self.writeAttribute(classDirectory + "/unexport", String(number))
+            _ = CgroupFiles.write(classDirectory + "/unexport", String(number))
             return .failure(.failed("\(request): \(what) of GPIO \(number): \(String(cString: strerror(code)))", errno: code))
         }
         var waited = 0
         while access(directory + "/value", F_OK) != 0 && waited < 100 { usleep(10_000); waited += 1 }
         let activeLow = line.flags & CIOT_GPIO_V2_LINE_FLAG_ACTIVE_LOW != 0
-        if let code = Self.writeAttribute(directory + "/active_low", activeLow ? "1" : "0") { return failed("active_low", code) }
+        if let code = CgroupFiles.write(directory + "/active_low", activeLow ? "1" : "0") { return failed("active_low", code) }
         if line.direction == .output {
             // "high"/"low" are raw levels: the logical initial value through active_low.
             let active = ciot_gpio_v2_config_line_output_value(&config, 0) != 0
-            if let code = Self.writeAttribute(directory + "/direction", active != activeLow ? "high" : "low") { return failed("direction", code) }
+            if let code = CgroupFiles.write(directory + "/direction", active != activeLow ? "high" : "low") { return failed("direction", code) }
         } else {
-            if let code = Self.writeAttribute(directory + "/direction", "in") { return failed("direction", code) }
+            if let code = CgroupFiles.write(directory + "/direction", "in") { return failed("direction", code) }
             let rising = line.flags & CIOT_GPIO_V2_LINE_FLAG_EDGE_RISING != 0, falling = line.flags & CIOT_GPIO_V2_LINE_FLAG_EDGE_FALLING != 0
             let edge = rising && falling ? "both" : rising ? "rising" : falling ? "falling" : "none"
-            if let code = Self.writeAttribute(directory + "/edge", edge) { return failed("edge", code) }
+            if let code = CgroupFiles.write(directory + "/edge", edge) { return failed("edge", code) }
         }
         let fd = open(directory + "/value", O_RDWR | O_CLOEXEC)
         guard fd >= 0 else { return failed("opening value", errno) }
@@ -399,7 +384,7 @@ public final class HardwareBroker: Sendable {
                 if pwrite(fd, "0", 1, 0) == 1 { driven.append("gpio\(number)") }
                 close(fd)
             }
-            _ = Self.writeAttribute(sysfsRoot + "/class/gpio/unexport", String(number))
+            _ = CgroupFiles.write(sysfsRoot + "/class/gpio/unexport", String(number))
         }
         return driven
     }
