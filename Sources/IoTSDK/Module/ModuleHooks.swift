@@ -56,12 +56,16 @@ public struct ModuleHost: @unchecked Sendable {
         public var description: String { reason.isEmpty ? "error \(code)" : reason }
     }
 
+    /// Whether the table, as large as the host built it (`size`), reaches to `field`'s end:
+    /// fields are only ever appended, so older hosts' tables end earlier.
+    private func covers<Field>(_ field: KeyPath<iotsdk_host, Field>) -> Bool {
+        guard let offset = MemoryLayout<iotsdk_host>.offset(of: field) else { return false }
+        return Int(table.pointee.size) >= offset + MemoryLayout<Field>.size
+    }
+
     /// Whether the host's table has `gpio_request`, `i2c_transfer` and `last_error` (hosts of
     /// the first ABI 1 release do not).
-    public var hasHardwareCalls: Bool {
-        guard let offset = MemoryLayout<iotsdk_host>.offset(of: \iotsdk_host.last_error) else { return false }
-        return Int(table.pointee.size) >= offset + MemoryLayout<UnsafeRawPointer>.size
-    }
+    public var hasHardwareCalls: Bool { covers(\iotsdk_host.last_error) }
 
     private func failure(_ result: Int32) -> HostRequestError {
         let reason = hasHardwareCalls ? table.pointee.last_error?(table).map { String(cString: $0) } ?? "" : ""
@@ -81,10 +85,7 @@ public struct ModuleHost: @unchecked Sendable {
 
     /// Whether the host's table has `gpio_request_lines`, `gpio_chip_info` and `gpio_line_info`,
     /// which IoTSDK's mediated GPIO backend needs.
-    public var hasGPIOLineCalls: Bool {
-        guard let offset = MemoryLayout<iotsdk_host>.offset(of: \iotsdk_host.gpio_line_info) else { return false }
-        return Int(table.pointee.size) >= offset + MemoryLayout<UnsafeRawPointer>.size
-    }
+    public var hasGPIOLineCalls: Bool { covers(\iotsdk_host.gpio_line_info) }
 
     /// Asks the host for lines of `chip` with a kernel line config (uAPI v2), as
     /// GPIO_V2_GET_LINE_IOCTL does; returns the line request's descriptor, which the caller owns.
@@ -121,8 +122,7 @@ public struct ModuleHost: @unchecked Sendable {
     /// The manifest's `capabilities.storageQuotaBytes`, or nil when there is none (or the host
     /// predates the field). `Database` applies it to databases in `dataDirectory`.
     public var storageQuotaBytes: UInt64? {
-        guard let offset = MemoryLayout<iotsdk_host>.offset(of: \iotsdk_host.storage_quota_bytes),
-              Int(table.pointee.size) >= offset + MemoryLayout<UInt64>.size else { return nil }
+        guard covers(\iotsdk_host.storage_quota_bytes) else { return nil }
         let quota = table.pointee.storage_quota_bytes
         return quota > 0 ? quota : nil
     }

@@ -142,13 +142,8 @@ public final class Database: @unchecked Sendable {
 
     /// Whether `path`'s folder is `directory` or inside it (both resolved through symlinks).
     static func isInside(_ path: String, directory: String) -> Bool {
-        func resolved(_ p: String) -> String? {
-            guard let r = realpath(p, nil) else { return nil }
-            defer { free(r) }
-            return String(cString: r)
-        }
         let folder = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
-        guard let inner = resolved(folder.isEmpty ? "/" : folder), let outer = resolved(directory) else { return false }
+        guard let inner = SysfsFiles.realPath(folder.isEmpty ? "/" : folder), let outer = SysfsFiles.realPath(directory) else { return false }
         return inner == outer || inner.hasPrefix(outer == "/" ? "/" : outer + "/")
     }
 
