@@ -156,14 +156,9 @@ extension HostRuntimeTests {
     func installWhileRunning() throws {
         let f = try UpdateFixture()
         defer { f.base.cleanUp() }
-        try f.engine().install(imageAt: try f.image("1.0.0", behavior: "heartbeat"))
-        let process = try Self.startHost(f)
-        defer {
-            kill(process.processIdentifier, SIGTERM)
-            process.waitUntilExit()
-        }
+        let process = try Self.hostRunningFirstVersion(f)
+        defer { Self.stop(process) }
         func running(_ version: String) -> Bool { Self.running(f, version) }
-        #expect(SupervisorTests.wait(20) { running("1.0.0") })
 
         let install = try UpdateCrashTests.pluginHost(["install", try f.image("1.1.0", behavior: "heartbeat"), "--state-dir", f.state], fault: nil)
         #expect(install.status == 0, "\(install.stderr)")
@@ -182,14 +177,9 @@ extension HostRuntimeTests {
     func killedInstallWhileRunning() throws {
         let f = try UpdateFixture()
         defer { f.base.cleanUp() }
-        try f.engine().install(imageAt: try f.image("1.0.0", behavior: "heartbeat"))
-        let process = try Self.startHost(f)
-        defer {
-            kill(process.processIdentifier, SIGTERM)
-            process.waitUntilExit()
-        }
+        let process = try Self.hostRunningFirstVersion(f)
+        defer { Self.stop(process) }
         func running(_ version: String) -> Bool { Self.running(f, version) }
-        #expect(SupervisorTests.wait(20) { running("1.0.0") })
         // Killed right after `current` switched to 1.1.0, before its health was judged.
         let install = try UpdateCrashTests.pluginHost(["install", try f.image("1.1.0", behavior: "heartbeat"), "--state-dir", f.state],
                                                       fault: "after:activated")
@@ -215,14 +205,10 @@ extension HostRuntimeTests {
         defer { f.base.cleanUp() }
         var manifest = UpdateFixture.manifest("1.0.0")
         manifest.commands = HardwareRequestTests.commands
-        try f.engine().install(imageAt: try f.image("1.0.0", behavior: "heartbeat", manifest: manifest))
-        let process = try Self.startHost(f)
-        defer {
-            kill(process.processIdentifier, SIGTERM)
-            process.waitUntilExit()
-        }
+        let process = try Self.hostRunningFirstVersion(f, manifest: manifest)
+        defer { Self.stop(process) }
         let socket = ControlServer.socketPath(stateDirectory: f.state)
-        #expect(SupervisorTests.wait(20) { Self.running(f, "1.0.0") && FileManager.default.fileExists(atPath: socket) })
+        #expect(SupervisorTests.wait(20) { FileManager.default.fileExists(atPath: socket) })
         // Past the file mode: a second name in a directory anyone may enter, and mode 0666.
         let open = try TestModule.temporaryDirectory("control-socket")
         defer { try? FileManager.default.removeItem(atPath: open) }
@@ -254,13 +240,8 @@ extension HostRuntimeTests {
     func removeWhileRunning() throws {
         let f = try UpdateFixture()
         defer { f.base.cleanUp() }
-        try f.engine().install(imageAt: try f.image("1.0.0", behavior: "heartbeat"))
-        let process = try Self.startHost(f)
-        defer {
-            kill(process.processIdentifier, SIGTERM)
-            process.waitUntilExit()
-        }
-        #expect(SupervisorTests.wait(20) { Self.running(f, "1.0.0") })
+        let process = try Self.hostRunningFirstVersion(f)
+        defer { Self.stop(process) }
         let remove = try UpdateCrashTests.pluginHost(["remove", UpdateFixture.id, "--state-dir", f.state], fault: nil)
         #expect(remove.status == 0, "\(remove.stderr)")
         func snapshot() -> String { String(describing: HostRuntime.runningSnapshot(stateDirectory: f.state)) }
@@ -297,6 +278,21 @@ extension HostRuntimeTests {
         }
         try process.run()
         return process
+    }
+
+    /// Installs version 1.0.0 of the fixture's module (heartbeating), starts `plugin-host run` and
+    /// waits until the host runs it. End it with `stop`.
+    static func hostRunningFirstVersion(_ f: UpdateFixture, manifest: ModuleManifest? = nil) throws -> Process {
+        try f.engine().install(imageAt: try f.image("1.0.0", behavior: "heartbeat", manifest: manifest))
+        let process = try startHost(f)
+        #expect(SupervisorTests.wait(20) { running(f, "1.0.0") }, "\(String(describing: HostRuntime.runningSnapshot(stateDirectory: f.state)))")
+        return process
+    }
+
+    /// SIGTERM to a host from `startHost`, and its end.
+    static func stop(_ process: Process) {
+        kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
     }
 
     /// Whether the running host reports the fixture's module at `version` as running.
