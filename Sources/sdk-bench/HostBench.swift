@@ -96,11 +96,7 @@ func benchColdStart(_ options: Options) throws {
     try FileManager.default.createDirectory(atPath: root + "/module/lib", withIntermediateDirectories: true)
     try FileManager.default.createDirectory(atPath: root + "/data", withIntermediateDirectories: true)
     try FileManager.default.copyItem(atPath: library, toPath: root + "/module/lib/libExampleModuleC.so")
-    let manifest = ModuleManifest(
-        id: "com.example.bench", version: SemanticVersion("1.0.0")!, abi: 1,
-        library: .init(path: "lib/libExampleModuleC.so", entryPoints: .init(start: "example_start", stop: "example_stop")),
-        capabilities: .init(), resources: .init(memoryBytes: 32 << 20, cpuPercent: 100, maxProcesses: 16, maxOpenFiles: 64),
-        health: .init(readyTimeoutSeconds: 5, heartbeatIntervalSeconds: 1, stabilityWindowSeconds: 0, maxRestarts: 1, restartWindowSeconds: 60))
+    let manifest = exampleManifest(id: "com.example.bench", stabilityWindowSeconds: 0, maxRestarts: 1)
     let context = ModuleContext(manifest: manifest, moduleDirectory: root + "/module", dataDirectory: root + "/data")
     var variants: [(String, ChildProcessRunner)] = [("unsandboxed", ChildProcessRunner(executable: runnerPath))]
     if getuid() == 0 { variants.append(("sandboxed", ChildProcessRunner(executable: runnerPath, sandbox: SandboxOptions()))) }
@@ -143,11 +139,7 @@ func benchMemory(_ options: Options) throws {
         let directory = root + "/module\(index)"
         try FileManager.default.createDirectory(atPath: directory + "/lib", withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: library, toPath: directory + "/lib/libExampleModuleC.so")
-        let manifest = ModuleManifest(
-            id: "com.example.idle\(index)", version: SemanticVersion("1.0.0")!, abi: 1,
-            library: .init(path: "lib/libExampleModuleC.so", entryPoints: .init(start: "example_start", stop: "example_stop")),
-            capabilities: .init(), resources: .init(memoryBytes: 32 << 20, cpuPercent: 100, maxProcesses: 16, maxOpenFiles: 64),
-            health: .init(readyTimeoutSeconds: 5, heartbeatIntervalSeconds: 1, stabilityWindowSeconds: 0.5, maxRestarts: 3, restartWindowSeconds: 60))
+        let manifest = exampleManifest(id: "com.example.idle\(index)", stabilityWindowSeconds: 0.5, maxRestarts: 3)
         try manifest.canonicalJSON().write(to: URL(fileURLWithPath: directory + "/module.json"))
         let layout = try ImagePacker(signingKey: key).pack(moduleDirectory: directory)
         try ImagePacker.write(layout, to: root + "/image\(index)")
@@ -178,6 +170,16 @@ func benchMemory(_ options: Options) throws {
         total += pss
     }
     print("memory: plugin-host run with 3 idle modules: PSS \(format(total / 1024, "MB")) in \(1 + tree.count) processes (host alone \(format(hostPSS / 1024, "MB"))) (goal <= 15 MB)")
+}
+
+/// The C example module (Examples/ExampleModuleC) as the benchmarks run it, 1.0.0, no hardware.
+func exampleManifest(id: String, stabilityWindowSeconds: Double, maxRestarts: UInt32) -> ModuleManifest {
+    ModuleManifest(
+        id: id, version: SemanticVersion("1.0.0")!, abi: 1,
+        library: .init(path: "lib/libExampleModuleC.so", entryPoints: .init(start: "example_start", stop: "example_stop")),
+        capabilities: .init(), resources: .init(memoryBytes: 32 << 20, cpuPercent: 100, maxProcesses: 16, maxOpenFiles: 64),
+        health: .init(readyTimeoutSeconds: 5, heartbeatIntervalSeconds: 1, stabilityWindowSeconds: stabilityWindowSeconds,
+                      maxRestarts: maxRestarts, restartWindowSeconds: 60))
 }
 
 func descendants(of root: Int32) -> [Int32] {

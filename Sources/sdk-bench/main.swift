@@ -86,6 +86,17 @@ func time(_ iterations: Int, _ body: () throws -> Void) rethrows -> Double {
     return Double(now() - start) / Double(iterations)
 }
 
+/// The C loop of GPIO_V2_LINE_SET_VALUES_IOCTL on a line this process requests itself;
+/// nanoseconds per set.
+func cChardevSet(_ chip: GPIOChipInfo, _ options: Options) -> Double {
+    let fd = ciot_bench_request_output(chip.devicePath ?? "", options.offset)
+    guard fd >= 0 else { fail("the C loop could not request \(chip.name) line \(options.offset): errno \(errno)") }
+    defer { close(fd) }
+    return time(options.iterations) {
+        if ciot_bench_chardev_set(fd, UInt64(options.iterations)) != 0 { fail("C chardev loop failed: errno \(errno)") }
+    }
+}
+
 /// Toggles a one-line request `iterations` times through the SDK; nanoseconds per set.
 func toggle(_ line: GPIOLineRequest, _ iterations: Int) throws -> Double {
     try time(iterations) {
@@ -136,12 +147,7 @@ if options.what == "gpio" || options.what == "all" {
             let out = try gpio.output(line)
             sdk.append(try toggle(out, options.iterations))
             out.release()
-            let fd = ciot_bench_request_output(chip.devicePath ?? "", options.offset)
-            guard fd >= 0 else { fail("the C loop could not request \(chip.name) line \(options.offset): errno \(errno)") }
-            c.append(time(options.iterations) {
-                if ciot_bench_chardev_set(fd, UInt64(options.iterations)) != 0 { fail("C chardev loop failed: errno \(errno)") }
-            })
-            close(fd)
+            c.append(cChardevSet(chip, options))
         }
         report("gpio chardev set", sdk: sdk, c: c)
 
@@ -164,12 +170,7 @@ if options.what == "gpio" || options.what == "all" {
             granted.append(Double(nanoseconds) / Double(options.iterations))
             close(fd)
             broker.driveOutputsToSafeState()
-            let own = ciot_bench_request_output(chip.devicePath ?? "", options.offset)
-            guard own >= 0 else { fail("the host could not request \(chip.name) line \(options.offset): errno \(errno)") }
-            direct.append(time(options.iterations) {
-                if ciot_bench_chardev_set(own, UInt64(options.iterations)) != 0 { fail("host loop failed: errno \(errno)") }
-            })
-            close(own)
+            direct.append(cChardevSet(chip, options))
         }
         report("gpio set via granted fd in another process (vs host's own)", sdk: granted, c: direct)
 
