@@ -9,6 +9,9 @@ Every ```sh block in README.md and Documentation/*.md must be one of:
     For each command of the block, the program (after `sudo`, `swift run`, `bash`) and its
     subcommand, if it has one, must appear in one of those files.
 Usage: Scripts/check-doc-commands.py  (exit 1 with the reasons when a block breaks the rule)
+       Scripts/check-doc-commands.py --extract FILE.md
+           prints the blocks of FILE.md that are not marked skip, as one script, for
+           Scripts/doc-run.sh (exit 1 for a skip without a reason, or no block to run)
 """
 import pathlib, re, shlex, sys
 
@@ -57,6 +60,29 @@ def command_words(line):
     sub = words[1] if len(words) > 1 and re.fullmatch(r"[a-z][a-z0-9-]*", words[1]) else None
     return program, sub
 
+SKIP = re.compile(r"<!-- doc-run: skip \((.+)\) -->")
+
+def extract(path):
+    """The runnable blocks of one walkthrough, each after a `# FILE:LINE` comment."""
+    path = pathlib.Path(path).resolve()
+    script, problems = [], []
+    for line, marker, body in blocks(path.read_text()):
+        if marker.startswith("<!-- doc-run: skip"):
+            if not SKIP.fullmatch(marker):
+                problems.append(f"{path}:{line}: a doc-run skip needs a reason: <!-- doc-run: skip (why) -->")
+            continue
+        script += [f"# {path}:{line}"] + body
+    if not script:
+        problems.append(f"{path}: no ```sh block to run")
+    if problems:
+        print("\n".join(problems), file=sys.stderr)
+        sys.exit(1)
+    print("\n".join(script))
+    sys.exit(0)
+
+if sys.argv[1:2] == ["--extract"] and len(sys.argv) == 3:
+    extract(sys.argv[2])
+
 failures = []
 for doc in documents():
     rel = doc.relative_to(ROOT).as_posix()
@@ -64,7 +90,7 @@ for doc in documents():
         where = f"{rel}:{line}"
         if rel in WALKTHROUGHS and not marker.startswith("<!-- doc-run: skip"):
             continue
-        if m := re.fullmatch(r"<!-- doc-run: skip \((.+)\) -->", marker):
+        if SKIP.fullmatch(marker):
             continue
         m = re.fullmatch(r"<!-- exercised by: (.+) -->", marker)
         if not m:

@@ -13,28 +13,13 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 [ $# -ge 1 ] || { sed -n '4,11p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 bin=$(cd "$repo" && swift build --show-bin-path)
 
-# extract FILE: the runnable blocks as one script on stdout; fails on a skip without a reason.
-extract() {
-    awk -v file="$1" '
-        /^<!-- doc-run: skip/ {
-            if ($0 !~ /skip \(.+\) -->/) { printf "%s:%d: a doc-run skip needs a reason: <!-- doc-run: skip (why) -->\n", file, NR > "/dev/stderr"; bad = 1 }
-            skip = 1; next
-        }
-        /^```sh[[:space:]]*$/ { inblock = 1; if (!skip) { printf "# %s:%d\n", file, NR; runs++ } next }
-        /^```/ && inblock { inblock = 0; skip = 0; next }
-        inblock && !skip { print; next }
-        !inblock && NF > 0 { skip = 0 }
-        END { if (bad) exit 1; if (!runs) { printf "%s: no ```sh block to run\n", file > "/dev/stderr"; exit 1 } }
-    ' "$1"
-}
-
 for doc in "$@"; do
     doc=$(realpath "$doc")
     work=$(mktemp -d "${TMPDIR:-/tmp}/doc-run.XXXXXX")
     for link in Examples Sources .build; do ln -s "$repo/$link" "$work/$link"; done
     {
         printf 'set -euo pipefail\ntrap '\''kill $(jobs -p) 2>/dev/null || true'\'' EXIT\nset -x\n'
-        extract "$doc"
+        python3 "$repo/Scripts/check-doc-commands.py" --extract "$doc"
     } >"$work/.walkthrough.sh"
     printf '== doc-run: %s (in %s)\n' "${doc#"$repo"/}" "$work"
     if (cd "$work" && PATH="$bin:$PATH" bash .walkthrough.sh); then
