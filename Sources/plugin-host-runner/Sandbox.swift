@@ -19,7 +19,7 @@ import Synchronization
 //                  loads the library and calls the hook or entry points as usual.
 //
 // The module is not PID 1 itself: the kernel ignores signals that PID 1 has no handler for, so
-// a module's abort() or a default SIGTERM would not end it the way it ends an ordinary process.
+// a module aborting (SIGABRT) or a default SIGTERM would not end it the way it ends an ordinary process.
 //
 // Whatever the kernel refuses is reported on stderr as `plugin-host-runner: sandbox: <part> not
 // applied: <reason>` (the host keeps these lines with the output) and the run goes on with what
