@@ -581,16 +581,14 @@ struct RunnerProcess {
         return set
     }
 
-    /// Waits until a descriptor of `set` is ready or `deadline` passes; without a pidfd, at most
+    /// Waits until a descriptor of `set` is ready or `deadline` passes (the pidfd signals the
+    /// child's exit, so nothing else needs a look); without a pidfd (Linux before 5.3), at most
     /// 20 ms, so that the caller looks for the child's exit again.
     static func wait(for set: PollSet, until deadline: ContinuousClock.Instant) {
-        let left = deadline - ContinuousClock.now
-        guard left > .zero else { return }
-        let slice: Duration = set.exitIsPollable ? .milliseconds(500) : .milliseconds(20)
-        let (seconds, attoseconds) = min(left, slice).components
-        let milliseconds = Int32(clamping: seconds * 1000 + (attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000)
+        guard deadline > .now else { return }
+        let wakeAt = set.exitIsPollable ? deadline : min(deadline, .now + .milliseconds(20))
         var descriptors = set.descriptors.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
-        _ = poll(&descriptors, nfds_t(descriptors.count), milliseconds)
+        _ = poll(&descriptors, nfds_t(descriptors.count), HostEventLoop.milliseconds(until: wakeAt))
     }
 
     // MARK: Exit

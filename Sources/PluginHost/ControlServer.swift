@@ -4,7 +4,8 @@ import Glibc
 import ModuleProtocol
 import Synchronization
 
-/// The running host's control socket, `<state>/run/control.sock`: an AF_UNIX stream socket, mode
+/// The running host's control socket, `<state>/run/control.sock` (in the runtime directory on
+/// tmpfs: `RuntimeDirectory`): an AF_UNIX stream socket, mode
 /// 0600 (so only its owner, root on a device, can even connect), on which `plugin-host command`
 /// reaches the running modules. Every connection is checked again with SO_PEERCRED: the peer
 /// must be root or the host's own user. One request per connection, one JSON line each way:
@@ -33,7 +34,8 @@ public final class ControlServer: Sendable {
             self.timeoutSeconds = timeoutSeconds
         }
 
-        /// `pause` (stop supervising the module while an install changes it) or `resume`.
+        /// `pause` (stop supervising the module while an install changes it), `resume`, or
+        /// `output` (the module's recent output, `plugin-host logs`).
         public init(_ request: String, module: String) {
             self.request = request
             self.module = module
@@ -98,7 +100,7 @@ public final class ControlServer: Sendable {
     /// - Throws: `ModuleError` `.io`.
     public func start() throws(ModuleError) {
         let directory = (path as NSString).deletingLastPathComponent
-        try DurableFiles.makeDirectory(directory)
+        try RuntimeDirectory.prepare(stateDirectory: runtime.stateDirectory)
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw DurableFiles.ioError("creating the control socket", path) }
         // Bound in a private directory (0700), made 0600 there, then renamed into place: the
@@ -193,7 +195,7 @@ public final class ControlServer: Sendable {
         setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         setsockopt(client, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         guard let line = readLine(client) else { return }
-        guard let request = try? JSONDecoder().decode(Request.self, from: line), ["call", "pause", "resume"].contains(request.request) else {
+        guard let request = try? JSONDecoder().decode(Request.self, from: line), ["call", "pause", "resume", "output"].contains(request.request) else {
             reply(client, Response(error: ModuleError(.malformedJSON, "the request is not a JSON object {\"request\":\"call\",\"module\":…,\"command\":…,\"arguments\":[…]}")))
             return
         }
@@ -204,6 +206,14 @@ public final class ControlServer: Sendable {
         if request.request == "resume" {
             runtime.resume(request.module)
             reply(client, Response(result: .bool(true)))
+            return
+        }
+        if request.request == "output" {
+            if let output = runtime.output(of: request.module) {
+                reply(client, Response(result: .string(output)))
+            } else {
+                reply(client, Response(error: ModuleError(.notRunning, "module \(request.module) does not run on this host")))
+            }
             return
         }
         let seconds = min(max(request.timeoutSeconds ?? 30, 0.001), 3600)

@@ -46,7 +46,8 @@ enum DurableFiles {
 
     /// Writes `data` to `path` atomically: a temporary file in the same directory, fsync, rename,
     /// fsync of the directory. A reader sees the old content or the new, never a mix.
-    static func writeAtomically(_ data: Data, to path: String) throws(ModuleError) {
+    /// `durable: false` (files on tmpfs, which a power cut clears anyway) leaves out both fsyncs.
+    static func writeAtomically(_ data: Data, to path: String, durable: Bool = true) throws(ModuleError) {
         let temporary = path + ".tmp-\(getpid())"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw ioError("creating", temporary) }
@@ -59,11 +60,11 @@ enum DurableFiles {
                 offset += n
             }
         }
-        if failure == nil, fsync(fd) != 0 { failure = ioError("fsync of", temporary) }
+        if failure == nil, durable, fsync(fd) != 0 { failure = ioError("fsync of", temporary) }
         close(fd)
         if let failure { unlink(temporary); throw failure }
         guard rename(temporary, path) == 0 else { let e = ioError("renaming into", path); unlink(temporary); throw e }
-        try syncParent(of: path)
+        if durable { try syncParent(of: path) }
     }
 
     /// The target of a symbolic link, or nil if `path` is not one.

@@ -5,47 +5,73 @@ import Synchronization
 import Glibc
 #endif
 
-/// The running host: one supervisor per installed module, the runtime status file that
+/// The running host: one supervisor per installed module, the runtime status that
 /// `plugin-host status` reads, and the automatic rollback of a freshly updated module that turns
-/// out broken. `plugin-host run` wraps it in a service (swift-service-lifecycle).
+/// out broken. `plugin-host run` drives it with a `HostEventLoop`, which wakes it only when
+/// something happened (a supervisor's state changed, the state directory changed, a timer it
+/// asked for).
+///
+/// Every automatic action (a restart, a module marked broken, a rollback) is an event with its
+/// reason: in `snapshot.events`, in `status`, and through `log` in the host's own log.
 public final class HostRuntime: Sendable {
     public let stateDirectory: String
     let runner: any ModuleRunner
     let backoff: ModuleSupervisor.Backoff
     /// A module counts as freshly updated while its last update committed less than this long ago
-    /// (at least its restart window): if it breaks within it, it is rolled back.
+    /// in the current boot (the boot clock, never the wall clock): if it breaks within it, it is
+    /// rolled back.
     let freshUpdateWindow: Double
+    /// Where each event goes besides the snapshot (the host's log).
+    let log: @Sendable (String) -> Void
     private let supervisors = Mutex<[String: ModuleSupervisor]>([:])
     private let events = Mutex<[String]>([])
     private let stopping = Atomic<Bool>(false)
     private let features = Mutex<SandboxFeatures?>(nil)
-    /// Modules an install has paused, with when (seconds since 1970).
-    private let paused = Mutex<[String: Double]>([:])
+    /// Modules an install has paused, with when.
+    private let paused = Mutex<[String: ContinuousClock.Instant]>([:])
+    /// Counts changes of the snapshot; the status file is written when it moved.
+    private let generation = Atomic<Int>(1)
+    private let written = Mutex<Int>(0)
+    /// Called after every change of the snapshot (the event loop wakes on it).
+    private let changeHandler = Mutex<(@Sendable () -> Void)?>(nil)
 
-    public init(stateDirectory: String, runner: any ModuleRunner, backoff: ModuleSupervisor.Backoff = .init(), freshUpdateWindow: Double = 600) {
+    public init(stateDirectory: String, runner: any ModuleRunner, backoff: ModuleSupervisor.Backoff = .init(), freshUpdateWindow: Double = 600,
+                log: @escaping @Sendable (String) -> Void = { _ in }) {
         self.stateDirectory = stateDirectory
         self.runner = runner
         self.backoff = backoff
         self.freshUpdateWindow = freshUpdateWindow
+        self.log = log
     }
 
-    /// The runtime status file, rewritten while the host runs.
-    public static func statusPath(stateDirectory: String) -> String { stateDirectory + "/run/status.json" }
+    /// The runtime status file (in the runtime directory, on tmpfs: `RuntimeDirectory`).
+    public static func statusPath(stateDirectory: String) -> String { RuntimeDirectory.path(stateDirectory: stateDirectory) + "/status.json" }
 
-    /// A module's recent output, rewritten while the host runs (`plugin-host logs`).
-    public static func outputPath(stateDirectory: String, id: String) -> String { stateDirectory + "/run/\(id).log" }
+    /// A module's output as the host stopped it (`plugin-host logs` asks a running host instead).
+    public static func outputPath(stateDirectory: String, id: String) -> String { RuntimeDirectory.path(stateDirectory: stateDirectory) + "/\(id).log" }
 
     /// What the host reports about itself and its modules.
     public struct Snapshot: Codable, Sendable {
         public var pid: Int32
-        /// Seconds since 1970.
+        /// Seconds since 1970 of the last change.
         public var updatedAt: Double
         public var modules: [ModuleSupervisor.Status]
-        /// Host-level events: recoveries, automatic rollbacks, start failures.
+        /// Host-level events with their reasons: restarts, modules marked broken, recoveries,
+        /// automatic rollbacks, start failures.
         public var events: [String]
         /// What the sandbox could use on this system when the host started (nil: modules run
         /// without the sandbox).
         public var sandbox: SandboxFeatures?
+    }
+
+    /// Sets what is called after every change of the snapshot (once; the event loop's wake-up).
+    public func onChange(_ handler: @escaping @Sendable () -> Void) {
+        changeHandler.withLock { $0 = handler }
+    }
+
+    private func changed() {
+        generation.add(1, ordering: .relaxed)
+        changeHandler.withLock { $0 }?()
     }
 
     /// Replays interrupted transactions, then starts a supervisor for every installed module.
@@ -68,9 +94,11 @@ public final class HostRuntime: Sendable {
     private func startSupervisor(_ version: InstalledVersion) {
         guard !stopping.load(ordering: .acquiring) else { return }
         let id = version.manifest.id
-        let supervisor = ModuleSupervisor(context: version.context, runner: runner, backoff: backoff) { [weak self] status in
+        let supervisor = ModuleSupervisor(context: version.context, runner: runner, backoff: backoff, onBroken: { [weak self] status in
             self?.broken(status)
-        }
+        }, onChange: { [weak self] event in
+            if let event { self?.note(event) } else { self?.changed() }
+        })
         // One supervisor per module: a reconcile and an automatic rollback may both start one.
         let replaced = supervisors.withLock { supervisors -> ModuleSupervisor? in
             defer { supervisors[id] = supervisor }
@@ -81,21 +109,37 @@ public final class HostRuntime: Sendable {
         supervisor.start()
     }
 
-    /// A module failed more often than its policy allows. If its version was committed recently,
-    /// the update is the likely cause: roll back and run the previous version.
+    /// A module failed more often than its policy allows. If its version was committed in this
+    /// boot less than `freshUpdateWindow` ago (boot clock), the update is the likely cause: roll
+    /// back and run the previous version. Either way the events say what was decided and why.
     private func broken(_ status: ModuleSupervisor.Status) {
-        note("\(status.id) \(status.version) is broken: \(status.lastFailure ?? "")")
         let paths = ModulePaths(stateDirectory: stateDirectory, id: status.id)
-        guard let record = paths.lastRecord(), record.kind == .update, record.result == .committed,
-              Date().timeIntervalSince1970 - record.finishedAt < freshUpdateWindow,
-              paths.target(of: paths.previous) != nil else { return }
+        let window = UpdateSteps.seconds(freshUpdateWindow)
+        guard let record = paths.lastRecord(), record.kind == .update, record.result == .committed else {
+            note("\(status.id) \(status.version): not rolled back: it was not installed by an update")
+            return
+        }
+        guard let age = record.finishedIn?.secondsAgo() else {
+            note("\(status.id) \(status.version): not rolled back: its update committed before this boot, not within \(window) of running it")
+            return
+        }
+        guard age < freshUpdateWindow else {
+            note("\(status.id) \(status.version): not rolled back: its update committed \(UpdateSteps.seconds(age.rounded())) ago, more than \(window)")
+            return
+        }
+        guard paths.target(of: paths.previous) != nil else {
+            note("\(status.id) \(status.version): not rolled back: no previous version is kept")
+            return
+        }
+        let reason = "broke \(UpdateSteps.seconds(age.rounded())) after its update committed (within \(window)): \(status.lastFailure ?? "failed")"
+        note("\(status.id) \(status.version): rolling back: \(reason)")
         // Run off the supervisor's thread: the rollback stops this very supervisor.
         Thread.detachNewThread { [self] in
             supervisors.withLock { $0[status.id] }?.stop(timeout: .seconds(5))
             for attempt in 0..<50 {
                 do throws(ModuleError) {
                     let engine = try UpdateEngine(stateDirectory: stateDirectory, runner: runner)
-                    let report = try engine.rollback(id: status.id)
+                    let report = try engine.rollback(id: status.id, reason: "automatic, by the running host: \(status.version) \(reason)")
                     note("\(status.id): rolled back from \(status.version) to \(report.active.map { "\($0)" } ?? "?") after it broke within \(Int(freshUpdateWindow)) s of its update")
                     if let version = try engine.activeVersion(of: status.id) { startSupervisor(version) }
                     return
@@ -116,7 +160,8 @@ public final class HostRuntime: Sendable {
     /// that the new version's health check does not run beside the old version.
     /// - Returns: whether the module was running.
     public func pause(_ id: String) -> Bool {
-        paused.withLock { $0[id] = Date().timeIntervalSince1970 }
+        paused.withLock { $0[id] = .now }
+        changed()
         guard let supervisor = supervisors.withLock({ $0.removeValue(forKey: id) }) else { return false }
         supervisor.stop(timeout: .seconds(5))
         note("\(id): paused for an install")
@@ -129,12 +174,19 @@ public final class HostRuntime: Sendable {
         restartIfChanged(id, force: true)
     }
 
+    /// How long an install may hold a module paused without a sign of itself before the host
+    /// takes it up again (the install was killed: its lock is gone).
+    static let pauseGrace: Duration = .seconds(2)
+
     /// Brings supervision in line with the state directory when no install holds it: resumes
     /// modules an install paused and then left (it was killed), restarts modules whose active
-    /// version changed (`plugin-host rollback`), stops removed ones, starts new ones. Called by
-    /// `plugin-host run` every second.
-    public func reconcile() {
-        guard !stopping.load(ordering: .acquiring) else { return }
+    /// version changed (`plugin-host rollback`), stops removed ones, starts new ones. The event
+    /// loop calls it when the state directory changed and when the time it returns has come.
+    /// - Returns: when to call again even if nothing changes (the state directory was busy, or a
+    ///   module is paused); nil: only on a change.
+    @discardableResult
+    public func reconcile() -> ContinuousClock.Instant? {
+        guard !stopping.load(ordering: .acquiring) else { return nil }
         // Only while no other plugin-host holds the state directory. Opening an engine also
         // replays what a killed command left (a half-done install is rolled back or finished)
         // before anything is started from the state directory.
@@ -143,19 +195,20 @@ public final class HostRuntime: Sendable {
             engine = try UpdateEngine(stateDirectory: stateDirectory, runner: runner)
         } catch {
             if error.code != .busy { note("cannot open the state directory: \(error)") }
-            return
+            return .now + .milliseconds(500)
         }
         for line in engine.recoveryLog { note("recovered: \(line)") }
-        withExtendedLifetime(engine) {
-            let now = Date().timeIntervalSince1970
-            for (id, since) in paused.withLock({ $0 }) where now - since > 2 {
+        return withExtendedLifetime(engine) { () -> ContinuousClock.Instant? in
+            let now = ContinuousClock.now
+            for (id, since) in paused.withLock({ $0 }) where now - since > Self.pauseGrace {
                 note("\(id): resumed (the install that paused it is gone)")
                 resume(id)
             }
-            let pausedNow = Set(paused.withLock { $0.keys })
+            let stillPaused = paused.withLock { $0 }
             var ids = Set(supervisors.withLock { Array($0.keys) })
             ids.formUnion(((try? UpdateEngine.list(stateDirectory: stateDirectory)) ?? []).filter { $0.state == .active }.map(\.id))
-            for id in ids.subtracting(pausedNow) { restartIfChanged(id, force: false) }
+            for id in ids.subtracting(stillPaused.keys) { restartIfChanged(id, force: false) }
+            return stillPaused.values.min().map { $0 + Self.pauseGrace + .milliseconds(100) }
         }
     }
 
@@ -196,25 +249,35 @@ public final class HostRuntime: Sendable {
         return try supervisor.call(command: command, arguments: values, timeout: timeout)
     }
 
-    /// The last output of a supervised module.
+    /// The last output of a supervised module (the last 64 KiB of its current or last run).
     public func output(of id: String) -> String? { supervisors.withLock { $0[id] }?.output }
 
-    /// Writes the status file and each module's recent output (`run/<id>.log`), atomically.
-    public func writeStatus() throws(ModuleError) {
-        try DurableFiles.makeDirectory(stateDirectory + "/run")
-        try DurableFiles.writeAtomically(try OCI.encode(snapshot), to: Self.statusPath(stateDirectory: stateDirectory))
-        for (id, supervisor) in supervisors.withLock({ $0 }) {
-            try DurableFiles.writeAtomically(Data(supervisor.output.utf8), to: Self.outputPath(stateDirectory: stateDirectory, id: id))
-        }
+    /// Writes the status file if the snapshot changed since it was last written. It lives in the
+    /// runtime directory (tmpfs): written with a rename, never fsync'd.
+    public func writeStatusIfChanged() throws(ModuleError) {
+        let current = generation.load(ordering: .relaxed)
+        guard written.withLock({ $0 }) != current else { return }
+        try writeRuntimeFile(try OCI.encode(snapshot), to: Self.statusPath(stateDirectory: stateDirectory))
+        written.withLock { $0 = current }
     }
 
-    /// Stops every module gracefully (stop entry point, then a kill after `timeout`).
+    /// Stops every module gracefully (stop entry point, then a kill after `timeout`), then writes
+    /// the status and each module's last output (`<state>/run/<id>.log`) for `plugin-host logs`.
     public func stop(timeout: Duration = .seconds(5)) {
         stopping.store(true, ordering: .releasing)
         let all = supervisors.withLock { Array($0.values) }
         for supervisor in all { supervisor.stop(timeout: timeout) }
         note("stopped \(all.count) module(s)")
-        try? writeStatus()
+        for supervisor in all {
+            try? writeRuntimeFile(Data(supervisor.output.utf8), to: Self.outputPath(stateDirectory: stateDirectory, id: supervisor.context.manifest.id))
+        }
+        try? writeStatusIfChanged()
+    }
+
+    private func writeRuntimeFile(_ data: Data, to path: String) throws(ModuleError) {
+        let directory = RuntimeDirectory.path(stateDirectory: stateDirectory)
+        if !DurableFiles.isDirectory(directory) && DurableFiles.linkTarget(directory) == nil { try RuntimeDirectory.prepare(stateDirectory: stateDirectory) }
+        try DurableFiles.writeAtomically(data, to: path, durable: false)
     }
 
     private func note(_ line: String) {
@@ -222,6 +285,8 @@ public final class HostRuntime: Sendable {
             $0.append(line)
             if $0.count > 100 { $0.removeFirst($0.count - 100) }
         }
+        log(line)
+        changed()
     }
 
     /// The status a running host last wrote, if its process is still alive.

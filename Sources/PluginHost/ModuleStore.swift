@@ -76,8 +76,12 @@ public struct TransactionRecord: Codable, Sendable, Equatable {
     public var reason: String?
     /// The directory holding the hooks' and the module's output for this transaction.
     public var logDirectory: String
-    /// Seconds since 1970.
+    /// Seconds since 1970, for people: on a device without a real-time clock this may be 1970 or
+    /// a stale saved time.
     public var finishedAt: Double
+    /// When it finished on the boot clock, which the host measures "how long ago" with (nil in
+    /// records written before it was kept).
+    public var finishedIn: BootInstant?
 }
 
 /// A module as `list` and `status` report it.

@@ -28,7 +28,7 @@ final class RunnerConnection: @unchecked Sendable {
 
     let channel: Channel
     let broker: HardwareBroker
-    private let condition = NSCondition()
+    private let condition = MonotonicCondition()
     // Guarded by `condition`.
     private var events: [ModuleEvent] = []
     private var lines: [String] = []
@@ -105,9 +105,7 @@ final class RunnerConnection: @unchecked Sendable {
     }
 
     private func locked<T>(_ body: () -> T) -> T {
-        condition.lock()
-        defer { condition.unlock() }
-        return body()
+        condition.locked(body)
     }
 
     /// Changes the state and wakes every waiter: `call`, `waitUntilDone`, and pollers.
@@ -147,7 +145,7 @@ final class RunnerConnection: @unchecked Sendable {
     /// Waits until the reader has read everything (`isDone`), at most `timeout`.
     @discardableResult
     func waitUntilDone(timeout: Duration) -> Bool {
-        let deadline = Date().addingTimeInterval(UpdateSteps.seconds(timeout))
+        let deadline = ContinuousClock.now + timeout
         return locked {
             while !done {
                 if !condition.wait(until: deadline) { return done }
@@ -188,7 +186,7 @@ final class RunnerConnection: @unchecked Sendable {
             locked { _ = calls.removeValue(forKey: id) }
             return .failure(.notSent("\(error)"))
         }
-        let deadline = Date().addingTimeInterval(UpdateSteps.seconds(timeout))
+        let deadline = ContinuousClock.now + timeout
         return locked {
             defer { calls[id] = nil }
             while true {

@@ -6,7 +6,8 @@ import Synchronization
 /// (ready in time, heartbeats no more than 1.5 × the interval apart), restarts it with
 /// exponential backoff when it exits or hangs, and marks it broken when it fails more than
 /// `maxRestarts` times within `restartWindowSeconds`. Runs on a thread of its own, because the
-/// runner's waits block.
+/// runner's waits block; it sleeps until the runner sends something, exits, or a health deadline
+/// or the backoff passes (all on the monotonic clock).
 public final class ModuleSupervisor: Sendable {
     public enum State: String, Codable, Sendable {
         case starting, running
@@ -49,6 +50,9 @@ public final class ModuleSupervisor: Sendable {
     let backoff: Backoff
     /// Called (on the supervisor's thread) once the module is marked broken.
     let onBroken: @Sendable (Status) -> Void
+    /// Called (on the supervisor's thread) whenever `status` changes, with a line saying what
+    /// happened and why when it is worth reporting (a failure, a restart, the module marked broken).
+    let onChange: @Sendable (_ event: String?) -> Void
 
     private struct Inner {
         var status: Status
@@ -60,14 +64,18 @@ public final class ModuleSupervisor: Sendable {
     }
 
     private let inner: Mutex<Inner>
-    private let finished = Atomic<Bool>(false)
+    /// Wakes the backoff wait on `stop`, and `stop` once the supervisor's thread has finished.
+    private let wakeup = MonotonicCondition()
+    private let finished = Atomic<Bool>(false) // changed with `wakeup` held
 
     public init(context: ModuleContext, runner: any ModuleRunner, backoff: Backoff = Backoff(),
-                onBroken: @escaping @Sendable (Status) -> Void = { _ in }) {
+                onBroken: @escaping @Sendable (Status) -> Void = { _ in },
+                onChange: @escaping @Sendable (_ event: String?) -> Void = { _ in }) {
         self.context = context
         self.runner = runner
         self.backoff = backoff
         self.onBroken = onBroken
+        self.onChange = onChange
         inner = Mutex(Inner(status: Status(id: context.manifest.id, version: context.manifest.version.description, state: .starting,
                                            restarts: 0, recentFailures: 0, lastFailure: nil, since: Date().timeIntervalSince1970)))
     }
@@ -94,7 +102,10 @@ public final class ModuleSupervisor: Sendable {
     public func start() {
         let thread = Thread { [self] in
             run()
-            finished.store(true, ordering: .releasing)
+            wakeup.locked {
+                finished.store(true, ordering: .releasing)
+                wakeup.broadcast()
+            }
         }
         thread.name = "supervisor \(context.manifest.id)"
         inner.withLock { $0.started = true }
@@ -103,50 +114,59 @@ public final class ModuleSupervisor: Sendable {
 
     /// Stops the module (its stop entry point, then a kill after `timeout`) and the supervisor.
     public func stop(timeout: Duration = .seconds(5)) {
-        let instance = inner.withLock { inner -> (any ModuleInstance)? in
+        let (instance, started) = inner.withLock { inner -> ((any ModuleInstance)?, Bool) in
             inner.stopRequested = true
-            return inner.instance
+            return (inner.instance, inner.started)
         }
+        wakeup.locked { wakeup.broadcast() }
         instance?.stop(timeout: timeout)
-        while !finished.load(ordering: .acquiring) && inner.withLock({ $0.started }) {
-            Thread.sleep(forTimeInterval: 0.01)
+        guard started else { return }
+        wakeup.locked {
+            while !finished.load(ordering: .acquiring) { wakeup.wait(until: nil) }
         }
     }
 
     private var stopRequested: Bool { inner.withLock { $0.stopRequested } }
 
-    private func set(_ state: State, failure: String? = nil) {
+    private func set(_ state: State, failure: String? = nil, event: String? = nil) {
         inner.withLock {
             $0.status.state = state
             $0.status.since = Date().timeIntervalSince1970
             if let failure { $0.status.lastFailure = failure }
         }
+        onChange(event)
     }
 
     private func run() {
         let clock = ContinuousClock()
         let policy = context.manifest.health
+        let name = "\(context.manifest.id) \(context.manifest.version)"
         while !stopRequested {
             set(.starting)
-            let failure = runOnce(clock: clock, policy: policy)
+            let failure = runOnce(policy: policy)
             if stopRequested { break }
             let now = clock.now
-            let (count, status) = inner.withLock { inner -> (Int, Status) in
+            let count = inner.withLock { inner -> Int in
                 inner.failures.append(now)
                 inner.failures.removeAll { now - $0 > .seconds(policy.restartWindowSeconds) }
                 inner.status.recentFailures = inner.failures.count
                 inner.status.lastFailure = failure
-                return (inner.failures.count, inner.status)
+                return inner.failures.count
             }
+            let window = "\(count) failure(s) within \(UpdateSteps.seconds(policy.restartWindowSeconds)) (maxRestarts \(policy.maxRestarts))"
             if count > Int(policy.maxRestarts) {
-                set(.broken, failure: "\(failure); \(count) failures within \(UpdateSteps.seconds(policy.restartWindowSeconds)) (maxRestarts \(policy.maxRestarts))")
+                let reason = "\(failure); \(window)"
+                set(.broken, failure: reason, event: "\(name): marked broken: \(reason)")
                 onBroken(self.status)
                 return
             }
-            _ = status
-            set(.backingOff, failure: failure)
-            let resume = clock.now + backoff.delay(afterFailures: count)
-            while clock.now < resume, !stopRequested { Thread.sleep(forTimeInterval: 0.02) }
+            let delay = backoff.delay(afterFailures: count)
+            set(.backingOff, failure: failure,
+                event: "\(name): \(failure); restarting in \(UpdateSteps.seconds(UpdateSteps.seconds(delay))) (\(window))")
+            let resume = clock.now + delay
+            wakeup.locked {
+                while clock.now < resume, !stopRequested { wakeup.wait(until: resume) }
+            }
             if stopRequested { break }
             inner.withLock { $0.status.restarts += 1 }
         }
@@ -154,7 +174,7 @@ public final class ModuleSupervisor: Sendable {
     }
 
     /// One run of the module; returns why it ended (the module is stopped when this returns).
-    private func runOnce(clock: ContinuousClock, policy: ModuleManifest.HealthPolicy) -> String {
+    private func runOnce(policy: ModuleManifest.HealthPolicy) -> String {
         let instance: any ModuleInstance
         do { instance = try runner.start(context) } catch { return "could not start: \(error.message)" }
         let stopNow = inner.withLock { inner -> Bool in
@@ -169,31 +189,26 @@ public final class ModuleSupervisor: Sendable {
             }
         }
         if stopNow { instance.stop(timeout: .seconds(5)); return "stopped" }
-        let started = clock.now
-        waitReady: while true {
-            switch instance.nextEvent(before: started + .seconds(policy.readyTimeoutSeconds)) {
-            case nil:
+        let health = HealthWatch(policy: policy)
+        if let failure = health.awaitReady(instance) {
+            switch failure {
+            case let .exitedBeforeReady(exit): return "\(exit) before signalling ready"
+            default:
                 instance.stop(timeout: .seconds(2))
                 return "did not signal ready within \(UpdateSteps.seconds(policy.readyTimeoutSeconds))"
-            case let .exited(exit)?: return "\(exit) before signalling ready"
-            case .heartbeat?: continue
-            case .ready?: break waitReady
             }
         }
         set(.running)
-        let allowedGap = Duration.seconds(policy.heartbeatIntervalSeconds * 1.5)
-        var lastSign = clock.now
-        while true {
-            switch instance.nextEvent(before: lastSign + allowedGap) {
-            case nil:
-                if stopRequested { return "stopped" }
-                instance.stop(timeout: .seconds(2))
-                return "hung: no heartbeat for \(UpdateSteps.seconds(UpdateSteps.seconds(clock.now - lastSign))); killed"
-            case .ready?, .heartbeat?:
-                lastSign = clock.now
-            case let .exited(exit)?:
-                return "\(exit) after running \(UpdateSteps.seconds(UpdateSteps.seconds(clock.now - started)))"
-            }
+        switch health.watch(instance, until: nil, stopping: { stopRequested }) {
+        case nil:
+            return "stopped"
+        case let .silent(gap, _)?:
+            instance.stop(timeout: .seconds(2))
+            return "hung: no heartbeat for \(UpdateSteps.seconds(UpdateSteps.seconds(gap))); killed"
+        case let .exited(exit, after)?:
+            return "\(exit) after running \(UpdateSteps.seconds(UpdateSteps.seconds(after)))"
+        case let failure?:
+            return "\(failure)"
         }
     }
 }

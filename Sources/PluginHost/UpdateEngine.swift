@@ -250,7 +250,9 @@ public final class UpdateEngine {
     /// The data directory is kept as it is (see Documentation/Updates.md).
     /// - Throws: `ModuleError` `.notInstalled`, `.nothingToRollBack`.
     @discardableResult
-    public func rollback(id: String) throws(ModuleError) -> Report {
+    /// - Parameter reason: why, as `status` shows it with the record (an operator's request, or
+    ///   what the running host saw).
+    public func rollback(id: String, reason: String = "requested with plugin-host rollback") throws(ModuleError) -> Report {
         let paths = ModulePaths(stateDirectory: stateDirectory, id: id)
         guard let current = paths.target(of: paths.current) else {
             throw ModuleError(.notInstalled, "module '\(id)' is not installed on this host: `plugin-host list` shows what is", field: id)
@@ -265,11 +267,11 @@ public final class UpdateEngine {
             let steps = UpdateSteps(paths: paths, runner: runner, transaction: transaction.id, new: new)
             try? steps.hook("rollback", new.manifest.hooks.rollback)
         }
-        try finishRollback(&transaction)
+        try finishRollback(&transaction, reason: reason)
         return Report(id: id, record: transaction.record!, active: try activeVersion(of: id)?.manifest.version)
     }
 
-    private func finishRollback(_ transaction: inout Transaction) throws(ModuleError) {
+    private func finishRollback(_ transaction: inout Transaction, reason: String? = nil) throws(ModuleError) {
         let paths = transaction.paths
         if let to = transaction.to, DurableFiles.isDirectory(paths.version(to)) {
             if !transaction.steps.contains(.activating) { try transaction.write(.activating) }
@@ -278,7 +280,7 @@ public final class UpdateEngine {
         }
         try DurableFiles.removeFile(paths.previous)
         try collectGarbage(paths)
-        try transaction.close(.done, reason: nil, result: .rollbackDone)
+        try transaction.close(.done, reason: reason, result: .rollbackDone)
     }
 
     /// Uninstalls a module: `current` goes first (from then on it is not installed), then its
@@ -336,7 +338,7 @@ public final class UpdateEngine {
                 try rollBackUpdate(&transaction, reason: "interrupted after '\(last.rawValue)' (power cut or kill); rolled back at start-up", runner: runner)
             case .rollback:
                 recoveryLog.append("\(name): the rollback to \(first.to ?? "?") was interrupted; finished it")
-                try finishRollback(&transaction)
+                try finishRollback(&transaction, reason: "an interrupted rollback, finished when the state directory was next opened")
             case .remove:
                 recoveryLog.append("\(name): the removal was interrupted; finished it")
                 try finishRemove(&transaction)
@@ -383,7 +385,7 @@ struct Transaction {
     /// Records the outcome in state.json, then closes the transaction in the journal.
     mutating func close(_ step: JournalEntry.Step, reason: String?, result: TransactionRecord.Result) throws(ModuleError) {
         let record = TransactionRecord(transaction: id, kind: kind, from: from, to: to, result: result, reason: reason,
-                                       logDirectory: paths.log(id), finishedAt: Date().timeIntervalSince1970)
+                                       logDirectory: paths.log(id), finishedAt: Date().timeIntervalSince1970, finishedIn: .now)
         try DurableFiles.writeAtomically(try OCI.encode(record), to: paths.stateFile)
         try write(step, detail: reason)
         self.record = record

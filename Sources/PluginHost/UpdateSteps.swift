@@ -49,35 +49,18 @@ struct UpdateSteps {
     /// - Throws: `ModuleError` `.unhealthy` naming the rule that failed.
     func judgeHealth(_ instance: any ModuleInstance) throws(ModuleError) {
         let policy = new.manifest.health
-        let clock = ContinuousClock()
-        let started = clock.now
-        func fail(_ why: String) throws(ModuleError) -> Never {
-            let file = try? saveLog(name: "health", header: "health check of \(new.manifest.id) \(new.manifest.version): \(why)", body: instance.output)
-            throw ModuleError(.unhealthy, "the module \(why)\(file.map { "; its output is in \($0)" } ?? "")", field: "health")
+        let watch = HealthWatch(policy: policy)
+        let failure = watch.awaitReady(instance)
+            ?? watch.watch(instance, until: .now + .seconds(policy.stabilityWindowSeconds))
+        guard let failure else { return }
+        let why = switch failure {
+        case let .notReady(timeout): "did not signal ready within readyTimeoutSeconds (\(Self.seconds(timeout)))"
+        case let .exitedBeforeReady(exit): "\(exit) before signalling ready"
+        case let .silent(gap, interval): "sent no heartbeat for \(Self.seconds(Self.seconds(gap))) (heartbeatIntervalSeconds is \(Self.seconds(interval)))"
+        case let .exited(exit, after): "\(exit) \(Self.seconds(Self.seconds(after))) after it started, within the stability window of \(Self.seconds(policy.stabilityWindowSeconds))"
         }
-        waitReady: while true {
-            switch instance.nextEvent(before: started + .seconds(policy.readyTimeoutSeconds)) {
-            case nil: try fail("did not signal ready within readyTimeoutSeconds (\(Self.seconds(policy.readyTimeoutSeconds)))")
-            case let .exited(exit)?: try fail("\(exit) before signalling ready")
-            case .heartbeat?: continue
-            case .ready?: break waitReady
-            }
-        }
-        let windowEnd = clock.now + .seconds(policy.stabilityWindowSeconds)
-        let allowedGap = Duration.seconds(policy.heartbeatIntervalSeconds * 1.5)
-        var lastSign = clock.now
-        while clock.now < windowEnd {
-            let deadline = min(windowEnd, lastSign + allowedGap)
-            switch instance.nextEvent(before: deadline) {
-            case nil:
-                if clock.now >= windowEnd { break }
-                try fail("sent no heartbeat for \(Self.seconds(Self.seconds(clock.now - lastSign))) (heartbeatIntervalSeconds is \(Self.seconds(policy.heartbeatIntervalSeconds)))")
-            case .ready?, .heartbeat?:
-                lastSign = clock.now
-            case let .exited(exit)?:
-                try fail("\(exit) \(Self.seconds(Self.seconds(clock.now - started))) after it started, within the stability window of \(Self.seconds(policy.stabilityWindowSeconds))")
-            }
-        }
+        let file = try? saveLog(name: "health", header: "health check of \(new.manifest.id) \(new.manifest.version): \(why)", body: instance.output)
+        throw ModuleError(.unhealthy, "the module \(why)\(file.map { "; its output is in \($0)" } ?? "")", field: "health")
     }
 
     /// Keeps what the module printed during its health check.

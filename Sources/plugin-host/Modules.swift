@@ -24,14 +24,14 @@ func openEngine(_ stateDir: String, sandbox: SandboxOptions? = SandboxOptions(),
     let runner = ChildProcessRunner.locate().map {
         ChildProcessRunner(executable: $0, sandbox: sandbox, stateDirectory: stateDir)
     }
-    // A running host holds the state directory for a moment each second, and another command
-    // may be finishing: wait for it a little before saying busy.
-    let deadline = Date().addingTimeInterval(waitSeconds)
+    // A running host holds the state directory for a moment when it reconciles, and another
+    // command may be finishing: wait for it a little before saying busy.
+    let deadline = ContinuousClock.now + .milliseconds(Int64(waitSeconds * 1000))
     var opened: UpdateEngine?
     while opened == nil {
         do throws(ModuleError) {
             opened = try UpdateEngine(stateDirectory: stateDir, runner: runner)
-        } catch where error.code == .busy && Date() < deadline {
+        } catch where error.code == .busy && ContinuousClock.now < deadline {
             Thread.sleep(forTimeInterval: 0.05)
         }
     }
@@ -208,10 +208,11 @@ struct Logs: ParsableCommand {
     var stateDir = defaultStateDirectory
 
     func run() throws {
-        let running = HostRuntime.outputPath(stateDirectory: stateDir, id: id)
-        if HostRuntime.runningSnapshot(stateDirectory: stateDir) != nil, let text = FileManager.default.contents(atPath: running) {
-            print("== \(id), running (\(running))")
-            print(String(decoding: text, as: UTF8.self), terminator: "")
+        // A running host answers from memory: it writes no log file while it runs.
+        if HostRuntime.runningSnapshot(stateDirectory: stateDir) != nil,
+           let response = try? ControlServer.send(.init("output", module: id), stateDirectory: stateDir), case let .string(text)? = response.result {
+            print("== \(id), running (from the host on \(stateDir))")
+            print(text, terminator: "")
             return
         }
         let status = try CLI.run { () throws(ModuleError) -> ModuleStatus in try UpdateEngine.status(id: id, stateDirectory: stateDir) }

@@ -15,8 +15,10 @@ struct Run: AsyncParsableCommand {
         when it exits or stops sending heartbeats; more than health.maxRestarts failures within \
         health.restartWindowSeconds mark it broken, and a module broken soon after an update is \
         rolled back. Under systemd (NOTIFY_SOCKET set) the host sends READY=1 and, when \
-        WatchdogSec is set, WATCHDOG=1. The status is written to <state-dir>/run/status.json \
-        every second (`plugin-host status`). `plugin-host command` calls the modules' typed \
+        WatchdogSec is set, WATCHDOG=1 at half its interval. The status is written to \
+        <state-dir>/run/status.json when it changes (`plugin-host status`); <state-dir>/run links to \
+        a directory on tmpfs (/run/plugin-host for the default state directory), so that a running \
+        host does not write to flash. `plugin-host command` calls the modules' typed \
         commands through <state-dir>/run/control.sock (mode 0600; root or the host's user only).
         """
     )
@@ -36,23 +38,33 @@ struct Run: AsyncParsableCommand {
         }
         var logger = Logger(label: "plugin-host")
         logger.logLevel = .info
-        let runtime = HostRuntime(stateDirectory: stateDir, runner: ChildProcessRunner(executable: executable, sandbox: sandbox.options, stateDirectory: stateDir), freshUpdateWindow: freshUpdateWindow)
+        let eventLogger = logger
+        let runtime = HostRuntime(stateDirectory: stateDir, runner: ChildProcessRunner(executable: executable, sandbox: sandbox.options, stateDirectory: stateDir),
+                                  freshUpdateWindow: freshUpdateWindow, log: { eventLogger.info("\($0)") })
         let service = HostService(runtime: runtime, logger: logger)
         let group = ServiceGroup(services: [service], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         try await group.run()
     }
 }
 
-/// The host as a swift-service-lifecycle service: starts the runtime, keeps the status file and
-/// the systemd watchdog fresh, and stops every module on graceful shutdown.
+/// The host as a swift-service-lifecycle service: starts the runtime and its event loop (status
+/// file, reconciling, the systemd watchdog), then sleeps until graceful shutdown and stops every
+/// module. Nothing here polls, and nothing that blocks runs on Swift's cooperative pool.
 struct HostService: Service {
     let runtime: HostRuntime
     let logger: Logger
 
     func run() async throws {
+        do {
+            let (directory, note) = try RuntimeDirectory.prepare(stateDirectory: runtime.stateDirectory)
+            if let note { logger.warning("\(note)") } else { logger.info("runtime status in \(directory)") }
+        } catch {
+            logger.error("cannot prepare the runtime directory: \(error)")
+            throw ExitCode(error.exitCode)
+        }
         // An install running at the same moment holds the state directory: wait for it.
         while true {
-            let result = Result { () throws(ModuleError) in try runtime.start() }
+            let result = await offThePool { () -> Result<Void, ModuleError> in Result { () throws(ModuleError) in try runtime.start() } }
             switch result {
             case .success: break
             case let .failure(error) where error.code == .busy:
@@ -72,28 +84,49 @@ struct HostService: Service {
         } catch {
             logger.warning("no control socket (plugin-host command will not reach this host): \(error)")
         }
+        let loop: HostEventLoop
+        do {
+            loop = try HostEventLoop(runtime: runtime, watchdog: SystemdNotify.watchdogInterval, ping: { SystemdNotify.send("WATCHDOG=1") })
+        } catch {
+            logger.error("\(error)")
+            await offThePool { control.stop(); runtime.stop() }
+            throw ExitCode(error.exitCode)
+        }
+        loop.start()
         let snapshot = runtime.snapshot
         logger.info("running \(snapshot.modules.count) module(s): \(snapshot.modules.map { "\($0.id) \($0.version)" }.joined(separator: ", "))")
         SystemdNotify.send("READY=1\nSTATUS=running \(snapshot.modules.count) module(s)")
-        await withGracefulShutdownHandler {
-            while !Task.isShuttingDownGracefully && !Task.isCancelled {
-                runtime.reconcile()
-                do { try runtime.writeStatus() } catch { logger.warning("cannot write the status file: \(error)") }
-                SystemdNotify.send("WATCHDOG=1")
-                try? await Task.sleep(for: .seconds(1))
-            }
-        } onGracefulShutdown: {
-            SystemdNotify.send("STOPPING=1")
+        try? await gracefulShutdown()
+        SystemdNotify.send("STOPPING=1")
+        await offThePool {
+            loop.stop()
+            control.stop()
+            runtime.stop()
         }
-        control.stop()
-        runtime.stop()
         logger.info("stopped")
+    }
+}
+
+/// Runs blocking work (stopping runners waits for them) on a thread of its own and awaits it,
+/// so that Swift's cooperative pool is never held.
+func offThePool<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
+    await withCheckedContinuation { continuation in
+        Thread.detachNewThread { continuation.resume(returning: work()) }
     }
 }
 
 /// sd_notify(3) without libsystemd: one datagram to $NOTIFY_SOCKET. Does nothing when the
 /// variable is not set (not started by systemd, or not Type=notify).
 enum SystemdNotify {
+    /// Half the watchdog interval systemd asks for (`WATCHDOG_USEC`, for this process when
+    /// `WATCHDOG_PID` is set); nil without a watchdog.
+    static var watchdogInterval: Duration? {
+        let environment = ProcessInfo.processInfo.environment
+        guard let text = environment["WATCHDOG_USEC"], let microseconds = Int64(text), microseconds > 0 else { return nil }
+        if let pid = environment["WATCHDOG_PID"], Int32(pid) != getpid() { return nil }
+        return .microseconds(microseconds / 2)
+    }
+
     static func send(_ message: String) {
         guard let path = ProcessInfo.processInfo.environment["NOTIFY_SOCKET"], !path.isEmpty, path.utf8.count < 108 else { return }
         let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)

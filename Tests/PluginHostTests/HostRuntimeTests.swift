@@ -10,15 +10,8 @@ struct HostRuntimeTests {
     func freshUpdateRolledBack() throws {
         let f = try UpdateFixture()
         defer { f.base.cleanUp() }
-        try f.engine().install(imageAt: try f.image("1.0.0", behavior: "heartbeat"))
-        // 1.1.0 passes the 0.6 s health check of the update, then crashes 1.2 s into every run.
-        let flaky = ModuleManifest.HealthPolicy(readyTimeoutSeconds: 3, heartbeatIntervalSeconds: 0.5, stabilityWindowSeconds: 0.6,
-                                                maxRestarts: 1, restartWindowSeconds: 60)
-        try f.engine().install(imageAt: try f.image("1.1.0", behavior: "heartbeat crash-after-ms 1200", manifest: UpdateFixture.manifest("1.1.0", health: flaky)))
-        #expect(f.activeVersion == "1.1.0")
-
-        let runtime = HostRuntime(stateDirectory: f.state, runner: ChildProcessRunner(executable: try UpdateFixture.runnerExecutable()),
-                                  backoff: .init(initial: .milliseconds(50), maximum: .milliseconds(200)))
+        try Self.installFlakyUpdate(f)
+        let runtime = try Self.quickRuntime(f)
         try runtime.start()
         defer { runtime.stop() }
         let rolledBack = SupervisorTests.wait(30) {
@@ -27,9 +20,67 @@ struct HostRuntimeTests {
         #expect(rolledBack, "\(runtime.snapshot)")
         #expect(f.activeVersion == "1.0.0")
         #expect(runtime.snapshot.events.contains { $0.contains("rolled back from 1.1.0 to 1.0.0") }, "\(runtime.snapshot.events)")
+        // Every automatic action says why: the restarts, the verdict, the decision to roll back.
+        #expect(runtime.snapshot.events.contains { $0.contains("1.1.0: ") && $0.contains("restarting in ") }, "\(runtime.snapshot.events)")
+        #expect(runtime.snapshot.events.contains { $0.contains("1.1.0: marked broken: ") }, "\(runtime.snapshot.events)")
+        #expect(runtime.snapshot.events.contains { $0.contains("1.1.0: rolling back: broke ") && $0.contains("after its update committed (within 600 s)") }, "\(runtime.snapshot.events)")
         let record = try UpdateEngine.status(id: UpdateFixture.id, stateDirectory: f.state).lastTransaction
         #expect(record?.kind == .rollback)
+        #expect(record?.reason?.hasPrefix("automatic, by the running host: 1.1.0 broke ") == true, "\(String(describing: record?.reason))")
+        #expect(record?.reason?.contains("after running") == true, "the module's own failure is not in the reason: \(String(describing: record?.reason))")
+        #expect(record?.finishedIn?.secondsAgo() != nil)
         try f.expectConsistent()
+    }
+
+    @Test("a version whose update committed before this boot is marked broken, not rolled back, and the host says why")
+    func updateFromAnEarlierBootNotRolledBack() throws {
+        let f = try UpdateFixture()
+        defer { f.base.cleanUp() }
+        try Self.installFlakyUpdate(f)
+        // The record as a previous boot left it: another boot id, and a wall-clock time that looks
+        // recent (a device whose clock was never set would show anything).
+        let paths = ModulePaths(stateDirectory: f.state, id: UpdateFixture.id)
+        var record = try #require(paths.lastRecord())
+        record.finishedIn = BootInstant(bootID: "00000000-0000-0000-0000-000000000000", seconds: 1)
+        try DurableFiles.writeAtomically(try OCI.encode(record), to: paths.stateFile)
+
+        let runtime = try Self.quickRuntime(f)
+        try runtime.start()
+        defer { runtime.stop() }
+        #expect(SupervisorTests.wait(30) { runtime.snapshot.modules.first?.state == .broken }, "\(runtime.snapshot)")
+        #expect(SupervisorTests.wait(5) { runtime.snapshot.events.contains { $0.contains("1.1.0: not rolled back: its update committed before this boot") } },
+                "\(runtime.snapshot.events)")
+        #expect(f.activeVersion == "1.1.0")
+    }
+
+    @Test("an idle host rewrites nothing: its status lives on tmpfs and changes only with the modules' state")
+    func idleHostWritesNothing() throws {
+        let f = try UpdateFixture()
+        defer { f.base.cleanUp() }
+        let process = try Self.hostRunningFirstVersion(f)
+        defer { Self.stop(process) }
+        let run = RuntimeDirectory.path(stateDirectory: f.state)
+        if getuid() == 0 {
+            // <state>/run is a link to a directory under /run.
+            let target = try #require(DurableFiles.linkTarget(run))
+            #expect(target.hasPrefix("/run/plugin-host-"), "\(target)")
+        }
+        let status = HostRuntime.statusPath(stateDirectory: f.state)
+        func identity() -> (inode: UInt, modified: Int) {
+            var info = stat()
+            guard stat(status, &info) == 0 else { return (0, 0) }
+            return (UInt(info.st_ino), info.st_mtim.tv_sec * 1_000_000_000 + info.st_mtim.tv_nsec)
+        }
+        let before = identity()
+        #expect(before.inode != 0)
+        // The module heartbeats every 100 ms meanwhile; the old host rewrote the file every second.
+        Thread.sleep(forTimeInterval: 2.5)
+        let after = identity()
+        #expect(before.inode == after.inode && before.modified == after.modified, "the status file was rewritten while nothing changed")
+        // The running host answers `logs` from memory.
+        let logs = try Tool.run(try #require(Tool.pluginHost), ["logs", UpdateFixture.id, "--state-dir", f.state])
+        #expect(logs.status == 0 && logs.stdout.hasPrefix("== \(UpdateFixture.id), running (from the host on "), "\(logs)")
+        #expect(!FileManager.default.fileExists(atPath: HostRuntime.outputPath(stateDirectory: f.state, id: UpdateFixture.id)))
     }
 
     @Test("plugin-host run starts modules, reports READY to systemd, writes its status, and stops them on SIGTERM")
@@ -258,6 +309,22 @@ extension HostRuntimeTests {
 }
 
 extension HostRuntimeTests {
+    /// Installs 1.0.0 (heartbeating), then 1.1.0, which passes the 0.6 s health check of its
+    /// update and then crashes 1.2 s into every run (maxRestarts 1).
+    static func installFlakyUpdate(_ f: UpdateFixture) throws {
+        try f.engine().install(imageAt: try f.image("1.0.0", behavior: "heartbeat"))
+        let flaky = ModuleManifest.HealthPolicy(readyTimeoutSeconds: 3, heartbeatIntervalSeconds: 0.5, stabilityWindowSeconds: 0.6,
+                                                maxRestarts: 1, restartWindowSeconds: 60)
+        try f.engine().install(imageAt: try f.image("1.1.0", behavior: "heartbeat crash-after-ms 1200", manifest: UpdateFixture.manifest("1.1.0", health: flaky)))
+        #expect(f.activeVersion == "1.1.0")
+    }
+
+    /// A runtime on the fixture's state directory whose restarts back off from 50 ms.
+    static func quickRuntime(_ f: UpdateFixture) throws -> HostRuntime {
+        HostRuntime(stateDirectory: f.state, runner: ChildProcessRunner(executable: try UpdateFixture.runnerExecutable()),
+                    backoff: .init(initial: .milliseconds(50), maximum: .milliseconds(200)))
+    }
+
     /// Starts `plugin-host run` on the fixture's state directory with the built runner;
     /// `environment` entries are added (or, when nil, removed); output goes to `output`, or nowhere.
     static func startHost(_ f: UpdateFixture, environment changes: [String: String?] = [:], output: Pipe? = nil) throws -> Process {
