@@ -13,8 +13,6 @@ let package = Package(
         .library(name: "SensorDrivers", targets: ["SensorDrivers"]),
         .library(name: "SensorDriversTesting", targets: ["SensorDriversTesting"]),
         .executable(name: "sdk-demo", targets: ["sdk-demo"]),
-        .executable(name: "sdk-bench", targets: ["sdk-bench"]),
-        .executable(name: "iotsdk-lab", targets: ["iotsdk-lab"]),
         .library(name: "PluginHost", targets: ["PluginHost"]),
         .executable(name: "plugin-host", targets: ["plugin-host"]),
         .executable(name: "plugin-host-runner", targets: ["plugin-host-runner"]),
@@ -31,6 +29,9 @@ let package = Package(
         .package(url: "https://github.com/swiftlang/swift-docc-plugin.git", from: "1.5.0"),
     ],
     targets: [
+        // The package's version, read by the SDK (which re-exports it) and by the host, which
+        // does not link the SDK for it.
+        .target(name: "SDKVersion"),
         // The only place that includes the kernel's uAPI headers (<linux/gpio.h>, <linux/i2c-dev.h>, <linux/i2c.h>).
         .target(name: "CIoTLinux"),
         // The system libsqlite3, for local storage.
@@ -43,6 +44,7 @@ let package = Package(
                 "CIoTLinux",
                 "CIoTModule",
                 "CSQLite",
+                "SDKVersion",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -57,7 +59,14 @@ let package = Package(
         .target(name: "Doctor", dependencies: ["IoTSDK"]),
         // The command-line options both doctor commands share.
         .target(name: "DoctorCLI", dependencies: ["Doctor", "IoTSDK", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
-        .testTarget(name: "DoctorTests", dependencies: ["Doctor", "IoTSDK", "PluginHost"]),
+        // Doctor's testing kit: a simulated root (FakeRoot) for its tests and the host's checks'.
+        .target(name: "DoctorTesting", dependencies: ["Doctor"]),
+        .testTarget(name: "DoctorTests", dependencies: ["Doctor", "DoctorTesting", "IoTSDK"]),
+        // The checks `plugin-host doctor` adds (runner, root, sandbox features, state directory,
+        // trusted keys): Doctor's report over PluginHost's detection, so that PluginHost itself
+        // links neither Doctor nor the SDK.
+        .target(name: "HostDoctor", dependencies: ["Doctor", "PluginHost"]),
+        .testTarget(name: "HostDoctorTests", dependencies: ["HostDoctor", "Doctor", "DoctorTesting", "PluginHost"]),
         .executableTarget(
             name: "sdk-demo",
             dependencies: [
@@ -90,8 +99,8 @@ let package = Package(
         .target(
             name: "PluginHost",
             dependencies: [
+                "CIoTLinux",
                 "CZlib",
-                "Doctor",
                 "ModuleProtocol",
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
@@ -104,7 +113,8 @@ let package = Package(
                 "PluginHost",
                 "Doctor",
                 "DoctorCLI",
-                "IoTSDK",
+                "HostDoctor",
+                "SDKVersion",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

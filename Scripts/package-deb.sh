@@ -30,8 +30,8 @@ maintainer="IoTSDK maintainers <iotsdk-maintainers@example.invalid>"
 
 # The one version constant of the SDK and the host (`plugin-host --version` prints it). A
 # pre-release suffix ("0.2.0-beta.1") becomes "~beta.1", which dpkg orders before the release.
-version=$(sed -n 's/^ *public static let current = "\([^"]*\)".*/\1/p' Sources/IoTSDK/Version.swift)
-[ -n "$version" ] || fail "no IoTSDKVersion.current in Sources/IoTSDK/Version.swift"
+version=$(sed -n 's/^ *public static let current = "\([^"]*\)".*/\1/p' Sources/SDKVersion/Version.swift)
+[ -n "$version" ] || fail "no IoTSDKVersion.current in Sources/SDKVersion/Version.swift"
 deb_version=${version/-/\~}
 
 # dpkg-deb comes with dpkg; dpkg-shlibdeps (dpkg-dev) computes Depends on a native build.

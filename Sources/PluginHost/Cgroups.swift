@@ -517,7 +517,7 @@ public struct SandboxFeatures: Codable, Sendable, Equatable {
     }
 
     /// The output lines of `runner probe-sandbox`; nil if it cannot be run.
-    static func probe(_ runner: String) -> [String]? {
+    public static func probe(_ runner: String) -> [String]? {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: runner)
         process.arguments = ["probe-sandbox"]

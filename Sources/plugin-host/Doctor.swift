@@ -1,6 +1,7 @@
 import ArgumentParser
 import Doctor
 import DoctorCLI
+import HostDoctor
 import PluginHost
 
 struct DoctorCommand: ParsableCommand {
@@ -25,6 +26,6 @@ struct DoctorCommand: ParsableCommand {
     func run() throws {
         let system = options.system
         try options.finish(.pluginHost, HardwareChecks.run(system, tool: .pluginHost)
-            + HostChecks.run(system, stateDirectory: stateDir ?? system.path(defaultStateDirectory), runner: ChildProcessRunner.locate()))
+            + HostChecks.run(system, stateDirectory: stateDir ?? system.path(RuntimeDirectory.defaultStateDirectory), runner: ChildProcessRunner.locate()))
     }
 }

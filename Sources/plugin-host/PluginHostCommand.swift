@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
-import IoTSDK
 import PluginHost
+import SDKVersion
 
 @main
 struct PluginHostCommand: AsyncParsableCommand {
@@ -27,7 +27,7 @@ struct PluginHostCommand: AsyncParsableCommand {
 }
 
 /// The default host state directory.
-let defaultStateDirectory = "/var/lib/plugin-host"
+let defaultStateDirectory = RuntimeDirectory.defaultStateDirectory
 
 /// Runs `body`, turning a `ModuleError` into its message on stderr and its documented exit code.
 enum CLI {

@@ -1,4 +1,5 @@
 import Doctor
+import DoctorTesting
 import Testing
 
 @Suite("doctor: gpio-access and i2c-access")

@@ -1,4 +1,5 @@
 import Doctor
+import DoctorTesting
 import Foundation
 import Testing
 

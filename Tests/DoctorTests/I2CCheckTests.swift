@@ -1,4 +1,5 @@
 import Doctor
+import DoctorTesting
 import Testing
 
 @Suite("doctor: i2c")

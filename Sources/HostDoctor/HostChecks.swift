@@ -1,5 +1,6 @@
 import Doctor
 import Foundation
+import PluginHost
 #if canImport(Glibc)
 import Glibc
 #endif

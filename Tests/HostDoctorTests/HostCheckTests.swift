@@ -1,5 +1,7 @@
 import Doctor
+import DoctorTesting
 import Foundation
+import HostDoctor
 import PluginHost
 import Testing
 
