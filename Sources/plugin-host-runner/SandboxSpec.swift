@@ -1,7 +1,7 @@
 import Glibc
 
 /// What the sandbox of one run is made of: written by the host (`SandboxSpec` in
-/// Sources/PluginHost/SandboxSpec.swift, encoded with JSONEncoder) to a file whose path is
+/// Sources/PluginHost/Runtime/SandboxSpec.swift, encoded with JSONEncoder) to a file whose path is
 /// `--sandbox`. The two definitions have the same stored properties, so that the synthesized
 /// coding keys agree; the runner decodes with `SpecJSON` below, because it does not link
 /// Foundation (it stays small and quick to start).
