@@ -111,7 +111,7 @@ func benchColdStart(_ options: Options) throws {
                 break
             }
             let elapsed = ContinuousClock.now - start
-            samples.append(Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15)
+            samples.append(seconds(elapsed) * 1000)
             instance.stop(timeout: .seconds(2))
         }
         guard !samples.isEmpty else { continue }
@@ -119,18 +119,26 @@ func benchColdStart(_ options: Options) throws {
     }
 }
 
-/// PSS (proportional set size, from /proc/<pid>/smaps_rollup) of `plugin-host run` and every
-/// process under it, with three idle example modules installed.
+/// A host with three quiet modules (ready, then a heartbeat every 10 s), as a device runs it:
+/// - PSS (proportional set size, /proc/<pid>/smaps_rollup) of `plugin-host run` and every process
+///   under it, with where it goes (anonymous vs file-backed, per process);
+/// - bytes written to storage (/proc/<pid>/io `write_bytes`: what reaches the block layer, so
+///   tmpfs does not count) over an idle window, scaled to an hour;
+/// - wakeups: voluntary + involuntary context switches summed over every thread of those
+///   processes over the same window, per minute.
 func benchMemory(_ options: Options) throws {
     guard let runnerPath = ChildProcessRunner.locate() else { print("memory: skipped (no plugin-host-runner)"); return }
     let bin = (runnerPath as NSString).deletingLastPathComponent
-    let host = bin + "/plugin-host", library = bin + "/libExampleModuleC.so"
-    guard FileManager.default.isExecutableFile(atPath: host), FileManager.default.fileExists(atPath: library) else {
-        print("memory: skipped (needs plugin-host and libExampleModuleC.so next to sdk-bench)")
+    let host = bin + "/plugin-host"
+    guard FileManager.default.isExecutableFile(atPath: host) else {
+        print("memory: skipped (needs plugin-host next to sdk-bench)")
         return
     }
-    let root = NSTemporaryDirectory() + "sdk-bench-pss-\(getpid())"
+    // The state directory on the disk the machine's /var/lib is on, as on a device (not tmpfs).
+    let root = try makeBenchDirectory(under: "/var/tmp", name: "sdk-bench-idle")
     defer { try? FileManager.default.removeItem(atPath: root) }
+    let library = root + "/libExampleModuleC.so"
+    guard try buildQuietModule(to: library) else { return }
     let key = ModuleSigningKey()
     let state = root + "/state"
     try TrustStore(stateDirectory: state).add(key.publicKey)
@@ -139,7 +147,8 @@ func benchMemory(_ options: Options) throws {
         let directory = root + "/module\(index)"
         try FileManager.default.createDirectory(atPath: directory + "/lib", withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: library, toPath: directory + "/lib/libExampleModuleC.so")
-        let manifest = exampleManifest(id: "com.example.idle\(index)", stabilityWindowSeconds: 0.5, maxRestarts: 3)
+        var manifest = exampleManifest(id: "com.example.idle\(index)", stabilityWindowSeconds: 0.5, maxRestarts: 3)
+        manifest.health.heartbeatIntervalSeconds = 10
         try manifest.canonicalJSON().write(to: URL(fileURLWithPath: directory + "/module.json"))
         let layout = try ImagePacker(signingKey: key).pack(moduleDirectory: directory)
         try ImagePacker.write(layout, to: root + "/image\(index)")
@@ -154,22 +163,92 @@ func benchMemory(_ options: Options) throws {
     try process.run()
     defer { kill(process.processIdentifier, SIGTERM); process.waitUntilExit() }
     // Let the modules start and settle.
-    let deadline = Date().addingTimeInterval(15)
-    while Date() < deadline {
+    let deadline = ContinuousClock.now + .seconds(15)
+    while ContinuousClock.now < deadline {
         if let snapshot = HostRuntime.runningSnapshot(stateDirectory: state), snapshot.modules.count == 3,
            snapshot.modules.allSatisfy({ $0.state == .running }) { break }
         Thread.sleep(forTimeInterval: 0.1)
     }
-    Thread.sleep(forTimeInterval: 1)
-    let tree = descendants(of: process.processIdentifier)
-    var total = 0.0
-    var hostPSS = 0.0
-    for pid in [process.processIdentifier] + tree {
-        let pss = pssKiB(pid)
-        if pid == process.processIdentifier { hostPSS = pss }
-        total += pss
+    Thread.sleep(forTimeInterval: 2)
+    let tree = [process.processIdentifier] + descendants(of: process.processIdentifier)
+    var total = 0.0, anonymous = 0.0
+    var rows: [String] = []
+    for pid in tree {
+        let memory = smapsRollup(pid)
+        total += memory.pss
+        anonymous += memory.anonymous
+        rows.append("  pid \(pid) \(processName(pid)): PSS \(format(memory.pss / 1024, "MB")) (anonymous \(format(memory.anonymous / 1024, "MB")), file-backed \(format((memory.pss - memory.anonymous) / 1024, "MB")))")
     }
-    print("memory: plugin-host run with 3 idle modules: PSS \(format(total / 1024, "MB")) in \(1 + tree.count) processes (host alone \(format(hostPSS / 1024, "MB"))) (goal <= 15 MB)")
+    print("memory: plugin-host run with 3 idle modules: PSS \(format(total / 1024, "MB")) in \(tree.count) processes, \(format(anonymous / 1024, "MB")) of it anonymous (goal <= 12 MB)")
+    rows.forEach { print($0) }
+
+    // The idle window: every process of the tree, every thread.
+    let before = tree.map { (writes: writeBytes($0), switches: contextSwitches($0)) }
+    let started = ContinuousClock.now
+    Thread.sleep(forTimeInterval: Double(options.idleSeconds))
+    let elapsed = seconds(ContinuousClock.now - started)
+    let after = tree.map { (writes: writeBytes($0), switches: contextSwitches($0)) }
+    let written = zip(before, after).reduce(0.0) { $0 + Double($1.1.writes - $1.0.writes) }
+    let switches = zip(before, after).reduce(0.0) { $0 + Double($1.1.switches - $1.0.switches) }
+    let alive = tree.filter { kill($0, 0) == 0 }.count
+    print("idle \(Int(elapsed.rounded())) s, 3 quiet modules (heartbeat every 10 s), \(alive) of \(tree.count) processes still there: written \(Int(written)) bytes = \(format(written * 3600 / elapsed / 1024, "KB")) an hour (goal <= 4 KB); wakeups \(format(switches * 60 / elapsed, "")) a minute (goal <= 150)")
+}
+
+/// The C example module (Examples/ExampleModuleC) with a heartbeat every 10 s in place of every
+/// second, built with the system's cc; false (with a line saying why) if it cannot be built.
+func buildQuietModule(to library: String) throws -> Bool {
+    let sources = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    let example = sources.deletingLastPathComponent().path + "/Examples/ExampleModuleC/example.c"
+    let include = sources.path + "/CIoTModule/include"
+    let cc = Process()
+    cc.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    cc.arguments = ["cc", "-shared", "-fPIC", "-O2", "-pthread", "-DEXAMPLE_HEARTBEAT_SECONDS=10", "-I", include, "-o", library, example]
+    try cc.run()
+    cc.waitUntilExit()
+    guard cc.terminationStatus == 0 else {
+        print("memory and idle: skipped (cc could not build \(example) with \(include))")
+        return false
+    }
+    return true
+}
+
+/// A new directory `<parent>/<name>-<pid>`, or under the temporary directory if `parent` is not writable.
+func makeBenchDirectory(under parent: String, name: String) throws -> String {
+    let base = access(parent, W_OK) == 0 ? parent : NSTemporaryDirectory()
+    let path = base + "/" + name + "-\(getpid())"
+    try? FileManager.default.removeItem(atPath: path)
+    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+}
+
+func seconds(_ duration: Duration) -> Double {
+    Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+}
+
+/// `write_bytes` of /proc/<pid>/io (0 if unreadable).
+func writeBytes(_ pid: Int32) -> Int64 {
+    procField("/proc/\(pid)/io", "write_bytes:")
+}
+
+/// Voluntary and involuntary context switches of every thread of `pid`.
+func contextSwitches(_ pid: Int32) -> Int64 {
+    let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
+    return tasks.reduce(0) { sum, task in
+        let status = "/proc/\(pid)/task/\(task)/status"
+        return sum + procField(status, "voluntary_ctxt_switches:") + procField(status, "nonvoluntary_ctxt_switches:")
+    }
+}
+
+func procField(_ path: String, _ name: String) -> Int64 {
+    guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return 0 }
+    for line in text.split(separator: "\n") where line.hasPrefix(name) {
+        return Int64(line.dropFirst(name.count).trimmingCharacters(in: .whitespaces)) ?? 0
+    }
+    return 0
+}
+
+func processName(_ pid: Int32) -> String {
+    ((try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8)) ?? "?").trimmingCharacters(in: .whitespacesAndNewlines)
 }
 
 /// The C example module (Examples/ExampleModuleC) as the benchmarks run it, 1.0.0, no hardware.
@@ -201,10 +280,14 @@ func descendants(of root: Int32) -> [Int32] {
     return result
 }
 
-func pssKiB(_ pid: Int32) -> Double {
-    guard let text = try? String(contentsOfFile: "/proc/\(pid)/smaps_rollup", encoding: .utf8) else { return 0 }
-    for line in text.split(separator: "\n") where line.hasPrefix("Pss:") {
-        return Double(line.split(separator: " ").dropFirst().first ?? "0") ?? 0
+/// PSS and its anonymous part (KiB) from /proc/<pid>/smaps_rollup.
+func smapsRollup(_ pid: Int32) -> (pss: Double, anonymous: Double) {
+    guard let text = try? String(contentsOfFile: "/proc/\(pid)/smaps_rollup", encoding: .utf8) else { return (0, 0) }
+    var pss = 0.0, anonymous = 0.0
+    for line in text.split(separator: "\n") {
+        let value = Double(line.split(separator: " ").dropFirst().first ?? "0") ?? 0
+        if line.hasPrefix("Pss:") { pss = value }
+        if line.hasPrefix("Pss_Anon:") { anonymous = value }
     }
-    return 0
+    return (pss, anonymous)
 }

@@ -21,20 +21,23 @@ struct Options {
     var register: UInt8 = 0xD0
     /// The guest clock counts instructions (QEMU -icount shift=0): report instructions per op.
     var icount = false
+    /// How long `host` watches the idle host for writes and wakeups.
+    var idleSeconds = 60
 }
 
 func usage() -> Never {
     print("""
     usage: sdk-bench [gpio|i2c|storage|host|all] [--iterations N] [--rounds N] [--chip-label L] [--offset N]
-                     [--adapter NAME] [--address 0xNN] [--register 0xNN] [--icount]
+                     [--adapter NAME] [--address 0xNN] [--register 0xNN] [--icount] [--idle-seconds N]
       Measures GPIO line sets (character device and sysfs) and SMBus register reads through the
       SDK and through a plain C loop on the same line/register, and prints ops/s and SDK/C ratios.
       Needs a kernel with those devices: run it in the lab with Scripts/bench.sh.
       storage: batched ingest of readings into the time-series store against plain C with the same
       schema, pragmas and batch size, plus query timings; runs on the host (--iterations = readings).
       host: the plugin host's costs on this machine: libffi command call vs direct, the IPC round
-      trip a brokered I2C transfer adds, module cold start, and PSS of a host with 3 idle modules
-      (needs plugin-host, plugin-host-runner and libExampleModuleC.so built next to sdk-bench).
+      trip a brokered I2C transfer adds, module cold start, and a host with 3 quiet modules: PSS,
+      then bytes written and wakeups over --idle-seconds (default 60) (needs plugin-host,
+      plugin-host-runner and libExampleModuleC.so built next to sdk-bench, and cc).
       --icount: the guest runs under QEMU -icount shift=0, where 1 ns of guest time is one
       instruction; figures are then printed as instructions per operation.
     """)
@@ -67,6 +70,7 @@ func parse() -> Options {
         case "--address": options.address = UInt16(int())
         case "--register": options.register = UInt8(int())
         case "--icount": options.icount = true
+        case "--idle-seconds": options.idleSeconds = max(int(), 1)
         default: usage()
         }
     }
