@@ -516,21 +516,22 @@ public struct SandboxFeatures: Codable, Sendable, Equatable {
         return SandboxFeatures(isRoot: isRoot, namespaces: namespaces, noNewPrivileges: noNewPrivileges, cgroups: .detect(cgroupPaths))
     }
 
-    /// The output lines of `runner probe-sandbox`; nil if it cannot be run.
+    /// The output lines of `runner probe-sandbox` (spawned as every runner is: `RunnerProcess`),
+    /// within 10 s; nil if it cannot be run.
     public static func probe(_ runner: String) -> [String]? {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: runner)
-        process.arguments = ["probe-sandbox"]
-        var environment = ProcessInfo.processInfo.environment
-        environment["PLUGIN_HOST_PID"] = String(getpid())
-        process.environment = environment
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        do { try process.run() } catch { return nil }
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return String(decoding: data, as: UTF8.self).split(separator: "\n").map(String.init)
+        guard case var .success(child) = RunnerProcess.spawn(executable: runner, arguments: ["probe-sandbox"],
+                                                             eventsDescriptor: ChildProcessRunner.eventsDescriptor) else { return nil }
+        defer { child.closeDescriptors() }
+        let deadline = ContinuousClock.now + .seconds(10)
+        while !child.reapIfExited() {
+            child.readAvailable()
+            if ContinuousClock.now >= deadline {
+                child.killAndReap()
+                break
+            }
+            RunnerProcess.wait(for: child.pollSet, until: deadline)
+        }
+        return child.output.text.split(separator: "\n").map(String.init)
     }
 }
 
