@@ -39,6 +39,25 @@ func findDirectory(containing file: String, under root: String) -> String? {
     return nil
 }
 
+/// The Swift example's manifest for the lab: the example's module.json names gpiochip0 and bus 1,
+/// which is what a Pi has; here the Pi-like bank and i2c-stub have other numbers.
+func exampleSwiftManifest(chip: String, bus: String, version: String = "1.0.0", stabilityWindowSeconds: Double = 1) throws -> ModuleManifest {
+    try ModuleManifest.decode(Data("""
+        {"id": "com.example.thermostat-swift", "version": "\(version)", "abi": 1,
+         "library": {"path": "lib/libExampleModuleSwift.so", "entryPoints": {"start": "thermostat_start", "stop": "thermostat_stop"}},
+         "commands": [{"name": "heater", "symbol": "thermostat_heater", "parameters": [{"name": "on", "type": "bool"}]},
+                      {"name": "hardware", "symbol": "thermostat_hardware", "parameters": [], "returns": "string"},
+                      {"name": "read_register", "symbol": "thermostat_read_register",
+                       "parameters": [{"name": "address", "type": "uint32"}, {"name": "register", "type": "uint32"}]}],
+         "capabilities": {"gpio": [{"chip": "\(chip)", "line": 17, "direction": "output"},
+                                   {"chip": "\(chip)", "line": 27, "direction": "input"}],
+                          "i2c": [{"bus": \(bus), "addresses": [118]}], "storageQuotaBytes": 1048576, "network": false},
+         "resources": {"memoryBytes": 67108864, "cpuPercent": 50, "maxProcesses": 16, "maxOpenFiles": 64},
+         "hooks": {},
+         "health": {"readyTimeoutSeconds": 30, "heartbeatIntervalSeconds": 1, "stabilityWindowSeconds": \(stabilityWindowSeconds), "maxRestarts": 1, "restartWindowSeconds": 60}}
+        """.utf8))
+}
+
 /// Runs the example module in its runner (sandboxed or not) with this process as its host, and
 /// checks what it does to gpio-sim and i2c-stub.
 func runExampleModule(sandbox: SandboxOptions?, legacySysfs: Bool = false) throws {
@@ -55,20 +74,7 @@ func runExampleModule(sandbox: SandboxOptions?, legacySysfs: Bool = false) throw
     let piChip = legacySysfs ? "gpiochip\(piBase)" : chips.pi.name
     // The example's module.json names gpiochip0 and bus 1, which is what a Pi has; here the
     // Pi-like bank and i2c-stub have other numbers, so the lab's manifest names them.
-    let manifest = try ModuleManifest.decode(Data("""
-        {"id": "com.example.thermostat-swift", "version": "1.0.0", "abi": 1,
-         "library": {"path": "lib/libExampleModuleSwift.so", "entryPoints": {"start": "thermostat_start", "stop": "thermostat_stop"}},
-         "commands": [{"name": "heater", "symbol": "thermostat_heater", "parameters": [{"name": "on", "type": "bool"}]},
-                      {"name": "hardware", "symbol": "thermostat_hardware", "parameters": [], "returns": "string"},
-                      {"name": "read_register", "symbol": "thermostat_read_register",
-                       "parameters": [{"name": "address", "type": "uint32"}, {"name": "register", "type": "uint32"}]}],
-         "capabilities": {"gpio": [{"chip": "\(piChip)", "line": 17, "direction": "output"},
-                                   {"chip": "\(piChip)", "line": 27, "direction": "input"}],
-                          "i2c": [{"bus": \(bus), "addresses": [118]}], "storageQuotaBytes": 1048576, "network": false},
-         "resources": {"memoryBytes": 67108864, "cpuPercent": 50, "maxProcesses": 16, "maxOpenFiles": 64},
-         "hooks": {},
-         "health": {"readyTimeoutSeconds": 30, "heartbeatIntervalSeconds": 1, "stabilityWindowSeconds": 1, "maxRestarts": 1, "restartWindowSeconds": 60}}
-        """.utf8))
+    let manifest = try exampleSwiftManifest(chip: piChip, bus: bus)
     let root = "/tmp/runner-lab" + (sandbox == nil ? "" : "-sandboxed") + (legacySysfs ? "-sysfs" : "")
     for directory in ["module/lib", "data", "state"] {
         try FileManager.default.createDirectory(atPath: "\(root)/\(directory)", withIntermediateDirectories: true)
