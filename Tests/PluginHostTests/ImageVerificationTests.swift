@@ -119,7 +119,7 @@ struct ImageVerificationTests {
     @Test("a signature by a trusted key over the wrong payload")
     func forgedAnnotation() throws {
         let error = try refusal { fixture, path in
-            let other = ModuleSigningKey.init(privateKey: fixture.key.privateKey)
+            let other = ModuleSigningKey(privateKey: try fixture.key.privateKey)
             let signature = try other.sign(Data("something else".utf8)).base64EncodedString()
             try LayoutEditor(path).rewriteManifest { manifest in
                 var annotations = manifest["annotations"] as? [String: String] ?? [:]

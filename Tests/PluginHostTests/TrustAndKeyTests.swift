@@ -16,6 +16,17 @@ struct TrustAndKeyTests {
         #expect(ModuleError.caught { _ = try ModuleSigningKey(fileContent: key.publicKey.fileContent) }?.code == .invalidKey)
     }
 
+    @Test("a key read from its file signs with that key: its public key verifies the signature, another does not")
+    func signsWithTheGivenKey() throws {
+        let key = try ModuleSigningKey(fileContent: ModuleSigningKey().fileContent)
+        let payload = SignaturePayload.make(config: Digest(of: Data("config".utf8)), layers: [])
+        let signature = try key.sign(payload)
+        #expect(signature.count == 64)
+        #expect(try key.publicKey.isValidSignature(signature, for: payload))
+        #expect(try !ModuleSigningKey().publicKey.isValidSignature(signature, for: payload))
+        #expect(try !key.publicKey.isValidSignature(signature, for: payload + Data([0])))
+    }
+
     @Test("add, list, remove")
     func store() throws {
         let fixture = try Fixture()

@@ -77,6 +77,20 @@ struct UpdateEngineTests {
         try f.expectConsistent()
     }
 
+    @Test("an allowance names the installed version exactly, build metadata included")
+    func allowanceIsExact() throws {
+        let installed = UpdateFixture.manifest("1.1.0+build.2")
+        func code(_ manifest: ModuleManifest) -> ModuleError.Code? {
+            ModuleError.caught { try VersionPolicy.check(new: manifest, installed: installed) }?.code
+        }
+        #expect(code(UpdateFixture.manifest("1.0.0", allowDowngradeFrom: ["1.1.0"])) == .downgrade)
+        #expect(code(UpdateFixture.manifest("1.1.0+build.3", allowDowngradeFrom: ["1.1.0"])) == .sameVersion)
+        #expect(code(UpdateFixture.manifest("1.1.0+build.3")) == .sameVersion)
+        #expect(code(UpdateFixture.manifest("1.0.0", allowDowngradeFrom: ["1.1.0+build.2"])) == nil)
+        #expect(code(UpdateFixture.manifest("1.1.0+build.3", allowDowngradeFrom: ["1.1.0+build.2"])) == nil)
+        #expect(code(UpdateFixture.manifest("1.1.1")) == nil)
+    }
+
     /// Installs 1.0.0 (which writes 3 rows), then tries 2.0.0 with `behavior`, which must fail
     /// with `code` and leave 1.0.0 active with its data.
     func expectRollback(_ behavior: String, code: ModuleError.Code, hooks: ModuleManifest.Hooks = UpdateFixture.allHooks(),

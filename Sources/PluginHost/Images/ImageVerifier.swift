@@ -61,7 +61,7 @@ public struct ImageVerifier: Sendable {
             throw ModuleError(.badSignature, "the signature annotation of image '\(source.location)' is not a base64 Ed25519 signature: the image is damaged or was tampered with")
         }
         let payload = SignaturePayload.make(config: unverified.imageManifest.config.digest, layers: unverified.imageManifest.layers.map(\.digest))
-        guard key.key.isValidSignature(signature, for: payload) else {
+        guard try key.isValidSignature(signature, for: payload) else {
             throw ModuleError(.badSignature, "the signature of image '\(source.location)' by key \(keyID) does not match its module manifest and layers: the image was modified after signing; do not install it")
         }
 

@@ -56,29 +56,88 @@ public struct SemanticVersion: Sendable, Hashable, Comparable, CustomStringConve
         return text
     }
 
+    // MARK: - Precedence (SemVer §11): ordering, equality and hashing agree
+
     /// Precedence per SemVer §11 (build metadata does not take part).
     public static func < (lhs: SemanticVersion, rhs: SemanticVersion) -> Bool {
-        if lhs.major != rhs.major { return lhs.major < rhs.major }
-        if lhs.minor != rhs.minor { return lhs.minor < rhs.minor }
-        if lhs.patch != rhs.patch { return lhs.patch < rhs.patch }
-        switch (lhs.preRelease.isEmpty, rhs.preRelease.isEmpty) {
-        case (true, true), (true, false): return false
-        case (false, true): return true
-        case (false, false): break
-        }
-        for (a, b) in zip(lhs.preRelease, rhs.preRelease) where a != b {
-            switch (UInt64(a), UInt64(b)) {
-            case let (x?, y?): return x < y
-            case (_?, nil): return true
-            case (nil, _?): return false
-            case (nil, nil): return a < b
-            }
-        }
-        return lhs.preRelease.count < rhs.preRelease.count
+        precedence(lhs, rhs) == .ascending
     }
 
-    /// Equal precedence (build metadata ignored), which is what "same version" means for installs.
-    public func hasSamePrecedence(as other: SemanticVersion) -> Bool { !(self < other) && !(other < self) }
+    /// Equal precedence: build metadata is ignored, so `1.0.0+a == 1.0.0+b`, as `Comparable`
+    /// requires (`a == b` exactly when neither `a < b` nor `b < a`). This is what "same version"
+    /// means for installs; use `isIdentical(to:)` where the build metadata must match too.
+    public static func == (lhs: SemanticVersion, rhs: SemanticVersion) -> Bool {
+        precedence(lhs, rhs) == .same
+    }
+
+    /// Hashes what `==` compares: the core numbers and the pre-release identifiers (numeric ones
+    /// by value), not the build metadata.
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(major)
+        hasher.combine(minor)
+        hasher.combine(patch)
+        hasher.combine(preRelease.count)
+        for identifier in preRelease {
+            if let digits = Self.numericValue(identifier) {
+                hasher.combine(0 as UInt8)
+                hasher.combine(digits)
+            } else {
+                hasher.combine(1 as UInt8)
+                hasher.combine(identifier)
+            }
+        }
+    }
+
+    /// The same text, build metadata included (`1.0.0+a` is not identical to `1.0.0+b`).
+    public func isIdentical(to other: SemanticVersion) -> Bool {
+        major == other.major && minor == other.minor && patch == other.patch
+            && preRelease == other.preRelease && build == other.build
+    }
+
+    private enum Order { case ascending, same, descending }
+
+    private static func precedence(_ lhs: SemanticVersion, _ rhs: SemanticVersion) -> Order {
+        for (a, b) in [(lhs.major, rhs.major), (lhs.minor, rhs.minor), (lhs.patch, rhs.patch)] where a != b {
+            return a < b ? .ascending : .descending
+        }
+        // A pre-release has lower precedence than its release.
+        switch (lhs.preRelease.isEmpty, rhs.preRelease.isEmpty) {
+        case (true, true): return .same
+        case (true, false): return .descending
+        case (false, true): return .ascending
+        case (false, false): break
+        }
+        for (a, b) in zip(lhs.preRelease, rhs.preRelease) {
+            let order = identifierPrecedence(a, b)
+            if order != .same { return order }
+        }
+        // A larger set of pre-release fields has higher precedence when all before are equal.
+        if lhs.preRelease.count == rhs.preRelease.count { return .same }
+        return lhs.preRelease.count < rhs.preRelease.count ? .ascending : .descending
+    }
+
+    /// Numeric identifiers compare numerically (of any length) and below alphanumeric ones, which
+    /// compare in ASCII order.
+    private static func identifierPrecedence(_ a: String, _ b: String) -> Order {
+        switch (numericValue(a), numericValue(b)) {
+        case let (x?, y?):
+            if x.count != y.count { return x.count < y.count ? .ascending : .descending }
+            return x == y ? .same : (x < y ? .ascending : .descending)
+        case (_?, nil): return .ascending
+        case (nil, _?): return .descending
+        case (nil, nil):
+            let (x, y) = (Array(a.utf8), Array(b.utf8))
+            return x == y ? .same : (x.lexicographicallyPrecedes(y) ? .ascending : .descending)
+        }
+    }
+
+    /// The digits of a numeric identifier without leading zeros (`"0"` for zero), or nil if the
+    /// identifier is alphanumeric. The parser refuses leading zeros; the memberwise initializer does not.
+    private static func numericValue(_ identifier: String) -> Substring? {
+        guard !identifier.isEmpty, identifier.allSatisfy(\.isASCIIDigit) else { return nil }
+        let digits = Substring(identifier).drop { $0 == "0" }
+        return digits.isEmpty ? "0" : digits
+    }
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()

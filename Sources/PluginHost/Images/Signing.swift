@@ -4,34 +4,48 @@ import Foundation
 /// An Ed25519 signing identity. The private key file holds one line, `ed25519-private <base64>`,
 /// and the public key file `ed25519 <base64>` (32 raw bytes each).
 public struct ModuleSigningKey: Sendable {
-    // Stored as raw bytes: swift-crypto's key types are not `Sendable` on every platform.
+    // Stored as raw bytes: swift-crypto's key types are not `Sendable` on every platform. Both were
+    // taken from a key that swift-crypto accepted; the public half is kept so that reading it never
+    // needs the private key to be parsed again.
     private let raw: Data
+    public let publicKey: ModulePublicKey
 
+    /// The private key. Signing uses this key and no other.
+    /// - Throws: `ModuleError` `.invalidKey` if swift-crypto refuses the stored bytes (they were
+    ///   accepted when this value was made, so this means the crypto backend changed its mind).
     public var privateKey: Curve25519.Signing.PrivateKey {
-        // `raw` always holds 32 bytes that were accepted as a key, so this cannot fail.
-        (try? Curve25519.Signing.PrivateKey(rawRepresentation: raw)) ?? Curve25519.Signing.PrivateKey()
+        get throws(ModuleError) {
+            do { return try Curve25519.Signing.PrivateKey(rawRepresentation: raw) } catch {
+                throw ModuleError(.invalidKey, "the signing key's bytes are no longer accepted as an Ed25519 private key: nothing was signed; make a new key with `plugin-host keygen`", underlying: "\(error)")
+            }
+        }
     }
 
     /// A new random key.
-    public init() { raw = Curve25519.Signing.PrivateKey().rawRepresentation }
-    public init(privateKey: Curve25519.Signing.PrivateKey) { raw = privateKey.rawRepresentation }
-
-    public var publicKey: ModulePublicKey { ModulePublicKey(privateKey.publicKey) }
+    public init() { self.init(privateKey: Curve25519.Signing.PrivateKey()) }
+    public init(privateKey: Curve25519.Signing.PrivateKey) {
+        raw = privateKey.rawRepresentation
+        publicKey = ModulePublicKey(privateKey.publicKey)
+    }
 
     /// Parses a private key file's content.
     /// - Throws: `ModuleError` `.invalidKey`.
     public init(fileContent: String) throws(ModuleError) {
         let raw = try KeyFile.parse(fileContent, label: "ed25519-private", what: "private key")
-        do { self.raw = try Curve25519.Signing.PrivateKey(rawRepresentation: raw).rawRepresentation } catch {
+        let key: Curve25519.Signing.PrivateKey
+        do { key = try Curve25519.Signing.PrivateKey(rawRepresentation: raw) } catch {
             throw ModuleError(.invalidKey, "not an Ed25519 private key: make one with `plugin-host keygen`", underlying: "\(error)")
         }
+        self.init(privateKey: key)
     }
 
-    public var fileContent: String { "ed25519-private \(privateKey.rawRepresentation.base64EncodedString())\n" }
+    public var fileContent: String { "ed25519-private \(raw.base64EncodedString())\n" }
 
-    /// Signs the image's signing payload (see `SignaturePayload`).
+    /// Signs the image's signing payload (see `SignaturePayload`) with this key.
+    /// - Throws: `ModuleError` `.invalidKey` if the key cannot be used; it never signs with another key.
     public func sign(_ payload: Data) throws(ModuleError) -> Data {
-        do { return try privateKey.signature(for: payload) } catch {
+        let key = try privateKey
+        do { return try key.signature(for: payload) } catch {
             throw ModuleError(.invalidKey, "signing failed", underlying: "\(error)")
         }
     }
@@ -42,9 +56,15 @@ public struct ModulePublicKey: Sendable, Equatable {
     /// The 32 raw public-key bytes.
     public let rawRepresentation: Data
 
-    public var key: Curve25519.Signing.PublicKey {
-        // `rawRepresentation` was accepted as a key when this value was made, so this cannot fail.
-        (try? Curve25519.Signing.PublicKey(rawRepresentation: rawRepresentation)) ?? Curve25519.Signing.PrivateKey().publicKey
+    /// Whether `signature` is this key's Ed25519 signature of `payload`.
+    /// - Throws: `ModuleError` `.invalidKey` if swift-crypto refuses the stored bytes (they were
+    ///   accepted when this value was made); no other key is ever used in their place.
+    public func isValidSignature(_ signature: Data, for payload: Data) throws(ModuleError) -> Bool {
+        let key: Curve25519.Signing.PublicKey
+        do { key = try Curve25519.Signing.PublicKey(rawRepresentation: rawRepresentation) } catch {
+            throw ModuleError(.invalidKey, "the trusted key's bytes are no longer accepted as an Ed25519 public key: re-add it with `plugin-host trust add`", underlying: "\(error)")
+        }
+        return key.isValidSignature(signature, for: payload)
     }
 
     public init(_ key: Curve25519.Signing.PublicKey) { rawRepresentation = key.rawRepresentation }
@@ -58,7 +78,7 @@ public struct ModulePublicKey: Sendable, Equatable {
         }
     }
 
-    public var fileContent: String { "ed25519 \(key.rawRepresentation.base64EncodedString())\n" }
+    public var fileContent: String { "ed25519 \(rawRepresentation.base64EncodedString())\n" }
 
     /// The key id: the first 8 bytes of SHA-256 over the 32 raw public-key bytes, as 16 hex digits.
     public var keyID: String { Digest(of: rawRepresentation).hex.prefix(16).description }

@@ -70,12 +70,12 @@ public struct JournalEntry: Codable, Sendable, Equatable {
 /// announces is taken (or, for `activated`, after the link switch it records). A line torn by a
 /// power cut is the last one; it is cut off when the journal is next read for writing.
 ///
-/// Tests kill the process at a transition with `PLUGIN_HOST_FAULT_INJECTION=before:<step>` or
-/// `after:<step>` (SIGKILL to itself just before or just after the entry is made durable).
+/// In debug builds only, tests kill the process at a transition with
+/// `PLUGIN_HOST_FAULT_INJECTION=before:<step>` or `after:<step>` (SIGKILL to itself just before or
+/// just after the entry is made durable). Release builds, such as the Debian package's root
+/// daemon, contain neither the variable's name nor the kill.
 struct Journal {
     let path: String
-
-    static let faultInjection = ProcessInfo.processInfo.environment["PLUGIN_HOST_FAULT_INJECTION"]
 
     /// Every complete entry, oldest first. A torn last line is ignored.
     func entries() throws(ModuleError) -> [JournalEntry] {
@@ -145,8 +145,16 @@ struct Journal {
         try DurableFiles.writeAtomically(data, to: path)
     }
 
+    // MARK: - Fault injection (debug builds only)
+
+    #if DEBUG
+    private static let faultInjection = ProcessInfo.processInfo.environment["PLUGIN_HOST_FAULT_INJECTION"]
+
     private static func inject(_ when: String, _ step: JournalEntry.Step) {
         guard let faultInjection, faultInjection == "\(when):\(step.rawValue)" else { return }
         kill(getpid(), SIGKILL)
     }
+    #else
+    @inline(__always) private static func inject(_ when: String, _ step: JournalEntry.Step) {}
+    #endif
 }

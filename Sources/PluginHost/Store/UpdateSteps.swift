@@ -93,9 +93,11 @@ enum VersionPolicy {
     static func check(new: ModuleManifest, installed: ModuleManifest?) throws(ModuleError) {
         guard let installed else { return }
         if new.version > installed.version { return }
-        // The allowance names the installed version exactly (build metadata included).
-        if new.allowDowngradeFrom?.contains(installed.version) == true { return }
-        if new.version.hasSamePrecedence(as: installed.version) {
+        // The allowance names the installed version exactly, build metadata included: an
+        // allowance for 1.1.0 does not let an image replace 1.1.0+build.2. (`contains` would use
+        // `==`, which ignores build metadata.)
+        if new.allowDowngradeFrom?.contains(where: { $0.isIdentical(to: installed.version) }) == true { return }
+        if new.version == installed.version {
             throw ModuleError(.sameVersion, "\(new.id) \(new.version) is already installed: to reinstall it, publish an image whose manifest lists \"\(installed.version)\" in allowDowngradeFrom, or raise the version", field: "version")
         }
         throw ModuleError(.downgrade, "\(new.id) \(new.version) is older than the installed \(installed.version): downgrades are refused unless the signed manifest lists \"\(installed.version)\" in allowDowngradeFrom (or use `plugin-host rollback \(new.id)` to return to the previous version)", field: "version")
