@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Scripts/test-package.sh — builds the plugin-host Debian package (Scripts/package-deb.sh) and
 # checks it as a device would get it (Documentation/Packaging.md):
-#   1. the control fields, the conffile, the maintainer scripts, every file and its mode;
+#   1. the control fields, the conffile, the maintainer scripts, every file and its mode, no
+#      test-only code in the binaries, and lintian (Debian's own judge) reporting no error and no
+#      warning;
 #   2. `dpkg -x` into a scratch root: the binaries need no Swift library (ldd), and, with the
 #      Swift toolchain hidden (a private mount namespace with an empty /opt/swift), the installed
 #      plugin-host prints its version and its doctor gives the verdicts expected here;
@@ -43,7 +45,9 @@ if [ "$phase" = main ]; then
 fi
 deb=${deb:-$TEST_PACKAGE_DEB}
 version=$(dpkg-deb --field "$deb" Version)
-upstream_version=${version/\~/-}
+# What `plugin-host --version` prints: the version without its Debian revision, "~" back to "-".
+upstream_version=${version%-*}
+upstream_version=${upstream_version/\~/-}
 
 # ------------------------------------------------------------------------ the package itself
 if [ "$phase" = main ]; then
@@ -73,8 +77,13 @@ if [ "$phase" = main ]; then
 -rw-r--r-- root/root ./usr/share/doc/plugin-host/Packaging.md
 -rw-r--r-- root/root ./usr/share/doc/plugin-host/Runtime.md
 -rw-r--r-- root/root ./usr/share/doc/plugin-host/Troubleshooting.md
--rw-r--r-- root/root ./usr/share/doc/plugin-host/Updates.md"
-    check "the files and their modes" same "$(grep -v '^d' <<<"$contents" | sort -k3)" "$expected_files"
+-rw-r--r-- root/root ./usr/share/doc/plugin-host/Updates.md
+-rw-r--r-- root/root ./usr/share/doc/plugin-host/changelog.Debian.gz
+-rw-r--r-- root/root ./usr/share/doc/plugin-host/copyright
+-rw-r--r-- root/root ./usr/share/lintian/overrides/plugin-host
+-rw-r--r-- root/root ./usr/share/man/man1/plugin-host-runner.1.gz
+-rw-r--r-- root/root ./usr/share/man/man1/plugin-host.1.gz"
+    check "the files and their modes" same "$(grep -v '^d' <<<"$contents" | LC_ALL=C sort -k3)" "$expected_files"
     check "every directory is drwxr-xr-x root/root" same "$(grep '^d' <<<"$contents" | grep -v '^drwxr-xr-x root/root ' || true)" ""
     check "the state directory is not a packaged file (postinst makes it, purge deletes it)" lacks "$contents" "var/lib/plugin-host"
 
@@ -90,6 +99,20 @@ if [ "$phase" = main ]; then
         libraries=$(ldd "$root/usr/bin/$binary" 2>&1 || true)
         check "ldd $binary: every library found, none of Swift's" lacks "$libraries" "not found|libswift|Foundation|libdispatch|libBlocksRuntime|libicu"
     done
+    # The journal's test-only SIGKILL (Sources/PluginHost/Journal.swift) is compiled into debug
+    # builds only: a root daemon must not kill itself on an environment variable.
+    check "the packaged plugin-host has no fault injection (a release build)" \
+        same "$(strings "$root/usr/bin/plugin-host" | grep -c PLUGIN_HOST_FAULT_INJECTION)" 0
+
+    # lintian, as Debian judges a package: no error (E:) and no warning (W:). Informational and
+    # pedantic tags (I:, P:) are printed, not counted.
+    if ! command -v lintian >/dev/null 2>&1; then
+        . Scripts/lib/apt-install.sh
+        apt_install lintian || echo "      lintian could not be installed" >&2
+    fi
+    lintian_report=$(lintian --display-info --pedantic --display-experimental "$deb" 2>&1; echo "exit $?")
+    sed 's/^/      | /' <<<"$lintian_report"
+    check "lintian: no error, no warning" lacks "$lintian_report" "^[EW]: |^exit [^0]|command not found"
 
     # The toolchain's directory, hidden in the namespace; the Swift runtime libraries live in it.
     toolchain=$(dirname "$(dirname "$(dirname "$(realpath "$(command -v swift)")")")")
