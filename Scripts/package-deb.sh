@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Scripts/package-deb.sh — build plugin-host and plugin-host-runner for release with the Swift
 # standard library linked in (--static-swift-stdlib: no Swift toolchain needed on the device) and
-# put them in a Debian package with the systemd unit, the default config and the maintainer
-# scripts. Documentation/Packaging.md describes the package; Scripts/test-package.sh tests it.
+# put them, stripped, in a Debian package with their manual pages, the systemd unit, the default
+# config, the maintainer scripts, the changelog and the copyright file (Packaging/). lintian
+# finds no error or warning in it. Documentation/Packaging.md describes the package;
+# Scripts/test-package.sh tests it.
 #
 # Usage: Scripts/package-deb.sh [--output DIR] [--swift-sdk SDK]
 #   --output DIR      where the .deb goes (default .build/packages); the last line printed is its path
@@ -11,7 +13,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-usage() { sed -n '7,10p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '9,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 fail() { echo "package-deb: $*" >&2; exit 1; }
 
 output=.build/packages
@@ -26,19 +28,28 @@ while [ $# -gt 0 ]; do
 done
 
 package=plugin-host
-maintainer="IoTSDK maintainers <iotsdk-maintainers@example.invalid>"
 
-# The one version constant of the SDK and the host (`plugin-host --version` prints it). A
-# pre-release suffix ("0.2.0-beta.1") becomes "~beta.1", which dpkg orders before the release.
+# dpkg-deb comes with dpkg; dpkg-parsechangelog and dpkg-shlibdeps (dpkg-dev) read the changelog
+# and, on a native build, compute Depends.
+if ! command -v dpkg-parsechangelog >/dev/null 2>&1 || ! command -v dpkg-shlibdeps >/dev/null 2>&1; then
+    . Scripts/lib/apt-install.sh
+    apt_install dpkg-dev || fail "dpkg-parsechangelog and dpkg-shlibdeps (Debian's dpkg-dev) are needed"
+fi
+
+# The package's version, maintainer and date come from the top entry of its changelog. Its
+# upstream part must be the one version constant of the SDK and the host (`plugin-host --version`
+# prints it), with a pre-release suffix ("0.2.0-beta.1") as "~beta.1", which dpkg orders before
+# the release; the Debian revision after the last "-" counts changes of the packaging alone.
+changelog=Packaging/debian/changelog
 version=$(sed -n 's/^ *public static let current = "\([^"]*\)".*/\1/p' Sources/SDKVersion/Version.swift)
 [ -n "$version" ] || fail "no IoTSDKVersion.current in Sources/SDKVersion/Version.swift"
-deb_version=${version/-/\~}
-
-# dpkg-deb comes with dpkg; dpkg-shlibdeps (dpkg-dev) computes Depends on a native build.
-if [ -z "$sdk" ] && ! command -v dpkg-shlibdeps >/dev/null 2>&1; then
-    . Scripts/lib/apt-install.sh
-    apt_install dpkg-dev || fail "dpkg-shlibdeps (Debian's dpkg-dev) is needed"
-fi
+deb_version=$(dpkg-parsechangelog -l "$changelog" -S Version)
+[ "${deb_version%-*}" = "${version/-/\~}" ] \
+    || fail "$changelog starts with version $deb_version, but IoTSDKVersion.current is $version: add an entry for ${version/-/\~}-1 at its top (dch -v ${version/-/\~}-1 -c $changelog)"
+maintainer=$(dpkg-parsechangelog -l "$changelog" -S Maintainer)
+# The changelog's date stands for the build's, where a date is written (the manual pages), so
+# that the same sources give the same package.
+release_date=$(date -u -d "@$(dpkg-parsechangelog -l "$changelog" -S Timestamp)" +%Y-%m-%d)
 
 # ------------------------------------------------------------------------------------ build
 # The same release build folder as Scripts/test.sh's lab binaries, so that little is compiled
@@ -70,18 +81,56 @@ staging=$(mktemp -d)
 trap 'rm -rf "$staging"' EXIT
 root=$staging/root
 mkdir -p "$root/DEBIAN"
-install -D -m 0755 "$bindir/plugin-host" "$root/usr/bin/plugin-host"
-install -D -m 0755 "$bindir/plugin-host-runner" "$root/usr/bin/plugin-host-runner"
-# Without their debug information (a fifth of plugin-host); the symbol table stays, so that a
-# debugger or perf on the device still names functions. The toolchain's llvm-objcopy reads every
-# target's ELF files.
+# Stripped as Debian wants binaries (as dh_strip does: strip --strip-unneeded, and without the
+# .comment and .note sections): without debug information and without the symbol table. The unstripped binaries stay in the build folder,
+# for a debugger or perf that needs names. The toolchain's llvm-objcopy reads every target's ELF
+# files, so this works for cross builds too.
 command -v llvm-objcopy >/dev/null || fail "no llvm-objcopy: it comes with the Swift toolchain (usr/bin), put that on PATH"
-llvm-objcopy --strip-debug "$root/usr/bin/plugin-host"
-llvm-objcopy --strip-debug "$root/usr/bin/plugin-host-runner"
+for binary in plugin-host plugin-host-runner; do
+    install -D -m 0755 "$bindir/$binary" "$root/usr/bin/$binary"
+    before=$(stat -c %s "$root/usr/bin/$binary")
+    llvm-objcopy --strip-unneeded --remove-section=.comment --remove-section=.note "$root/usr/bin/$binary"
+    echo "package-deb: $binary stripped: $before -> $(stat -c %s "$root/usr/bin/$binary") bytes" >&2
+done
 install -D -m 0644 Packaging/plugin-host.service "$root/lib/systemd/system/plugin-host.service"
 install -D -m 0644 Packaging/plugin-host.default "$root/etc/default/plugin-host"
-for doc in Packaging Updates Runtime ModuleImage Troubleshooting; do
-    install -D -m 0644 "Documentation/$doc.md" "$root/usr/share/doc/$package/$doc.md"
+doc=$root/usr/share/doc/$package
+for page in Packaging Updates Runtime ModuleImage Troubleshooting; do
+    install -D -m 0644 "Documentation/$page.md" "$doc/$page.md"
+done
+install -m 0644 Packaging/debian/copyright "$doc/copyright"
+# gzip -n: no name or time stamp in the header, so that the same sources give the same bytes.
+gzip -9n <"$changelog" >"$doc/changelog.Debian.gz"
+install -D -m 0644 Packaging/debian/lintian-overrides "$root/usr/share/lintian/overrides/$package"
+
+# ------------------------------------------------------------------------ manual pages
+# plugin-host's page is generated from its argument parser: swift-argument-parser's own
+# generate-manual tool (what its generate-manual plugin runs, but without the plugin's release
+# build of every product) reads `plugin-host --experimental-dump-help`. The tool is built from the
+# checkout SwiftPM resolved, in a scratch folder of its own. A cross-built plugin-host cannot run
+# here, so the page then comes from a native debug build of it (same commands, same options).
+# The runner parses its command line by hand; its page is written by hand (Packaging/).
+man=$root/usr/share/man/man1
+mkdir -p "$man"
+parser=$(swift package show-dependencies --format json | sed -n 's/.*"path" *: *"\([^"]*\/swift-argument-parser\)".*/\1/p' | head -n 1)
+[ -d "$parser" ] || fail "swift-argument-parser's checkout not found (swift package show-dependencies)"
+echo "package-deb: swift build --package-path $parser --product generate-manual" >&2
+swift build --package-path "$parser" --scratch-path .build/tools/argument-parser -c release --product generate-manual >&2
+generate_manual=$(swift build --package-path "$parser" --scratch-path .build/tools/argument-parser -c release --show-bin-path)/generate-manual
+if [ -z "$sdk" ]; then
+    described=$root/usr/bin/plugin-host
+else
+    swift build --product plugin-host >&2
+    described=$(swift build --show-bin-path)/plugin-host
+fi
+pages=$staging/man
+mkdir -p "$pages"
+"$generate_manual" "$described" --date "$release_date" --section 1 --authors "${maintainer/ </<}" --output-directory "$pages" >&2
+[ -s "$pages/plugin-host.1" ] || fail "generate-manual made no plugin-host.1"
+cp Packaging/plugin-host-runner.1 "$pages/"
+for page in plugin-host.1 plugin-host-runner.1; do
+    gzip -9n <"$pages/$page" >"$man/$page.gz"
+    chmod 0644 "$man/$page.gz"
 done
 for script in postinst prerm postrm; do
     install -m 0755 "Packaging/debian/$script" "$root/DEBIAN/$script"
@@ -116,6 +165,8 @@ else
 fi
 [ -n "$depends" ] || fail "no Depends found: are the binaries linked statically? plugin-host-runner needs the dynamic loader to load modules"
 
+# The files' checksums, for `dpkg --verify` (debsums) on the device.
+(cd "$root" && find . -path ./DEBIAN -prune -o -type f -printf '%P\0' | LC_ALL=C sort -z | xargs -0 md5sum) >"$root/DEBIAN/md5sums"
 installed_size=$(du -sk --exclude=DEBIAN "$root" | cut -f1)
 cat >"$root/DEBIAN/control" <<EOF
 Package: $package

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Scripts/test-package.sh — builds the plugin-host Debian package (Scripts/package-deb.sh) and
 # checks it as a device would get it (Documentation/Packaging.md):
-#   1. the control fields, the conffile, the maintainer scripts, every file and its mode;
+#   1. the control fields, the conffile, the maintainer scripts, every file and its mode, no
+#      test-only code in the binaries, and lintian (Debian's own judge) reporting no error and no
+#      warning;
 #   2. `dpkg -x` into a scratch root: the binaries need no Swift library (ldd), and, with the
 #      Swift toolchain hidden (a private mount namespace with an empty /opt/swift), the installed
 #      plugin-host prints its version and its doctor gives the verdicts expected here;
@@ -43,7 +45,9 @@ if [ "$phase" = main ]; then
 fi
 deb=${deb:-$TEST_PACKAGE_DEB}
 version=$(dpkg-deb --field "$deb" Version)
-upstream_version=${version/\~/-}
+# What `plugin-host --version` prints: the version without its Debian revision, "~" back to "-".
+upstream_version=${version%-*}
+upstream_version=${upstream_version/\~/-}
 
 # ------------------------------------------------------------------------ the package itself
 if [ "$phase" = main ]; then
@@ -73,8 +77,13 @@ if [ "$phase" = main ]; then
 -rw-r--r-- root/root ./usr/share/doc/plugin-host/Packaging.md
 -rw-r--r-- root/root ./usr/share/doc/plugin-host/Runtime.md
 -rw-r--r-- root/root ./usr/share/doc/plugin-host/Troubleshooting.md
--rw-r--r-- root/root ./usr/share/doc/plugin-host/Updates.md"
-    check "the files and their modes" same "$(grep -v '^d' <<<"$contents" | sort -k3)" "$expected_files"
+-rw-r--r-- root/root ./usr/share/doc/plugin-host/Updates.md
+-rw-r--r-- root/root ./usr/share/doc/plugin-host/changelog.Debian.gz
+-rw-r--r-- root/root ./usr/share/doc/plugin-host/copyright
+-rw-r--r-- root/root ./usr/share/lintian/overrides/plugin-host
+-rw-r--r-- root/root ./usr/share/man/man1/plugin-host-runner.1.gz
+-rw-r--r-- root/root ./usr/share/man/man1/plugin-host.1.gz"
+    check "the files and their modes" same "$(grep -v '^d' <<<"$contents" | LC_ALL=C sort -k3)" "$expected_files"
     check "every directory is drwxr-xr-x root/root" same "$(grep '^d' <<<"$contents" | grep -v '^drwxr-xr-x root/root ' || true)" ""
     check "the state directory is not a packaged file (postinst makes it, purge deletes it)" lacks "$contents" "var/lib/plugin-host"
 
@@ -90,6 +99,20 @@ if [ "$phase" = main ]; then
         libraries=$(ldd "$root/usr/bin/$binary" 2>&1 || true)
         check "ldd $binary: every library found, none of Swift's" lacks "$libraries" "not found|libswift|Foundation|libdispatch|libBlocksRuntime|libicu"
     done
+    # The journal's test-only SIGKILL (Sources/PluginHost/Journal.swift) is compiled into debug
+    # builds only: a root daemon must not kill itself on an environment variable.
+    check "the packaged plugin-host has no fault injection (a release build)" \
+        same "$(strings "$root/usr/bin/plugin-host" | grep -c PLUGIN_HOST_FAULT_INJECTION)" 0
+
+    # lintian, as Debian judges a package: no error (E:) and no warning (W:). Informational and
+    # pedantic tags (I:, P:) are printed, not counted.
+    if ! command -v lintian >/dev/null 2>&1; then
+        . Scripts/lib/apt-install.sh
+        apt_install lintian || echo "      lintian could not be installed" >&2
+    fi
+    lintian_report=$(lintian --display-info --pedantic --display-experimental "$deb" 2>&1; echo "exit $?")
+    sed 's/^/      | /' <<<"$lintian_report"
+    check "lintian: no error, no warning" lacks "$lintian_report" "^[EW]: |^exit [^0]|command not found"
 
     # The toolchain's directory, hidden in the namespace; the Swift runtime libraries live in it.
     toolchain=$(dirname "$(dirname "$(dirname "$(realpath "$(command -v swift)")")")")
@@ -217,28 +240,56 @@ check "purge: state directory, config and the enable link gone" \
     same "$(ls -d "$sys/var/lib/plugin-host" "$sys/etc/default/plugin-host" 2>/dev/null; find "$sys/etc/systemd/system" -name plugin-host.service)" ""
 check "purge: dpkg forgets the package" same "$(dpkg --root="$sys" --status plugin-host >/dev/null 2>&1; echo $?)" 1
 
-# The same scripts where systemd runs: /run/systemd/system exists in the copy, and its systemctl
-# is a stand-in that records its arguments and keeps the enable link as systemctl would.
+# The same scripts where systemd runs: /run/systemd/system exists in the copy. The scripts call
+# deb-systemd-helper and deb-systemd-invoke (init-system-helpers), which call systemctl; each of
+# the three records its arguments in one trace, in order. deb-systemd-helper and -invoke are the
+# real ones behind a recording wrapper; systemctl is a stand-in that keeps the enable link and
+# whether the service runs as systemctl would, and answers is-enabled and is-active from them.
+# Those two queries are not recorded: what counts is what the scripts ask for and what reaches
+# systemd. A policy-rc.d that forbids starting services (container images have one) is taken
+# out of the copy: the device has none.
 mkdir -p "$sys/run/systemd/system"
-printf '%s\n' '#!/bin/sh' 'echo "$*" >>/run/systemctl-calls' \
-    'link=/etc/systemd/system/multi-user.target.wants/plugin-host.service' \
-    'case "$1" in' \
-    'enable) mkdir -p "${link%/*}" && ln -sf /lib/systemd/system/plugin-host.service "$link" ;;' \
-    '--quiet) [ -e "$link" ] ;;' \
+rm -f "$sys/usr/sbin/policy-rc.d"
+for helper in deb-systemd-helper deb-systemd-invoke; do
+    mv "$sys/usr/bin/$helper" "$sys/usr/bin/$helper.real"
+    printf '%s\n' '#!/bin/sh' "echo \"$helper \$*\" >>/run/systemd-calls" "exec /usr/bin/$helper.real \"\$@\"" >"$sys/usr/bin/$helper"
+    chmod 0755 "$sys/usr/bin/$helper"
+done
+printf '%s\n' '#!/bin/sh' \
+    'link=/etc/systemd/system/multi-user.target.wants/plugin-host.service running=/run/plugin-host-running' \
+    'case " $* " in' \
+    '*" is-enabled "*) if [ -L "$link" ]; then echo enabled; else echo disabled; exit 1; fi ;;' \
+    '*" is-active "*) [ -e "$running" ] ;;' \
+    '*) echo "systemctl $*" >>/run/systemd-calls' \
+    '   case " $* " in' \
+    '   *" enable "*|*" preset "*) mkdir -p "${link%/*}" && ln -sf /lib/systemd/system/plugin-host.service "$link" ;;' \
+    '   *" start "*|*" restart "*) touch "$running" ;;' \
+    '   *" stop "*) rm -f "$running" ;;' \
+    '   esac ;;' \
     'esac' >"$sys/usr/bin/systemctl"
 chmod 0755 "$sys/usr/bin/systemctl"
-calls() { cat "$sys/run/systemctl-calls" 2>/dev/null; rm -f "$sys/run/systemctl-calls"; }
+calls() { cat "$sys/run/systemd-calls" 2>/dev/null; rm -f "$sys/run/systemd-calls"; }
 dpkg --root="$sys" --install "$deb" >/dev/null 2>&1
-check "systemd running, first install: enabled and started" \
-    same "$(calls)" "$(printf '%s\n' 'enable plugin-host.service' daemon-reload '--quiet is-enabled plugin-host.service' 'restart plugin-host.service')"
+check "systemd running, first install: enabled (systemctl preset) and started" \
+    same "$(calls)" "$(printf '%s\n' 'deb-systemd-helper --quiet was-enabled plugin-host.service' 'deb-systemd-helper enable plugin-host.service' \
+        'systemctl --root=/ --system --preset-mode=enable-only preset plugin-host.service' 'systemctl --system daemon-reload' \
+        'deb-systemd-invoke start plugin-host.service' 'systemctl --quiet --system start plugin-host.service')"
 dpkg --root="$sys" --install "$deb" >/dev/null 2>&1
 check "systemd running, upgrade: restarted on the new binaries, not enabled again" \
-    same "$(calls)" "$(printf '%s\n' daemon-reload '--quiet is-enabled plugin-host.service' 'restart plugin-host.service')"
-rm -f "$sys/etc/systemd/system/multi-user.target.wants/plugin-host.service" # what systemctl disable does
+    same "$(calls)" "$(printf '%s\n' 'deb-systemd-helper --quiet was-enabled plugin-host.service' 'deb-systemd-helper enable plugin-host.service' \
+        'systemctl --system daemon-reload' 'deb-systemd-invoke restart plugin-host.service' 'systemctl --quiet --system restart plugin-host.service')"
+# What `systemctl disable --now plugin-host` does.
+rm -f "$sys/etc/systemd/system/multi-user.target.wants/plugin-host.service" "$sys/run/plugin-host-running"
 dpkg --root="$sys" --install "$deb" >/dev/null 2>&1
-check "systemd running, upgrade of a disabled service: neither enabled nor started" \
-    same "$(calls)" "$(printf '%s\n' daemon-reload '--quiet is-enabled plugin-host.service')"
+check "systemd running, upgrade of a disabled, stopped service: neither enabled nor started" \
+    same "$(calls)" "$(printf '%s\n' 'deb-systemd-helper --quiet was-enabled plugin-host.service' 'deb-systemd-helper update-state plugin-host.service' \
+        'systemctl --system daemon-reload' 'deb-systemd-invoke restart plugin-host.service')"
+check "systemd running, the disabled service stays disabled" same "$(ls "$sys/etc/systemd/system/multi-user.target.wants/plugin-host.service" 2>/dev/null)" ""
+in_sys systemctl enable plugin-host.service; in_sys systemctl start plugin-host.service; calls >/dev/null
 dpkg --root="$sys" --remove plugin-host >/dev/null 2>&1
-check "systemd running, remove: stopped, then daemon-reload" same "$(calls)" "$(printf '%s\n' 'stop plugin-host.service' daemon-reload)"
+check "systemd running, remove: stopped, then daemon-reload" \
+    same "$(calls)" "$(printf '%s\n' 'deb-systemd-invoke stop plugin-host.service' 'systemctl stop plugin-host.service' 'systemctl --system daemon-reload')"
 dpkg --root="$sys" --purge plugin-host >/dev/null 2>&1
-check "systemd running, purge: daemon-reload" same "$(calls)" daemon-reload
+check "systemd running, purge: the enable link removed (deb-systemd-helper reloads systemd)" \
+    same "$(calls; find "$sys/etc/systemd/system" -name plugin-host.service)" \
+        "$(printf '%s\n' 'deb-systemd-helper purge plugin-host.service' 'systemctl daemon-reload')"
