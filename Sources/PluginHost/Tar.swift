@@ -15,31 +15,44 @@ enum Tar {
 
     // MARK: - Writing
 
+    /// Where archive bytes go as they are written, a piece at a time (a file, a digest).
+    typealias Sink = (Data) throws(ModuleError) -> Void
+
+    /// Two zero blocks: the end-of-archive marker.
+    static let endOfArchive = Data(count: 1024)
+
+    /// A whole archive in memory (small archives and tests; `ImagePacker` streams its own).
     static func archive(_ entries: [Entry]) throws(ModuleError) -> Data {
         var out = Data()
         for entry in entries {
-            out.append(try header(for: entry))
+            out.append(try header(path: entry.path, isDirectory: entry.isDirectory, mode: entry.mode, size: UInt64(entry.data.count)))
             if !entry.isDirectory {
                 out.append(entry.data)
-                let pad = (512 - entry.data.count % 512) % 512
-                out.append(Data(count: pad))
+                out.append(padding(UInt64(entry.data.count)))
             }
         }
-        out.append(Data(count: 1024))
+        out.append(endOfArchive)
         return out
     }
 
-    private static func header(for entry: Entry) throws(ModuleError) -> Data {
-        var name = entry.path + (entry.isDirectory ? "/" : "")
+    /// The zeros that fill an entry's data of `size` bytes up to a whole block.
+    static func padding(_ size: UInt64) -> Data { Data(count: Int(TarReader.padding(size))) }
+
+    /// The ustar header of a regular file (`size` bytes of data follow) or directory.
+    static func header(path: String, isDirectory: Bool, mode: UInt32, size: UInt64) throws(ModuleError) -> Data {
+        var name = path + (isDirectory ? "/" : "")
         var prefix = ""
         if name.utf8.count > 100 {
             // Split at a '/' so that the prefix is at most 155 bytes and the name at most 100.
             let bytes = Array(name.utf8)
             guard let split = bytes.indices.last(where: { bytes[$0] == UInt8(ascii: "/") && $0 <= 155 && bytes.count - $0 - 1 <= 100 && $0 < bytes.count - 1 }) else {
-                throw ModuleError(.invalidModuleDirectory, "path '\(entry.path)' is too long for a tar archive (at most 255 bytes, with a '/' splitting it into 155 + 100): shorten it", field: entry.path)
+                throw ModuleError(.invalidModuleDirectory, "path '\(path)' is too long for a tar archive (at most 255 bytes, with a '/' splitting it into 155 + 100): shorten it", field: path)
             }
             prefix = String(decoding: bytes[..<split], as: UTF8.self)
             name = String(decoding: bytes[(split + 1)...], as: UTF8.self)
+        }
+        guard size < 1 << 33 else {
+            throw ModuleError(.invalidModuleDirectory, "'\(path)' is \(size) bytes, too large for a ustar archive (under 8 GiB): make it smaller", field: path)
         }
         var h = [UInt8](repeating: 0, count: 512)
         func put(_ s: String, _ offset: Int, _ length: Int) {
@@ -49,12 +62,12 @@ enum Tar {
             put(String(repeating: "0", count: max(0, length - 1 - String(value, radix: 8).count)) + String(value, radix: 8), offset, length - 1)
         }
         put(name, 0, 100)
-        octal(Int(entry.mode & 0o777), 100, 8)
+        octal(Int(mode & 0o777), 100, 8)
         octal(0, 108, 8)
         octal(0, 116, 8)
-        octal(entry.isDirectory ? 0 : entry.data.count, 124, 12)
+        octal(isDirectory ? 0 : Int(size), 124, 12)
         octal(0, 136, 12)
-        h[156] = entry.isDirectory ? UInt8(ascii: "5") : UInt8(ascii: "0")
+        h[156] = isDirectory ? UInt8(ascii: "5") : UInt8(ascii: "0")
         put("ustar", 257, 6)
         put("00", 263, 2)
         put(prefix, 345, 155)

@@ -154,3 +154,45 @@ struct TarReaderTests {
         #expect(!FileManager.default.fileExists(atPath: destination))
     }
 }
+
+/// `pack` streams the layer from the module's files instead of building it in memory.
+@Suite("Streaming image packing")
+struct StreamingPackTests {
+    @Test("the streamed layer is byte for byte the in-memory writer's tar, in a directory and in a .tar image")
+    func sameBytes() throws {
+        let fixture = try Fixture()
+        defer { fixture.cleanUp() }
+        let layout = try ImagePacker(signingKey: fixture.key).pack(moduleDirectory: try fixture.moduleDirectory())
+        try ImagePacker.write(layout, to: fixture.path("image"))
+        try ImagePacker.write(layout, to: fixture.path("image.tar"))
+        let expected = try Tar.archive([
+            Tar.Entry(path: "lib", isDirectory: true, mode: 0o755, data: Data()),
+            Tar.Entry(path: "lib/libthermostat.so", isDirectory: false, mode: 0o644, data: Data("\u{7f}ELF fake library".utf8)),
+            Tar.Entry(path: "share", isDirectory: true, mode: 0o755, data: Data()),
+            Tar.Entry(path: "share/thermostat", isDirectory: true, mode: 0o755, data: Data()),
+            Tar.Entry(path: "share/thermostat/defaults.conf", isDirectory: false, mode: 0o644, data: Data("setpoint=21\n".utf8)),
+        ])
+        let editor = LayoutEditor(fixture.path("image"))
+        #expect(try Data(contentsOf: editor.blobPath(try editor.layerDigest())) == expected)
+        let layerPath = "blobs/sha256/" + (try editor.layerDigest()).dropFirst("sha256:".count)
+        let archived = try Tar.read(Data(contentsOf: URL(fileURLWithPath: fixture.path("image.tar"))), source: "image.tar")
+        #expect(archived.first { $0.path == layerPath }?.data == expected)
+        #expect(!(try FileManager.default.subpathsOfDirectory(atPath: fixture.root.path)).contains { $0.hasSuffix(".partial") })
+    }
+
+    @Test("a module file changed between pack and write is refused, and no partial file is left", arguments: ["same size", "shorter"])
+    func changedWhilePacking(_ change: String) throws {
+        let fixture = try Fixture()
+        defer { fixture.cleanUp() }
+        let directory = try fixture.moduleDirectory()
+        let layout = try ImagePacker(signingKey: fixture.key).pack(moduleDirectory: directory)
+        let library = URL(fileURLWithPath: directory + "/lib/libthermostat.so")
+        try Data((change == "same size" ? "\u{7f}ELF evil library" : "short").utf8).write(to: library)
+        for output in ["image", "image.tar"] {
+            let error = ModuleError.caught { try ImagePacker.write(layout, to: fixture.path(output)) }
+            #expect(error?.code == .invalidModuleDirectory, "\(output)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: fixture.path("image.tar")))
+        #expect(!(try FileManager.default.subpathsOfDirectory(atPath: fixture.root.path)).contains { $0.hasSuffix(".partial") })
+    }
+}
