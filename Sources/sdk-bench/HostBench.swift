@@ -22,6 +22,7 @@ func runHostBench(_ options: Options) throws {
     try benchIPCRoundTrip(options)
     try benchColdStart(options)
     try benchMemory(options)
+    try benchInstallMemory(options)
 }
 
 /// A typed command through libffi (signature prepared once, arguments checked) against the same C

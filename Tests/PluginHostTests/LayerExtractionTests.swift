@@ -632,7 +632,7 @@ struct LayerExtractionTests {
         #expect(error?.field == "zeros.bin")
         // The decompressor stops at the first chunk past 1 MiB: it never holds the 64 MiB.
         let source = try GzipLayerSource(bomb, limits: .default, label: "layer 1")
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: LayerReader.chunkSize, alignment: 16)
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: ByteStreamReader.chunkSize, alignment: 16)
         defer { buffer.deallocate() }
         var caught: ModuleError?
         do throws(ModuleError) {
@@ -641,7 +641,7 @@ struct LayerExtractionTests {
             caught = error
         }
         #expect(caught?.code == .decompressionBomb)
-        #expect(source.produced <= GzipLayerSource.ratioCheckThreshold + UInt64(LayerReader.chunkSize))
+        #expect(source.produced <= GzipLayerSource.ratioCheckThreshold + UInt64(ByteStreamReader.chunkSize))
     }
 
     @Test("refused: gzip output beyond maxTotalBytes plus tar overhead (data after the end marker)")

@@ -1,8 +1,13 @@
+import Crypto
 import Foundation
 
 /// Builds and signs a module image from a module directory: `module.json` (the manifest source)
 /// and the files that go into the image's single layer (a plain tar, entries sorted, owner 0,
 /// mtime 0, so the same directory packs to the same digests).
+///
+/// The layer is never held in memory: `pack` streams it once through sha256 to sign its digest,
+/// and `write` streams it again from the module's files into the output, checking that it comes
+/// out with the same digest.
 public struct ImagePacker: Sendable {
     public static let manifestFileName = "module.json"
     public let signingKey: ModuleSigningKey
@@ -11,35 +16,68 @@ public struct ImagePacker: Sendable {
 
     /// The files of an image layout, by layout-relative path.
     public struct Layout: Sendable {
-        public var files: [(path: String, data: Data)]
+        var files: [(path: String, content: Blob)]
         public var manifest: ModuleManifest
         public var imageManifestDigest: Digest
         public var tag: String
     }
 
-    /// Builds the layout in memory.
+    /// A layout file's content: bytes in memory (the JSON documents, layers a caller built), or
+    /// the module's layer, written from the module directory when the layout is written.
+    enum Blob: Sendable {
+        case data(Data)
+        case layer(LayerTar)
+
+        var size: UInt64 {
+            switch self {
+            case let .data(data): UInt64(data.count)
+            case let .layer(layer): layer.size
+            }
+        }
+
+        var digest: Digest {
+            switch self {
+            case let .data(data): Digest(of: data)
+            case let .layer(layer): layer.digest
+            }
+        }
+
+        func write(to sink: Tar.Sink) throws(ModuleError) {
+            switch self {
+            case let .data(data): try sink(data)
+            case let .layer(layer): try layer.write(to: sink)
+            }
+        }
+    }
+
+    /// Builds the layout: the manifest, signature and documents in memory, the layer as a
+    /// description of the module's files (their bytes are read when the layout is written).
     /// - Throws: `ModuleError`: `.invalidModuleDirectory` (no module.json, a symlink or special file,
-    ///   the library missing), the manifest's own schema errors.
+    ///   the library missing), `.io`, the manifest's own schema errors.
     public func pack(moduleDirectory: String) throws(ModuleError) -> Layout {
         let root = URL(fileURLWithPath: moduleDirectory)
         guard let source = FileManager.default.contents(atPath: root.appendingPathComponent(Self.manifestFileName).path) else {
             throw ModuleError(.invalidModuleDirectory, "'\(moduleDirectory)' has no readable \(Self.manifestFileName): put the module manifest there (see Documentation/ModuleImage.md)", field: Self.manifestFileName)
         }
         let manifest = try ModuleManifest.decode(source)
-        let entries = try Self.layerEntries(root: root)
-        guard entries.contains(where: { $0.path == manifest.library.path && !$0.isDirectory }) else {
+        let files = try Self.layerFiles(root: root)
+        guard files.contains(where: { $0.path == manifest.library.path && !$0.isDirectory }) else {
             throw ModuleError(.invalidModuleDirectory, "field 'library.path' names '\(manifest.library.path)', which is not a file in '\(moduleDirectory)': build the library into the module directory first", field: "library.path")
         }
         let config = try manifest.canonicalJSON()
-        return try assemble(config: config, layers: [(OCI.layerTar, try Tar.archive(entries))], manifest: manifest)
+        return try assemble(config: config, blobs: [(OCI.layerTar, .layer(try LayerTar(root: root.path, files: files)))], manifest: manifest)
     }
 
     /// Signs and lays out an image from a config blob and layer blobs. `pack` calls this after it
     /// has validated the manifest; `manifest` only supplies the title/version annotations and tag.
     /// It does not validate `config` (tests use it to build images that must be refused).
     public func assemble(config: Data, layers: [(mediaType: String, data: Data)], manifest: ModuleManifest) throws(ModuleError) -> Layout {
+        try assemble(config: config, blobs: layers.map { ($0.mediaType, .data($0.data)) }, manifest: manifest)
+    }
+
+    func assemble(config: Data, blobs layers: [(mediaType: String, blob: Blob)], manifest: ModuleManifest) throws(ModuleError) -> Layout {
         let configDescriptor = OCI.Descriptor(mediaType: ModuleManifest.mediaType, digest: Digest(of: config), size: Int64(config.count))
-        let layerDescriptors = layers.map { OCI.Descriptor(mediaType: $0.mediaType, digest: Digest(of: $0.data), size: Int64($0.data.count)) }
+        let layerDescriptors = layers.map { OCI.Descriptor(mediaType: $0.mediaType, digest: $0.blob.digest, size: Int64($0.blob.size)) }
         let payload = SignaturePayload.make(config: configDescriptor.digest, layers: layerDescriptors.map(\.digest))
         let signature = try signingKey.sign(payload)
         let imageManifest = OCI.Manifest(
@@ -58,54 +96,86 @@ public struct ImagePacker: Sendable {
             OCI.Descriptor(mediaType: OCI.manifestMediaType, digest: manifestDigest, size: Int64(manifestData.count),
                            annotations: [OCI.refNameAnnotation: tag]),
         ])
-        var files: [(path: String, data: Data)] = [
-            ("oci-layout", try OCI.encode(OCI.Layout(imageLayoutVersion: OCI.layoutVersion))),
-            ("index.json", try OCI.encode(index)),
-            (configDescriptor.digest.blobPath, config),
+        var files: [(path: String, content: Blob)] = [
+            ("oci-layout", .data(try OCI.encode(OCI.Layout(imageLayoutVersion: OCI.layoutVersion)))),
+            ("index.json", .data(try OCI.encode(index))),
+            (configDescriptor.digest.blobPath, .data(config)),
         ]
         for (descriptor, layer) in zip(layerDescriptors, layers) where !files.contains(where: { $0.path == descriptor.digest.blobPath }) {
-            files.append((descriptor.digest.blobPath, layer.data))
+            files.append((descriptor.digest.blobPath, layer.blob))
         }
-        files.append((manifestDigest.blobPath, manifestData))
+        files.append((manifestDigest.blobPath, .data(manifestData)))
         return Layout(files: files, manifest: manifest, imageManifestDigest: manifestDigest, tag: tag)
     }
 
     /// Writes a layout to `output`: a `.tar` file if the name ends in `.tar`, else a directory
-    /// (which must not exist yet, or be empty).
-    /// - Throws: `ModuleError` `.io`.
+    /// (which must not exist yet, or be empty). Each file is written a chunk at a time to a
+    /// temporary name and renamed into place.
+    /// - Throws: `ModuleError` `.io`; `.invalidModuleDirectory` if the module's files changed
+    ///   since `pack` (their digest was signed).
     public static func write(_ layout: Layout, to output: String) throws(ModuleError) {
+        if output.hasSuffix(".tar") {
+            try writeFile(output) { (sink: Tar.Sink) throws(ModuleError) in
+                try sink(Tar.header(path: "blobs", isDirectory: true, mode: 0o755, size: 0))
+                try sink(Tar.header(path: "blobs/sha256", isDirectory: true, mode: 0o755, size: 0))
+                for file in layout.files {
+                    try sink(Tar.header(path: file.path, isDirectory: false, mode: 0o644, size: file.content.size))
+                    try file.content.write(to: sink)
+                    try sink(Tar.padding(file.content.size))
+                }
+                try sink(Tar.endOfArchive)
+            }
+            return
+        }
         let fm = FileManager.default
         do {
-            if output.hasSuffix(".tar") {
-                var entries: [Tar.Entry] = [Tar.Entry(path: "blobs", isDirectory: true, mode: 0o755, data: Data()),
-                                            Tar.Entry(path: "blobs/sha256", isDirectory: true, mode: 0o755, data: Data())]
-                entries += layout.files.map { Tar.Entry(path: $0.path, isDirectory: false, mode: 0o644, data: $0.data) }
-                try Tar.archive(entries).write(to: URL(fileURLWithPath: output), options: .atomic)
-                return
-            }
             var isDirectory: ObjCBool = false
             if fm.fileExists(atPath: output, isDirectory: &isDirectory) {
                 guard isDirectory.boolValue, try fm.contentsOfDirectory(atPath: output).isEmpty else {
                     throw ModuleError(.io, "'\(output)' already exists and is not an empty directory: choose a new output path", field: output)
                 }
             }
-            let root = URL(fileURLWithPath: output)
-            try fm.createDirectory(at: root.appendingPathComponent("blobs/sha256"), withIntermediateDirectories: true)
-            for file in layout.files {
-                try file.data.write(to: root.appendingPathComponent(file.path), options: .atomic)
-            }
+            try fm.createDirectory(atPath: output + "/blobs/sha256", withIntermediateDirectories: true)
         } catch let error as ModuleError {
             throw error
         } catch {
             throw ModuleError(.io, "cannot write image to '\(output)'", field: output, underlying: "\(error)")
         }
+        for file in layout.files {
+            try writeFile(output + "/" + file.path) { (sink: Tar.Sink) throws(ModuleError) in try file.content.write(to: sink) }
+        }
     }
 
-    /// The layer's entries: every file and directory under `root` except module.json, sorted.
+    /// Writes `path` through `body`'s sink into `<path>.partial`, then renames it into place; on
+    /// any error the partial file is removed.
+    static func writeFile(_ path: String, _ body: (Tar.Sink) throws(ModuleError) -> Void) throws(ModuleError) {
+        let partial = path + ".partial"
+        guard FileManager.default.createFile(atPath: partial, contents: nil), let handle = FileHandle(forWritingAtPath: partial) else {
+            throw ModuleError(.io, "cannot create '\(partial)': check that its directory exists and is writable", field: path)
+        }
+        do {
+            try body { (data: Data) throws(ModuleError) in
+                do { try handle.write(contentsOf: data) } catch {
+                    throw ModuleError(.io, "cannot write '\(path)'", field: path, underlying: "\(error)")
+                }
+            }
+            try handle.close()
+            guard rename(partial, path) == 0 else {
+                throw ModuleError(.io, "cannot rename '\(partial)' to '\(path)'", field: path, underlying: DurableFiles.errnoText())
+            }
+        } catch {
+            try? handle.close()
+            try? FileManager.default.removeItem(atPath: partial)
+            if let error = error as? ModuleError { throw error }
+            throw ModuleError(.io, "cannot write '\(path)'", field: path, underlying: "\(error)")
+        }
+    }
+
+    /// The layer's files: every file and directory under `root` except module.json, sorted.
     /// Symlinks and special files are refused; modes keep only the executable bit.
-    static func layerEntries(root: URL) throws(ModuleError) -> [Tar.Entry] {
+    static func layerFiles(root: URL) throws(ModuleError) -> [LayerTar.File] {
         let fm = FileManager.default
-        var entries: [Tar.Entry] = []
+        var files: [LayerTar.File] = []
         func walk(_ relative: String) throws(ModuleError) {
             let url = relative.isEmpty ? root : root.appendingPathComponent(relative)
             let names: [String]
@@ -125,19 +195,84 @@ public struct ImagePacker: Sendable {
                 let mode: UInt32 = permissions & 0o111 != 0 ? 0o755 : 0o644
                 switch type {
                 case .typeDirectory?:
-                    entries.append(Tar.Entry(path: path, isDirectory: true, mode: 0o755, data: Data()))
+                    files.append(LayerTar.File(path: path, isDirectory: true, mode: 0o755, size: 0))
                     try walk(path)
                 case .typeRegular?:
-                    guard let data = fm.contents(atPath: full) else {
-                        throw ModuleError(.io, "cannot read '\(full)'", field: path)
-                    }
-                    entries.append(Tar.Entry(path: path, isDirectory: false, mode: mode, data: data))
+                    let size = (attributes[.size] as? NSNumber)?.uint64Value ?? 0
+                    files.append(LayerTar.File(path: path, isDirectory: false, mode: mode, size: size))
                 default:
                     throw ModuleError(.invalidModuleDirectory, "'\(path)' in the module directory is a \(type?.rawValue ?? "special file"); only regular files and directories can be packed (replace symlinks with copies)", field: path)
                 }
             }
         }
         try walk("")
-        return entries
+        return files
+    }
+}
+
+/// The module's layer: a tar of the module directory's files, produced a chunk at a time from
+/// the files on disk whenever it is written. `init` streams it once to learn its size and digest.
+struct LayerTar: Sendable {
+    struct File: Sendable {
+        var path: String
+        var isDirectory: Bool
+        var mode: UInt32
+        var size: UInt64
+    }
+
+    let root: String
+    let files: [File]
+    private(set) var size: UInt64 = 0
+    private(set) var digest: Digest
+
+    /// - Throws: `ModuleError` `.io` if a file cannot be read, `.invalidModuleDirectory` if one
+    ///   changes size while it is read.
+    init(root: String, files: [File]) throws(ModuleError) {
+        self.root = root
+        self.files = files
+        var hasher = SHA256()
+        var size: UInt64 = 0
+        try Self.stream(root: root, files: files) { (data: Data) throws(ModuleError) in
+            hasher.update(data: data)
+            size += UInt64(data.count)
+        }
+        self.size = size
+        digest = Digest(hasher.finalize())
+    }
+
+    /// Writes the tar to `sink`, checking that it is the one whose digest was signed.
+    /// - Throws: `ModuleError` `.invalidModuleDirectory` if the module's files changed since
+    ///   `pack`, `.io`, or the sink's error.
+    func write(to sink: Tar.Sink) throws(ModuleError) {
+        var hasher = SHA256()
+        try Self.stream(root: root, files: files) { (data: Data) throws(ModuleError) in
+            hasher.update(data: data)
+            try sink(data)
+        }
+        guard Digest(hasher.finalize()) == digest else {
+            throw ModuleError(.invalidModuleDirectory, "the files of '\(root)' changed while the image was packed, so its layer no longer matches the signed digest: pack again", field: root)
+        }
+    }
+
+    private static func stream(root: String, files: [File], _ sink: Tar.Sink) throws(ModuleError) {
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: ByteStreamReader.chunkSize, alignment: 16)
+        defer { buffer.deallocate() }
+        for file in files {
+            try sink(Tar.header(path: file.path, isDirectory: file.isDirectory, mode: file.mode, size: file.size))
+            guard !file.isDirectory else { continue }
+            let changed = ModuleError(.invalidModuleDirectory, "'\(file.path)' in '\(root)' changed size while the image was packed: pack again when the module directory is complete", field: file.path)
+            guard let source = try FileRegionSource.openFile(root + "/" + file.path, what: "'\(file.path)' in '\(root)'",
+                                                             region: ImageSource.Region(offset: 0, size: file.size)) else { throw changed }
+            var written: UInt64 = 0
+            while true {
+                let count = try source.fill(buffer)
+                if count == 0 { break }
+                try sink(Data(UnsafeRawBufferPointer(rebasing: buffer[..<count])))
+                written += UInt64(count)
+            }
+            guard written == file.size else { throw changed }
+            try sink(Tar.padding(file.size))
+        }
+        try sink(Tar.endOfArchive)
     }
 }

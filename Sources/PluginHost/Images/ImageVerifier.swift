@@ -4,8 +4,9 @@ import Foundation
 /// An image that passed every check: all blobs match their digests and sizes, the signature is
 /// by a trusted key, and the module manifest is valid. This is the only way to reach the layers.
 ///
-/// The install step unpacks `layers` through `layerData(_:)` (the seam for the extractor: the bytes
-/// returned have been verified again against their digest, so nothing unverified is ever unpacked).
+/// The install step unpacks `layers` through `layerStream(_:)` (the seam for the extractor: the
+/// bytes are checked against their digest again while they are read, so nothing unverified is
+/// ever kept).
 public struct VerifiedImage: Sendable {
     public let manifest: ModuleManifest
     /// The digest of the module manifest blob (the config), as signed.
@@ -17,13 +18,27 @@ public struct VerifiedImage: Sendable {
     public let keyID: String
     let source: ImageSource
 
-    /// The bytes of a layer, checked against its digest and size again at the time of reading.
-    /// - Throws: `ModuleError` if the layer changed since verification.
-    public func layerData(_ layer: OCI.Descriptor) throws(ModuleError) -> Data {
+    /// A layer's bytes as a stream, read from the image again and checked against its size and
+    /// digest as they go by: reading past its size throws `.sizeMismatch` at once, and its end
+    /// (`fill` returning 0) throws `.sizeMismatch` or `.digestMismatch` if the layer changed since
+    /// verification. An extraction that reads a layer to its end has therefore unpacked exactly
+    /// the verified bytes, or failed (and removed what it unpacked).
+    /// - Throws: `ModuleError` `.missingBlob`, `.sizeMismatch`, `.io`.
+    func layerStream(_ layer: OCI.Descriptor) throws(ModuleError) -> VerifyingByteSource {
         guard layers.contains(layer) else {
             throw ModuleError(.missingBlob, "layer \(layer.digest) is not part of this image", field: layer.digest.blobPath)
         }
-        return try ImageVerifier.blob(layer, in: source)
+        return try ImageVerifier.openBlob(layer, in: source)
+    }
+
+    /// The whole bytes of a layer, checked against its digest and size again at the time of
+    /// reading. This holds the layer in memory: installing streams it instead (`LayerExtractor`).
+    /// - Throws: `ModuleError` if the layer changed since verification.
+    public func layerData(_ layer: OCI.Descriptor) throws(ModuleError) -> Data {
+        let stream = try layerStream(layer)
+        let data = try stream.read(upTo: Int(layer.size))
+        try stream.finish()
+        return data
     }
 }
 
@@ -75,7 +90,8 @@ public struct ImageVerifier: Sendable {
     /// The module id an image claims, read without checking its signature: only for choosing
     /// which running module to pause before the real verification (install does that).
     public static func claimedModuleID(ofImageAt path: String, reference: String? = nil) -> String? {
-        guard let source = try? ImageSource.open(path), let unverified = try? readStructure(source, reference: reference) else { return nil }
+        guard let source = try? ImageSource.open(path),
+              let unverified = try? readStructure(source, reference: reference, checkingLayers: false) else { return nil }
         return (try? ModuleManifest.decode(unverified.config))?.id
     }
 
@@ -85,8 +101,9 @@ public struct ImageVerifier: Sendable {
         var config: Data
     }
 
-    /// Steps 1 and 2: layout structure and every blob's size and digest.
-    static func readStructure(_ source: ImageSource, reference: String?) throws(ModuleError) -> Unverified {
+    /// Steps 1 and 2: layout structure and every blob's size and digest (the layers' only if
+    /// `checkingLayers`; each is read through once, a chunk at a time).
+    static func readStructure(_ source: ImageSource, reference: String?, checkingLayers: Bool = true) throws(ModuleError) -> Unverified {
         let where_ = source.location
         guard let layoutData = try source.read("oci-layout") else {
             throw ModuleError(.malformedLayout, "'\(where_)' is not an OCI image layout: it has no oci-layout file", field: "oci-layout")
@@ -126,23 +143,36 @@ public struct ImageVerifier: Sendable {
             throw ModuleError(.unsupportedMediaType, "layer \(layer.digest) of '\(where_)' has media type '\(layer.mediaType)'; accepted: \(OCI.acceptedLayerMediaTypes.sorted().joined(separator: ", "))", field: layer.digest.blobPath)
         }
         let config = try blob(manifest.config, in: source)
-        for layer in manifest.layers { _ = try blob(layer, in: source) }
+        if checkingLayers {
+            for layer in manifest.layers { try openBlob(layer, in: source).finish() }
+        }
         return Unverified(imageManifest: manifest, imageManifestDigest: descriptor.digest, config: config)
     }
 
-    /// A blob, checked against the descriptor's size and then its digest.
-    static func blob(_ descriptor: OCI.Descriptor, in source: ImageSource) throws(ModuleError) -> Data {
+    /// A blob as a stream that checks its digest as it is read (`VerifyingByteSource`), after
+    /// checking that it exists and that its stored size is the descriptor's.
+    /// - Throws: `ModuleError` `.missingBlob`, `.sizeMismatch`, `.io`.
+    static func openBlob(_ descriptor: OCI.Descriptor, in source: ImageSource) throws(ModuleError) -> VerifyingByteSource {
         let path = descriptor.digest.blobPath
-        guard let data = try source.read(path) else {
+        guard let file = try source.stream(path) else {
             throw ModuleError(.missingBlob, "image '\(source.location)' lacks blob \(path): the image is incomplete; copy it again", field: path)
         }
-        guard Int64(data.count) == descriptor.size else {
-            throw ModuleError(.sizeMismatch, "blob \(path) of '\(source.location)' has \(data.count) bytes but its descriptor says \(descriptor.size)\(Int64(data.count) < descriptor.size ? " (truncated)" : ""): the image is damaged; copy it again", field: path)
+        guard Int64(exactly: file.size) == descriptor.size else {
+            throw VerifyingByteSource.sizeMismatch(path, in: source.location, size: "\(file.size) bytes", truncated: Int64(exactly: file.size) ?? .max < descriptor.size,
+                                                   expected: descriptor.size)
         }
-        let actual = Digest(of: data)
-        guard actual == descriptor.digest else {
-            throw ModuleError(.digestMismatch, "blob \(path) of '\(source.location)' has digest \(actual), not \(descriptor.digest): the image is damaged or was tampered with", field: path)
+        return VerifyingByteSource(file, descriptor: descriptor, location: source.location)
+    }
+
+    /// A small blob (the image manifest, the config) whole, checked against the descriptor's
+    /// size and then its digest.
+    static func blob(_ descriptor: OCI.Descriptor, in source: ImageSource) throws(ModuleError) -> Data {
+        let stream = try openBlob(descriptor, in: source)
+        guard UInt64(descriptor.size) <= ImageSource.maxDocumentBytes else {
+            throw ModuleError(.malformedLayout, "blob \(descriptor.digest.blobPath) of '\(source.location)' is \(SizeText.of(UInt64(descriptor.size))), more than a manifest or module manifest can be (\(SizeText.of(ImageSource.maxDocumentBytes))): this is not a module image", field: descriptor.digest.blobPath)
         }
+        let data = try stream.read(upTo: Int(descriptor.size))
+        try stream.finish()
         return data
     }
 
@@ -153,5 +183,61 @@ public struct ImageVerifier: Sendable {
         } catch {
             throw ModuleError(.malformedLayout, "\(file) of '\(location)' is not valid", field: file, underlying: "\(error)")
         }
+    }
+}
+
+/// A blob's bytes as they are read, checked against its descriptor: a byte beyond its size is
+/// refused at once, and at the end of the stream its size and sha256 digest are checked
+/// (`.sizeMismatch`, `.digestMismatch`). The digest is computed incrementally, a chunk at a time.
+final class VerifyingByteSource: ByteSource {
+    private let source: any ByteSource
+    let descriptor: OCI.Descriptor
+    private let location: String
+    private var hasher = SHA256()
+    private var count: UInt64 = 0
+    private var checked = false
+
+    init(_ source: any ByteSource, descriptor: OCI.Descriptor, location: String) {
+        self.source = source
+        self.descriptor = descriptor
+        self.location = location
+    }
+
+    static func sizeMismatch(_ path: String, in location: String, size: String, truncated: Bool, expected: Int64) -> ModuleError {
+        ModuleError(.sizeMismatch, "blob \(path) of '\(location)' has \(size) but its descriptor says \(expected)\(truncated ? " (truncated)" : ""): the image is damaged; copy it again", field: path)
+    }
+
+    func fill(_ buffer: UnsafeMutableRawBufferPointer) throws(ModuleError) -> Int {
+        let filled = try source.fill(buffer)
+        guard filled > 0 else {
+            try checkEnd()
+            return 0
+        }
+        count += UInt64(filled)
+        guard Int64(exactly: count) ?? .max <= descriptor.size else {
+            throw Self.sizeMismatch(descriptor.digest.blobPath, in: location, size: "more than \(descriptor.size) bytes", truncated: false, expected: descriptor.size)
+        }
+        hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: buffer[..<filled]))
+        return filled
+    }
+
+    /// Reads whatever is left, discarding it, and checks size and digest.
+    func finish() throws(ModuleError) {
+        let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: ByteStreamReader.chunkSize, alignment: 16)
+        defer { scratch.deallocate() }
+        while try fill(scratch) > 0 {}
+    }
+
+    private func checkEnd() throws(ModuleError) {
+        guard !checked else { return }
+        let path = descriptor.digest.blobPath
+        guard Int64(exactly: count) == descriptor.size else {
+            throw Self.sizeMismatch(path, in: location, size: "\(count) bytes", truncated: true, expected: descriptor.size)
+        }
+        let actual = Digest(hasher.finalize())
+        guard actual == descriptor.digest else {
+            throw ModuleError(.digestMismatch, "blob \(path) of '\(location)' has digest \(actual), not \(descriptor.digest): the image is damaged or was tampered with", field: path)
+        }
+        checked = true
     }
 }

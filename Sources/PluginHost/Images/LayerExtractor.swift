@@ -35,8 +35,9 @@ public struct ExtractionLimits: Sendable, Equatable {
     public static let `default` = ExtractionLimits()
 }
 
-/// Unpacks a module image's layers into a new directory with a strict tar reader of its own
-/// (ustar, pax 'x'/'g', GNU 'L'/'K', v7) and the system zlib for gzip layers.
+/// Unpacks a module image's layers into a new directory, streaming each through the shared tar
+/// reader (`TarReader`: ustar, pax 'x'/'g', GNU 'L'/'K', v7) and the system zlib for gzip layers,
+/// with bounded buffers whatever the layer's size.
 ///
 /// Every entry is checked before anything is written for it: paths stay inside the module root
 /// (no absolute paths, no `..`, nothing through a symlink), symlink targets resolve inside it,
@@ -48,13 +49,13 @@ public enum LayerExtractor {
     /// Extracts the verified image's layers, in order, into `destination`, which must not exist yet
     /// (its parent must). On any error the destination is removed entirely: nothing is left behind.
     /// - Throws: `ModuleError`: the extractor's codes (exit code 15), `.io` for the file system,
-    ///   `.unsupportedMediaType`, and `layerData(_:)`'s integrity errors.
+    ///   `.unsupportedMediaType`, and `layerStream(_:)`'s integrity errors.
     public static func extract(_ image: VerifiedImage, into destination: String, limits: ExtractionLimits = .default) throws(ModuleError) {
         let layers = image.layers
         let labels = layers.enumerated().map { "layer \($0.offset + 1) (\($0.element.digest))" }
         try checkMediaTypes(layers.map(\.mediaType), labels: labels)
         try run(into: destination, limits: limits, count: layers.count) { (index: Int) throws(ModuleError) -> LayerInput in
-            LayerInput(mediaType: layers[index].mediaType, data: try image.layerData(layers[index]), label: labels[index])
+            LayerInput(mediaType: layers[index].mediaType, source: try image.layerStream(layers[index]), label: labels[index])
         }
     }
 
@@ -63,14 +64,26 @@ public enum LayerExtractor {
         let labels = layers.indices.map { "layer \($0 + 1)" }
         try checkMediaTypes(layers.map(\.mediaType), labels: labels)
         try run(into: destination, limits: limits, count: layers.count) { (index: Int) throws(ModuleError) -> LayerInput in
-            LayerInput(mediaType: layers[index].mediaType, data: layers[index].data, label: labels[index])
+            LayerInput(mediaType: layers[index].mediaType, source: DataByteSource(layers[index].data), label: labels[index])
         }
     }
 
+    /// One layer to extract. An image's layer comes as `VerifiedImage.layerStream(_:)`, which
+    /// checks the digest at the stream's end: the reader reads every layer to its end (gzip to
+    /// the end of its input, plain tar past the end-of-archive marker), so a layer that changed
+    /// since verification fails the extraction, and the extraction removes what it wrote.
     struct LayerInput {
         var mediaType: String
-        var data: Data
+        var source: any ByteSource
         var label: String
+    }
+
+    /// How the shared `TarReader` names a layer's refusals; it reads past the end-of-archive
+    /// marker so that a gzip stream's checksum and the layer's digest are checked too.
+    static func tarContext(_ label: String, limits: ExtractionLimits) -> TarReader.Context {
+        TarReader.Context(label: label, code: .malformedLayer, kind: "tar archive",
+                          advice: "the layer is damaged or was not built by a tar tool: rebuild it",
+                          maxPathBytes: limits.maxPathBytes, drainsAfterEnd: true)
     }
 
     static func checkMediaTypes(_ mediaTypes: [String], labels: [String]) throws(ModuleError) {
@@ -79,8 +92,9 @@ public enum LayerExtractor {
         }
     }
 
-    /// Creates the destination, extracts each layer (fetched one at a time, so only one layer's
-    /// bytes are in memory), checks symlink chains, syncs, and removes everything on error.
+    /// Creates the destination, extracts each layer (opened one at a time and read a chunk at a
+    /// time: no layer is ever held in memory), checks symlink chains, syncs, and removes
+    /// everything on error.
     static func run(into destination: String, limits: ExtractionLimits, count: Int,
                     layer: (Int) throws(ModuleError) -> LayerInput) throws(ModuleError) {
         let extraction = try LayerExtraction(destination: destination, limits: limits)
@@ -164,10 +178,10 @@ final class LayerExtraction {
     // MARK: Layers
 
     func extractLayer(_ input: LayerExtractor.LayerInput) throws(ModuleError) {
-        let source: any LayerByteSource = input.mediaType == OCI.layerTarGzip
-            ? try GzipLayerSource(input.data, limits: limits, label: input.label)
-            : PlainLayerSource(input.data)
-        let parser = LayerTarParser(reader: LayerReader(source), label: input.label, limits: limits)
+        let source: any ByteSource = input.mediaType == OCI.layerTarGzip
+            ? try GzipLayerSource(input.source, limits: limits, label: input.label)
+            : input.source
+        let parser = TarReader(reader: ByteStreamReader(source), context: LayerExtractor.tarContext(input.label, limits: limits))
         do throws(ModuleError) {
             while let entry = try parser.next() {
                 try apply(entry, parser: parser)
@@ -189,18 +203,18 @@ final class LayerExtraction {
 
     // MARK: Entries
 
-    private func refusal(_ code: ModuleError.Code, _ entry: LayerTarEntry, _ text: String) -> ModuleError {
+    private func refusal(_ code: ModuleError.Code, _ entry: TarEntry, _ text: String) -> ModuleError {
         ModuleError(code, "\(entry.label): entry '\(entry.displayPath)' \(text)", field: entry.displayPath)
     }
 
     /// Checks one entry completely, then creates it.
-    private func apply(_ entry: LayerTarEntry, parser: LayerTarParser) throws(ModuleError) {
+    private func apply(_ entry: TarEntry, parser: TarReader) throws(ModuleError) {
         // Type.
         switch entry.type {
         case .characterDevice, .blockDevice, .fifo:
             throw refusal(.specialFile, entry, "is a \(entry.type.name); device nodes and FIFOs are not allowed in module images (a module gets devices through its capabilities): rebuild the module without it")
         case let .unknown(flag):
-            throw refusal(.malformedLayer, entry, "has tar entry type \(LayerTarParser.describeTypeFlag(flag)), which module images may not use (allowed: regular files, directories, symlinks, hard links): rebuild the module without it")
+            throw refusal(.malformedLayer, entry, "has tar entry type \(TarReader.describeTypeFlag(flag)), which module images may not use (allowed: regular files, directories, symlinks, hard links): rebuild the module without it")
         case .regular, .directory, .symlink, .hardlink:
             break
         }
@@ -334,7 +348,7 @@ final class LayerExtraction {
     }
 
     /// The normalised components of an entry path, or nil for the root ("", ".", "./").
-    private func checkedPath(_ raw: [UInt8], entry: LayerTarEntry, role: String) throws(ModuleError) -> [[UInt8]]? {
+    private func checkedPath(_ raw: [UInt8], entry: TarEntry, role: String) throws(ModuleError) -> [[UInt8]]? {
         if raw.contains(0) {
             throw refusal(.malformedLayer, entry, "has a NUL byte in \(role): the layer is malformed; rebuild it")
         }
@@ -359,7 +373,7 @@ final class LayerExtraction {
     }
 
     /// A symlink's target must resolve, relative to the link's directory, inside the root.
-    private func checkedSymlinkTarget(_ entry: LayerTarEntry, components: [[UInt8]]) throws(ModuleError) -> [UInt8] {
+    private func checkedSymlinkTarget(_ entry: TarEntry, components: [[UInt8]]) throws(ModuleError) -> [UInt8] {
         let target = entry.rawLinkTarget
         let shown = Self.display(target)
         if target.isEmpty {
@@ -390,7 +404,7 @@ final class LayerExtraction {
 
     /// A hard link's target must be a regular file this extraction already wrote, not reached
     /// through a symlink.
-    private func checkedHardlinkTarget(_ entry: LayerTarEntry) throws(ModuleError) -> [[UInt8]] {
+    private func checkedHardlinkTarget(_ entry: TarEntry) throws(ModuleError) -> [[UInt8]] {
         let target = entry.rawLinkTarget
         let shown = Self.display(target)
         func escape(_ why: String) -> ModuleError {
@@ -421,7 +435,7 @@ final class LayerExtraction {
 
     /// The open directory holding `components`' last element, creating missing parents (0755).
     /// The descriptor belongs to the cache: do not close it.
-    private func parentDirectory(of components: [[UInt8]], entry: LayerTarEntry) throws(ModuleError) -> Int32 {
+    private func parentDirectory(of components: [[UInt8]], entry: TarEntry) throws(ModuleError) -> Int32 {
         let parent = Array(components.dropLast())
         if let cached = cachedParent, cached.components == parent { return cached.fd }
         if let cached = cachedParent { close(cached.fd) }
@@ -453,7 +467,7 @@ final class LayerExtraction {
     }
 
     /// Opens an existing directory below the root without following symlinks. The caller closes it.
-    private func openDirectory(_ components: [[UInt8]], entry: LayerTarEntry?) throws(ModuleError) -> Int32 {
+    private func openDirectory(_ components: [[UInt8]], entry: TarEntry?) throws(ModuleError) -> Int32 {
         var fd = fcntl(rootFD, F_DUPFD_CLOEXEC, 0)
         for name in components {
             guard fd >= 0 else { break }
@@ -553,299 +567,18 @@ final class LayerExtraction {
     }
 }
 
-// MARK: - Tar
+// MARK: - gzip
 
-enum LayerTarEntryType: Equatable {
-    case regular, hardlink, symlink, characterDevice, blockDevice, directory, fifo
-    case unknown(UInt8)
-
-    var name: String {
-        switch self {
-        case .regular: "regular file"
-        case .hardlink: "hard link"
-        case .symlink: "symlink"
-        case .characterDevice: "character device"
-        case .blockDevice: "block device"
-        case .directory: "directory"
-        case .fifo: "FIFO (named pipe)"
-        case .unknown: "entry of unknown type"
-        }
-    }
-}
-
-/// One entry after its metadata headers (pax 'x', GNU 'L'/'K') have been applied.
-struct LayerTarEntry {
-    var type: LayerTarEntryType
-    var rawPath: [UInt8]
-    var rawLinkTarget: [UInt8]
-    var mode: UInt32
-    var size: UInt64
-    var label: String
-    var displayPath: String { String(decoding: rawPath, as: UTF8.self) }
-}
-
-/// A strict streaming reader of tar headers: checksums verified, every size bounded, the
-/// end-of-archive marker required.
-final class LayerTarParser {
-    let reader: LayerReader
-    let label: String
-    let limits: ExtractionLimits
-    /// The entry whose header was read last (for messages about the stream).
-    private(set) var currentPath: String?
-    /// Bytes of the current entry's data not read yet (plus its padding).
-    private var pendingData: UInt64 = 0
-    private var pendingPadding: UInt64 = 0
-    private var finished = false
-
-    /// Larger metadata records than this are refused (a pax header holds a few paths).
-    static let maxMetadataBytes: UInt64 = 1 << 20
-
-    init(reader: LayerReader, label: String, limits: ExtractionLimits) {
-        self.reader = reader
-        self.label = label
-        self.limits = limits
-    }
-
-    private func malformed(_ text: String, offset: UInt64? = nil) -> ModuleError {
-        let at = offset.map { " (at byte \($0) of the tar stream)" } ?? ""
-        return ModuleError(.malformedLayer, "\(label) is not a valid tar archive: \(text)\(at); the layer is damaged or was not built by a tar tool: rebuild it", field: currentPath ?? label)
-    }
-
-    /// The next real entry, or nil after the end-of-archive marker.
-    func next() throws(ModuleError) -> LayerTarEntry? {
-        guard !finished else { return nil }
-        if pendingData > 0 || pendingPadding > 0 {
-            // The previous entry's data was not consumed (not a regular file or skipped).
-            guard try reader.skip(pendingData + pendingPadding) else { throw malformed("the data of entry '\(currentPath ?? "")' is truncated") }
-            pendingData = 0
-            pendingPadding = 0
-        }
-        var paxPath: [UInt8]?
-        var paxLinkPath: [UInt8]?
-        var paxSize: UInt64?
-        var longName: [UInt8]?
-        var longLink: [UInt8]?
-        var metadataPending = false
-        currentPath = nil
-        while true {
-            let offset = reader.position
-            let header = try reader.read(512)
-            if header.isEmpty { throw malformed("the archive ends without its end-of-archive marker (two zero blocks): it is truncated", offset: offset) }
-            if header.count < 512 { throw malformed("the archive ends inside a header block: it is truncated", offset: offset) }
-            if header.allSatisfy({ $0 == 0 }) {
-                let second = try reader.read(512)
-                guard second.count == 512, second.allSatisfy({ $0 == 0 }) else {
-                    throw malformed("a zero block is not followed by a second zero block (end-of-archive marker incomplete, or truncated)", offset: offset)
-                }
-                if metadataPending { throw malformed("a pax or GNU metadata header is not followed by an entry", offset: offset) }
-                // Read the rest so that a gzip stream's checksum and the limits are checked too.
-                try reader.drain()
-                finished = true
-                return nil
-            }
-            let ustar = header[257..<263].elementsEqual(Array("ustar\0".utf8))
-            var path = Self.field(header, 0, 100)
-            if ustar {
-                let prefix = Self.field(header, 345, 155)
-                if !prefix.isEmpty { path = prefix + [UInt8(ascii: "/")] + path }
-            }
-            let name = paxPath ?? longName ?? path
-            currentPath = name.isEmpty ? nil : String(decoding: name, as: UTF8.self)
-            try verifyChecksum(header, offset: offset)
-            guard let headerSize = Self.number(header, 124, 12) else { throw malformed("entry '\(currentPath ?? "")' has an unreadable size field", offset: offset) }
-            guard let mode = Self.number(header, 100, 8) else { throw malformed("entry '\(currentPath ?? "")' has an unreadable mode field", offset: offset) }
-            let flag = header[156]
-            switch flag {
-            case UInt8(ascii: "x"), UInt8(ascii: "g"), UInt8(ascii: "L"), UInt8(ascii: "K"):
-                let cap = flag == UInt8(ascii: "L") || flag == UInt8(ascii: "K") ? UInt64(max(0, limits.maxPathBytes)) + 513 : Self.maxMetadataBytes
-                guard headerSize <= cap else {
-                    if flag == UInt8(ascii: "L") || flag == UInt8(ascii: "K") {
-                        throw ModuleError(.malformedLayer, "\(label): a GNU long \(flag == UInt8(ascii: "L") ? "name" : "link target") of \(headerSize) bytes is over the limit of \(limits.maxPathBytes) (maxPathBytes): shorten the path and rebuild the module", field: currentPath ?? label)
-                    }
-                    throw malformed("a pax header of \(headerSize) bytes is over the limit of \(Self.maxMetadataBytes)", offset: offset)
-                }
-                let data = try reader.read(Int(headerSize))
-                guard data.count == Int(headerSize), try reader.skip(Self.padding(headerSize)) else {
-                    throw malformed("a metadata header's data is truncated", offset: offset)
-                }
-                switch flag {
-                case UInt8(ascii: "x"):
-                    for (key, value) in try parsePax(data, offset: offset) {
-                        switch key {
-                        case "path": paxPath = value.isEmpty ? nil : value
-                        case "linkpath": paxLinkPath = value.isEmpty ? nil : value
-                        case "size":
-                            guard !value.isEmpty, value.count <= 20, value.allSatisfy({ (0x30...0x39).contains($0) }),
-                                  let size = UInt64(String(decoding: value, as: UTF8.self)) else {
-                                throw malformed("a pax header has an invalid size '\(String(decoding: value, as: UTF8.self))'", offset: offset)
-                            }
-                            paxSize = size
-                        default:
-                            if key.hasPrefix("GNU.sparse.") {
-                                throw ModuleError(.malformedLayer, "\(label): entry '\(currentPath ?? "")' is a sparse file (pax GNU.sparse headers), which module images may not use: rebuild the module without --sparse", field: currentPath ?? label)
-                            }
-                        }
-                    }
-                    metadataPending = true
-                case UInt8(ascii: "L"):
-                    longName = Array(data.prefix(while: { $0 != 0 }))
-                    metadataPending = true
-                case UInt8(ascii: "K"):
-                    longLink = Array(data.prefix(while: { $0 != 0 }))
-                    metadataPending = true
-                default:
-                    break // 'g': global pax headers are ignored
-                }
-                continue
-            default:
-                break
-            }
-
-            let rawPath = paxPath ?? longName ?? path
-            currentPath = String(decoding: rawPath, as: UTF8.self)
-            let size = paxSize ?? headerSize
-            var type: LayerTarEntryType
-            switch flag {
-            case UInt8(ascii: "0"), UInt8(ascii: "7"): type = .regular
-            case 0: type = rawPath.last == UInt8(ascii: "/") ? .directory : .regular // v7: a trailing '/' marks a directory
-            case UInt8(ascii: "1"): type = .hardlink
-            case UInt8(ascii: "2"): type = .symlink
-            case UInt8(ascii: "3"): type = .characterDevice
-            case UInt8(ascii: "4"): type = .blockDevice
-            case UInt8(ascii: "5"): type = .directory
-            case UInt8(ascii: "6"): type = .fifo
-            default: type = .unknown(flag)
-            }
-            // Data follows regular files (and, malformed, anything with a size; skipped if the
-            // entry is refused anyway). Directories, links and devices carry none.
-            pendingData = type == .regular ? size : 0
-            pendingPadding = type == .regular ? Self.padding(size) : 0
-            return LayerTarEntry(type: type, rawPath: rawPath, rawLinkTarget: paxLinkPath ?? longLink ?? Self.field(header, 157, 100),
-                            mode: UInt32(truncatingIfNeeded: mode & 0o7777), size: size, label: label)
-        }
-    }
-
-    /// Streams the current regular file's data to `body` in chunks, then skips its padding.
-    func readData(of entry: LayerTarEntry, _ body: (UnsafeRawBufferPointer) throws(ModuleError) -> Void) throws(ModuleError) {
-        let complete = try reader.stream(pendingData, body)
-        guard complete else { throw malformed("the data of entry '\(entry.displayPath)' is truncated (the archive ends inside it)") }
-        pendingData = 0
-        guard try reader.skip(pendingPadding) else { throw malformed("the padding after entry '\(entry.displayPath)' is truncated") }
-        pendingPadding = 0
-    }
-
-    private func verifyChecksum(_ header: [UInt8], offset: UInt64) throws(ModuleError) {
-        guard let stored = Self.number(header, 148, 8) else {
-            throw malformed("a header has an unreadable checksum field (not a tar archive, or damaged)", offset: offset)
-        }
-        var unsigned: Int64 = 0
-        var signed: Int64 = 0
-        for (index, byte) in header.enumerated() {
-            let value = (148..<156).contains(index) ? UInt8(ascii: " ") : byte
-            unsigned += Int64(value)
-            signed += Int64(Int8(bitPattern: value))
-        }
-        // Historic writers summed signed bytes; both are accepted, as GNU tar does.
-        guard Int64(stored) == unsigned || Int64(stored) == signed else {
-            throw malformed("the header\(currentPath.map { " of entry '\($0)'" } ?? "") has checksum \(stored) but its bytes sum to \(unsigned) (damaged, or not a tar archive)", offset: offset)
-        }
-    }
-
-    /// pax records: "<length> <key>=<value>\n", length counting the whole record.
-    private func parsePax(_ data: [UInt8], offset: UInt64) throws(ModuleError) -> [(String, [UInt8])] {
-        var records: [(String, [UInt8])] = []
-        var index = 0
-        while index < data.count {
-            var length = 0
-            var cursor = index
-            while cursor < data.count, (0x30...0x39).contains(data[cursor]), cursor - index < 8 {
-                length = length * 10 + Int(data[cursor] - 0x30)
-                cursor += 1
-            }
-            guard cursor > index, cursor < data.count, data[cursor] == UInt8(ascii: " "), length > cursor - index + 1,
-                  index + length <= data.count, data[index + length - 1] == UInt8(ascii: "\n") else {
-                if data[index...].allSatisfy({ $0 == 0 }) { break } // NUL padding some writers leave
-                throw malformed("a pax header has a malformed record", offset: offset)
-            }
-            let record = data[(cursor + 1)..<(index + length - 1)]
-            guard let equals = record.firstIndex(of: UInt8(ascii: "=")) else {
-                throw malformed("a pax record has no '='", offset: offset)
-            }
-            records.append((String(decoding: record[..<equals], as: UTF8.self), Array(record[(equals + 1)...])))
-            index += length
-        }
-        return records
-    }
-
-    /// A NUL-terminated header string field.
-    static func field(_ header: [UInt8], _ offset: Int, _ length: Int) -> [UInt8] {
-        Array(header[offset..<offset + length].prefix(while: { $0 != 0 }))
-    }
-
-    /// An octal field (leading spaces, then digits, then NULs/spaces), or GNU base-256 (first
-    /// byte 0x80, big-endian, non-negative). Nil for anything else.
-    static func number(_ header: [UInt8], _ offset: Int, _ length: Int) -> UInt64? {
-        let bytes = header[offset..<offset + length]
-        if let first = bytes.first, first & 0x80 != 0 {
-            guard first == 0x80 else { return nil } // negative or unknown encoding
-            var value: UInt64 = 0
-            for byte in bytes.dropFirst() {
-                guard value >> 56 == 0 else { return nil }
-                value = value << 8 | UInt64(byte)
-            }
-            return value
-        }
-        var value: UInt64 = 0
-        var index = bytes.startIndex
-        while index < bytes.endIndex, bytes[index] == UInt8(ascii: " ") { index += 1 }
-        while index < bytes.endIndex, (UInt8(ascii: "0")...UInt8(ascii: "7")).contains(bytes[index]) {
-            guard value >> 60 == 0 else { return nil }
-            value = value << 3 | UInt64(bytes[index] - UInt8(ascii: "0"))
-            index += 1
-        }
-        while index < bytes.endIndex {
-            guard bytes[index] == 0 || bytes[index] == UInt8(ascii: " ") else { return nil }
-            index += 1
-        }
-        return value
-    }
-
-    static func padding(_ size: UInt64) -> UInt64 { (512 - size % 512) % 512 }
-
-    static func describeTypeFlag(_ flag: UInt8) -> String {
-        (0x21...0x7e).contains(flag) ? "'\(Character(Unicode.Scalar(flag)))'" : "byte \(flag)"
-    }
-}
-
-// MARK: - Byte streams
-
-/// Where a layer's (decompressed) bytes come from.
-protocol LayerByteSource: AnyObject {
-    /// Fills the start of `buffer`; returns the byte count, 0 only at the end of the stream.
-    func fill(_ buffer: UnsafeMutableRawBufferPointer) throws(ModuleError) -> Int
-}
-
-final class PlainLayerSource: LayerByteSource {
-    private let data: Data
-    private var offset = 0
-
-    init(_ data: Data) { self.data = data }
-
-    func fill(_ buffer: UnsafeMutableRawBufferPointer) throws(ModuleError) -> Int {
-        let count = min(buffer.count, data.count - offset)
-        guard count > 0 else { return 0 }
-        data.withUnsafeBytes { raw in
-            buffer.baseAddress!.copyMemory(from: raw.baseAddress! + offset, byteCount: count)
-        }
-        offset += count
-        return count
-    }
-}
-
-/// gzip decompression with zlib, a chunk at a time; stops as soon as the output passes the
-/// limits, so a bomb never occupies more than one chunk of memory.
-final class GzipLayerSource: LayerByteSource {
-    private let input: Data
+/// gzip decompression with zlib, a chunk at a time from another `ByteSource` (the layer's bytes
+/// in the image) through a buffer of its own; stops as soon as the output passes the limits, so a
+/// bomb never occupies more than one chunk of memory.
+final class GzipLayerSource: ByteSource {
+    private let input: any ByteSource
+    /// Compressed bytes read from `input` and not yet given to zlib: `inputBuffer[inputStart..<inputEnd]`.
+    private let inputBuffer: UnsafeMutableRawBufferPointer
+    private var inputStart = 0
+    private var inputEnd = 0
+    private var inputAtEnd = false
     private let stream: UnsafeMutablePointer<z_stream>
     private let label: String
     private let limits: ExtractionLimits
@@ -864,16 +597,21 @@ final class GzipLayerSource: LayerByteSource {
 
     static let ratioCheckThreshold: UInt64 = 1 << 20
 
-    init(_ input: Data, limits: ExtractionLimits, label: String) throws(ModuleError) {
+    /// A gzip layer already in memory.
+    convenience init(_ input: Data, limits: ExtractionLimits, label: String) throws(ModuleError) {
+        try self.init(DataByteSource(input), limits: limits, label: label)
+    }
+
+    init(_ input: any ByteSource, limits: ExtractionLimits, label: String) throws(ModuleError) {
         self.input = input
         self.limits = limits
         self.label = label
+        inputBuffer = .allocate(byteCount: ByteStreamReader.chunkSize, alignment: 16)
         stream = .allocate(capacity: 1)
         stream.initialize(to: z_stream())
         let status = inflateInit2_(stream, 16 + MAX_WBITS, zlibVersion(), Int32(MemoryLayout<z_stream>.size))
         guard status == Z_OK else {
-            stream.deinitialize(count: 1)
-            stream.deallocate()
+            // Every property is set, so deinit runs and frees the stream and the buffer.
             throw ModuleError(status == Z_MEM_ERROR ? .io : .malformedLayer, "\(label): cannot start gzip decompression", field: label, underlying: "zlib status \(status)")
         }
     }
@@ -882,35 +620,44 @@ final class GzipLayerSource: LayerByteSource {
         inflateEnd(stream)
         stream.deinitialize(count: 1)
         stream.deallocate()
+        inputBuffer.deallocate()
+    }
+
+    /// Makes compressed input available; false at the end of `input`.
+    private func refillInput() throws(ModuleError) -> Bool {
+        if inputStart < inputEnd { return true }
+        if inputAtEnd { return false }
+        inputStart = 0
+        inputEnd = try input.fill(inputBuffer)
+        if inputEnd == 0 { inputAtEnd = true }
+        return inputEnd > 0
     }
 
     func fill(_ buffer: UnsafeMutableRawBufferPointer) throws(ModuleError) -> Int {
         var outCount = 0
         while outCount == 0, !finished {
-            let (status, availIn) = input.withUnsafeBytes { raw -> (Int32, Int) in
-                let remaining = raw.count - consumed
-                let chunk = min(remaining, Int(UInt32.max))
-                stream.pointee.next_in = chunk > 0 ? UnsafeMutablePointer(mutating: raw.baseAddress!.assumingMemoryBound(to: Bytef.self) + consumed) : nil
-                stream.pointee.avail_in = UInt32(chunk)
-                stream.pointee.next_out = buffer.baseAddress!.assumingMemoryBound(to: Bytef.self)
-                stream.pointee.avail_out = UInt32(buffer.count)
-                let status = inflate(stream, Z_NO_FLUSH)
-                consumed += chunk - Int(stream.pointee.avail_in)
-                outCount = buffer.count - Int(stream.pointee.avail_out)
-                stream.pointee.next_in = nil
-                return (status, raw.count - consumed)
-            }
+            let available = try refillInput() ? inputEnd - inputStart : 0
+            stream.pointee.next_in = available > 0 ? (inputBuffer.baseAddress! + inputStart).assumingMemoryBound(to: Bytef.self) : nil
+            stream.pointee.avail_in = UInt32(available)
+            stream.pointee.next_out = buffer.baseAddress!.assumingMemoryBound(to: Bytef.self)
+            stream.pointee.avail_out = UInt32(buffer.count)
+            let status = inflate(stream, Z_NO_FLUSH)
+            let used = available - Int(stream.pointee.avail_in)
+            inputStart += used
+            consumed += used
+            outCount = buffer.count - Int(stream.pointee.avail_out)
+            stream.pointee.next_in = nil
             switch status {
             case Z_OK:
                 break
             case Z_STREAM_END:
-                if availIn == 0 {
+                if try !refillInput() {
                     finished = true
                 } else {
                     // Another gzip member follows (as `cat a.gz b.gz` makes).
                     inflateReset(stream)
                 }
-            case Z_BUF_ERROR where availIn == 0:
+            case Z_BUF_ERROR where available == 0:
                 throw ModuleError(.malformedLayer, "\(label) is a truncated gzip stream (it ends before the end of its compressed data): the layer is damaged; rebuild the image")
             case Z_MEM_ERROR:
                 throw ModuleError(.io, "\(label): out of memory while decompressing; free memory and try again")
@@ -933,76 +680,6 @@ final class GzipLayerSource: LayerByteSource {
     }
 }
 
-/// A buffered reader over a `LayerByteSource` with exact reads, skips and chunked streaming.
-final class LayerReader {
-    static let chunkSize = 64 << 10
-    private let source: any LayerByteSource
-    private let buffer: UnsafeMutableRawBufferPointer
-    private var start = 0
-    private var end = 0
-    private var atEnd = false
-    /// Bytes handed out so far (the offset in the tar stream).
-    private(set) var position: UInt64 = 0
-
-    init(_ source: any LayerByteSource) {
-        self.source = source
-        buffer = .allocate(byteCount: Self.chunkSize, alignment: 16)
-    }
-
-    deinit { buffer.deallocate() }
-
-    /// Makes at least one byte available; false at the end of the stream.
-    private func refill() throws(ModuleError) -> Bool {
-        if start < end { return true }
-        if atEnd { return false }
-        let count = try source.fill(buffer)
-        start = 0
-        end = count
-        if count == 0 { atEnd = true }
-        return count > 0
-    }
-
-    /// Up to `count` bytes: fewer only if the stream ends.
-    func read(_ count: Int) throws(ModuleError) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(count)
-        while out.count < count, try refill() {
-            let take = min(count - out.count, end - start)
-            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[start..<start + take]))
-            start += take
-            position += UInt64(take)
-        }
-        return out
-    }
-
-    /// Hands `count` bytes to `body` in chunks; false if the stream ends first.
-    func stream(_ count: UInt64, _ body: (UnsafeRawBufferPointer) throws(ModuleError) -> Void) throws(ModuleError) -> Bool {
-        var left = count
-        while left > 0 {
-            guard try refill() else { return false }
-            let take = Int(min(left, UInt64(end - start)))
-            try body(UnsafeRawBufferPointer(rebasing: buffer[start..<start + take]))
-            start += take
-            position += UInt64(take)
-            left -= UInt64(take)
-        }
-        return true
-    }
-
-    /// Skips `count` bytes; false if the stream ends first.
-    func skip(_ count: UInt64) throws(ModuleError) -> Bool {
-        try stream(count) { (_: UnsafeRawBufferPointer) throws(ModuleError) in }
-    }
-
-    /// Reads to the end of the stream (after the end-of-archive marker), discarding.
-    func drain() throws(ModuleError) {
-        while try refill() {
-            position += UInt64(end - start)
-            start = end
-        }
-    }
-}
-
 // MARK: - File system helpers
 
 enum ExtractionIO {
@@ -1017,13 +694,13 @@ enum ExtractionIO {
     }
 
     /// Throws `.io` naming the entry when a system call returned a negative value.
-    static func check(_ result: Int32, _ action: String, _ entry: LayerTarEntry) throws(ModuleError) {
+    static func check(_ result: Int32, _ action: String, _ entry: TarEntry) throws(ModuleError) {
         guard result < 0 else { return }
         let code = errno
         throw ModuleError(.io, "\(entry.label): \(action) entry '\(entry.displayPath)' in the extraction directory", field: entry.displayPath, underlying: describe(code))
     }
 
-    static func writeAll(_ fd: Int32, _ chunk: UnsafeRawBufferPointer, _ entry: LayerTarEntry) throws(ModuleError) {
+    static func writeAll(_ fd: Int32, _ chunk: UnsafeRawBufferPointer, _ entry: TarEntry) throws(ModuleError) {
         var offset = 0
         while offset < chunk.count {
             let written = write(fd, chunk.baseAddress! + offset, chunk.count - offset)

@@ -15,7 +15,12 @@ public struct Digest: Sendable, Hashable, Codable, CustomStringConvertible {
 
     /// The digest of `data`.
     public init(of data: Data) {
-        hex = SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+        self.init(SHA256.hash(data: data))
+    }
+
+    /// A digest computed with swift-crypto (incrementally: `SHA256().update(…)…finalize()`).
+    init(_ digest: SHA256.Digest) {
+        hex = digest.map { String(format: "%02x", $0) }.joined()
     }
 
     public var description: String { "sha256:" + hex }
