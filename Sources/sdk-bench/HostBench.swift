@@ -128,13 +128,7 @@ func benchColdStart(_ options: Options) throws {
 /// - wakeups: voluntary + involuntary context switches summed over every thread of those
 ///   processes over the same window, per minute.
 func benchMemory(_ options: Options) throws {
-    guard let runnerPath = ChildProcessRunner.locate() else { print("memory: skipped (no plugin-host-runner)"); return }
-    let bin = (runnerPath as NSString).deletingLastPathComponent
-    let host = bin + "/plugin-host"
-    guard FileManager.default.isExecutableFile(atPath: host) else {
-        print("memory: skipped (needs plugin-host next to sdk-bench)")
-        return
-    }
+    guard let runnerPath = ChildProcessRunner.locate(), let (host, _) = hostBinaries(for: "memory and idle") else { return }
     // The state directory on the disk the machine's /var/lib is on, as on a device (not tmpfs).
     let root = try makeBenchDirectory(under: "/var/tmp", name: "sdk-bench-idle")
     defer { try? FileManager.default.removeItem(atPath: root) }
