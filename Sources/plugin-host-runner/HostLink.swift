@@ -28,9 +28,6 @@ import Synchronization
 // module's threads may wait at once. `callCommand` runs the command on a thread of its own (the
 // reader stays free for answers meanwhile) and answers `commandResult`; `stop` acts as SIGTERM.
 
-/// Exit status of a runner that could not connect to the host.
-let exitNoHost: Int32 = 6
-
 /// The process the host started: connects on the bootstrap socket at `options.eventsFD` and
 /// leaves the connection on that descriptor number (close-on-exec). Exits with status 6 if the
 /// descriptor is no bootstrap socket, or the host refuses or does not answer.
@@ -42,7 +39,7 @@ func connectToHost(_ options: Options) {
             try bootstrap.verifySocketType()
         } catch {
             diagnose("--events-fd \(fd) is not the host's bootstrap socket (\(error)): plugin-host-runner is started by plugin-host, which passes one end of an AF_UNIX SOCK_SEQPACKET socketpair there")
-            finish(exitNoHost)
+            finish(.notConnected)
         }
         let connection = try Channel.openToHost(bootstrap: bootstrap, moduleID: options.moduleID, timeout: .seconds(10))
         let (answer, _) = try connection.receiveMessage(from: .host, timeout: .seconds(30))
@@ -51,7 +48,7 @@ func connectToHost(_ options: Options) {
             break
         case let .denied(_, reason):
             diagnose("the host refused the connection: \(reason)")
-            finish(exitNoHost)
+            finish(.notConnected)
         default:
             throw .unexpectedMessage(answer.kind.rawValue)
         }
@@ -59,13 +56,13 @@ func connectToHost(_ options: Options) {
         bootstrap.close()
         guard dup2(connection.fileDescriptor, fd) == fd else {
             diagnose("cannot move the connection to descriptor \(fd): \(String(cString: strerror(errno)))")
-            finish(exitNoHost)
+            finish(.notConnected)
         }
         _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
         connection.close()
     } catch {
         diagnose("cannot connect to the host on descriptor \(fd): \(error)")
-        finish(exitNoHost)
+        finish(.notConnected)
     }
 }
 
@@ -105,7 +102,7 @@ final class HostLink: Sendable {
         let created = startThread { [self] in readLoop() }
         if created != 0 {
             diagnose("cannot create the thread that reads from the host: \(String(cString: strerror(created)))")
-            finish(2)
+            finish(.moduleUnusable)
         }
     }
 

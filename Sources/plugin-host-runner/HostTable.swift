@@ -46,6 +46,11 @@ func diagnose(_ message: String) {
 
 /// Ends the process now: flushes stdio (the module's printf output) and calls _exit, which skips
 /// atexit handlers and C++ static destructors that could race with threads the module left running.
+func finish(_ status: RunnerExitStatus) -> Never {
+    finish(status.rawValue)
+}
+
+/// `finish` with a status the module chose (passed on from the sandbox's module process).
 func finish(_ status: Int32) -> Never {
     fflush(nil)
     _exit(status)
@@ -178,7 +183,7 @@ func loadLibrary(_ path: String, for symbol: String, hostPath: String? = nil) ->
     let host = hostPath ?? path
     let sandboxed = hostPath.map { " (\($0) on the host; the sandbox holds the module directory, /usr and /lib*: libraries from elsewhere belong in the module, linked with an rpath of $ORIGIN)" } ?? ""
     diagnose("cannot load the module library '\(path)'\(sandboxed) (to call '\(symbol)'): \(reason). Check that the file exists, is a shared library built for this machine, and that the libraries it needs are installed (ldd '\(host)').")
-    finish(2)
+    finish(.moduleUnusable)
 }
 
 /// Gives the host table to the IoTSDK linked into the module (its optional export
@@ -198,7 +203,7 @@ func lookUp(_ symbol: String, in handle: UnsafeMutableRawPointer, library: Strin
     let reason = dlerror().map { String(cString: $0) } ?? "the symbol's address is null"
     let host = hostPath ?? library
     diagnose("symbol '\(symbol)' not found in the module library '\(host)': \(reason). Is the symbol exported? For C, give it default visibility and no static; for Swift use @_cdecl(\"\(symbol)\"). Check with: nm -D --defined-only '\(host)' | grep \(symbol)")
-    finish(2)
+    finish(.moduleUnusable)
 }
 
 /// The checks every GPIO call makes first: a chip name of 1 to `maxStringBytes` bytes and a

@@ -16,7 +16,7 @@ func runHook(_ options: Options, link: HostLink) -> Never {
     // The module's buffered output first, so that it is in the pipe before the host sees the result.
     fflush(nil)
     link.send(.returned(value: result))
-    finish(result == 0 ? 0 : 1)
+    finish(result == 0 ? .success : .hookFailed)
 }
 
 // MARK: - start
@@ -55,7 +55,7 @@ func runStart(_ options: Options, link: HostLink) -> Never {
     // No other thread exists yet, so pipe + FD_CLOEXEC cannot race with a fork.
     guard pipe(&wake) == 0 else {
         diagnose("cannot create a pipe: \(String(cString: strerror(errno)))")
-        finish(2)
+        finish(.moduleUnusable)
     }
     for fd in wake { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
     // Never block the signal handler: if the pipe is full the main thread is awake anyway.
@@ -87,7 +87,7 @@ func runStart(_ options: Options, link: HostLink) -> Never {
     }, call)
     guard created == 0 else {
         diagnose("cannot create the thread for '\(options.start)': \(String(cString: strerror(created)))")
-        finish(2)
+        finish(.moduleUnusable)
     }
     pthread_detach(thread)
 
@@ -100,7 +100,7 @@ func runStart(_ options: Options, link: HostLink) -> Never {
             if result != 0 {
                 diagnose("'\(options.start)' returned \(result): the module did not start")
                 link.send(.returned(value: result))
-                finish(3)
+                finish(.startFailed)
             }
             // start() returned 0: the module runs on threads of its own. Stay until SIGTERM.
         case wakeForSignal:
@@ -116,7 +116,7 @@ func runStart(_ options: Options, link: HostLink) -> Never {
                 }
                 if startRunning { diagnose("'\(options.start)' did not return within 5 s after the module was asked to stop; exiting anyway") }
             }
-            finish(0)
+            finish(.success)
         default:
             break
         }

@@ -1,5 +1,6 @@
 import CIoTLinux
 import Glibc
+import ModuleProtocol
 import Synchronization
 
 // The sandbox (`--sandbox <spec.json>`, SandboxSpec.swift). Three processes:
@@ -46,7 +47,7 @@ struct SandboxReport {
     func stopIfStrict() {
         guard strict, refusals > 0 else { return }
         diagnose("sandbox: the spec is strict and \(refusals) part(s) of the sandbox were refused: the module does not run")
-        finish(5)
+        finish(.sandboxFailed)
     }
 }
 
@@ -157,7 +158,7 @@ func runSandboxOuter(_ options: Options) -> Never {
     var status: [Int32] = [-1, -1]
     guard pipe(&status) == 0 else {
         diagnose("sandbox: cannot create a pipe: \(errorText(errno))")
-        finish(5)
+        finish(.sandboxFailed)
     }
     _ = fcntl(status[0], F_SETFD, FD_CLOEXEC)
     _ = fcntl(options.eventsFD, F_SETFD, 0)
@@ -192,7 +193,7 @@ func runSandboxOuter(_ options: Options) -> Never {
     close(options.eventsFD)
     guard spawned == 0 else {
         diagnose("sandbox: cannot start the sandbox's init (posix_spawn /proc/self/exe): \(errorText(spawned))")
-        finish(5)
+        finish(.sandboxFailed)
     }
     startForwarding(to: initPID)
 
@@ -201,7 +202,7 @@ func runSandboxOuter(_ options: Options) -> Never {
     while waitpid(initPID, &initStatus, 0) == -1 {
         guard errno == EINTR else {
             diagnose("sandbox: waiting for the sandbox's init: \(errorText(errno))")
-            finish(5)
+            finish(.sandboxFailed)
         }
     }
     let line = String(decoding: readAll(status[0]), as: UTF8.self)
@@ -267,7 +268,7 @@ private func exitAs(_ status: Int32) -> Never {
 func sandboxInitCheckParent(_ options: Options) {
     guard let fd = options.sandboxStatusFD else { return }
     var descriptor = pollfd(fd: fd, events: 0, revents: 0)
-    if poll(&descriptor, 1, 0) > 0, descriptor.revents & Int16(POLLERR | POLLNVAL) != 0 { exit(70) }
+    if poll(&descriptor, 1, 0) > 0, descriptor.revents & Int16(POLLERR | POLLNVAL) != 0 { exit(RunnerExitStatus.hostGone.rawValue) }
 }
 
 /// The init: builds the sandbox, forks the module process and supervises it. Returns only in
@@ -336,7 +337,7 @@ func runSandboxInit(_ options: Options) -> Options {
     }
     guard child > 0 else {
         diagnose("sandbox: cannot fork the module process: \(errorText(errno))")
-        finish(5)
+        finish(.sandboxFailed)
     }
     close(options.eventsFD) // the module process's, not the init's
     startForwarding(to: child)
@@ -354,14 +355,14 @@ private func supervise(_ child: pid_t, statusFD: Int32, pidNamespace: Bool) -> N
         if reaped == -1 {
             if errno == EINTR { continue }
             diagnose("sandbox: the init lost track of the module process: \(errorText(errno))")
-            finish(5)
+            finish(.sandboxFailed)
         }
     }
     writeAll(statusFD, Array("status \(status)\n".utf8))
     // From PID 1, -1 is every other process of the namespace (the kernel would also kill them
     // when this process exits).
     if pidNamespace { kill(-1, SIGKILL) }
-    finish(0)
+    finish(.success)
 }
 
 /// The module process: limits, then no way back to any privilege.
@@ -663,5 +664,5 @@ func probeSandbox() -> Never {
         }
     }
     print(ciot_get_no_new_privs() >= 0 ? "no_new_privs ok" : "no_new_privs refused prctl: \(errorText(errno))")
-    finish(0)
+    finish(.success)
 }

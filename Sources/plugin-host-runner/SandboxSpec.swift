@@ -1,4 +1,5 @@
 import Glibc
+import ModuleProtocol
 
 /// What the sandbox of one run is made of: written by the host (`SandboxSpec` in
 /// Sources/PluginHost/Runtime/SandboxSpec.swift, encoded with JSONEncoder) to a file whose path is
@@ -42,18 +43,18 @@ struct SandboxSpec: Codable, Equatable {
     static func load(_ path: String) -> SandboxSpec {
         guard let bytes = readFile(path) else {
             diagnose("sandbox: cannot read the sandbox spec '\(path)': \(String(cString: strerror(errno)))")
-            finish(5)
+            finish(.sandboxFailed)
         }
         do {
             let spec = try SpecJSON.decode(SandboxSpec.self, from: bytes)
             guard spec.version == currentVersion else {
                 diagnose("sandbox: the sandbox spec '\(path)' has version \(spec.version); this runner reads version \(currentVersion)")
-                finish(5)
+                finish(.sandboxFailed)
             }
             return spec
         } catch {
             diagnose("sandbox: the sandbox spec '\(path)' is not valid: \(error)")
-            finish(5)
+            finish(.sandboxFailed)
         }
     }
 }

@@ -4,6 +4,7 @@
 // `@preconcurrency` because `stdout` is a C global variable, which Swift 6 refuses to touch
 // otherwise; it is used once, here, before any other thread exists.
 import CIoTLinux
+import ModuleProtocol
 @preconcurrency import Glibc
 
 // The module dies with the host: if plugin-host is killed (SIGKILL, a crash), its runners get
@@ -18,7 +19,7 @@ let parsed = Options.parse(Array(CommandLine.arguments.dropFirst()))
 if case let .success(options) = parsed, options.sandboxStatusFD != nil {
     sandboxInitCheckParent(options)
 } else if getppid() != host {
-    exit(70)
+    exit(RunnerExitStatus.hostGone.rawValue)
 }
 
 // Line-buffered, so that the module's printf lines reach the host as they are written, and are
@@ -30,12 +31,12 @@ signal(SIGPIPE, SIG_IGN)
 switch parsed {
 case let .failure(error):
     diagnose("\(error.message)\n\(Options.usage)")
-    finish(64)
+    finish(.usage)
 case .success(var options):
     if options.mode == .probeSandbox { probeSandbox() }
     guard fcntl(options.eventsFD, F_GETFD) != -1 else {
         diagnose("--events-fd \(options.eventsFD) is not an open file descriptor")
-        finish(64)
+        finish(.usage)
     }
     // The process the host started connects to the host first of all (HostLink.swift): before
     // the sandbox, so that SO_PEERCRED names the pid the host spawned. Afterwards `--events-fd`

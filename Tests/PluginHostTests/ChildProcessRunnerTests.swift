@@ -1,4 +1,5 @@
 import Foundation
+import ModuleProtocol
 import Testing
 @testable import PluginHost
 
@@ -102,7 +103,9 @@ struct ChildProcessRunnerTests {
         defer { setup.cleanUp() }
         let hook = ModuleManifest.Hook(symbol: "module_does_not_exist", timeoutSeconds: 20)
         let result = setup.runner.runHook(name: "verify", hook: hook, context: setup.context())
-        #expect(result.outcome == .crashed(.exited(2)), "\(result.output)")
+        #expect(result.outcome == .crashed(.exited(RunnerExitStatus.moduleUnusable.rawValue)), "\(result.output)")
+        // Both sides read the runner's statuses from one enum: the host says what 2 means.
+        #expect("\(ProcessExit.exited(2))" == "exited with status 2 (the module's library, entry point or a runner thread could not be set up)")
         #expect(result.output.contains("undefined symbol: module_does_not_exist"))
         #expect(result.output.contains(setup.moduleDirectory + "/lib/libtestmodule.so"))
         #expect(result.output.contains("@_cdecl"))
@@ -229,7 +232,7 @@ struct ChildProcessRunnerTests {
         let setup = try Setup(behavior: "exit-early")
         defer { setup.cleanUp() }
         let instance = try setup.start()
-        #expect(instance.nextEvent(before: Self.within(20)) == .exited(.exited(3)))
+        #expect(instance.nextEvent(before: Self.within(20)) == .exited(.exited(RunnerExitStatus.startFailed.rawValue)))
         #expect(instance.output.contains("testmodule: exit-early"))
         #expect(instance.output.contains("'module_start' returned 1"))
     }

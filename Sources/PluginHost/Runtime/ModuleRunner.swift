@@ -29,7 +29,7 @@ public enum ProcessExit: Sendable, Equatable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case let .exited(code): "exited with status \(code)"
+        case let .exited(code): "exited with status \(code)" + (RunnerExitStatus(rawValue: code).flatMap { $0 == .success ? nil : " (\($0.meaning))" } ?? "")
         case let .signaled(signal): "killed by signal \(signal)"
         }
     }
