@@ -120,7 +120,7 @@ public final class HostRuntime: Sendable {
             return
         }
         guard let age = record.finishedIn?.secondsAgo() else {
-            note("\(status.id) \(status.version): not rolled back: its update committed before this boot, not within \(window) of running it")
+            note("\(status.id) \(status.version): not rolled back: its update committed before this boot (a device without a real-time clock cannot tell how long ago; only updates committed within \(window) in this boot are rolled back)")
             return
         }
         guard age < freshUpdateWindow else {
