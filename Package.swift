@@ -84,7 +84,7 @@ let package = Package(
         .executableTarget(name: "iotsdk-lab", dependencies: ["IoTSDK", "SensorDrivers", "SensorDriversTesting", "PluginHost", "Doctor", "CIoTLinux"]),
         // The child process of the storage crash test (Tests/IoTSDKTests/StorageCrashTests.swift).
         .executableTarget(name: "iotsdk-storage-writer", dependencies: ["IoTSDK"]),
-        .testTarget(name: "IoTSDKTests", dependencies: ["IoTSDK", "IoTSDKFoundation", "CSQLite", "CIoTModule", "iotsdk-storage-writer"]),
+        .testTarget(name: "IoTSDKTests", dependencies: ["IoTSDK", "IoTSDKFoundation", "CSQLite", "CIoTLinux", "CIoTModule", "iotsdk-storage-writer"]),
         // The system zlib, for gzip-compressed module layers.
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
         // The C ABI between the host and a module's shared library (include/iotsdk_module.h).
@@ -120,7 +120,7 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
-        .testTarget(name: "PluginHostTests", dependencies: ["PluginHost", "plugin-host", "plugin-host-runner", "sdk-demo", "CIoTModule", "CSQLite", "CIoTLinux", "ModuleProtocol", "ModuleFFI"]),
+        .testTarget(name: "PluginHostTests", dependencies: ["PluginHost", "plugin-host", "plugin-host-runner", "sdk-demo", "CIoTModule", "CSQLite", "CIoTLinux", "CZlib", "ModuleProtocol", "ModuleFFI"]),
         .target(name: "ExampleModuleC", dependencies: ["CIoTModule"], path: "Examples/ExampleModuleC", exclude: ["module.json"]),
         .target(name: "ExampleModuleSwift", dependencies: ["IoTSDK", "CIoTModule"], path: "Examples/ExampleModuleSwift", exclude: ["module.json"]),
         .testTarget(name: "SensorDriversTests", dependencies: ["SensorDrivers", "SensorDriversTesting", "IoTSDK"]),

@@ -32,6 +32,34 @@ struct HostRuntimeTests {
         try f.expectConsistent()
     }
 
+    @Test("as an operator sees it: an update that passes its health check and then crashes is rolled back by the running host, and its log and status say why")
+    func automaticRollbackSaysWhy() throws {
+        let f = try UpdateFixture()
+        defer { f.base.cleanUp() }
+        let errors = Pipe()
+        try f.engine().install(imageAt: try f.image("1.0.0", behavior: "heartbeat"))
+        let process = try Self.startHost(f, output: errors)
+        #expect(SupervisorTests.wait(20) { Self.running(f, "1.0.0") })
+        let flaky = ModuleManifest.HealthPolicy(readyTimeoutSeconds: 3, heartbeatIntervalSeconds: 0.5, stabilityWindowSeconds: 0.6,
+                                                maxRestarts: 1, restartWindowSeconds: 60)
+        let install = try UpdateCrashTests.pluginHost(["install", try f.image("1.1.0", behavior: "heartbeat crash-after-ms 1200", manifest: UpdateFixture.manifest("1.1.0", health: flaky)),
+                                                       "--state-dir", f.state], fault: nil)
+        #expect(install.status == 0, "\(install.stderr)")
+        #expect(SupervisorTests.wait(60) { Self.running(f, "1.0.0") && f.activeVersion == "1.0.0" },
+                "\(String(describing: HostRuntime.runningSnapshot(stateDirectory: f.state)))")
+        let binary = try #require(Tool.pluginHost)
+        let module = try Tool.run(binary, ["status", UpdateFixture.id, "--state-dir", f.state])
+        #expect(module.stdout.contains("rollback 1.1.0@") && module.stdout.contains("rollback-done"), "\(module.stdout)")
+        #expect(module.stdout.contains("reason     automatic, by the running host: 1.1.0 broke "), "\(module.stdout)")
+        let host = try Tool.run(binary, ["status", "--state-dir", f.state])
+        #expect(host.stdout.contains("1.1.0: rolling back: broke "), "\(host.stdout)")
+        Self.stop(process)
+        let log = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        for line in ["1.1.0: marked broken: ", "1.1.0: rolling back: broke ", "rolled back from 1.1.0 to 1.0.0"] {
+            #expect(log.contains(line), "the host's log lacks '\(line)':\n\(log)")
+        }
+    }
+
     @Test("a version whose update committed before this boot is marked broken, not rolled back, and the host says why")
     func updateFromAnEarlierBootNotRolledBack() throws {
         let f = try UpdateFixture()
