@@ -45,8 +45,9 @@ public enum Message: Sendable, Equatable, Hashable {
     case returned(value: Int32)
 
     // MARK: host → runner
-    /// The host accepted `hello`.
-    case welcome
+    /// The host accepted `hello`; `sandbox` is the sandbox the runner builds before any module
+    /// code runs (nil: the module runs unsandboxed).
+    case welcome(sandbox: SandboxSpec?)
     /// The GPIO line was granted; its line request fd is attached.
     case gpioGranted(requestID: UInt32)
     /// The kernel structure a `gpioChipInfo` or `gpioLineInfo` asked for, as the kernel filled it.
@@ -189,8 +190,11 @@ extension Message {
             writer.u16(protocolVersion)
             try writer.string(moduleID, field: "moduleID")
             writer.u32(UInt32(bitPattern: pid))
-        case .ready, .heartbeat, .welcome, .stop, .gpioGranted:
+        case .ready, .heartbeat, .stop, .gpioGranted:
             break
+        case let .welcome(sandbox):
+            writer.bool(sandbox != nil)
+            try sandbox?.write(to: &writer)
         case let .log(level, text):
             writer.u8(level.rawValue)
             try writer.string(text, field: "log text")
@@ -310,7 +314,8 @@ extension Message {
             return .hello(protocolVersion: version, moduleID: moduleID, pid: pid)
         case .ready: return .ready
         case .heartbeat: return .heartbeat
-        case .welcome: return .welcome
+        case .welcome:
+            return .welcome(sandbox: try reader.bool("sandbox present") ? try SandboxSpec(reading: &reader) : nil)
         case .stop: return .stop
         case .gpioGranted: return .gpioGranted(requestID: id)
         case .log:

@@ -29,9 +29,10 @@ import Synchronization
 // reader stays free for answers meanwhile) and answers `commandResult`; `stop` acts as SIGTERM.
 
 /// The process the host started: connects on the bootstrap socket at `options.eventsFD` and
-/// leaves the connection on that descriptor number (close-on-exec). Exits with status 6 if the
-/// descriptor is no bootstrap socket, or the host refuses or does not answer.
-func connectToHost(_ options: Options) {
+/// leaves the connection on that descriptor number (close-on-exec). Returns the sandbox the host's
+/// `welcome` asks for (nil: none). Exits with status 6 if the descriptor is no bootstrap socket,
+/// or the host refuses or does not answer.
+func connectToHost(_ options: Options) -> SandboxSpec? {
     let fd = options.eventsFD
     let bootstrap = Channel(adopting: fd)
     do throws(ProtocolError) {
@@ -43,9 +44,10 @@ func connectToHost(_ options: Options) {
         }
         let connection = try Channel.openToHost(bootstrap: bootstrap, moduleID: options.moduleID, timeout: .seconds(10))
         let (answer, _) = try connection.receiveMessage(from: .host, timeout: .seconds(30))
+        let sandbox: SandboxSpec?
         switch answer {
-        case .welcome:
-            break
+        case let .welcome(spec):
+            sandbox = spec
         case let .denied(_, reason):
             diagnose("the host refused the connection: \(reason)")
             finish(.notConnected)
@@ -60,6 +62,7 @@ func connectToHost(_ options: Options) {
         }
         _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
         connection.close()
+        return sandbox
     } catch {
         diagnose("cannot connect to the host on descriptor \(fd): \(error)")
         finish(.notConnected)

@@ -1,4 +1,5 @@
 import Glibc
+import ModuleProtocol
 
 /// The command line of `plugin-host-runner`, parsed by hand (the runner depends on nothing but
 /// the C module ABI and libc, so that it stays small and starts fast).
@@ -8,10 +9,11 @@ import Glibc
 ///     plugin-host-runner probe-sandbox
 ///
 /// common options: --module-id <id> --module-version <v> --module-dir <dir> --data-dir <dir> --events-fd <n>
-/// [--sandbox <spec.json>] (Sandbox.swift). `--events-fd` is the host's end of a bootstrap
-/// socketpair on which the runner connects to the host (HostLink.swift). `--sandbox-status-fd`
-/// and `--sandbox-namespaces` are internal: the runner passes them to itself when it re-executes
-/// as the sandbox's init, whose `--events-fd` is then the connection already made.
+/// [--storage-quota <bytes>]. `--events-fd` is the host's end of a bootstrap socketpair on which the
+/// runner connects to the host (HostLink.swift); the host's `welcome` says whether and how to
+/// sandbox the module (`SandboxSpec`, Sandbox.swift). `--sandbox-spec`, `--sandbox-status-fd` and
+/// `--sandbox-namespaces` are internal: the runner passes them to itself when it re-executes as the
+/// sandbox's init, whose `--events-fd` is then the connection already made.
 struct Options {
     enum Mode: String {
         case hook, start
@@ -32,8 +34,9 @@ struct Options {
     var moduleDirectory: String
     var dataDirectory: String
     var eventsFD: Int32
-    /// `--sandbox`: the sandbox spec (JSON) the host wrote; nil runs the module unsandboxed.
-    var sandboxSpecPath: String?
+    /// Internal, in the sandbox's init: the spec the outer runner received in `welcome`
+    /// (`--sandbox-spec`, `SandboxSpec.encoded()` in hex).
+    var sandboxSpec: SandboxSpec?
     /// Internal: set in the sandbox's init process (the runner re-executed inside the new PID
     /// namespace); the pipe on which it reports the module process's wait status.
     var sandboxStatusFD: Int32?
@@ -49,15 +52,15 @@ struct Options {
            plugin-host-runner start --library <path.so> --start <symbol> --stop <symbol> COMMON
            plugin-host-runner probe-sandbox
     COMMON: --module-id <id> --module-version <version> --module-dir <dir> --data-dir <dir> --events-fd <n>
-            [--sandbox <spec.json>] [--storage-quota <bytes>]
+            [--storage-quota <bytes>]
 
     Runs one hook or the start/stop entry points of a module's shared library; plugin-host starts it,
     with one end of a bootstrap AF_UNIX SOCK_SEQPACKET socketpair as --events-fd, on which the
-    runner connects to the host. With --sandbox, the module runs in namespaces, cgroups and a new
-    root as the spec says.
+    runner connects to the host. When the host's welcome carries a sandbox spec, the module runs in
+    namespaces, cgroups and a new root as the spec says.
     Exit status: 0 hook returned 0 / module stopped; 1 hook returned non-zero; 2 library or symbol
-    not loadable; 3 start returned non-zero; 5 sandbox not set up (spec unreadable, or strict and a
-    part refused); 6 no connection to the host (--events-fd is no bootstrap socket, or the host
+    not loadable; 3 start returned non-zero; 5 sandbox not set up (strict and a part refused); 6 no
+    connection to the host (--events-fd is no bootstrap socket, or the host
     refused or did not answer); 64 bad command line.
     """
 
@@ -80,7 +83,7 @@ struct Options {
         }
         var required = ["library", "module-id", "module-version", "module-dir", "data-dir", "events-fd"]
         required += mode == .hook ? ["symbol", "step"] : ["start", "stop"]
-        let optional = ["sandbox", "sandbox-status-fd", "sandbox-namespaces", "storage-quota"]
+        let optional = ["sandbox-spec", "sandbox-status-fd", "sandbox-namespaces", "storage-quota"]
         let known = Set(required + optional)
         if let unknown = values.keys.sorted().first(where: { !known.contains($0) }) {
             return .failure(UsageError("unknown option --\(unknown) for mode \(mode.rawValue)"))
@@ -104,18 +107,55 @@ struct Options {
         case .probeSandbox:
             break
         }
-        options.sandboxSpecPath = values["sandbox"]
         if let quota = values["storage-quota"] {
             guard let bytes = UInt64(quota) else { return .failure(UsageError("--storage-quota must be a number of bytes; got '\(quota)'")) }
             options.storageQuota = bytes
         }
         if let status = values["sandbox-status-fd"] {
-            guard options.sandboxSpecPath != nil else { return .failure(UsageError("--sandbox-status-fd needs --sandbox")) }
+            guard let hex = values["sandbox-spec"], let bytes = bytes(hex: hex), let spec = try? SandboxSpec(encoded: bytes) else {
+                return .failure(UsageError("--sandbox-status-fd needs --sandbox-spec with the spec the outer runner received"))
+            }
+            options.sandboxSpec = spec
             guard let fd = Int32(status), fd >= 0 else { return .failure(UsageError("--sandbox-status-fd must be a file descriptor number; got '\(status)'")) }
             options.sandboxStatusFD = fd
             options.sandboxNamespaces = (values["sandbox-namespaces"] ?? "").split(separator: ",").map(String.init)
         }
         return .success(options)
+    }
+}
+
+/// `bytes` as lowercase hex, two digits each.
+func hex(_ bytes: [UInt8]) -> String {
+    let digits = Array("0123456789abcdef".utf8)
+    var text: [UInt8] = []
+    text.reserveCapacity(bytes.count * 2)
+    for byte in bytes {
+        text.append(digits[Int(byte >> 4)])
+        text.append(digits[Int(byte & 0x0F)])
+    }
+    return String(decoding: text, as: UTF8.self)
+}
+
+/// The bytes of `hex`'s text; nil unless it is pairs of hex digits.
+func bytes(hex text: String) -> [UInt8]? {
+    let utf8 = Array(text.utf8)
+    guard utf8.count % 2 == 0 else { return nil }
+    var bytes: [UInt8] = []
+    bytes.reserveCapacity(utf8.count / 2)
+    var index = 0
+    while index < utf8.count {
+        guard let high = hexDigit(utf8[index]), let low = hexDigit(utf8[index + 1]) else { return nil }
+        bytes.append(high << 4 | low)
+        index += 2
+    }
+    return bytes
+}
+
+private func hexDigit(_ character: UInt8) -> UInt8? {
+    switch character {
+    case UInt8(ascii: "0")...UInt8(ascii: "9"): character - UInt8(ascii: "0")
+    case UInt8(ascii: "a")...UInt8(ascii: "f"): character - UInt8(ascii: "a") + 10
+    default: nil
     }
 }
 

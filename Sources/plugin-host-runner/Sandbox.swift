@@ -3,7 +3,7 @@ import Glibc
 import ModuleProtocol
 import Synchronization
 
-// The sandbox (`--sandbox <spec.json>`, SandboxSpec.swift). Three processes:
+// The sandbox (`SandboxSpec` from ModuleProtocol, which the host's `welcome` carries). Three processes:
 //
 //   outer runner   the process the host started, outside every namespace. Joins the cgroups the
 //                  host made, unshares the namespaces (mount, PID, IPC, UTS, cgroup, and network
@@ -110,8 +110,7 @@ func writeControlFile(_ path: String, _ text: String) -> Int32? {
 // MARK: - The outer runner
 
 /// The process the host started: cgroups, namespaces, then the init. Never returns.
-func runSandboxOuter(_ options: Options) -> Never {
-    let spec = SandboxSpec.load(options.sandboxSpecPath!)
+func runSandboxOuter(_ options: Options, _ spec: SandboxSpec) -> Never {
     var report = SandboxReport(strict: spec.strict)
     _ = ciot_set_rlimit(CIOT_RLIMIT_CORE, 0, 0)
 
@@ -178,7 +177,12 @@ func runSandboxOuter(_ options: Options) -> Never {
     posix_spawnattr_setsigdefault(&attributes, &defaults)
     posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
 
-    let arguments = CommandLine.arguments + ["--sandbox-status-fd", String(status[1]), "--sandbox-namespaces", created.joined(separator: ",")]
+    guard let encodedSpec = try? spec.encoded() else {
+        diagnose("sandbox: the spec cannot be passed on to the sandbox's init")
+        finish(.sandboxFailed)
+    }
+    let arguments = CommandLine.arguments + ["--sandbox-spec", hex(encodedSpec), "--sandbox-status-fd", String(status[1]),
+                                             "--sandbox-namespaces", created.joined(separator: ",")]
     let argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
     let envp: [UnsafeMutablePointer<CChar>?] = sandboxEnvironment().map { strdup($0) } + [nil]
     var initPID: pid_t = 0
@@ -273,12 +277,11 @@ func sandboxInitCheckParent(_ options: Options) {
 
 /// The init: builds the sandbox, forks the module process and supervises it. Returns only in
 /// the module process, with the options as the module sees them (paths inside the sandbox).
-func runSandboxInit(_ options: Options) -> Options {
+func runSandboxInit(_ options: Options, _ spec: SandboxSpec) -> Options {
     let statusFD = options.sandboxStatusFD!
     _ = fcntl(statusFD, F_SETFD, FD_CLOEXEC)
     // Executed as /proc/self/exe, it would show as "exe" in ps.
     _ = ciot_set_thread_name("sandbox-init")
-    let spec = SandboxSpec.load(options.sandboxSpecPath!)
     var report = SandboxReport(strict: spec.strict)
     let namespaces = Set(options.sandboxNamespaces)
     let pidNamespace = namespaces.contains("pid")
@@ -629,8 +632,13 @@ func realPath(_ path: String) -> String? {
     return String(cString: resolved)
 }
 
-func directoryEntries(_ path: String) throws -> [String] {
-    guard let directory = opendir(path) else { throw SpecJSON.Failure(description: "opendir \(path): \(errorText(errno))") }
+/// A directory that cannot be listed: what failed, for the sandbox's report.
+struct ListingFailure: Error, CustomStringConvertible {
+    var description: String
+}
+
+func directoryEntries(_ path: String) throws(ListingFailure) -> [String] {
+    guard let directory = opendir(path) else { throw ListingFailure(description: "opendir \(path): \(errorText(errno))") }
     defer { closedir(directory) }
     var names: [String] = []
     while let entry = readdir(directory) {
@@ -665,4 +673,23 @@ func probeSandbox() -> Never {
     }
     print(ciot_get_no_new_privs() >= 0 ? "no_new_privs ok" : "no_new_privs refused prctl: \(errorText(errno))")
     finish(.success)
+}
+
+/// The whole content of a (small) file; nil with errno set if it cannot be read.
+func readFile(_ path: String) -> [UInt8]? {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { return nil }
+    defer { close(fd) }
+    var bytes: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 16_384)
+    while true {
+        let count = read(fd, &buffer, buffer.count)
+        if count > 0 {
+            bytes += buffer[..<count]
+        } else if count == 0 {
+            return bytes
+        } else if errno != EINTR {
+            return nil
+        }
+    }
 }

@@ -41,14 +41,16 @@ case .success(var options):
     // The process the host started connects to the host first of all (HostLink.swift): before
     // the sandbox, so that SO_PEERCRED names the pid the host spawned. Afterwards `--events-fd`
     // is the connection; the sandbox's init and module process inherit it connected.
-    if options.sandboxStatusFD == nil { connectToHost(options) }
+    // The host's welcome says whether and how to sandbox the module; the init has the same spec
+    // from its command line.
+    let sandbox = options.sandboxStatusFD == nil ? connectToHost(options) : options.sandboxSpec
     // Sandboxed: first thing, while this process has a single thread (no dlopen, no thread yet).
     // The runner the host started joins the cgroups, creates the namespaces and re-executes
     // itself as the init (PID 1) of the new PID namespace; that builds the new root and forks the
     // process that runs the module, which alone returns here, with the paths as the module sees them.
-    if options.sandboxSpecPath != nil {
-        if options.sandboxStatusFD == nil { runSandboxOuter(options) }
-        options = runSandboxInit(options)
+    if let sandbox {
+        if options.sandboxStatusFD == nil { runSandboxOuter(options, sandbox) }
+        options = runSandboxInit(options, sandbox)
     }
     // Programs the module executes do not inherit the connection (children it forks still do).
     let link = HostLink.install(fd: options.eventsFD)

@@ -149,7 +149,7 @@ struct HardwareRequestTests {
             Issue.record("spawn failed"); return
         }
         defer { child.closeDescriptors() }
-        let connection = child.connect(moduleID: manifest.id, broker: setup.runner.broker(for: setup.context(manifest)), timeout: .seconds(20))
+        let connection = child.connect(moduleID: manifest.id, broker: setup.runner.broker(for: setup.context(manifest)), sandbox: nil, timeout: .seconds(20))
         #expect(connection == nil)
         #expect(child.exit != nil)
         #expect(child.output.text.contains("this runner was started for module com.example.testmodule, not com.example.other"), "\(child.output.text)")

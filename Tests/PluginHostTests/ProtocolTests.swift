@@ -49,7 +49,13 @@ struct ProtocolTests {
             .returned(value: 0),
             .returned(value: -1),
             .returned(value: .max),
-            .welcome,
+            .welcome(sandbox: nil),
+            .welcome(sandbox: SandboxSpec(moduleDirectory: "/var/lib/plugin-host/modules/m/versions/1.0.0@ab/files", dataDirectory: "/d",
+                                          network: false, hostname: "com.example.m")),
+            .welcome(sandbox: SandboxSpec(moduleDirectory: longestString, dataDirectory: "", network: true, hostname: "",
+                                          cgroups: (0 ..< SandboxSpec.maxCgroups).map { "/sys/fs/cgroup/\($0)" }, openFiles: .max,
+                                          user: .nobody, temporaryBytes: 0, readOnlyPaths: (0 ..< SandboxSpec.maxReadOnlyPaths).map { "/opt/\($0)" },
+                                          strict: true)),
             .gpioGranted(requestID: 7),
             .i2cResult(requestID: 8, reads: []),
             .i2cResult(requestID: 9, reads: [[1, 2, 3], [], [UInt8](repeating: 0x55, count: Message.maxI2CSegmentBytes)]),
@@ -406,7 +412,10 @@ struct ProtocolTests {
         func ok(_ v: CommandValue) -> Bool { if case let .string(s) = v { ok(s) } else { true } }
         switch message {
         case let .hello(_, id, _): return ok(id)
-        case .ready, .heartbeat, .welcome, .stop, .gpioGranted, .returned: return true
+        case .ready, .heartbeat, .welcome(nil), .stop, .gpioGranted, .returned: return true
+        case let .welcome(spec?):
+            return ([spec.moduleDirectory, spec.dataDirectory, spec.hostname] + spec.cgroups + spec.readOnlyPaths).allSatisfy(ok)
+                && spec.cgroups.count <= SandboxSpec.maxCgroups && spec.readOnlyPaths.count <= SandboxSpec.maxReadOnlyPaths
         case let .log(_, text): return ok(text)
         case let .gpioRequest(_, chip, _, _, _), let .gpioLineInfo(_, chip, _): return ok(chip)
         case let .gpioRequestLines(_, chip, offsets, config):
@@ -593,7 +602,7 @@ struct ProtocolTests {
         runner.close()  // idempotent
         #expect(throws: ProtocolError.closed) { try host.receive(timeout: .seconds(5)) }
         #expect(throws: ProtocolError.closed) { try host.receive() }
-        #expect(throws: ProtocolError.closed) { try host.send(.welcome) }
+        #expect(throws: ProtocolError.closed) { try host.send(.welcome(sandbox: nil)) }
     }
 
     @Test("a peer that does not read: its queue fills and send times out")
@@ -615,7 +624,7 @@ struct ProtocolTests {
         #expect(ContinuousClock.now - started < .seconds(30))
         // Reading makes room again.
         _ = try runner.receive(timeout: .seconds(5))
-        try host.send(.welcome, timeout: .seconds(5))
+        try host.send(.welcome(sandbox: nil), timeout: .seconds(5))
     }
 
     @Test("SO_PEERCRED of a socketpair names this process; authenticate checks pid and uid")
@@ -639,8 +648,8 @@ struct ProtocolTests {
         let runner = try Channel.openToHost(bootstrap: runnerBootstrap, moduleID: "com.example.m", timeout: .seconds(5))
         let (host, moduleID) = try Channel.acceptRunner(bootstrap: hostBootstrap, expectedPID: getpid(), expectedUID: getuid(), timeout: .seconds(5))
         #expect(moduleID == "com.example.m")
-        try host.send(.welcome)
-        #expect(try runner.receiveMessage(from: .host, timeout: .seconds(5)).message == .welcome)
+        try host.send(.welcome(sandbox: nil))
+        #expect(try runner.receiveMessage(from: .host, timeout: .seconds(5)).message == .welcome(sandbox: nil))
         try runner.send(.ready)
         #expect(try host.receiveMessage(from: .runner, timeout: .seconds(5)).message == .ready)
 
@@ -715,9 +724,9 @@ struct ProtocolTests {
         try host.send(try Message.gpioGranted(requestID: 1).frame(), descriptors: [pipe.write, pipe.write, pipe.write])
         // On a message that takes none, and missing on one that needs it (sent as frames: the
         // message-level send refuses both).
-        #expect(throws: ProtocolError.unexpectedDescriptors(count: 1)) { try host.send(.welcome, fd: pipe.write) }
+        #expect(throws: ProtocolError.unexpectedDescriptors(count: 1)) { try host.send(.welcome(sandbox: nil), fd: pipe.write) }
         #expect(throws: ProtocolError.missingDescriptor(Message.Kind.gpioGranted.rawValue)) { try host.send(.gpioGranted(requestID: 2)) }
-        try host.send(Message.welcome.frame(), fd: pipe.write)
+        try host.send(Message.welcome(sandbox: nil).frame(), fd: pipe.write)
         try host.send(Message.gpioGranted(requestID: 2).frame())
         pipe.closeWrite()
 

@@ -1,4 +1,5 @@
 import Foundation
+import ModuleProtocol
 import Testing
 @testable import PluginHost
 
@@ -301,14 +302,18 @@ struct CgroupDetectionTests {
                        "cpu.cfs_period_us=100000", "cpu.cfs_quota_us=150000"])
     }
 
-    @Test("the spec's JSON keys are the runner's")
-    func specKeys() throws {
+    @Test("the spec travels as bytes that decode to the same spec, and bad bytes are refused")
+    func specBytes() throws {
         let spec = SandboxSpec(moduleDirectory: "/m", dataDirectory: "/d", network: false, hostname: "h", cgroups: ["/c"], openFiles: 64,
                                user: .nobody, temporaryBytes: 1 << 20, readOnlyPaths: ["/x"], strict: true)
-        let object = try #require(try JSONSerialization.jsonObject(with: JSONEncoder().encode(spec)) as? [String: Any])
-        #expect(Set(object.keys) == ["version", "moduleDirectory", "dataDirectory", "network", "hostname", "cgroups", "openFiles", "user",
-                                     "temporaryBytes", "readOnlyPaths", "strict"])
-        #expect(try JSONDecoder().decode(SandboxSpec.self, from: JSONEncoder().encode(spec)) == spec)
+        let bytes = try spec.encoded()
+        #expect(try SandboxSpec(encoded: bytes) == spec)
+        #expect(throws: ProtocolError.self) { try SandboxSpec(encoded: Array(bytes.dropLast())) }
+        #expect(throws: ProtocolError.self) { try SandboxSpec(encoded: bytes + [0]) }
+        #expect(throws: ProtocolError.self) {
+            try SandboxSpec(moduleDirectory: "/m", dataDirectory: "/d", network: false, hostname: "h",
+                            cgroups: Array(repeating: "/c", count: SandboxSpec.maxCgroups + 1)).encoded()
+        }
     }
 }
 

@@ -80,7 +80,6 @@ public struct ChildProcessRunner: ModuleRunner {
             } catch {
                 return HookResult(outcome: .crashed(.exited(127)), output: error.message + (error.underlying.map { ": \($0)" } ?? "") + "\n", seconds: seconds())
             }
-            arguments += ["--sandbox", sandboxRun!.specPath]
         }
         var child: RunnerProcess
         switch RunnerProcess.spawn(executable: executable, arguments: arguments, eventsDescriptor: Self.eventsDescriptor) {
@@ -95,7 +94,7 @@ public struct ChildProcessRunner: ModuleRunner {
 
         let deadline = started + Self.duration(seconds: hook.timeoutSeconds)
         let broker = broker(for: context)
-        let connection = child.connect(moduleID: context.manifest.id, broker: broker,
+        let connection = child.connect(moduleID: context.manifest.id, broker: broker, sandbox: sandboxRun?.spec,
                                        timeout: max(min(RunnerConnection.handshakeTimeout, deadline - clock.now), .seconds(1)))
         var killedAtDeadline = false
         while child.exit == nil {
@@ -136,7 +135,6 @@ public struct ChildProcessRunner: ModuleRunner {
         var sandboxRun: PreparedSandbox?
         if let sandbox {
             sandboxRun = try PreparedSandbox.prepare(sandbox, context: context, label: "run")
-            arguments += ["--sandbox", sandboxRun!.specPath]
         }
         switch RunnerProcess.spawn(executable: executable, arguments: arguments, eventsDescriptor: Self.eventsDescriptor) {
         case let .failure(error):
@@ -145,7 +143,7 @@ public struct ChildProcessRunner: ModuleRunner {
         case var .success(child):
             sandboxRun?.notes.forEach { child.note($0) }
             let broker = broker(for: context)
-            let connection = child.connect(moduleID: context.manifest.id, broker: broker, timeout: RunnerConnection.handshakeTimeout)
+            let connection = child.connect(moduleID: context.manifest.id, broker: broker, sandbox: sandboxRun?.spec, timeout: RunnerConnection.handshakeTimeout)
             return ChildModuleInstance(child, connection: connection, broker: broker, moduleID: context.manifest.id, sandbox: sandboxRun)
         }
     }
@@ -466,10 +464,10 @@ struct RunnerProcess {
     /// The handshake with the runner (`RunnerConnection.accept`), once, right after spawning. On
     /// failure the reason goes to the output and, unless the runner closed the socket itself
     /// (it is exiting: its exit status tells why), the runner is killed. nil then.
-    mutating func connect(moduleID: String, broker: HardwareBroker, timeout: Duration) -> RunnerConnection? {
+    mutating func connect(moduleID: String, broker: HardwareBroker, sandbox: SandboxSpec?, timeout: Duration) -> RunnerConnection? {
         guard let bootstrap else { return nil }
         self.bootstrap = nil
-        switch RunnerConnection.accept(bootstrap: bootstrap, runnerPID: pid, moduleID: moduleID, broker: broker, timeout: timeout) {
+        switch RunnerConnection.accept(bootstrap: bootstrap, runnerPID: pid, moduleID: moduleID, broker: broker, sandbox: sandbox, timeout: timeout) {
         case let .success(connection):
             return connection
         case let .failure(failure):

@@ -48,8 +48,9 @@ final class RunnerConnection: @unchecked Sendable {
     /// The handshake on the host's end of the bootstrap socket: receives `hello` with the runner's
     /// end of the connection, checks that it was created by `runnerPID` (the process the host
     /// spawned) running as this process's user, and that it names `moduleID`; answers `welcome`
-    /// (or `denied`, and fails) and starts reading. The bootstrap socket is closed either way.
-    static func accept(bootstrap: Channel, runnerPID: pid_t, moduleID: String, broker: HardwareBroker,
+    /// with the run's sandbox (or `denied`, and fails) and starts reading. The bootstrap socket is
+    /// closed either way.
+    static func accept(bootstrap: Channel, runnerPID: pid_t, moduleID: String, broker: HardwareBroker, sandbox: SandboxSpec?,
                        timeout: Duration) -> Result<RunnerConnection, HandshakeFailure> {
         defer { bootstrap.close() }
         let accepted: (channel: Channel, moduleID: String)
@@ -66,7 +67,7 @@ final class RunnerConnection: @unchecked Sendable {
             return .failure(HandshakeFailure(description: "the runner's connection was refused: \(reason)", runnerClosed: false))
         }
         do {
-            try accepted.channel.send(.welcome, timeout: .seconds(5))
+            try accepted.channel.send(.welcome(sandbox: sandbox), timeout: .seconds(5))
         } catch {
             return .failure(HandshakeFailure(description: "cannot answer the runner's hello: \(error)", runnerClosed: error == .closed))
         }

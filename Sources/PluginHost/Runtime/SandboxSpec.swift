@@ -1,64 +1,7 @@
 import Foundation
 import Glibc
+import ModuleProtocol
 import Synchronization
-
-/// What `plugin-host-runner --sandbox <file>` reads: this, as JSON. The runner has its own copy
-/// of the type (Sources/plugin-host-runner/SandboxSpec.swift, decoded without Foundation); the
-/// two must keep the same stored properties, whose names are the JSON keys.
-public struct SandboxSpec: Codable, Sendable, Equatable {
-    public struct User: Codable, Sendable, Equatable {
-        public var uid: UInt32
-        public var gid: UInt32
-
-        public init(uid: UInt32, gid: UInt32) {
-            self.uid = uid
-            self.gid = gid
-        }
-
-        /// nobody:nogroup on Debian and Raspberry Pi OS.
-        public static let nobody = User(uid: 65534, gid: 65534)
-    }
-
-    /// The format; the runner refuses another.
-    public var version: Int
-    /// Bound read-only at /module in the sandbox.
-    public var moduleDirectory: String
-    /// Bound read-write at /data in the sandbox.
-    public var dataDirectory: String
-    /// false: a network namespace of its own, with only the loopback interface.
-    public var network: Bool
-    public var hostname: String
-    /// cgroup directories the runner joins before it creates its namespaces.
-    public var cgroups: [String]
-    /// RLIMIT_NOFILE; nil leaves the host's.
-    public var openFiles: UInt64?
-    /// nil: uid 0 without any capability; else this user, which must be able to write the data
-    /// directory (the runner reports it if not).
-    public var user: User?
-    /// The size of the tmpfs at /tmp (charged to the module's memory cgroup).
-    public var temporaryBytes: UInt64
-    /// More host paths bound read-only at the same path.
-    public var readOnlyPaths: [String]
-    /// true: anything the kernel refuses stops the run (runner exit status 5).
-    public var strict: Bool
-
-    public static let currentVersion = 1
-
-    public init(moduleDirectory: String, dataDirectory: String, network: Bool, hostname: String, cgroups: [String] = [],
-                openFiles: UInt64? = nil, user: User? = nil, temporaryBytes: UInt64 = 16 << 20, readOnlyPaths: [String] = [], strict: Bool = false) {
-        version = Self.currentVersion
-        self.moduleDirectory = moduleDirectory
-        self.dataDirectory = dataDirectory
-        self.network = network
-        self.hostname = hostname
-        self.cgroups = cgroups
-        self.openFiles = openFiles
-        self.user = user
-        self.temporaryBytes = temporaryBytes
-        self.readOnlyPaths = readOnlyPaths
-        self.strict = strict
-    }
-}
 
 /// How `ChildProcessRunner` sandboxes the runs of modules (see the design note in
 /// Documentation): each run gets cgroups with the manifest's `resources`, made here and removed
@@ -84,12 +27,10 @@ public struct SandboxOptions: Sendable, Equatable {
     /// counted as tasks of the module's cgroup. (The short-lived thread of each typed command
     /// call counts against the module's own `maxProcesses`.)
     public var runnerTasks: UInt32
-    /// Where spec files are written (nil: the temporary directory). They are removed after the run.
-    public var specDirectory: String?
 
     public init(user: SandboxSpec.User? = nil, hostname: String? = nil, temporaryBytes: UInt64 = 16 << 20, readOnlyPaths: [String] = [],
                 strict: Bool = false, cgroupRootName: String = "plugin-host", cgroupPaths: CgroupSystemPaths = .system,
-                runnerTasks: UInt32 = 4, specDirectory: String? = nil) {
+                runnerTasks: UInt32 = 4) {
         self.user = user
         self.hostname = hostname
         self.temporaryBytes = temporaryBytes
@@ -98,7 +39,6 @@ public struct SandboxOptions: Sendable, Equatable {
         self.cgroupRootName = cgroupRootName
         self.cgroupPaths = cgroupPaths
         self.runnerTasks = runnerTasks
-        self.specDirectory = specDirectory
     }
 
     /// The lines the runner writes for what the kernel refused, from a run's output.
@@ -107,18 +47,18 @@ public struct SandboxOptions: Sendable, Equatable {
     }
 }
 
-/// The host's side of one sandboxed run: its cgroups and its spec file.
+/// The host's side of one sandboxed run: its cgroups and the spec the runner gets in `welcome`.
 struct PreparedSandbox: Sendable {
     static let notePrefix = "plugin-host: sandbox: "
     private static let runs = Atomic<Int>(0)
 
     let cgroups: CgroupSet
-    let specPath: String
+    let spec: SandboxSpec
     let limits: ModuleManifest.ResourceLimits
     /// What could not be applied, as output lines.
     let notes: [String]
 
-    /// Makes the cgroups and writes the spec of one run (`label`: the hook's step, or "run").
+    /// Makes the cgroups and the spec of one run (`label`: the hook's step, or "run").
     static func prepare(_ options: SandboxOptions, context: ModuleContext, label: String) throws(ModuleError) -> PreparedSandbox {
         let manifest = context.manifest
         let run = runs.add(1, ordering: .relaxed).newValue
@@ -132,29 +72,16 @@ struct PreparedSandbox: Sendable {
                                network: manifest.capabilities.network, hostname: String(decoding: (options.hostname ?? manifest.id).utf8.prefix(64), as: UTF8.self),
                                cgroups: cgroups.joinDirectories, openFiles: UInt64(manifest.resources.maxOpenFiles), user: options.user,
                                temporaryBytes: options.temporaryBytes, readOnlyPaths: options.readOnlyPaths, strict: options.strict)
-        let directory = options.specDirectory ?? FileManager.default.temporaryDirectory.path
-        let path = directory + "/plugin-host-sandbox-\(UUID().uuidString).json"
-        do {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            guard FileManager.default.createFile(atPath: path, contents: try encoder.encode(spec), attributes: [.posixPermissions: 0o600]) else {
-                throw CocoaError(.fileWriteUnknown)
-            }
-        } catch {
-            cgroups.remove()
-            throw ModuleError(.runnerFailed, "cannot write the sandbox spec \(path)", underlying: "\(error)")
-        }
-        return PreparedSandbox(cgroups: cgroups, specPath: path, limits: manifest.resources, notes: cgroups.problems.map { notePrefix + $0 })
+        return PreparedSandbox(cgroups: cgroups, spec: spec, limits: manifest.resources, notes: cgroups.problems.map { notePrefix + $0 })
     }
 
-    /// After the run: what the OOM killer did, then the cgroups and the spec file go. Output lines.
+    /// After the run: what the OOM killer did, then the cgroups go. Output lines.
     func finish() -> [String] {
         var lines: [String] = []
         if let kills = cgroups.oomKills(), kills > 0 {
             lines.append(Self.notePrefix + "the memory limit (\(limits.memoryBytes) bytes) was reached: the kernel's OOM killer ended \(kills) process(es) of the module")
         }
         lines += cgroups.remove().map { Self.notePrefix + $0 }
-        unlink(specPath)
         return lines
     }
 }
