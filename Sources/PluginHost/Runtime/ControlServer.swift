@@ -88,6 +88,8 @@ public final class ControlServer: Sendable {
     private let listener = Atomic<Int32>(-1)
     private let wakeWrite = Atomic<Int32>(-1)
     private let finished = Atomic<Bool>(true)
+    /// Wakes `stop` when the accepting thread has ended.
+    private let ended = MonotonicCondition()
 
     public init(runtime: HostRuntime) {
         self.runtime = runtime
@@ -147,7 +149,10 @@ public final class ControlServer: Sendable {
             acceptLoop(fd, wake: wake.read)
             close(wake.read)
             close(fd)
-            finished.store(true, ordering: .releasing)
+            ended.locked {
+                finished.store(true, ordering: .releasing)
+                ended.broadcast()
+            }
         }
         thread.name = "control socket"
         thread.start()
@@ -161,7 +166,9 @@ public final class ControlServer: Sendable {
         var byte: UInt8 = 1
         _ = write(wake, &byte, 1)
         unlink(path)
-        while !finished.load(ordering: .acquiring) { usleep(5_000) }
+        ended.locked {
+            while !finished.load(ordering: .acquiring) { ended.wait(until: nil) }
+        }
         close(wake)
         listener.store(-1, ordering: .releasing)
     }
