@@ -26,6 +26,7 @@ public final class HostEventLoop: Sendable {
     private let finished = Mutex(false)
 
     /// - Parameters:
+    ///   - runtime: the runtime it drives (reconcile, status file).
     ///   - watchdog: how often to call `ping` (nil: never).
     ///   - ping: the watchdog notification (`sd_notify("WATCHDOG=1")`).
     /// - Throws: `ModuleError` `.io` if its pipe cannot be made.

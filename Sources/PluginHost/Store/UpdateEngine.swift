@@ -248,10 +248,12 @@ public final class UpdateEngine {
     /// Returns a module to its previous committed version: the current version's rollback hook
     /// runs, `current` switches to `previous`, and the version rolled back from is removed.
     /// The data directory is kept as it is (see Documentation/Updates.md).
+    /// - Parameters:
+    ///   - id: the module's id.
+    ///   - reason: why, as `status` shows it with the record (an operator's request, or what the
+    ///     running host saw).
     /// - Throws: `ModuleError` `.notInstalled`, `.nothingToRollBack`.
     @discardableResult
-    /// - Parameter reason: why, as `status` shows it with the record (an operator's request, or
-    ///   what the running host saw).
     public func rollback(id: String, reason: String = "requested with plugin-host rollback") throws(ModuleError) -> Report {
         let paths = ModulePaths(stateDirectory: stateDirectory, id: id)
         guard let current = paths.target(of: paths.current) else {
