@@ -99,10 +99,8 @@ public enum Message: Sendable, Equatable, Hashable {
         case debug = 0, info = 1, warning = 2, error = 3
     }
 
-    /// A GPIO line's direction.
-    public enum Direction: UInt8, Sendable, CaseIterable {
-        case input = 0, output = 1
-    }
+    /// A GPIO line's direction (the one type the manifest and the broker use too).
+    public typealias Direction = GPIODirection
 
     /// One message of a combined I2C transfer.
     public enum I2CSegment: Sendable, Equatable, Hashable {
@@ -201,7 +199,7 @@ extension Message {
         case let .gpioRequest(_, chip, line, direction, initialValue):
             try writer.string(chip, field: "chip")
             writer.u32(line)
-            writer.u8(direction.rawValue)
+            writer.u8(direction.wireValue)
             writer.bool(initialValue)
         case let .gpioRequestLines(_, chip, offsets, config):
             try writer.string(chip, field: "chip")
@@ -326,7 +324,7 @@ extension Message {
             let chip = try reader.string("chip")
             let line = try reader.u32("line")
             let rawDirection = try reader.u8("direction")
-            guard let direction = Direction(rawValue: rawDirection) else { throw .invalidValue(field: "direction", value: UInt64(rawDirection)) }
+            guard let direction = Direction(wireValue: rawDirection) else { throw .invalidValue(field: "direction", value: UInt64(rawDirection)) }
             let initialValue = try reader.bool("initialValue")
             return .gpioRequest(requestID: id, chip: chip, line: line, direction: direction, initialValue: initialValue)
         case .gpioRequestLines:

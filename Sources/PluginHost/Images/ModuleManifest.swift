@@ -126,9 +126,8 @@ public struct ModuleManifest: Codable, Sendable, Equatable {
         }
     }
 
-    public enum Direction: String, Codable, Sendable, CaseIterable {
-        case input, output
-    }
+    /// A declared line's direction: the protocol's and the broker's type too.
+    public typealias Direction = GPIODirection
 
     public struct I2CBus: Codable, Sendable, Equatable {
         /// The bus number `N` of `/dev/i2c-N`.
