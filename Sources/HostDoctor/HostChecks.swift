@@ -1,5 +1,9 @@
 import Doctor
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import PluginHost
 #if canImport(Glibc)
 import Glibc
@@ -103,10 +107,10 @@ public enum HostChecks {
 
     /// The state directory exists and is writable, or can be created.
     static func stateDirectoryCheck(_ path: String) -> DoctorCheck {
-        var isDirectory: ObjCBool = false
         let elsewhere = "pass --state-dir a directory you may write"
-        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
-            guard isDirectory.boolValue else {
+        var status = stat()
+        if stat(path, &status) == 0 {
+            guard status.st_mode & S_IFMT == S_IFDIR else {
                 return DoctorCheck("state-dir", .fail, "\(path) is not a directory", fix: "move it away, or \(elsewhere)")
             }
             guard access(path, W_OK | X_OK) == 0 else {
@@ -118,12 +122,12 @@ public enum HostChecks {
             let host = HostRuntime.runningSnapshot(stateDirectory: path).map { "a host runs on it (pid \($0.pid))" } ?? "no host runs on it"
             return DoctorCheck("state-dir", .ok, "\(path) is writable; \(modules) module(s) installed; \(host)")
         }
-        var ancestor = (path as NSString).deletingLastPathComponent
+        var ancestor = parentDirectory(of: path)
         while !ancestor.isEmpty && ancestor != "/" && !FileManager.default.fileExists(atPath: ancestor) {
-            ancestor = (ancestor as NSString).deletingLastPathComponent
+            ancestor = parentDirectory(of: ancestor)
         }
         if ancestor.isEmpty { ancestor = "/" }
-        if FileManager.default.fileExists(atPath: ancestor, isDirectory: &isDirectory), isDirectory.boolValue, access(ancestor, W_OK | X_OK) == 0 {
+        if stat(ancestor, &status) == 0, status.st_mode & S_IFMT == S_IFDIR, access(ancestor, W_OK | X_OK) == 0 {
             return DoctorCheck("state-dir", .ok, "\(path) does not exist yet; it is made on first use (\(ancestor) is writable)")
         }
         return DoctorCheck("state-dir", .fail, "\(path) does not exist and cannot be made: \(ancestor) is not a writable directory",

@@ -102,7 +102,7 @@ final class HostLink: Sendable {
     /// typed commands (start mode); nil refuses them with `refusal`.
     func startReading(library: UnsafeMutableRawPointer?, refusal: String) {
         commands.withLock { $0 = CommandTable(library: library, refusal: refusal) }
-        let created = startThread { [self] in readLoop() }
+        let created = startDetachedThread { [self] in readLoop() }
         if created != 0 {
             diagnose("cannot create the thread that reads from the host: \(String(cString: strerror(created)))")
             finish(.moduleUnusable)
@@ -170,7 +170,7 @@ final class HostLink: Sendable {
         guard let table = commands.withLock({ $0 }) else { return }
         // On a thread of its own: a command may take its time, and the reader must stay free to
         // pass on the answers to the hardware requests the command itself may make.
-        let created = startThread { [self] in
+        let created = startDetachedThread { [self] in
             _ = ciot_set_thread_name("command")
             let outcome = table.call(symbol: symbol, arguments: arguments, returns: returns)
             if !send(.commandResult(requestID: id, result: outcome)) {
@@ -335,29 +335,6 @@ final class CommandTable: @unchecked Sendable {
             return .error(error.message)
         }
     }
-}
-
-// MARK: - Threads
-
-private final class ThreadBody {
-    let run: @Sendable () -> Void
-    init(_ run: @escaping @Sendable () -> Void) { self.run = run }
-}
-
-/// Runs `body` on a new detached thread; 0, or the error number of pthread_create.
-func startThread(_ body: @escaping @Sendable () -> Void) -> Int32 {
-    let context = Unmanaged.passRetained(ThreadBody(body)).toOpaque()
-    var thread = pthread_t()
-    let created = pthread_create(&thread, nil, { context in
-        Unmanaged<ThreadBody>.fromOpaque(context!).takeRetainedValue().run()
-        return nil
-    }, context)
-    guard created == 0 else {
-        Unmanaged<ThreadBody>.fromOpaque(context).release()
-        return created
-    }
-    pthread_detach(thread)
-    return 0
 }
 
 // MARK: - last_error

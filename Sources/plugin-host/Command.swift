@@ -1,5 +1,16 @@
 import ArgumentParser
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import PluginHost
 
 struct CallCommand: ParsableCommand {
@@ -48,7 +59,7 @@ struct CallCommand: ParsableCommand {
             return
         }
         let failure = response.error ?? .init(code: "io", exitCode: 1, message: "the host answered without a result or an error")
-        FileHandle.standardError.write(Data("plugin-host: \(failure.code): \(failure.message)\n".utf8))
+        writeToStandardError("plugin-host: \(failure.code): \(failure.message)\n")
         throw ExitCode(failure.exitCode)
     }
 }

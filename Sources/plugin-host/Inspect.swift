@@ -1,5 +1,16 @@
 import ArgumentParser
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import PluginHost
 
 struct Inspect: ParsableCommand {
@@ -72,7 +83,7 @@ struct Inspect: ParsableCommand {
                 try printJSON(Report(image: image, verified: false,
                                      error: .init(code: error.code.rawValue, exitCode: error.exitCode, field: error.field, message: error.message)))
             } else {
-                FileHandle.standardError.write(Data("plugin-host: verification failed: \(error)\n".utf8))
+                writeToStandardError("plugin-host: verification failed: \(error)\n")
             }
             throw ExitCode(error.exitCode)
         }

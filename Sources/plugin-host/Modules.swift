@@ -1,6 +1,15 @@
 import ArgumentParser
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import PluginHost
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// How `install` and `run` sandbox the module code they run.
 struct SandboxFlags: ParsableArguments {
@@ -32,18 +41,18 @@ func openEngine(_ stateDir: String, sandbox: SandboxOptions? = SandboxOptions(),
         do throws(ModuleError) {
             opened = try UpdateEngine(stateDirectory: stateDir, runner: runner)
         } catch where error.code == .busy && ContinuousClock.now < deadline {
-            Thread.sleep(forTimeInterval: 0.05)
+            usleep(50_000)
         }
     }
     let engine = opened!
     for line in engine.recoveryLog {
-        FileHandle.standardError.write(Data("plugin-host: recovered: \(line)\n".utf8))
+        writeToStandardError("plugin-host: recovered: \(line)\n")
     }
     return engine
 }
 
 func date(_ seconds: Double) -> String {
-    ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: seconds))
+    Date(timeIntervalSince1970: seconds).formatted(.iso8601)
 }
 
 struct Install: ParsableCommand {

@@ -1,7 +1,16 @@
 import ArgumentParser
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import PluginHost
 import SDKVersion
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 @main
 struct PluginHostCommand: AsyncParsableCommand {
@@ -33,7 +42,7 @@ let defaultStateDirectory = RuntimeDirectory.defaultStateDirectory
 enum CLI {
     static func run<T>(_ body: () throws(ModuleError) -> T) throws -> T {
         do { return try body() } catch {
-            FileHandle.standardError.write(Data("plugin-host: \(error)\n".utf8))
+            writeToStandardError("plugin-host: \(error)\n")
             throw ExitCode(error.exitCode)
         }
     }

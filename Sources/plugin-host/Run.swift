@@ -1,6 +1,11 @@
 import ArgumentParser
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Logging
+import ModuleProtocol
 import PluginHost
 import ServiceLifecycle
 #if canImport(Glibc)
@@ -33,7 +38,7 @@ struct Run: AsyncParsableCommand {
 
     func run() async throws {
         guard let executable = ChildProcessRunner.locate() else {
-            FileHandle.standardError.write(Data("plugin-host: plugin-host-runner not found next to plugin-host: install it there or set PLUGIN_HOST_RUNNER\n".utf8))
+            writeToStandardError("plugin-host: plugin-host-runner not found next to plugin-host: install it there or set PLUGIN_HOST_RUNNER\n")
             throw ExitCode(ModuleError(.runnerFailed, "").exitCode)
         }
         var logger = Logger(label: "plugin-host")
@@ -111,7 +116,8 @@ struct HostService: Service {
 /// so that Swift's cooperative pool is never held.
 func offThePool<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
     await withCheckedContinuation { continuation in
-        Thread.detachNewThread { continuation.resume(returning: work()) }
+        let created = startDetachedThread(name: "plugin-host work") { continuation.resume(returning: work()) }
+        if created != 0 { continuation.resume(returning: work()) }
     }
 }
 

@@ -1,5 +1,16 @@
 import ArgumentParser
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import PluginHost
 
 struct StateOptions: ParsableArguments {
@@ -59,7 +70,7 @@ struct Trust: ParsableCommand {
         func run() throws {
             let removed = try CLI.run { () throws(ModuleError) in try state.store.remove(id: keyID) }
             guard removed else {
-                FileHandle.standardError.write(Data("plugin-host: key \(keyID) is not trusted (see `plugin-host trust list`)\n".utf8))
+                writeToStandardError("plugin-host: key \(keyID) is not trusted (see `plugin-host trust list`)\n")
                 throw ExitCode(ModuleError(.invalidKey, "").exitCode)
             }
             print("removed \(keyID)")

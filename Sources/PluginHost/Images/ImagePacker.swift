@@ -1,5 +1,16 @@
 import Crypto
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Builds and signs a module image from a module directory: `module.json` (the manifest source)
 /// and the files that go into the image's single layer (a plain tar, entries sorted, owner 0,
@@ -91,7 +102,7 @@ public struct ImagePacker: Sendable {
         let manifestData = try OCI.encode(imageManifest)
         let manifestDigest = Digest(of: manifestData)
         // Tags may not contain '+' (OCI distribution's tag grammar), so build metadata uses '_'.
-        let tag = manifest.version.description.replacingOccurrences(of: "+", with: "_")
+        let tag = String(manifest.version.description.map { $0 == "+" ? "_" : $0 })
         let index = OCI.Index(schemaVersion: 2, mediaType: OCI.indexMediaType, manifests: [
             OCI.Descriptor(mediaType: OCI.manifestMediaType, digest: manifestDigest, size: Int64(manifestData.count),
                            annotations: [OCI.refNameAnnotation: tag]),
@@ -129,9 +140,9 @@ public struct ImagePacker: Sendable {
         }
         let fm = FileManager.default
         do {
-            var isDirectory: ObjCBool = false
-            if fm.fileExists(atPath: output, isDirectory: &isDirectory) {
-                guard isDirectory.boolValue, try fm.contentsOfDirectory(atPath: output).isEmpty else {
+            var status = stat()
+            if lstat(output, &status) == 0 {
+                guard status.st_mode & S_IFMT == S_IFDIR, try fm.contentsOfDirectory(atPath: output).isEmpty else {
                     throw ModuleError(.io, "'\(output)' already exists and is not an empty directory: choose a new output path", field: output)
                 }
             }
@@ -150,24 +161,24 @@ public struct ImagePacker: Sendable {
     /// any error the partial file is removed.
     static func writeFile(_ path: String, _ body: (Tar.Sink) throws(ModuleError) -> Void) throws(ModuleError) {
         let partial = path + ".partial"
-        guard FileManager.default.createFile(atPath: partial, contents: nil), let handle = FileHandle(forWritingAtPath: partial) else {
-            throw ModuleError(.io, "cannot create '\(partial)': check that its directory exists and is writable", field: path)
+        let fd = open(partial, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            throw ModuleError(.io, "cannot create '\(partial)': check that its directory exists and is writable", field: path, underlying: DurableFiles.errnoText())
         }
-        do {
+        do throws(ModuleError) {
             try body { (data: Data) throws(ModuleError) in
-                do { try handle.write(contentsOf: data) } catch {
-                    throw ModuleError(.io, "cannot write '\(path)'", field: path, underlying: "\(error)")
-                }
+                if let failed = writeAll(fd, data) { throw ModuleError(.io, "cannot write '\(path)'", field: path, underlying: DurableFiles.errnoText(failed)) }
             }
-            try handle.close()
+            guard close(fd) == 0 else {
+                throw ModuleError(.io, "cannot write '\(path)'", field: path, underlying: DurableFiles.errnoText())
+            }
             guard rename(partial, path) == 0 else {
                 throw ModuleError(.io, "cannot rename '\(partial)' to '\(path)'", field: path, underlying: DurableFiles.errnoText())
             }
         } catch {
-            try? handle.close()
-            try? FileManager.default.removeItem(atPath: partial)
-            if let error = error as? ModuleError { throw error }
-            throw ModuleError(.io, "cannot write '\(path)'", field: path, underlying: "\(error)")
+            _ = close(fd)
+            unlink(partial)
+            throw error
         }
     }
 
@@ -186,22 +197,20 @@ public struct ImagePacker: Sendable {
                 let path = relative.isEmpty ? name : relative + "/" + name
                 if path == manifestFileName { continue }
                 let full = root.appendingPathComponent(path).path
-                let attributes: [FileAttributeKey: Any]
-                do { attributes = try fm.attributesOfItem(atPath: full) } catch {
-                    throw ModuleError(.io, "cannot read '\(full)'", field: path, underlying: "\(error)")
+                var status = stat()
+                guard lstat(full, &status) == 0 else {
+                    throw ModuleError(.io, "cannot read '\(full)'", field: path, underlying: DurableFiles.errnoText())
                 }
-                let type = attributes[.type] as? FileAttributeType
-                let permissions = (attributes[.posixPermissions] as? NSNumber)?.uint32Value ?? 0o644
-                let mode: UInt32 = permissions & 0o111 != 0 ? 0o755 : 0o644
-                switch type {
-                case .typeDirectory?:
+                let mode: UInt32 = UInt32(status.st_mode) & 0o111 != 0 ? 0o755 : 0o644
+                switch status.st_mode & S_IFMT {
+                case S_IFDIR:
                     files.append(LayerTar.File(path: path, isDirectory: true, mode: 0o755, size: 0))
                     try walk(path)
-                case .typeRegular?:
-                    let size = (attributes[.size] as? NSNumber)?.uint64Value ?? 0
-                    files.append(LayerTar.File(path: path, isDirectory: false, mode: mode, size: size))
+                case S_IFREG:
+                    files.append(LayerTar.File(path: path, isDirectory: false, mode: mode, size: UInt64(status.st_size)))
                 default:
-                    throw ModuleError(.invalidModuleDirectory, "'\(path)' in the module directory is a \(type?.rawValue ?? "special file"); only regular files and directories can be packed (replace symlinks with copies)", field: path)
+                    let kind = status.st_mode & S_IFMT == S_IFLNK ? "symbolic link" : "special file"
+                    throw ModuleError(.invalidModuleDirectory, "'\(path)' in the module directory is a \(kind); only regular files and directories can be packed (replace symlinks with copies)", field: path)
                 }
             }
         }
@@ -274,5 +283,21 @@ struct LayerTar: Sendable {
             try sink(Tar.padding(file.size))
         }
         try sink(Tar.endOfArchive)
+    }
+}
+
+/// Writes all of `data` to `fd`, retrying after EINTR and short writes; nil, or the errno.
+private func writeAll(_ fd: Int32, _ data: Data) -> Int32? {
+    data.withUnsafeBytes { buffer -> Int32? in
+        var offset = 0
+        while offset < buffer.count {
+            let written = write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+            if written < 0 {
+                if errno == EINTR { continue }
+                return errno
+            }
+            offset += written
+        }
+        return nil
     }
 }

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -38,11 +42,11 @@ public struct ImageSource: Sendable {
     /// - Throws: `ModuleError` `.io` if the path does not exist or cannot be read,
     ///   `.malformedLayout` for a bad archive.
     public static func open(_ path: String) throws(ModuleError) -> ImageSource {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+        var status = stat()
+        guard stat(path, &status) == 0 else {
             throw ModuleError(.io, "no image at '\(path)': give an OCI layout directory or a .tar of one", field: path)
         }
-        if isDirectory.boolValue {
+        if status.st_mode & S_IFMT == S_IFDIR {
             return ImageSource(storage: .directory(path), location: path)
         }
         guard let file = try FileRegionSource.openFile(path, what: "image archive '\(path)'") else {

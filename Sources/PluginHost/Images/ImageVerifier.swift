@@ -1,5 +1,9 @@
 import Crypto
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// An image that passed every check: all blobs match their digests and sizes, the signature is
 /// by a trusted key, and the module manifest is valid. This is the only way to reach the layers.

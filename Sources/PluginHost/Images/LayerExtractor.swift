@@ -1,5 +1,9 @@
 import CZlib
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -774,7 +778,7 @@ enum SizeText {
         let units: [(UInt64, String)] = [(1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")]
         for (size, unit) in units where bytes >= size {
             let value = Double(bytes) / Double(size)
-            let text = value == value.rounded() ? String(Int(value)) : String(format: "%.1f", value)
+            let text = value == value.rounded() ? String(Int(value)) : oneDecimal(value)
             return "\(text) \(unit) (\(bytes) bytes)"
         }
         return "\(bytes) bytes"

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 // The command types (ValueType, CommandValue) are part of the manifest's API.
 @_exported import ModuleProtocol
 
@@ -223,11 +227,8 @@ extension ModuleManifest {
     /// - Throws: `ModuleError` with `.malformedJSON`, `.missingField`, `.wrongType`, `.invalidValue`
     ///   or `.unknownABI`, naming the field.
     public static func decode(_ data: Data) throws(ModuleError) -> ModuleManifest {
-        do {
-            _ = try JSONSerialization.jsonObject(with: data)
-        } catch {
-            throw ModuleError(.malformedJSON, "the module manifest is not valid JSON: fix the syntax in module.json",
-                              underlying: (error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String ?? "\(error)")
+        if let syntax = jsonSyntaxError(data) {
+            throw ModuleError(.malformedJSON, "the module manifest is not valid JSON: fix the syntax in module.json", underlying: syntax)
         }
         // The ABI decides how the rest is read, so check it before the schema.
         struct ABIProbe: Decodable { var abi: Int? }

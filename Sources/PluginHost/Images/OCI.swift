@@ -1,5 +1,9 @@
 import Crypto
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// A `sha256:<64 lowercase hex>` content digest. Only sha256 is accepted, and the hex is checked,
 /// so a digest can be turned into a blob path without any path traversal.
@@ -20,7 +24,7 @@ public struct Digest: Sendable, Hashable, Codable, CustomStringConvertible {
 
     /// A digest computed with swift-crypto (incrementally: `SHA256().update(…)…finalize()`).
     init(_ digest: SHA256.Digest) {
-        hex = digest.map { String(format: "%02x", $0) }.joined()
+        hex = hexString(digest)
     }
 
     public var description: String { "sha256:" + hex }

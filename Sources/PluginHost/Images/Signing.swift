@@ -1,5 +1,9 @@
 import Crypto
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// An Ed25519 signing identity. The private key file holds one line, `ed25519-private <base64>`,
 /// and the public key file `ed25519 <base64>` (32 raw bytes each).
@@ -87,7 +91,7 @@ public struct ModulePublicKey: Sendable, Equatable {
 
 enum KeyFile {
     static func parse(_ content: String, label: String, what: String) throws(ModuleError) -> Data {
-        let fields = content.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: " ")
+        let fields = content.trimmed.split(separator: " ")
         guard fields.count == 2, fields[0] == label, let raw = Data(base64Encoded: String(fields[1])), raw.count == 32 else {
             throw ModuleError(.invalidKey, "not an Ed25519 \(what) file: expected one line '\(label) <base64 of 32 bytes>' as written by `plugin-host keygen`")
         }

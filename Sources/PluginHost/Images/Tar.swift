@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// The ustar writer for what this host itself produces (the image-layout archive of
 /// `plugin-host pack --output x.tar` and the module's layer), and the image archive's reading

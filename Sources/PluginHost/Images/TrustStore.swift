@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// The public keys this host trusts, one file per key: `<state-dir>/trust/<keyid>.pub`.
 public struct TrustStore: Sendable {

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Glibc
 
 // The cgroups that hold a module's resource limits (`resources` of the manifest), on cgroup v2
@@ -113,7 +117,7 @@ public struct CgroupDetection: Codable, Sendable, Equatable {
             .filter { CgroupFiles.isDirectory($0) && CgroupFiles.exists($0 + "/cgroup.procs") && !CgroupFiles.exists($0 + "/cgroup.controllers") }
         let kernel = CgroupFiles.read(paths.procCgroups).map(parseProcCgroups)
         let commandLine = CgroupFiles.words(CgroupFiles.read(paths.procCmdline) ?? "")
-        let model = CgroupFiles.read(paths.deviceTreeModel)?.trimmingCharacters(in: CharacterSet.whitespacesAndNewlines.union(CharacterSet(charactersIn: "\0")))
+        let model = CgroupFiles.read(paths.deviceTreeModel)?.trimmed
 
         let runAsRoot = "plugin-host must run as root to set limits"
         let statuses = CgroupController.allCases.map { controller -> CgroupControllerStatus in
@@ -125,8 +129,8 @@ public struct CgroupDetection: Codable, Sendable, Equatable {
                 }
                 return .missing(controller, "cgroup v2 has it, but \(control) is not writable (\(String(cString: strerror(errno))))", fix: runAsRoot)
             }
-            let named = hierarchies.first { ($0 as NSString).lastPathComponent == name }
-                ?? hierarchies.first { ($0 as NSString).lastPathComponent.split(separator: ",").contains { $0 == name } }
+            let named = hierarchies.first { lastPathComponent($0) == name }
+                ?? hierarchies.first { lastPathComponent($0).split(separator: ",").contains { $0 == name } }
             if let hierarchy = named {
                 if access(hierarchy, W_OK) == 0 {
                     return CgroupControllerStatus(controller: controller, version: .v1, hierarchy: hierarchy, reason: nil)
@@ -379,7 +383,7 @@ public struct CgroupSet: Sendable, Equatable {
     // MARK: Helpers
 
     static func processes(in directory: String) -> [pid_t] {
-        (CgroupFiles.read(directory + "/cgroup.procs") ?? "").split(separator: "\n").compactMap { pid_t($0.trimmingCharacters(in: .whitespaces)) }
+        (CgroupFiles.read(directory + "/cgroup.procs") ?? "").split(separator: "\n").compactMap { pid_t($0.trimmed) }
     }
 
     private static func removeLeaf(_ directory: String, version: CgroupVersion, timeout: Duration) -> String? {

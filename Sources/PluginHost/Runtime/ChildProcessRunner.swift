@@ -1,5 +1,9 @@
 import CIoTLinux
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Glibc
 import ModuleProtocol
 import Synchronization
@@ -262,7 +266,7 @@ public final class ChildModuleInstance: ModuleInstance {
         }
         // Nobody can read the output any more; the problems go to the host's stderr.
         for line in problems where !line.contains("OOM killer") {
-            FileHandle.standardError.write(Data((line + "\n").utf8))
+            writeToStandardError(line + "\n")
         }
     }
 

@@ -1,5 +1,9 @@
 import CIoTLinux
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Glibc
 import ModuleProtocol
 import Synchronization
@@ -101,7 +105,7 @@ public final class ControlServer: Sendable {
     /// Creates the socket (replacing a stale one) and starts accepting connections.
     /// - Throws: `ModuleError` `.io`.
     public func start() throws(ModuleError) {
-        let directory = (path as NSString).deletingLastPathComponent
+        let directory = parentDirectory(of: path)
         try RuntimeDirectory.prepare(stateDirectory: runtime.stateDirectory)
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw DurableFiles.ioError("creating the control socket", path) }
@@ -145,7 +149,7 @@ public final class ControlServer: Sendable {
         listener.store(fd, ordering: .releasing)
         wakeWrite.store(wake.write, ordering: .releasing)
         finished.store(false, ordering: .releasing)
-        let thread = Thread { [self] in
+        let created = startDetachedThread(name: "control socket") { [self] in
             acceptLoop(fd, wake: wake.read)
             close(wake.read)
             close(fd)
@@ -154,8 +158,14 @@ public final class ControlServer: Sendable {
                 ended.broadcast()
             }
         }
-        thread.name = "control socket"
-        thread.start()
+        guard created == 0 else {
+            close(wake.read)
+            close(wake.write)
+            close(fd)
+            unlink(path)
+            wakeWrite.store(-1, ordering: .releasing)
+            throw ModuleError(.io, "cannot start the control socket's thread: \(String(cString: strerror(created)))")
+        }
     }
 
     /// Stops accepting, removes the socket file and waits for the accepting thread to end
@@ -184,10 +194,11 @@ public final class ControlServer: Sendable {
             let client = accept(fd, nil, nil)
             guard client >= 0 else { continue }
             _ = fcntl(client, F_SETFD, FD_CLOEXEC)
-            Thread.detachNewThread { [self] in
+            let created = startDetachedThread(name: "control client") { [self] in
                 serve(client)
                 close(client)
             }
+            if created != 0 { close(client) }
         }
     }
 

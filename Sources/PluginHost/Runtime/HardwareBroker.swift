@@ -1,5 +1,9 @@
 import CIoTLinux
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import ModuleProtocol
 import Synchronization
 #if canImport(Glibc)
@@ -228,7 +232,7 @@ public final class HardwareBroker: Sendable {
 
     /// A sysfs attribute's text without its newline.
     static func readAttribute(_ path: String) -> String? {
-        CgroupFiles.read(path)?.trimmingCharacters(in: .whitespacesAndNewlines)
+        CgroupFiles.read(path)?.trimmed
     }
 
     /// Exports one declared line through sysfs, configures it as the config asks and hands over

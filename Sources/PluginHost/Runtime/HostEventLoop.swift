@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -50,15 +54,20 @@ public final class HostEventLoop: Sendable {
     /// Starts the thread; the runtime's changes wake it from now on.
     public func start() {
         runtime.onChange { [weak self] in self?.wake() }
-        let thread = Thread { [self] in
-            run()
+        let ended: @Sendable () -> Void = { [self] in
             done.locked {
                 finished.withLock { $0 = true }
                 done.broadcast()
             }
         }
-        thread.name = "plugin-host events"
-        thread.start()
+        let created = startDetachedThread(name: "plugin-host events") { [self] in
+            run()
+            ended()
+        }
+        if created != 0 {
+            runtime.log("the event loop cannot start a thread (\(String(cString: strerror(created)))): module directories are not watched")
+            ended()
+        }
     }
 
     /// Ends the thread and waits for it (the runtime's modules keep running: `HostRuntime.stop`).

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import ModuleProtocol
 import Synchronization
 #if canImport(Glibc)
@@ -134,7 +138,7 @@ public final class HostRuntime: Sendable {
         let reason = "broke \(UpdateSteps.seconds(age.rounded())) after its update committed (within \(window)): \(status.lastFailure ?? "failed")"
         note("\(status.id) \(status.version): rolling back: \(reason)")
         // Run off the supervisor's thread: the rollback stops this very supervisor.
-        Thread.detachNewThread { [self] in
+        let created = startDetachedThread(name: "rollback") { [self] in
             supervisors.withLock { $0[status.id] }?.stop(timeout: .seconds(5))
             for attempt in 0..<50 {
                 do throws(ModuleError) {
@@ -144,13 +148,14 @@ public final class HostRuntime: Sendable {
                     if let version = try engine.activeVersion(of: status.id) { startSupervisor(version) }
                     return
                 } catch where error.code == .busy && attempt < 49 {
-                    Thread.sleep(forTimeInterval: 0.2)
+                    usleep(200_000)
                 } catch {
                     note("\(status.id): automatic rollback failed: \(error)")
                     return
                 }
             }
         }
+        if created != 0 { note("\(status.id): automatic rollback not started: no thread for it (\(String(cString: strerror(created))))") }
     }
 
     // MARK: - Coordination with install, rollback and remove

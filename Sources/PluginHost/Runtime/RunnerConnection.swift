@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Glibc
 import ModuleProtocol
 
@@ -75,9 +79,10 @@ final class RunnerConnection: @unchecked Sendable {
             return .failure(HandshakeFailure(description: "cannot create a pipe: \(String(cString: strerror(errno)))", runnerClosed: false))
         }
         let connection = RunnerConnection(channel: accepted.channel, broker: broker, wake: wake)
-        let thread = Thread { connection.readLoop() }
-        thread.name = "runner \(moduleID)"
-        thread.start()
+        let created = startDetachedThread(name: "runner \(moduleID)") { connection.readLoop() }
+        guard created == 0 else {
+            return .failure(HandshakeFailure(description: "cannot start a thread for the runner's messages: \(String(cString: strerror(created)))", runnerClosed: false))
+        }
         return .success(connection)
     }
 

@@ -1,6 +1,15 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import ModuleProtocol
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 
 /// Keeps one module running: starts it through a `ModuleRunner`, holds it to its health policy
 /// (ready in time, heartbeats no more than 1.5 × the interval apart), restarts it with
@@ -100,16 +109,22 @@ public final class ModuleSupervisor: Sendable {
 
     /// Starts supervising on a new thread.
     public func start() {
-        let thread = Thread { [self] in
-            run()
+        let ended: @Sendable () -> Void = { [self] in
             wakeup.locked {
                 finished.store(true, ordering: .releasing)
                 wakeup.broadcast()
             }
         }
-        thread.name = "supervisor \(context.manifest.id)"
         inner.withLock { $0.started = true }
-        thread.start()
+        let created = startDetachedThread(name: "supervisor \(context.manifest.id)") { [self] in
+            run()
+            ended()
+        }
+        if created != 0 {
+            let reason = "cannot start its supervisor thread: \(String(cString: strerror(created)))"
+            set(.broken, failure: reason, event: "\(context.manifest.id) \(context.manifest.version): broken: \(reason)")
+            ended()
+        }
     }
 
     /// Stops the module (its stop entry point, then a kill after `timeout`) and the supervisor.

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -22,7 +26,7 @@ enum DurableFiles {
     }
 
     static func syncParent(of path: String) throws(ModuleError) {
-        try sync((path as NSString).deletingLastPathComponent)
+        try sync(parentDirectory(of: path))
     }
 
     static func exists(_ path: String) -> Bool {
@@ -38,7 +42,7 @@ enum DurableFiles {
     /// Creates a directory (and missing parents) and fsyncs each parent it changed.
     static func makeDirectory(_ path: String) throws(ModuleError) {
         if isDirectory(path) { return }
-        let parent = (path as NSString).deletingLastPathComponent
+        let parent = parentDirectory(of: path)
         if !parent.isEmpty, parent != path { try makeDirectory(parent) }
         guard mkdir(path, 0o755) == 0 || errno == EEXIST else { throw ioError("creating directory", path) }
         try sync(parent.isEmpty ? "." : parent)
@@ -97,8 +101,8 @@ enum DurableFiles {
     static func move(_ from: String, to: String) throws(ModuleError) {
         guard rename(from, to) == 0 else { throw ioError("renaming '\(from)' to", to) }
         try syncParent(of: to)
-        let fromParent = (from as NSString).deletingLastPathComponent
-        if fromParent != (to as NSString).deletingLastPathComponent { try sync(fromParent) }
+        let fromParent = parentDirectory(of: from)
+        if fromParent != parentDirectory(of: to) { try sync(fromParent) }
     }
 
     /// Removes a directory tree without following symbolic links (descriptor-relative, as the

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// The steps of one update that run module code or copy its data, with their output kept in
 /// `logs/<transaction>/`.

@@ -1,0 +1,99 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+// The few text helpers the host needs that FoundationEssentials does not have (the host links
+// FoundationEssentials only, not Foundation with its ICU data: a smaller binary and fewer pages).
+
+extension StringProtocol {
+    /// The text without leading and trailing white space, line ends and NUL bytes (sysfs and
+    /// device-tree files end in "\n" or "\0").
+    var trimmed: String {
+        let isSpace: (Character) -> Bool = { $0.isWhitespace || $0 == "\0" }
+        guard let first = firstIndex(where: { !isSpace($0) }), let last = lastIndex(where: { !isSpace($0) }) else { return "" }
+        return String(self[first...last])
+    }
+}
+
+/// Whether `data` is one well-formed JSON value; nil if it is, else what is wrong, as the JSON
+/// decoder says it.
+func jsonSyntaxError(_ data: Data) -> String? {
+    struct AnyJSON: Decodable {
+        init(from decoder: any Decoder) throws {
+            if var array = try? decoder.unkeyedContainer() {
+                while !array.isAtEnd { _ = try array.decode(AnyJSON.self) }
+            } else if let object = try? decoder.container(keyedBy: AnyKey.self) {
+                for key in object.allKeys { _ = try object.decode(AnyJSON.self, forKey: key) }
+            } else {
+                _ = try decoder.singleValueContainer()
+            }
+        }
+    }
+    struct AnyKey: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+    do {
+        _ = try JSONDecoder().decode(AnyJSON.self, from: data)
+        return nil
+    } catch let DecodingError.dataCorrupted(context) {
+        return context.underlyingError.map { "\($0)" } ?? context.debugDescription
+    } catch {
+        return "\(error)"
+    }
+}
+
+/// The directory part of a path ("/a/b" → "/a", "b" → ".", "/a" → "/").
+package func parentDirectory(of path: String) -> String {
+    var trimmed = Substring(path)
+    while trimmed.count > 1, trimmed.hasSuffix("/") { trimmed = trimmed.dropLast() }
+    guard let slash = trimmed.lastIndex(of: "/") else { return "." }
+    if slash == trimmed.startIndex { return "/" }
+    return String(trimmed[..<slash])
+}
+
+/// The last component of a path ("/a/b/" → "b").
+package func lastPathComponent(_ path: String) -> String {
+    let parts = path.split(separator: "/")
+    return parts.last.map(String.init) ?? (path.hasPrefix("/") ? "/" : "")
+}
+
+/// Bytes as lowercase hexadecimal, two digits each.
+func hexString<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
+    let digits = Array("0123456789abcdef".utf8)
+    var text: [UInt8] = []
+    for byte in bytes {
+        text.append(digits[Int(byte >> 4)])
+        text.append(digits[Int(byte & 0x0f)])
+    }
+    return String(decoding: text, as: UTF8.self)
+}
+
+/// A non-negative number with one decimal, rounded half up ("1.5", "12.0").
+func oneDecimal(_ value: Double) -> String {
+    let tenths = Int((value * 10).rounded())
+    return "\(tenths / 10).\(tenths % 10)"
+}
+
+/// Writes `text` to standard error as it is, unbuffered (no line end added).
+package func writeToStandardError(_ text: String) {
+    var bytes = Array(text.utf8)
+    var offset = 0
+    while offset < bytes.count {
+        let written = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress! + offset, $0.count - offset) }
+        if written < 0 && errno == EINTR { continue }
+        guard written > 0 else { return }
+        offset += written
+    }
+}
