@@ -105,8 +105,10 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
-        // Loads a module's library in a child process and calls its entry points and hooks.
-        .executableTarget(name: "plugin-host-runner", dependencies: ["CIoTModule", "CIoTLinux", "ModuleProtocol", "ModuleFFI"]),
+        // The module runner: loads a module's library in a child process (in its sandbox) and
+        // calls its entry points and hooks. Both executables below run it.
+        .target(name: "PluginHostRunner", dependencies: ["CIoTModule", "CIoTLinux", "ModuleProtocol", "ModuleFFI"]),
+        .executableTarget(name: "plugin-host-runner", dependencies: ["PluginHostRunner"]),
         .executableTarget(
             name: "plugin-host",
             dependencies: [
@@ -115,6 +117,7 @@ let package = Package(
                 "DoctorCLI",
                 "HostDoctor",
                 "ModuleProtocol",
+                "PluginHostRunner",
                 "SDKVersion",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),

@@ -5,6 +5,7 @@ import FoundationEssentials
 import Foundation
 #endif
 import PluginHost
+import PluginHostRunner
 import SDKVersion
 #if canImport(Glibc)
 import Glibc
@@ -33,6 +34,16 @@ struct PluginHostCommand: AsyncParsableCommand {
         subcommands: [Keygen.self, Pack.self, Inspect.self, Trust.self, Install.self, List.self, Status.self, Rollback.self, Remove.self, Run.self, Logs.self, CallCommand.self,
                       DoctorCommand.self]
     )
+
+    /// One executable for host and runner: started under the name `plugin-host-runner` (the
+    /// link the Debian package installs beside `plugin-host`), this is the module runner, so a
+    /// device holds one copy of the Swift runtime and the host's and runners' code pages are
+    /// shared between them.
+    static func main() async {
+        let name = CommandLine.arguments.first.map { lastPathComponent($0) }
+        if name == "plugin-host-runner" { runnerMain() }
+        await main(nil)
+    }
 }
 
 /// The default host state directory.
