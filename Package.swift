@@ -92,7 +92,9 @@ let package = Package(
         // The system libffi, for calling a module's typed commands.
         .systemLibrary(name: "CFFI", providers: [.apt(["libffi-dev"])]),
         // What host and runner share: command values, the framed IPC protocol and its channel.
-        .target(name: "ModuleProtocol", dependencies: ["CIoTLinux"]),
+        // Only the channel (AF_UNIX SOCK_SEQPACKET, SCM_RIGHTS) needs CIoTLinux, and only on
+        // Linux: the values and the codec build anywhere, so module images do too.
+        .target(name: "ModuleProtocol", dependencies: [.target(name: "CIoTLinux", condition: .when(platforms: [.linux]))]),
         // Calls a module's typed commands through libffi (in the runner).
         .target(name: "ModuleFFI", dependencies: ["CFFI", "ModuleProtocol"]),
         // Module images, installs and updates (Documentation/ModuleImage.md, Documentation/Updates.md).
