@@ -97,16 +97,29 @@ let package = Package(
         .target(name: "ModuleProtocol", dependencies: [.target(name: "CIoTLinux", condition: .when(platforms: [.linux]))]),
         // Calls a module's typed commands through libffi (in the runner).
         .target(name: "ModuleFFI", dependencies: ["CFFI", "ModuleProtocol"]),
-        // Module images, installs and updates (Documentation/ModuleImage.md, Documentation/Updates.md).
+        // Module images (Documentation/ModuleImage.md): manifest, OCI layout, tar, gzip, signing,
+        // trust, and ModuleError. No Linux-only code, so that `pack`, `keygen` and `inspect`
+        // build on macOS for module authors.
         .target(
-            name: "PluginHost",
+            name: "PluginHostImages",
             dependencies: [
-                "CIoTLinux",
                 "CZlib",
                 "ModuleProtocol",
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
+        // The state directory and the update engine (Documentation/Updates.md): module paths,
+        // journal, durable files, install/commit/rollback. Module code runs behind ModuleRunner,
+        // which the runtime supplies.
+        .target(name: "PluginHostStore", dependencies: ["PluginHostImages", "ModuleProtocol"]),
+        // Running modules (Documentation/Runtime.md): runner processes, sandbox, cgroups, the
+        // hardware broker, the control socket, supervision, the daemon's event loop.
+        .target(
+            name: "PluginHostRuntime",
+            dependencies: ["PluginHostImages", "PluginHostStore", "CIoTLinux", "ModuleProtocol"]
+        ),
+        // The three layers as one import, for the command, HostDoctor and the tests.
+        .target(name: "PluginHost", dependencies: ["PluginHostImages", "PluginHostStore", "PluginHostRuntime"]),
         // Loads a module's library in a child process and calls its entry points and hooks.
         .executableTarget(name: "plugin-host-runner", dependencies: ["CIoTModule", "CIoTLinux", "ModuleProtocol", "ModuleFFI"]),
         .executableTarget(
@@ -122,7 +135,7 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
-        .testTarget(name: "PluginHostTests", dependencies: ["PluginHost", "plugin-host", "plugin-host-runner", "sdk-demo", "CIoTModule", "CSQLite", "CIoTLinux", "CZlib", "ModuleProtocol", "ModuleFFI"]),
+        .testTarget(name: "PluginHostTests", dependencies: ["PluginHost", "PluginHostImages", "PluginHostStore", "PluginHostRuntime", "plugin-host", "plugin-host-runner", "sdk-demo", "CIoTModule", "CSQLite", "CIoTLinux", "CZlib", "ModuleProtocol", "ModuleFFI"]),
         .target(name: "ExampleModuleC", dependencies: ["CIoTModule"], path: "Examples/ExampleModuleC", exclude: ["module.json"]),
         .target(name: "ExampleModuleSwift", dependencies: ["IoTSDK", "CIoTModule"], path: "Examples/ExampleModuleSwift", exclude: ["module.json"]),
         .testTarget(name: "SensorDriversTests", dependencies: ["SensorDrivers", "SensorDriversTesting", "IoTSDK"]),

@@ -2,6 +2,8 @@ import CIoTLinux
 import Foundation
 import Glibc
 import ModuleProtocol
+import PluginHostImages
+import PluginHostStore
 import Synchronization
 
 /// Runs module code in a plain child process: `plugin-host-runner` (Sources/plugin-host-runner)

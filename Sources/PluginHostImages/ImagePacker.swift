@@ -161,7 +161,7 @@ public struct ImagePacker: Sendable {
             }
             try handle.close()
             guard rename(partial, path) == 0 else {
-                throw ModuleError(.io, "cannot rename '\(partial)' to '\(path)'", field: path, underlying: DurableFiles.errnoText())
+                throw ModuleError(.io, "cannot rename '\(partial)' to '\(path)'", field: path, underlying: ModuleError.errnoText())
             }
         } catch {
             try? handle.close()

@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import PluginHostImages
 
 // The cgroups that hold a module's resource limits (`resources` of the manifest), on cgroup v2
 // (the unified hierarchy: Raspberry Pi OS Bookworm, Debian 12, Ubuntu 22.04 and later) or v1

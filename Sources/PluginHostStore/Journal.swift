@@ -1,4 +1,5 @@
 import Foundation
+import PluginHostImages
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -1,5 +1,7 @@
 import Foundation
 import ModuleProtocol
+import PluginHostImages
+import PluginHostStore
 import Synchronization
 #if canImport(Glibc)
 import Glibc

@@ -1,6 +1,7 @@
 import CIoTLinux
 import Foundation
 import ModuleProtocol
+import PluginHostImages
 import Synchronization
 #if canImport(Glibc)
 import Glibc

@@ -1,6 +1,8 @@
 import Foundation
 import Glibc
 import ModuleProtocol
+import PluginHostImages
+import PluginHostStore
 import Synchronization
 
 /// How `ChildProcessRunner` sandboxes the runs of modules (see the design note in

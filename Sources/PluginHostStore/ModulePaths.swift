@@ -1,4 +1,5 @@
 import Foundation
+import PluginHostImages
 
 /// The on-disk layout of installed modules under the host state directory:
 ///
@@ -12,16 +13,16 @@ import Foundation
 ///         logs/<transaction>/NN-<step>.log            hook and module output, kept
 ///         journal                                     transitions, fsync'd (Journal)
 ///         state.json                                  the last transaction's outcome
-struct ModulePaths {
+package struct ModulePaths {
     let root: String
 
-    init(stateDirectory: String, id: String) {
+    package init(stateDirectory: String, id: String) {
         root = stateDirectory + "/modules/" + id
     }
 
     var versions: String { root + "/versions" }
-    var current: String { root + "/current" }
-    var previous: String { root + "/previous" }
+    package var current: String { root + "/current" }
+    package var previous: String { root + "/previous" }
     var data: String { root + "/data" }
     var snapshots: String { root + "/snapshots" }
     var logs: String { root + "/logs" }
@@ -35,7 +36,7 @@ struct ModulePaths {
     func staging(_ transaction: String) -> String { versions + "/.staging-" + transaction }
 
     /// The version directory a link (`current`, `previous`) points at, or nil.
-    func target(of link: String) -> String? {
+    package func target(of link: String) -> String? {
         guard let target = DurableFiles.linkTarget(link), target.hasPrefix("versions/") else { return nil }
         return String(target.dropFirst("versions/".count))
     }
@@ -106,7 +107,7 @@ public struct ModuleStatus: Codable, Sendable, Equatable {
 }
 
 extension ModulePaths {
-    func installed(_ directory: String) throws(ModuleError) -> InstalledVersion {
+    package func installed(_ directory: String) throws(ModuleError) -> InstalledVersion {
         let dir = version(directory)
         guard let manifestData = FileManager.default.contents(atPath: dir + "/manifest.json"),
               let imageData = FileManager.default.contents(atPath: dir + "/image.json") else {
@@ -120,7 +121,7 @@ extension ModulePaths {
                                 context: ModuleContext(manifest: manifest, moduleDirectory: files(directory), dataDirectory: data))
     }
 
-    func lastRecord() -> TransactionRecord? {
+    package func lastRecord() -> TransactionRecord? {
         FileManager.default.contents(atPath: stateFile).flatMap { try? JSONDecoder().decode(TransactionRecord.self, from: $0) }
     }
 

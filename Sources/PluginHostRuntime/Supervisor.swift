@@ -1,5 +1,7 @@
 import Foundation
 import ModuleProtocol
+import PluginHostImages
+import PluginHostStore
 import Synchronization
 
 /// Keeps one module running: starts it through a `ModuleRunner`, holds it to its health policy

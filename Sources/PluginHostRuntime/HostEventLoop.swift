@@ -1,4 +1,5 @@
 import Foundation
+import PluginHostImages
 import Synchronization
 #if canImport(Glibc)
 import Glibc

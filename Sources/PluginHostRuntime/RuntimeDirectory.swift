@@ -1,4 +1,6 @@
 import Foundation
+import PluginHostImages
+import PluginHostStore
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import ModuleProtocol
+import PluginHostStore
 
 /// The host's end of one runner's IPC channel (ModuleProtocol's `Channel`), after the handshake.
 ///

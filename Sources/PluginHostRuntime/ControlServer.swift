@@ -2,6 +2,8 @@ import CIoTLinux
 import Foundation
 import Glibc
 import ModuleProtocol
+import PluginHostImages
+import PluginHostStore
 import Synchronization
 
 /// The running host's control socket, `<state>/run/control.sock` (in the runtime directory on
