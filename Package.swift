@@ -126,6 +126,8 @@ let package = Package(
             name: "plugin-host",
             dependencies: [
                 "PluginHost",
+                // pack, keygen and inspect import only this: what module authors run needs no runtime.
+                "PluginHostImages",
                 "Doctor",
                 "DoctorCLI",
                 "HostDoctor",

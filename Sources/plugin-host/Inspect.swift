@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import PluginHost
+import PluginHostImages
 
 struct Inspect: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import PluginHost
+import PluginHostImages
 
 struct Keygen: ParsableCommand {
     static let configuration = CommandConfiguration(

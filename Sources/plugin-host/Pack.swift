@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import PluginHost
+import PluginHostImages
 
 struct Pack: ParsableCommand {
     static let configuration = CommandConfiguration(
