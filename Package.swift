@@ -92,19 +92,34 @@ let package = Package(
         // The system libffi, for calling a module's typed commands.
         .systemLibrary(name: "CFFI", providers: [.apt(["libffi-dev"])]),
         // What host and runner share: command values, the framed IPC protocol and its channel.
-        .target(name: "ModuleProtocol", dependencies: ["CIoTLinux"]),
+        // Only the channel (AF_UNIX SOCK_SEQPACKET, SCM_RIGHTS) needs CIoTLinux, and only on
+        // Linux: the values and the codec build anywhere, so module images do too.
+        .target(name: "ModuleProtocol", dependencies: [.target(name: "CIoTLinux", condition: .when(platforms: [.linux]))]),
         // Calls a module's typed commands through libffi (in the runner).
         .target(name: "ModuleFFI", dependencies: ["CFFI", "ModuleProtocol"]),
-        // Module images, installs and updates (Documentation/ModuleImage.md, Documentation/Updates.md).
+        // Module images (Documentation/ModuleImage.md): manifest, OCI layout, tar, gzip, signing,
+        // trust, and ModuleError. No Linux-only code, so that `pack`, `keygen` and `inspect`
+        // build on macOS for module authors.
         .target(
-            name: "PluginHost",
+            name: "PluginHostImages",
             dependencies: [
-                "CIoTLinux",
                 "CZlib",
                 "ModuleProtocol",
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
+        // The state directory and the update engine (Documentation/Updates.md): module paths,
+        // journal, durable files, install/commit/rollback. Module code runs behind ModuleRunner,
+        // which the runtime supplies.
+        .target(name: "PluginHostStore", dependencies: ["PluginHostImages", "ModuleProtocol"]),
+        // Running modules (Documentation/Runtime.md): runner processes, sandbox, cgroups, the
+        // hardware broker, the control socket, supervision, the daemon's event loop.
+        .target(
+            name: "PluginHostRuntime",
+            dependencies: ["PluginHostImages", "PluginHostStore", "CIoTLinux", "ModuleProtocol"]
+        ),
+        // The three layers as one import, for the command, HostDoctor and the tests.
+        .target(name: "PluginHost", dependencies: ["PluginHostImages", "PluginHostStore", "PluginHostRuntime"]),
         // The module runner: loads a module's library in a child process (in its sandbox) and
         // calls its entry points and hooks. Both executables below run it.
         .target(name: "PluginHostRunner", dependencies: ["CIoTModule", "CIoTLinux", "ModuleProtocol", "ModuleFFI"]),
@@ -113,6 +128,8 @@ let package = Package(
             name: "plugin-host",
             dependencies: [
                 "PluginHost",
+                // pack, keygen and inspect import only this: what module authors run needs no runtime.
+                "PluginHostImages",
                 "Doctor",
                 "DoctorCLI",
                 "HostDoctor",
@@ -124,7 +141,7 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
-        .testTarget(name: "PluginHostTests", dependencies: ["PluginHost", "plugin-host", "plugin-host-runner", "sdk-demo", "CIoTModule", "CSQLite", "CIoTLinux", "CZlib", "ModuleProtocol", "ModuleFFI"]),
+        .testTarget(name: "PluginHostTests", dependencies: ["PluginHost", "PluginHostImages", "PluginHostStore", "PluginHostRuntime", "plugin-host", "plugin-host-runner", "sdk-demo", "CIoTModule", "CSQLite", "CIoTLinux", "CZlib", "ModuleProtocol", "ModuleFFI"]),
         .target(name: "ExampleModuleC", dependencies: ["CIoTModule"], path: "Examples/ExampleModuleC", exclude: ["module.json"]),
         .target(name: "ExampleModuleSwift", dependencies: ["IoTSDK", "CIoTModule"], path: "Examples/ExampleModuleSwift", exclude: ["module.json"]),
         .testTarget(name: "SensorDriversTests", dependencies: ["SensorDrivers", "SensorDriversTesting", "IoTSDK"]),

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The API reference: builds the DocC catalog of every public library target with
+# The API reference: builds the DocC catalog of every public library target (PluginHost, the
+# umbrella, and the host's three targets it re-exports, each with its own catalog) with
 # swift-docc-plugin, treating every DocC warning (a broken symbol link, an undocumented
 # parameter of a documented function) as an error. Archives go to .build/plugins/Swift-DocC/outputs/.
 #
@@ -7,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(IoTSDK IoTSDKFoundation SensorDrivers SensorDriversTesting PluginHost)
+[ ${#targets[@]} -gt 0 ] || targets=(IoTSDK IoTSDKFoundation SensorDrivers SensorDriversTesting PluginHost PluginHostImages PluginHostStore PluginHostRuntime)
 for target in "${targets[@]}"; do
     printf '== DocC: %s\n' "$target"
     swift package generate-documentation --target "$target" --warnings-as-errors 2>&1 | grep -v '^\[' \

@@ -99,7 +99,7 @@ if [ "$phase" = main ]; then
         libraries=$(ldd "$root/usr/bin/$binary" 2>&1 || true)
         check "ldd $binary: every library found, none of Swift's" lacks "$libraries" "not found|libswift|Foundation|libdispatch|libBlocksRuntime|libicu"
     done
-    # The journal's test-only SIGKILL (Sources/PluginHost/Journal.swift) is compiled into debug
+    # The journal's test-only SIGKILL (Sources/PluginHostStore/Journal.swift) is compiled into debug
     # builds only: a root daemon must not kill itself on an environment variable.
     check "the packaged plugin-host has no fault injection (a release build)" \
         same "$(strings "$root/usr/bin/plugin-host" | grep -c PLUGIN_HOST_FAULT_INJECTION)" 0

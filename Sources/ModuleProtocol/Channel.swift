@@ -1,3 +1,7 @@
+// The channel is Linux's: SOCK_SEQPACKET, SO_PEERCRED and SCM_RIGHTS through CIoTLinux, which
+// Package.swift links on Linux only. The rest of ModuleProtocol (values, messages, the codec) is
+// portable, so that module images (PluginHostImages) build on macOS for module authors.
+#if os(Linux)
 import CIoTLinux
 import Glibc
 import Synchronization
@@ -303,3 +307,5 @@ public final class Channel: Sendable {
         }
     }
 }
+
+#endif

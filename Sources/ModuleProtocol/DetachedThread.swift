@@ -1,3 +1,6 @@
+// Linux only, as the host and the runner are (the module-image code that also builds on macOS
+// does not start threads).
+#if os(Linux)
 import CIoTLinux
 #if canImport(Glibc)
 import Glibc
@@ -38,3 +41,4 @@ public func startDetachedThread(name: String? = nil, _ body: @escaping @Sendable
     pthread_detach(thread)
     return 0
 }
+#endif

@@ -11,7 +11,7 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import PluginHost
+import PluginHostImages
 
 struct Pack: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
-@testable import PluginHost
+import PluginHost
+@testable import PluginHostImages
 
 /// Every kind of bad image `plugin-host install` must refuse, each with its own error, leaving the
 /// installed version, its files and the state directory exactly as they were.

@@ -1,7 +1,10 @@
 import Foundation
 import ModuleProtocol
 import Testing
-@testable import PluginHost
+import PluginHost
+@testable import PluginHostImages
+@testable import PluginHostRuntime
+@testable import PluginHostStore
 
 /// ChildProcessRunner against the real `plugin-host-runner` and the C test module
 /// (Tests/Fixtures/modules/testmodule.c). Time limits are generous and only bounded from below:

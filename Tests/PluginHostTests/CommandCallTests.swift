@@ -3,7 +3,8 @@ import ModuleFFI
 import ModuleProtocol
 import Synchronization
 import Testing
-@testable import PluginHost
+import PluginHost
+@testable import PluginHostImages
 
 // Typed commands: reading and checking arguments against the manifest (CommandValue,
 // ModuleManifest.commandArguments/checkArguments), and real calls through libffi (FFISignature)

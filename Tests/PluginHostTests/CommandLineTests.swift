@@ -1,6 +1,8 @@
 import Foundation
 import Testing
-@testable import PluginHost
+import PluginHost
+@testable import PluginHostImages
+@testable import PluginHostStore
 
 /// Runs the built `plugin-host` and other tools as child processes.
 enum Tool {

@@ -1,6 +1,9 @@
 import Foundation
 import Testing
-@testable import PluginHost
+import PluginHost
+@testable import PluginHostImages
+@testable import PluginHostRuntime
+@testable import PluginHostStore
 
 /// The example modules of Examples/ (a C one and a Swift one using IoTSDK), as SwiftPM builds
 /// them (dynamic library products), packed with their module.json, installed and committed by the

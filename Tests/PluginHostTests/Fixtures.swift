@@ -1,5 +1,6 @@
 import Foundation
-@testable import PluginHost
+import PluginHost
+@testable import PluginHostImages
 
 /// Builds module directories, keys, images and trust stores in a fresh temporary directory.
 struct Fixture {

@@ -2,7 +2,9 @@ import CIoTLinux
 import Foundation
 import ModuleProtocol
 import Testing
-@testable import PluginHost
+import PluginHost
+@testable import PluginHostImages
+@testable import PluginHostRuntime
 
 /// The broker's decisions, which need no hardware: undeclared lines, directions, buses and
 /// addresses are denied and audited. (Grants on a real kernel: Sources/iotsdk-lab/BrokerLabTests.swift, in the QEMU lab.)

@@ -2,7 +2,10 @@ import Foundation
 import ModuleProtocol
 import Synchronization
 import Testing
-@testable import PluginHost
+import PluginHost
+@testable import PluginHostImages
+@testable import PluginHostRuntime
+@testable import PluginHostStore
 
 /// A module and its runner, joined to the host over the IPC channel, with real processes: the
 /// module asks for hardware through the host table (Tests/Fixtures/modules/hardware.c) and the

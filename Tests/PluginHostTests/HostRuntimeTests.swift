@@ -1,6 +1,9 @@
 import Foundation
 import Testing
-@testable import PluginHost
+import PluginHost
+@testable import PluginHostImages
+@testable import PluginHostRuntime
+@testable import PluginHostStore
 
 /// The running host: supervision of installed modules, automatic rollback of a freshly updated
 /// module that breaks, and `plugin-host run` as a process (SIGTERM, systemd notifications).

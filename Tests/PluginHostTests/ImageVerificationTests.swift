@@ -1,6 +1,7 @@
 import Foundation
 import Testing
-@testable import PluginHost
+import PluginHost
+@testable import PluginHostImages
 
 @Suite("Pack and verify module images")
 struct ImageVerificationTests {

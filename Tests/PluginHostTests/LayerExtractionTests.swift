@@ -1,7 +1,8 @@
 import CZlib
 import Foundation
 import Testing
-@testable import PluginHost
+import PluginHost
+@testable import PluginHostImages
 #if canImport(Glibc)
 import Glibc
 #endif

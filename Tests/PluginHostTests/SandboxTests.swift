@@ -1,7 +1,10 @@
 import Foundation
 import ModuleProtocol
 import Testing
-@testable import PluginHost
+import PluginHost
+@testable import PluginHostImages
+@testable import PluginHostRuntime
+@testable import PluginHostStore
 
 // The sandbox: cgroup detection against fake /sys/fs/cgroup layouts (anywhere), and real runs of
 // the test module (Tests/Fixtures/modules/sandbox_probe.c) in the sandbox, which need root and

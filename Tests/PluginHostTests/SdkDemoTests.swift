@@ -1,7 +1,8 @@
 import Foundation
 import Synchronization
 import Testing
-@testable import PluginHost
+import PluginHost
+@testable import PluginHostRuntime
 
 /// `sdk-demo` as built, on the simulated board: its JSON lines, plain lines, the terminal
 /// dashboard, signals, bad options, the history command, and the demo module in a real

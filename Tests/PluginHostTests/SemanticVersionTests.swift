@@ -1,5 +1,6 @@
 import Testing
-@testable import PluginHost
+import PluginHost
+@testable import PluginHostImages
 
 @Suite("Semantic versions")
 struct SemanticVersionTests {

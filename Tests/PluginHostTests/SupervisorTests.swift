@@ -1,7 +1,10 @@
 import Foundation
 import Synchronization
 import Testing
-@testable import PluginHost
+import PluginHost
+@testable import PluginHostImages
+@testable import PluginHostRuntime
+@testable import PluginHostStore
 
 /// The supervisor with real runner processes and the C test module.
 @Suite("Module supervisor")

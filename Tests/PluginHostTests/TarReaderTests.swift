@@ -1,6 +1,7 @@
 import Foundation
 import Testing
-@testable import PluginHost
+import PluginHost
+@testable import PluginHostImages
 
 /// The one streaming tar reader, as the image archive and the layer extractor use it: the same
 /// entries whatever the buffer and however the source hands out its bytes, the same refusals for

@@ -1,5 +1,7 @@
 import Foundation
-@testable import PluginHost
+import PluginHost
+@testable import PluginHostImages
+@testable import PluginHostRuntime
 
 /// The C test module (Tests/Fixtures/modules/testmodule.c): compiled once per test run, laid out
 /// as a module directory whose `behavior` file chooses what start, stop and each hook do.

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
-@testable import PluginHost
+import PluginHost
+@testable import PluginHostImages
 
 @Suite("Keys and the trust store")
 struct TrustAndKeyTests {

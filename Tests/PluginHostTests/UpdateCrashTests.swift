@@ -1,6 +1,7 @@
 import Foundation
 import Testing
-@testable import PluginHost
+import PluginHost
+@testable import PluginHostStore
 
 /// Kills `plugin-host install` with SIGKILL at every journal transition (just before and just
 /// after each entry becomes durable), starts plugin-host again, and checks that exactly one

@@ -1,7 +1,9 @@
 import CSQLite
 import Foundation
 import Testing
-@testable import PluginHost
+import PluginHost
+@testable import PluginHostImages
+@testable import PluginHostStore
 
 /// The update engine with real child processes running the C test module's hooks and entry points.
 @Suite("Update engine")

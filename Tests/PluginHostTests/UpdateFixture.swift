@@ -1,6 +1,9 @@
 import Foundation
 import Testing
-@testable import PluginHost
+import PluginHost
+@testable import PluginHostImages
+@testable import PluginHostRuntime
+@testable import PluginHostStore
 
 /// Module images of the C test module (Tests/Fixtures/modules/testmodule.c) in several versions
 /// and behaviours, a trusted key and a state directory, for the update engine's tests.

@@ -17,7 +17,7 @@ import Darwin
 extension StringProtocol {
     /// The text without leading and trailing white space, line ends and NUL bytes (sysfs and
     /// device-tree files end in "\n" or "\0").
-    var trimmed: String {
+    package var trimmed: String {
         let isSpace: (Character) -> Bool = { $0.isWhitespace || $0 == "\0" }
         guard let first = firstIndex(where: { !isSpace($0) }), let last = lastIndex(where: { !isSpace($0) }) else { return "" }
         return String(self[first...last])

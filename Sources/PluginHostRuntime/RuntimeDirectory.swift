@@ -3,6 +3,8 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+import PluginHostImages
+import PluginHostStore
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -1,4 +1,5 @@
 import ModuleProtocol
+import PluginHostImages
 
 /// The seam between the update engine and whatever runs module code.
 ///

@@ -5,6 +5,8 @@ import Foundation
 #endif
 import Glibc
 import ModuleProtocol
+import PluginHostImages
+import PluginHostStore
 import Synchronization
 
 /// How `ChildProcessRunner` sandboxes the runs of modules (see the design note in

@@ -4,6 +4,8 @@ import FoundationEssentials
 import Foundation
 #endif
 import ModuleProtocol
+import PluginHostImages
+import PluginHostStore
 import Synchronization
 #if canImport(Glibc)
 import Glibc

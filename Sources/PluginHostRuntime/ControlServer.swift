@@ -6,6 +6,8 @@ import Foundation
 #endif
 import Glibc
 import ModuleProtocol
+import PluginHostImages
+import PluginHostStore
 import Synchronization
 
 /// The running host's control socket, `<state>/run/control.sock` (in the runtime directory on

@@ -6,6 +6,8 @@ import Foundation
 #endif
 import Glibc
 import ModuleProtocol
+import PluginHostImages
+import PluginHostStore
 import Synchronization
 
 /// Runs module code in a plain child process: `plugin-host-runner` (Sources/plugin-host-runner)

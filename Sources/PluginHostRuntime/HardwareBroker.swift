@@ -5,6 +5,7 @@ import FoundationEssentials
 import Foundation
 #endif
 import ModuleProtocol
+import PluginHostImages
 import Synchronization
 #if canImport(Glibc)
 import Glibc

@@ -1,3 +1,11 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#elseif canImport(Musl)
+import Musl
+#endif
+
 /// The one error type of the module-image domain: what went wrong (`code`), a message that names
 /// the fix, the manifest field or file it concerns, and the underlying cause when there is one.
 public struct ModuleError: Error, Sendable, CustomStringConvertible, Equatable {
@@ -98,4 +106,9 @@ public struct ModuleError: Error, Sendable, CustomStringConvertible, Equatable {
         case .commandFailed: 23
         }
     }
+}
+
+extension ModuleError {
+    /// The text of an errno value (strerror(3)), for `underlying`.
+    package static func errnoText(_ code: Int32 = errno) -> String { String(cString: strerror(code)) }
 }

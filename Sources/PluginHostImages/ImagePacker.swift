@@ -163,17 +163,17 @@ public struct ImagePacker: Sendable {
         let partial = path + ".partial"
         let fd = open(partial, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else {
-            throw ModuleError(.io, "cannot create '\(partial)': check that its directory exists and is writable", field: path, underlying: DurableFiles.errnoText())
+            throw ModuleError(.io, "cannot create '\(partial)': check that its directory exists and is writable", field: path, underlying: ModuleError.errnoText())
         }
         do throws(ModuleError) {
             try body { (data: Data) throws(ModuleError) in
-                if let failed = writeAll(fd, data) { throw ModuleError(.io, "cannot write '\(path)'", field: path, underlying: DurableFiles.errnoText(failed)) }
+                if let failed = writeAll(fd, data) { throw ModuleError(.io, "cannot write '\(path)'", field: path, underlying: ModuleError.errnoText(failed)) }
             }
             guard close(fd) == 0 else {
-                throw ModuleError(.io, "cannot write '\(path)'", field: path, underlying: DurableFiles.errnoText())
+                throw ModuleError(.io, "cannot write '\(path)'", field: path, underlying: ModuleError.errnoText())
             }
             guard rename(partial, path) == 0 else {
-                throw ModuleError(.io, "cannot rename '\(partial)' to '\(path)'", field: path, underlying: DurableFiles.errnoText())
+                throw ModuleError(.io, "cannot rename '\(partial)' to '\(path)'", field: path, underlying: ModuleError.errnoText())
             }
         } catch {
             _ = close(fd)
@@ -199,7 +199,7 @@ public struct ImagePacker: Sendable {
                 let full = root.appendingPathComponent(path).path
                 var status = stat()
                 guard lstat(full, &status) == 0 else {
-                    throw ModuleError(.io, "cannot read '\(full)'", field: path, underlying: DurableFiles.errnoText())
+                    throw ModuleError(.io, "cannot read '\(full)'", field: path, underlying: ModuleError.errnoText())
                 }
                 let mode: UInt32 = UInt32(status.st_mode) & 0o111 != 0 ? 0o755 : 0o644
                 switch status.st_mode & S_IFMT {

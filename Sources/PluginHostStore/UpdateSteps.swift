@@ -3,10 +3,11 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+import PluginHostImages
 
 /// The steps of one update that run module code or copy its data, with their output kept in
 /// `logs/<transaction>/`.
-struct UpdateSteps {
+package struct UpdateSteps {
     let paths: ModulePaths
     let runner: any ModuleRunner
     let transaction: String
@@ -82,11 +83,11 @@ struct UpdateSteps {
         return file
     }
 
-    static func seconds(_ value: Double) -> String {
+    package static func seconds(_ value: Double) -> String {
         value == value.rounded() ? "\(Int(value)) s" : "\((value * 1000).rounded() / 1000) s"
     }
 
-    static func seconds(_ duration: Duration) -> Double {
+    package static func seconds(_ duration: Duration) -> Double {
         Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 }

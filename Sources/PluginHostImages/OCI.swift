@@ -89,7 +89,7 @@ public enum OCI {
         public var annotations: [String: String]?
     }
 
-    static func encode<T: Encodable>(_ value: T) throws(ModuleError) -> Data {
+    package static func encode<T: Encodable>(_ value: T) throws(ModuleError) -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         do { return try encoder.encode(value) } catch {

@@ -70,7 +70,7 @@ extension ModuleManifest {
         }
     }
 
-    static func isModuleID(_ id: String) -> Bool {
+    package static func isModuleID(_ id: String) -> Bool {
         guard !id.isEmpty, id.utf8.count <= 128 else { return false }
         let parts = id.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count >= 2 else { return false }

@@ -3,6 +3,7 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+import PluginHostImages
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -10,11 +11,9 @@ import Glibc
 /// File operations whose effect survives a power cut once they return: every write is fsync'd,
 /// and so is the directory whose entries changed. The update engine builds its guarantees from
 /// these and from rename(2) being atomic.
-enum DurableFiles {
-    static func errnoText(_ code: Int32 = errno) -> String { String(cString: strerror(code)) }
-
-    static func ioError(_ what: String, _ path: String, _ code: Int32 = errno) -> ModuleError {
-        ModuleError(.io, "\(what) '\(path)' failed: check that the state directory is writable and the disk is not full", field: path, underlying: errnoText(code))
+package enum DurableFiles {
+    package static func ioError(_ what: String, _ path: String, _ code: Int32 = errno) -> ModuleError {
+        ModuleError(.io, "\(what) '\(path)' failed: check that the state directory is writable and the disk is not full", field: path, underlying: ModuleError.errnoText(code))
     }
 
     /// fsyncs a file or directory by path.
@@ -34,13 +33,13 @@ enum DurableFiles {
         return lstat(path, &st) == 0
     }
 
-    static func isDirectory(_ path: String) -> Bool {
+    package static func isDirectory(_ path: String) -> Bool {
         var st = stat()
         return lstat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
     }
 
     /// Creates a directory (and missing parents) and fsyncs each parent it changed.
-    static func makeDirectory(_ path: String) throws(ModuleError) {
+    package static func makeDirectory(_ path: String) throws(ModuleError) {
         if isDirectory(path) { return }
         let parent = parentDirectory(of: path)
         if !parent.isEmpty, parent != path { try makeDirectory(parent) }
@@ -51,7 +50,7 @@ enum DurableFiles {
     /// Writes `data` to `path` atomically: a temporary file in the same directory, fsync, rename,
     /// fsync of the directory. A reader sees the old content or the new, never a mix.
     /// `durable: false` (files on tmpfs, which a power cut clears anyway) leaves out both fsyncs.
-    static func writeAtomically(_ data: Data, to path: String, durable: Bool = true) throws(ModuleError) {
+    package static func writeAtomically(_ data: Data, to path: String, durable: Bool = true) throws(ModuleError) {
         let temporary = path + ".tmp-\(getpid())"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw ioError("creating", temporary) }
@@ -72,7 +71,7 @@ enum DurableFiles {
     }
 
     /// The target of a symbolic link, or nil if `path` is not one.
-    static func linkTarget(_ path: String) -> String? {
+    package static func linkTarget(_ path: String) -> String? {
         var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
         let n = readlink(path, &buffer, buffer.count - 1)
         guard n >= 0 else { return nil }
@@ -82,7 +81,7 @@ enum DurableFiles {
     /// Points the symbolic link `path` at `target` atomically: a new link beside it, then
     /// rename(2) over the old one, then fsync of the directory. At every instant the link exists
     /// and points at the old or the new target; it is never deleted and re-created.
-    static func switchLink(_ path: String, to target: String) throws(ModuleError) {
+    package static func switchLink(_ path: String, to target: String) throws(ModuleError) {
         let temporary = path + ".new"
         unlink(temporary)
         guard symlink(target, temporary) == 0 else { throw ioError("creating link", temporary) }
@@ -91,14 +90,14 @@ enum DurableFiles {
     }
 
     /// Removes a link or file if present and fsyncs its directory.
-    static func removeFile(_ path: String) throws(ModuleError) {
+    package static func removeFile(_ path: String) throws(ModuleError) {
         guard exists(path) else { return }
         guard unlink(path) == 0 || errno == ENOENT else { throw ioError("removing", path) }
         try syncParent(of: path)
     }
 
     /// Renames and fsyncs the directories involved.
-    static func move(_ from: String, to: String) throws(ModuleError) {
+    package static func move(_ from: String, to: String) throws(ModuleError) {
         guard rename(from, to) == 0 else { throw ioError("renaming '\(from)' to", to) }
         try syncParent(of: to)
         let fromParent = parentDirectory(of: from)
@@ -108,7 +107,7 @@ enum DurableFiles {
     /// Removes a directory tree without following symbolic links (descriptor-relative, as the
     /// layer extractor cleans up). Crash-safe for callers that first rename the tree to a name
     /// that marks it as garbage.
-    static func removeTree(_ path: String) throws(ModuleError) {
+    package static func removeTree(_ path: String) throws(ModuleError) {
         if let failure = ExtractionIO.removeTree(path) {
             throw ModuleError(.io, "removing '\(path)' failed: check that the state directory is writable", field: path, underlying: failure)
         }

@@ -4,6 +4,7 @@ import FoundationEssentials
 import Foundation
 #endif
 import Glibc
+import PluginHostImages
 
 // The cgroups that hold a module's resource limits (`resources` of the manifest), on cgroup v2
 // (the unified hierarchy: Raspberry Pi OS Bookworm, Debian 12, Ubuntu 22.04 and later) or v1

@@ -3,6 +3,7 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+import PluginHostImages
 import Synchronization
 #if canImport(Glibc)
 import Glibc

@@ -686,7 +686,7 @@ final class GzipLayerSource: ByteSource {
 
 // MARK: - File system helpers
 
-enum ExtractionIO {
+package enum ExtractionIO {
     static func describe(_ code: Int32) -> String { "\(String(cString: strerror(code))) (errno \(code))" }
 
     static func withCPath<R>(_ bytes: [UInt8], _ body: (UnsafePointer<CChar>) -> R) -> R {
@@ -718,7 +718,7 @@ enum ExtractionIO {
 
     /// Removes `path` and everything below it without following symlinks. Returns nil on
     /// success (or if it does not exist), else what went wrong.
-    static func removeTree(_ path: String) -> String? {
+    package static func removeTree(_ path: String) -> String? {
         var status = stat()
         if lstat(path, &status) != 0 { return errno == ENOENT ? nil : describe(errno) }
         if status.st_mode & S_IFMT != S_IFDIR {

@@ -5,6 +5,7 @@ import Foundation
 #endif
 import Glibc
 import ModuleProtocol
+import PluginHostStore
 
 /// The host's end of one runner's IPC channel (ModuleProtocol's `Channel`), after the handshake.
 ///

@@ -3,6 +3,7 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+import PluginHostImages
 
 /// The on-disk layout of installed modules under the host state directory:
 ///
@@ -16,16 +17,16 @@ import Foundation
 ///         logs/<transaction>/NN-<step>.log            hook and module output, kept
 ///         journal                                     transitions, fsync'd (Journal)
 ///         state.json                                  the last transaction's outcome
-struct ModulePaths {
+package struct ModulePaths {
     let root: String
 
-    init(stateDirectory: String, id: String) {
+    package init(stateDirectory: String, id: String) {
         root = stateDirectory + "/modules/" + id
     }
 
     var versions: String { root + "/versions" }
-    var current: String { root + "/current" }
-    var previous: String { root + "/previous" }
+    package var current: String { root + "/current" }
+    package var previous: String { root + "/previous" }
     var data: String { root + "/data" }
     var snapshots: String { root + "/snapshots" }
     var logs: String { root + "/logs" }
@@ -39,7 +40,7 @@ struct ModulePaths {
     func staging(_ transaction: String) -> String { versions + "/.staging-" + transaction }
 
     /// The version directory a link (`current`, `previous`) points at, or nil.
-    func target(of link: String) -> String? {
+    package func target(of link: String) -> String? {
         guard let target = DurableFiles.linkTarget(link), target.hasPrefix("versions/") else { return nil }
         return String(target.dropFirst("versions/".count))
     }
@@ -110,7 +111,7 @@ public struct ModuleStatus: Codable, Sendable, Equatable {
 }
 
 extension ModulePaths {
-    func installed(_ directory: String) throws(ModuleError) -> InstalledVersion {
+    package func installed(_ directory: String) throws(ModuleError) -> InstalledVersion {
         let dir = version(directory)
         guard let manifestData = FileManager.default.contents(atPath: dir + "/manifest.json"),
               let imageData = FileManager.default.contents(atPath: dir + "/image.json") else {
@@ -124,7 +125,7 @@ extension ModulePaths {
                                 context: ModuleContext(manifest: manifest, moduleDirectory: files(directory), dataDirectory: data))
     }
 
-    func lastRecord() -> TransactionRecord? {
+    package func lastRecord() -> TransactionRecord? {
         FileManager.default.contents(atPath: stateFile).flatMap { try? JSONDecoder().decode(TransactionRecord.self, from: $0) }
     }
 

@@ -1,12 +1,14 @@
+import PluginHostImages
+
 /// The health rules of a module's manifest (`health`), judged on the events of a running
 /// instance: `ready` within `readyTimeoutSeconds`, then no two signs of life (ready or heartbeat)
 /// more than 1.5 × `heartbeatIntervalSeconds` apart. Both the update's health check
 /// (`UpdateSteps.judgeHealth`, over the stability window) and the running host's supervision
 /// (`ModuleSupervisor`, for as long as the module runs) judge with this one type. Every wait is
 /// on the monotonic clock, so a wall-clock jump cannot fail a healthy module.
-struct HealthWatch {
+package struct HealthWatch {
     /// Why a module failed its health rules.
-    enum Failure: Equatable, Sendable {
+    package enum Failure: Equatable, Sendable {
         /// No `ready` within `readyTimeoutSeconds`.
         case notReady(timeoutSeconds: Double)
         /// The runner ended before the module said ready.
@@ -20,7 +22,7 @@ struct HealthWatch {
     let policy: ModuleManifest.HealthPolicy
     let started: ContinuousClock.Instant
 
-    init(policy: ModuleManifest.HealthPolicy, started: ContinuousClock.Instant = .now) {
+    package init(policy: ModuleManifest.HealthPolicy, started: ContinuousClock.Instant = .now) {
         self.policy = policy
         self.started = started
     }
@@ -29,7 +31,7 @@ struct HealthWatch {
     var allowedGap: Duration { .seconds(policy.heartbeatIntervalSeconds * 1.5) }
 
     /// Waits for the module's `ready`; nil once it came. The instance is left as it is.
-    func awaitReady(_ instance: any ModuleInstance) -> Failure? {
+    package func awaitReady(_ instance: any ModuleInstance) -> Failure? {
         while true {
             switch instance.nextEvent(before: started + .seconds(policy.readyTimeoutSeconds)) {
             case nil: return .notReady(timeoutSeconds: policy.readyTimeoutSeconds)
@@ -42,7 +44,7 @@ struct HealthWatch {
 
     /// Watches the heartbeats of a ready module until `end` (nil: as long as it runs) or until a
     /// wait times out while `stopping()` is true; nil then. The first rule broken ends it.
-    func watch(_ instance: any ModuleInstance, until end: ContinuousClock.Instant?, stopping: () -> Bool = { false }) -> Failure? {
+    package func watch(_ instance: any ModuleInstance, until end: ContinuousClock.Instant?, stopping: () -> Bool = { false }) -> Failure? {
         var lastSign = ContinuousClock.now
         while end.map({ ContinuousClock.now < $0 }) ?? true {
             let deadline = end.map { min($0, lastSign + allowedGap) } ?? lastSign + allowedGap
