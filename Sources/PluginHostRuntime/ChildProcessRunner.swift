@@ -78,7 +78,7 @@ public struct ChildProcessRunner: ModuleRunner {
             let elapsed = (clock.now - started).components
             return Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18
         }
-        var arguments = ["hook", "--library", Self.libraryPath(context), "--symbol", hook.symbol, "--step", name] + Self.commonArguments(context)
+        let arguments = ["hook", "--library", Self.libraryPath(context), "--symbol", hook.symbol, "--step", name] + Self.commonArguments(context)
         var sandboxRun: PreparedSandbox?
         if let sandbox {
             do {
@@ -137,7 +137,7 @@ public struct ChildProcessRunner: ModuleRunner {
 
     public func start(_ context: ModuleContext) throws(ModuleError) -> any ModuleInstance {
         let entryPoints = context.manifest.library.entryPoints
-        var arguments = ["start", "--library", Self.libraryPath(context), "--start", entryPoints.start, "--stop", entryPoints.stop] + Self.commonArguments(context)
+        let arguments = ["start", "--library", Self.libraryPath(context), "--start", entryPoints.start, "--stop", entryPoints.stop] + Self.commonArguments(context)
         var sandboxRun: PreparedSandbox?
         if let sandbox {
             sandboxRun = try PreparedSandbox.prepare(sandbox, context: context, label: "run")
@@ -423,7 +423,7 @@ struct RunnerProcess {
         posix_spawn_file_actions_adddup2(&actions, bootstrap.child, eventsDescriptor)
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         // Descriptors another thread of the host opened without close-on-exec must not leak either.
-        if let closeFrom = closeFromFunction { _ = closeFrom(&actions, eventsDescriptor + 1) }
+        _ = ciot_spawn_add_close_from(&actions, eventsDescriptor + 1)
 
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
@@ -455,7 +455,7 @@ struct RunnerProcess {
             return .failure(SpawnError(code: result, step: "posix_spawn"))
         }
         _ = fcntl(outputPipe.read, F_SETFL, fcntl(outputPipe.read, F_GETFL) | O_NONBLOCK)
-        let pidFD = pidfdOpenFunction.map { $0(pid, 0) } ?? -1
+        let pidFD = ciot_pidfd_open(pid)
         if pidFD >= 0 { _ = fcntl(pidFD, F_SETFD, FD_CLOEXEC) }
         return .success(RunnerProcess(pid: pid, outputFD: outputPipe.read, bootstrap: Channel(adopting: bootstrap.host), pidFD: pidFD))
     }
@@ -488,19 +488,6 @@ struct RunnerProcess {
         for line in connection.takeLines() { note(line) }
     }
 
-    private typealias PipeFunction = @convention(c) (UnsafeMutablePointer<Int32>?, Int32) -> Int32
-    private typealias CloseFromFunction = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>?, Int32) -> Int32
-    private typealias PidfdOpenFunction = @convention(c) (pid_t, UInt32) -> Int32
-
-    // These glibc functions are GNU extensions that Swift's Glibc module does not declare; they
-    // are looked up at run time and the code falls back when a libc lacks them.
-    /// pipe2 (glibc 2.9): pipes that are close-on-exec from birth, so no concurrent spawn leaks them.
-    private static let pipe2Function: PipeFunction? = dlsym(nil, "pipe2").map { unsafeBitCast($0, to: PipeFunction.self) }
-    /// posix_spawn_file_actions_addclosefrom_np (glibc 2.34).
-    private static let closeFromFunction: CloseFromFunction? = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np").map { unsafeBitCast($0, to: CloseFromFunction.self) }
-    /// pidfd_open (glibc 2.36, Linux 5.3): the child's exit becomes a pollable event.
-    private static let pidfdOpenFunction: PidfdOpenFunction? = dlsym(nil, "pidfd_open").map { unsafeBitCast($0, to: PidfdOpenFunction.self) }
-
     /// A close-on-exec AF_UNIX SOCK_SEQPACKET socketpair whose ends are both >= 3.
     private static func makeSocketPair() -> (host: Int32, child: Int32)? {
         var fds: [Int32] = [-1, -1]
@@ -527,12 +514,7 @@ struct RunnerProcess {
     /// A close-on-exec pipe whose ends are both >= 3.
     static func makePipe() -> (read: Int32, write: Int32)? {
         var fds: [Int32] = [-1, -1]
-        if let pipe2 = pipe2Function {
-            guard pipe2(&fds, O_CLOEXEC) == 0 else { return nil }
-        } else {
-            guard pipe(&fds) == 0 else { return nil }
-            for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
-        }
+        guard ciot_pipe_cloexec(&fds) == 0 else { return nil }
         guard let moved = movedAbove2(fds) else { return nil }
         return (moved[0], moved[1])
     }
