@@ -86,17 +86,13 @@ func benchColdStart(_ options: Options) throws {
         print("cold start: skipped (plugin-host-runner is not next to sdk-bench; build it: swift build -c release --product plugin-host-runner)")
         return
     }
-    let binDirectory = (runnerPath as NSString).deletingLastPathComponent
-    let library = binDirectory + "/libExampleModuleC.so"
-    guard FileManager.default.fileExists(atPath: library) else {
-        print("cold start: skipped (\(library) missing: swift build -c release --product ExampleModuleC)")
-        return
-    }
     let root = NSTemporaryDirectory() + "sdk-bench-host-\(getpid())"
     defer { try? FileManager.default.removeItem(atPath: root) }
     try FileManager.default.createDirectory(atPath: root + "/module/lib", withIntermediateDirectories: true)
     try FileManager.default.createDirectory(atPath: root + "/data", withIntermediateDirectories: true)
-    try FileManager.default.copyItem(atPath: library, toPath: root + "/module/lib/libExampleModuleC.so")
+    // The C example built with the system's cc, as a C module ships: SwiftPM's build of it links
+    // the toolchain's libswiftCore.so, which the sandbox (the module, /usr and /lib*) does not hold.
+    guard try buildQuietModule(to: root + "/module/lib/libExampleModuleC.so") else { return }
     let manifest = exampleManifest(id: "com.example.bench", stabilityWindowSeconds: 0, maxRestarts: 1)
     let context = ModuleContext(manifest: manifest, moduleDirectory: root + "/module", dataDirectory: root + "/data")
     var variants: [(String, ChildProcessRunner)] = [("unsandboxed", ChildProcessRunner(executable: runnerPath))]
@@ -201,7 +197,7 @@ func buildQuietModule(to library: String) throws -> Bool {
     try cc.run()
     cc.waitUntilExit()
     guard cc.terminationStatus == 0 else {
-        print("memory and idle: skipped (cc could not build \(example) with \(include))")
+        print("cold start, memory and idle: skipped (cc could not build \(example) with \(include))")
         return false
     }
     return true
