@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Scripts/package-deb.sh — build plugin-host and plugin-host-runner for release with the Swift
+# Scripts/package-deb.sh — build plugin-host (which is plugin-host-runner too) for release with the Swift
 # standard library linked in (--static-swift-stdlib: no Swift toolchain needed on the device) and
 # put them, stripped, in a Debian package with their manual pages, the systemd unit, the default
 # config, the maintainer scripts, the changelog and the copyright file (Packaging/). lintian
@@ -57,10 +57,11 @@ release_date=$(date -u -d "@$(dpkg-parsechangelog -l "$changelog" -S Timestamp)"
 # without --static-swift-stdlib after this, so the binaries are copied out right away.
 build=(swift build -c release --static-swift-stdlib)
 [ -z "$sdk" ] || build+=(--swift-sdk "$sdk")
-for product in plugin-host plugin-host-runner; do
-    echo "package-deb: ${build[*]} --product $product" >&2
-    "${build[@]}" --product "$product" >&2
-done
+# One executable: plugin-host runs the module runner when it is started as plugin-host-runner, so
+# the package carries plugin-host and a link of that name to it (one Swift runtime on flash, and
+# code pages that the host and every runner share: Documentation/Architecture.md has the figures).
+echo "package-deb: ${build[*]} --product plugin-host" >&2
+"${build[@]}" --product plugin-host >&2
 bindir=$("${build[@]}" --show-bin-path)
 
 if [ -z "$sdk" ]; then
@@ -86,12 +87,11 @@ mkdir -p "$root/DEBIAN"
 # for a debugger or perf that needs names. The toolchain's llvm-objcopy reads every target's ELF
 # files, so this works for cross builds too.
 command -v llvm-objcopy >/dev/null || fail "no llvm-objcopy: it comes with the Swift toolchain (usr/bin), put that on PATH"
-for binary in plugin-host plugin-host-runner; do
-    install -D -m 0755 "$bindir/$binary" "$root/usr/bin/$binary"
-    before=$(stat -c %s "$root/usr/bin/$binary")
-    llvm-objcopy --strip-unneeded --remove-section=.comment --remove-section=.note "$root/usr/bin/$binary"
-    echo "package-deb: $binary stripped: $before -> $(stat -c %s "$root/usr/bin/$binary") bytes" >&2
-done
+install -D -m 0755 "$bindir/plugin-host" "$root/usr/bin/plugin-host"
+before=$(stat -c %s "$root/usr/bin/plugin-host")
+llvm-objcopy --strip-unneeded --remove-section=.comment --remove-section=.note "$root/usr/bin/plugin-host"
+echo "package-deb: plugin-host stripped: $before -> $(stat -c %s "$root/usr/bin/plugin-host") bytes" >&2
+ln -s plugin-host "$root/usr/bin/plugin-host-runner"
 install -D -m 0644 Packaging/plugin-host.service "$root/lib/systemd/system/plugin-host.service"
 install -D -m 0644 Packaging/plugin-host.default "$root/etc/default/plugin-host"
 doc=$root/usr/share/doc/$package
@@ -144,11 +144,11 @@ if [ -z "$sdk" ]; then
     # symbols used need. It reads debian/control, so it runs in a scratch source tree.
     mkdir -p "$staging/src/debian"
     printf 'Source: %s\n\nPackage: %s\nArchitecture: any\n' "$package" "$package" >"$staging/src/debian/control"
-    depends=$(cd "$staging/src" && dpkg-shlibdeps -O "$root/usr/bin/plugin-host" "$root/usr/bin/plugin-host-runner" | sed -n 's/^shlibs:Depends=//p')
+    depends=$(cd "$staging/src" && dpkg-shlibdeps -O "$root/usr/bin/plugin-host" | sed -n 's/^shlibs:Depends=//p')
 else
     # A cross build: the target's dpkg database is not here. The libraries these binaries link
     # have the same package names on Debian 12 and Raspberry Pi OS 12 on every architecture.
-    needed=$(for b in plugin-host plugin-host-runner; do readelf -d "$root/usr/bin/$b"; done | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | sort -u)
+    needed=$(readelf -d "$root/usr/bin/plugin-host" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | sort -u)
     depends=
     for soname in $needed; do
         case "$soname" in
@@ -163,7 +163,7 @@ else
         case ", $depends, " in *", $name, "*) ;; *) depends=${depends:+$depends, }$name ;; esac
     done
 fi
-[ -n "$depends" ] || fail "no Depends found: are the binaries linked statically? plugin-host-runner needs the dynamic loader to load modules"
+[ -n "$depends" ] || fail "no Depends found: is plugin-host linked statically? As the runner it needs the dynamic loader to load modules"
 
 # The files' checksums, for `dpkg --verify` (debsums) on the device.
 (cd "$root" && find . -path ./DEBIAN -prune -o -type f -printf '%P\0' | LC_ALL=C sort -z | xargs -0 md5sum) >"$root/DEBIAN/md5sums"

@@ -72,7 +72,7 @@ if [ "$phase" = main ]; then
     expected_files="-rw-r--r-- root/root ./etc/default/plugin-host
 -rw-r--r-- root/root ./lib/systemd/system/plugin-host.service
 -rwxr-xr-x root/root ./usr/bin/plugin-host
--rwxr-xr-x root/root ./usr/bin/plugin-host-runner
+lrwxrwxrwx root/root ./usr/bin/plugin-host-runner
 -rw-r--r-- root/root ./usr/share/doc/plugin-host/ModuleImage.md
 -rw-r--r-- root/root ./usr/share/doc/plugin-host/Packaging.md
 -rw-r--r-- root/root ./usr/share/doc/plugin-host/Runtime.md
@@ -95,10 +95,10 @@ if [ "$phase" = main ]; then
     check "the unit reads the default config" has_line "$(cat "$unit")" 'EnvironmentFile=-/etc/default/plugin-host'
     check "the unit's default state directory is the config's" \
         same "$(sed -n 's/^Environment=.*PLUGIN_HOST_STATE_DIR=\([^ ]*\).*/\1/p' "$unit")" "$(sed -n 's/^PLUGIN_HOST_STATE_DIR=//p' "$root/etc/default/plugin-host")"
-    for binary in plugin-host plugin-host-runner; do
-        libraries=$(ldd "$root/usr/bin/$binary" 2>&1 || true)
-        check "ldd $binary: every library found, none of Swift's" lacks "$libraries" "not found|libswift|Foundation|libdispatch|libBlocksRuntime|libicu"
-    done
+    libraries=$(ldd "$root/usr/bin/plugin-host" 2>&1 || true)
+    check "ldd plugin-host: every library found, none of Swift's" lacks "$libraries" "not found|libswift|Foundation|libdispatch|libBlocksRuntime|libicu"
+    check "plugin-host-runner is a link to plugin-host (one executable for host and runner)" same "$(readlink "$root/usr/bin/plugin-host-runner")" plugin-host
+    check "plugin-host carries no ICU data (it links FoundationEssentials only)" same "$(strings "$root/usr/bin/plugin-host" | grep -c 'icudt[0-9]')" 0
     # The journal's test-only SIGKILL (Sources/PluginHostStore/Journal.swift) is compiled into debug
     # builds only: a root daemon must not kill itself on an environment variable.
     check "the packaged plugin-host has no fault injection (a release build)" \

@@ -1,4 +1,4 @@
-// ciot_sandbox.h: what plugin-host-runner's sandbox (Sources/plugin-host-runner/Sandbox.swift)
+// ciot_sandbox.h: what plugin-host-runner's sandbox (Sources/PluginHostRunner/Sandbox.swift)
 // needs from the kernel that Swift cannot call itself: syscall(2) and prctl(2) are variadic, and
 // the flag values are macros. Every constant comes from the kernel's or glibc's headers; nothing
 // is copied by hand. Each wrapper is a `static inline` with the `ciot_` prefix and returns what
