@@ -1,7 +1,16 @@
 # Scripts/lab/common.sh — sourced by run.sh and powercut.sh: the lab's setup check, its work
 # folder, the cached base initramfs, the copying of libraries and the QEMU command line.
-# The caller defines SCRIPT_DIR (this folder), LAB_CACHE, now() and fail CODE MESSAGE; run.sh's
-# exit codes apply: 5 setup failed, 6 the initramfs could not be built.
+# The caller sets SCRIPT_DIR (this folder) and LAB_LOG_TAG (the prefix of its messages) first.
+# Sourcing sets REPO_ROOT and LAB_CACHE (default <repo>/.lab-cache) and defines functions; their
+# failures use run.sh's exit codes: 5 setup failed, 6 the initramfs could not be built.
+
+REPO_ROOT=$(cd "$SCRIPT_DIR/../.." && pwd)
+export LAB_CACHE=${LAB_CACHE:-$REPO_ROOT/.lab-cache}
+
+log() { printf '[%s] %s\n' "$LAB_LOG_TAG" "$*" >&2; }
+fail() { local code=$1; shift; printf '[%s] ERROR: %s\n' "$LAB_LOG_TAG" "$*" >&2; exit "$code"; }
+now() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
 
 # lab_prepare: runs setup.sh (quiet unless it did work) and reads what it published.
 lab_prepare() {

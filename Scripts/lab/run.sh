@@ -15,14 +15,10 @@
 set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-REPO_ROOT=$(cd "$SCRIPT_DIR/../.." && pwd)
-export LAB_CACHE=${LAB_CACHE:-$REPO_ROOT/.lab-cache}
-
-log() { printf '[lab] %s\n' "$*" >&2; }
-fail() { local code=$1; shift; printf '[lab] ERROR: %s\n' "$*" >&2; exit "$code"; }
+LAB_LOG_TAG=lab
+# shellcheck source=Scripts/lab/common.sh
+. "$SCRIPT_DIR/common.sh"
 usage() { sed -n '5,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
-now() { date +%s.%N; }
-elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
 
 ICOUNT=0
 TIMEOUT=${LAB_TIMEOUT:-300}
@@ -46,8 +42,6 @@ BINARY=$(realpath "$BINARY")
 NAME=$(basename "$BINARY")
 
 # ------------------------------------------------------------------------------------ setup
-# shellcheck source=Scripts/lab/common.sh
-. "$SCRIPT_DIR/common.sh"
 lab_prepare
 
 # ------------------------------------------------------------------------------- initramfs
