@@ -49,6 +49,9 @@ if [ ! -e /sys/fs/cgroup/cgroup.controllers ]; then
     mkdir -p /sys/fs/cgroup && mount -t cgroup2 cgroup2 /sys/fs/cgroup || echo "powercut: cgroup2 not mounted; the sandbox runs without cgroups"
 fi
 
+# clock: the time of day in seconds with microseconds (busybox date has no %N).
+clock() { adjtimex | awk '/tv_sec/ { s = $2 } /tv_usec/ { u = $2 } END { printf "%d.%06d", s, u }'; }
+
 # json_field FIELD: the first "FIELD" : "value" (string) in stdin (JSONEncoder's pretty or compact form).
 json_field() { sed -n "s/.*\"$1\" *: *\"\\([^\"]*\\)\".*/\\1/p" | head -n 1; }
 
@@ -154,6 +157,7 @@ install_loop() {  # install_loop CURRENT_VERSION — v2/v1 alternately, until th
     while :; do
         case "$current" in 1.0.0) target=v2; next=2.0.0 ;; *) target=v1; next=1.0.0 ;; esac
         n=$((n + 1))
+        t0=$(clock)
         echo "POWERCUT-INSTALL-START $n $target"
         "$PH" install "$L/powercut-$target.tar" --state-dir "$STATE" >/tmp/install.log 2>&1
         rc=$?
@@ -162,12 +166,12 @@ install_loop() {  # install_loop CURRENT_VERSION — v2/v1 alternately, until th
             sed 's/^/  | /' /tmp/install.log
             die "plugin-host install of $target ($next) exited $rc without a power cut"
         fi
-        # When each journal entry of this install was written, in seconds before 'done': the
-        # host aims its cuts at them.
+        # When each journal entry of this install was written, in seconds after the start
+        # marker: the host aims its cuts at them.
         tx=$(grep '^{.*}$' "$MOD/journal" | tail -n 1 | json_field transaction)
         grep "\"transaction\":\"$tx\"" "$MOD/journal" \
             | sed -n 's/.*"step":"\([^"]*\)".*"time":\([0-9.]*\).*/\1 \2/p' \
-            | awk -v n="$n" '{ s[NR] = $1; t[NR] = $2 } END { printf "POWERCUT-STEPS %s", n; for (i = 1; i <= NR; i++) printf " %s=%.3f", s[i], t[i] - t[NR]; print "" }'
+            | awk -v n="$n" -v t0="$t0" '{ printf "%s %s=%.3f", (NR == 1 ? "POWERCUT-STEPS " n : ""), $1, $2 - t0 } END { print "" }'
         current=$next
     done
 }

@@ -216,10 +216,9 @@ calibrate() {  # calibrate ROUND N: measure install #N of this boot, which must 
     INSTALL_T=$(elapsed "$t_start" "$MARK_T")
     wait_for "$1" "^POWERCUT-STEPS $2 "
     line=$(grep "^POWERCUT-STEPS $2 " "$CONSOLE" | head -n1)
-    # The entries' times are the guest's, relative to 'done', which is written just before the
-    # install exits: the host places them back from the END marker.
+    # The entries' times, in the guest's clock, from just before its START marker.
     for kv in ${line#POWERCUT-STEPS "$2" }; do
-        OFFSET[${kv%%=*}]=$(awk -v t="$INSTALL_T" -v d="${kv#*=}" 'BEGIN { printf "%.3f", t + d }')
+        OFFSET[${kv%%=*}]=${kv#*=}
     done
     CALIBRATION="install ${INSTALL_T} s; entries at $(for st in "${STEPS[@]}"; do printf '%s=%s ' "$st" "${OFFSET[$st]:-?}"; done)"
 }
@@ -270,14 +269,17 @@ for ((r = 0; r <= ROUNDS; r++)); do
         log "final boot: checks passed, clean unmount, e2fsck -fn clean: $(tail -n1 <<<"$out")"
         break
     fi
+    # Installs alternate between v2 and v1, so the cut install's number decides its direction
+    # (upgrade or signed downgrade); it changes every other round of each kind.
+    flip=$(( (r / 2) % 2 ))
     if [ $((r % 2)) = 0 ]; then
-        # Even rounds: install #1 runs to its end and is measured (its duration as the host sees
-        # the markers, and when each journal entry was written); the cut hits install #2, which
-        # goes the other way (v1->v2 or v2->v1) than the odd rounds' installs.
-        calibrate "$r" 1
-        nth=2
+        # Even rounds: the installs before the cut run to their end and the last of them is
+        # measured (its duration as the host sees the markers, and when each journal entry was
+        # written). Not #1: the first install of a boot runs colder and slower than the next.
+        calibrate "$r" $((2 + flip))
+        nth=$((3 + flip))
     else
-        nth=1
+        nth=$((1 + flip))
     fi
     wait_for "$r" '^POWERCUT-INSTALL-START' "$nth"
     choose_delay "$r"
