@@ -74,3 +74,8 @@ bash Scripts/lab/selftest.sh
 
 step "real-kernel tests in the QEMU lab"
 LAB_EXTRA_FILES="$bindir/plugin-host-runner $bindir/libExampleModuleSwift.so" bash Scripts/lab/run.sh "$bindir/iotsdk-lab" "$@"
+
+# plugin-host in $bindir is the --static-swift-stdlib build of Scripts/package-deb.sh (the steps
+# since then linked other products only); the runner is the one above, with its libraries.
+step "power cuts in the QEMU lab: installs on an ext4 disk, QEMU killed with SIGKILL at random moments (Scripts/lab/powercut.sh)"
+bash Scripts/lab/powercut.sh "$bindir/plugin-host" "$bindir/plugin-host-runner"

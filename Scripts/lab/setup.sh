@@ -16,6 +16,10 @@ LAB_CACHE=${LAB_CACHE:-$REPO_ROOT/.lab-cache}
 # Debian modules the guest needs (their dependencies are added automatically) and the
 # out-of-tree ones built here. Order here is only a preference; dependencies come first.
 WANTED_MODULES=(configfs irq_sim gpio-sim i2c-dev i2c-stub)
+# A virtio disk with ext4 on it, for Scripts/lab/powercut.sh only (loaded by its guest script, not
+# by /init). crc32c_generic is ext4's and jbd2's checksum: a soft dependency that .modinfo's
+# depends= does not name. Listed in modules/disk.order.
+DISK_MODULES=(virtio_pci virtio_blk crc32c_generic ext4)
 # Host packages (checked with dpkg-query; installed only when missing).
 # The compiler the kernel was built with (gcc-12 for Debian 12) is added after the headers are
 # unpacked, from their .kernelvariables.
@@ -340,7 +344,8 @@ fi
 step_begin "collect modules + insmod order"
 MODOUT=$KDIR/modules
 ORDER=$MODOUT/insmod.order
-if [ ! -f "$STAMPS/modules" ] || [ ! -f "$ORDER" ]; then
+DISK_ORDER=$MODOUT/disk.order
+if [ ! -f "$STAMPS/modules" ] || [ ! -f "$ORDER" ] || [ ! -f "$DISK_ORDER" ]; then
     rm -rf "$MODOUT"; mkdir -p "$MODOUT"
     declare -A MOD_PATH=() BUILTIN=() STATE=()
     norm() { echo "${1//-/_}"; }
@@ -381,10 +386,13 @@ if [ ! -f "$STAMPS/modules" ] || [ ! -f "$ORDER" ]; then
     }
     for m in "${WANTED_MODULES[@]}"; do visit "$m"; done
     printf '%s\n' "${ORDERED[@]}" >"$ORDER.tmp" && mv "$ORDER.tmp" "$ORDER"
+    ORDERED=()   # the disk set: those not already in insmod.order (/init loads them first)
+    for m in "${DISK_MODULES[@]}"; do visit "$m"; done
+    printf '%s\n' "${ORDERED[@]}" >"$DISK_ORDER.tmp" && mv "$DISK_ORDER.tmp" "$DISK_ORDER"
     touch "$STAMPS/modules"
-    step_end "$(tr '\n' ' ' <"$ORDER")"
+    step_end "$(tr '\n' ' ' <"$ORDER")+ disk: $(tr '\n' ' ' <"$DISK_ORDER")"
 else
-    step_end "cached: $(tr '\n' ' ' <"$ORDER")"
+    step_end "cached: $(tr '\n' ' ' <"$ORDER")+ disk: $(tr '\n' ' ' <"$DISK_ORDER")"
 fi
 
 # ---------------------------------------------------------------------------------------------
@@ -421,6 +429,7 @@ LAB_KERNEL_DIR=$KDIR
 LAB_VMLINUX=$VMLINUX
 LAB_MODULE_DIR=$MODOUT
 LAB_MODULE_ORDER=$ORDER
+LAB_DISK_MODULE_ORDER=$DISK_ORDER
 LAB_BUSYBOX=$BUSYBOX
 EOF
 mv "$LAB_CACHE/lab.env.tmp" "$LAB_CACHE/lab.env"
