@@ -6,8 +6,8 @@ import Darwin
 
 /// Thin wrappers over the system calls the SDK uses, with EINTR retried in one place.
 /// Each returns the raw result; callers turn errno into a `HardwareError` right away.
-enum Syscall {
-    static func open(_ path: String, _ flags: Int32) -> Int32 {
+package enum Syscall {
+    package static func open(_ path: String, _ flags: Int32) -> Int32 {
         retrying { Glibc.open(path, flags) }
     }
 
@@ -15,7 +15,7 @@ enum Syscall {
         retrying { Glibc.pread(fd, buffer.baseAddress, buffer.count, off_t(offset)) }
     }
 
-    static func read(_ fd: Int32, _ buffer: UnsafeMutableRawBufferPointer) -> Int {
+    package static func read(_ fd: Int32, _ buffer: UnsafeMutableRawBufferPointer) -> Int {
         retrying { Glibc.read(fd, buffer.baseAddress, buffer.count) }
     }
 
@@ -23,7 +23,7 @@ enum Syscall {
         retrying { Glibc.pwrite(fd, buffer.baseAddress, buffer.count, off_t(offset)) }
     }
 
-    static func write(_ fd: Int32, _ buffer: UnsafeRawBufferPointer) -> Int {
+    package static func write(_ fd: Int32, _ buffer: UnsafeRawBufferPointer) -> Int {
         retrying { Glibc.write(fd, buffer.baseAddress, buffer.count) }
     }
 

@@ -5,7 +5,7 @@ import Darwin
 #endif
 
 /// Reading and writing the small text attributes of sysfs, and listing its directories.
-enum SysfsFiles {
+package enum SysfsFiles {
     /// The file's contents with the trailing newline removed, or nil when it cannot be read.
     static func read(_ path: String) -> String? {
         let fd = Syscall.open(path, O_RDONLY | O_CLOEXEC)
@@ -46,7 +46,7 @@ enum SysfsFiles {
 
     /// The names in a directory (without "." and ".."), sorted naturally ("i2c-2" before "i2c-10"),
     /// or an empty list when it does not exist.
-    static func list(_ path: String) -> [String] {
+    package static func list(_ path: String) -> [String] {
         guard let dir = opendir(path) else { return [] }
         defer { closedir(dir) }
         var names: [String] = []
@@ -59,7 +59,7 @@ enum SysfsFiles {
         return names.sorted(by: naturalOrder)
     }
 
-    static func exists(_ path: String) -> Bool {
+    package static func exists(_ path: String) -> Bool {
         access(path, F_OK) == 0
     }
 
@@ -79,18 +79,19 @@ enum SysfsFiles {
         return target.split(separator: "/").last.map(String.init)
     }
 
-    /// Orders names with embedded numbers by value: "gpiochip2" < "gpiochip10".
-    static func naturalOrder(_ a: String, _ b: String) -> Bool {
+    /// Orders names with a trailing number by value: "gpiochip2" < "gpiochip10", "iio:device2" <
+    /// "iio:device10"; names without one, or with different text before it, in plain text order.
+    package static func naturalOrder(_ a: String, _ b: String) -> Bool {
         let (pa, na) = splitTrailingNumber(a)
         let (pb, nb) = splitTrailingNumber(b)
-        if pa != pb { return a < b }
-        return (na ?? -1) < (nb ?? -1)
+        guard pa == pb, let na, let nb, na != nb else { return a < b }
+        return na < nb
     }
 
     /// "gpiochip12" → ("gpiochip", 12); "label" → ("label", nil).
     static func splitTrailingNumber(_ name: String) -> (String, Int?) {
         let digits = name.reversed().prefix { $0.isASCII && $0.isNumber }
-        guard !digits.isEmpty else { return (name, nil) }
+        guard !digits.isEmpty, digits.count < 18 else { return (name, nil) }
         let prefix = String(name.dropLast(digits.count))
         return (prefix, Int(String(digits.reversed())))
     }

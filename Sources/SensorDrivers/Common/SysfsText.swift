@@ -20,15 +20,13 @@ enum SysfsText {
     ///   `.permissionDenied`, `.timeout` (the kernel driver gave up, e.g. a 1-Wire slave that did
     ///   not answer), `.ioError` for any other errno.
     static func read(_ path: String, what: String) throws(HardwareError) -> String {
-        let fd = retrying { open(path, O_RDONLY | O_CLOEXEC) }
+        let fd = Syscall.open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw error(errno, what, path) }
         defer { _ = close(fd) }
         var bytes: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 4096)
         while true {
-            let n = chunk.withUnsafeMutableBytes { buffer in
-                retrying { Glibc.read(fd, buffer.baseAddress, buffer.count) }
-            }
+            let n = chunk.withUnsafeMutableBytes { Syscall.read(fd, $0) }
             if n < 0 { throw error(errno, what, path) }
             if n == 0 { break }
             bytes.append(contentsOf: chunk[0..<n])
@@ -48,49 +46,20 @@ enum SysfsText {
     /// - Throws: `HardwareError` naming the file (`.invalidArgument` when the kernel rejects the
     ///   value with EINVAL).
     static func write(_ text: String, to path: String, what: String) throws(HardwareError) {
-        let fd = retrying { open(path, O_WRONLY | O_TRUNC | O_CLOEXEC) }
+        let fd = Syscall.open(path, O_WRONLY | O_TRUNC | O_CLOEXEC)
         guard fd >= 0 else { throw error(errno, what, path) }
         defer { _ = close(fd) }
         let bytes = Array(text.utf8)
-        let n = bytes.withUnsafeBytes { buffer in
-            retrying { Glibc.write(fd, buffer.baseAddress, buffer.count) }
-        }
+        let n = bytes.withUnsafeBytes { Syscall.write(fd, $0) }
         if n < 0 { throw error(errno, what, path) }
     }
 
-    /// The names in a directory (without "." and ".."), sorted so that numbered names are in
-    /// numeric order ("iio:device2" before "iio:device10"); empty when the directory is missing.
-    static func list(_ path: String) -> [String] {
-        guard let dir = opendir(path) else { return [] }
-        defer { closedir(dir) }
-        var names: [String] = []
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-            }
-            if name != "." && name != ".." { names.append(name) }
-        }
-        return names.sorted(by: numericOrder)
-    }
+    /// The names in a directory (without "." and ".."), numbered names in numeric order
+    /// ("iio:device2" before "iio:device10"); empty when the directory is missing.
+    static func list(_ path: String) -> [String] { SysfsFiles.list(path) }
 
     /// Whether something exists at `path` (a symbolic link is followed).
-    static func exists(_ path: String) -> Bool {
-        access(path, F_OK) == 0
-    }
-
-    /// Orders "name2" before "name10": by the text before a trailing number, then by the number.
-    static func numericOrder(_ a: String, _ b: String) -> Bool {
-        let (prefixA, numberA) = splitTrailingNumber(a)
-        let (prefixB, numberB) = splitTrailingNumber(b)
-        if prefixA != prefixB || numberA == nil || numberB == nil { return a < b }
-        return (numberA ?? 0) < (numberB ?? 0)
-    }
-
-    static func splitTrailingNumber(_ name: String) -> (String, Int?) {
-        let digits = name.reversed().prefix { $0.isASCII && $0.isNumber }
-        guard !digits.isEmpty, digits.count < 18 else { return (name, nil) }
-        return (String(name.dropLast(digits.count)), Int(String(digits.reversed())))
-    }
+    static func exists(_ path: String) -> Bool { SysfsFiles.exists(path) }
 
     /// A `HardwareError` for a failed open/read/write of a sysfs attribute, saying what to check.
     static func error(_ value: Int32, _ what: String, _ path: String) -> HardwareError {
@@ -109,15 +78,6 @@ enum SysfsText {
             return HardwareError(.unsupported, "\(what) is not supported by \(path)", errno: value, location: path)
         default:
             return HardwareError(.ioError, "\(what) on \(path) failed: the kernel driver reported an I/O error (check wiring and power)", errno: value, location: path)
-        }
-    }
-
-    @inline(__always)
-    private static func retrying<T: BinaryInteger>(_ call: () -> T) -> T {
-        while true {
-            let result = call()
-            if result == -1 && errno == EINTR { continue }
-            return result
         }
     }
 }

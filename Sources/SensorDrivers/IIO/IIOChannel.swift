@@ -1,3 +1,5 @@
+import IoTSDK
+
 /// One input channel of an IIO device, as its sysfs attribute names describe it
 /// (`in_<type>[<index>][-<type><index>][_<modifier>]_<info>`, Documentation/ABI/testing/
 /// sysfs-bus-iio and the kernel's `iio_device_add_info_mask_type`).
@@ -104,6 +106,6 @@ public struct IIOChannel: Sendable, Hashable, CustomStringConvertible {
                 rawAttribute: infos.contains(.raw) ? "in_\(name)_raw" : nil,
                 scaleAttribute: find(.scale), offsetAttribute: find(.offset)))
         }
-        return channels.sorted { SysfsText.numericOrder($0.name, $1.name) }
+        return channels.sorted { SysfsFiles.naturalOrder($0.name, $1.name) }
     }
 }
