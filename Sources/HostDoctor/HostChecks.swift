@@ -22,15 +22,15 @@ public enum HostChecks {
     /// and no_new_privs are tried for real (`plugin-host-runner probe-sandbox`).
     public static func run(_ system: DoctorSystem, stateDirectory: String, runner: String?) -> [DoctorCheck] {
         let probe = !system.isSimulated && system.user.isRoot ? runner.flatMap(SandboxFeatures.probe) : nil
-        return run(system, stateDirectory: stateDirectory, runner: runner, probeOutput: probe)
+        return run(system, stateDirectory: stateDirectory, runner: runner, probe: probe)
     }
 
-    /// The same with the probe's output given (nil: not probed).
-    public static func run(_ system: DoctorSystem, stateDirectory: String, runner: String?, probeOutput: [String]?) -> [DoctorCheck] {
-        let features = SandboxFeatures.detect(probeOutput: probeOutput, isRoot: system.user.isRoot,
+    /// The same with the probe's result given (nil: not probed).
+    public static func run(_ system: DoctorSystem, stateDirectory: String, runner: String?, probe: SandboxProbe?) -> [DoctorCheck] {
+        let features = SandboxFeatures.detect(probe: probe, isRoot: system.user.isRoot,
                                               cgroupPaths: system.isSimulated ? .under(system.root) : .system,
                                               namespaceDirectory: system.path("/proc/self/ns"), procStatus: system.path("/proc/self/status"))
-        let unprobed = probeOutput != nil ? nil
+        let unprobed = probe != nil ? nil
             : system.isSimulated ? "a simulated root" : !system.user.isRoot ? "not root" : runner == nil ? "no runner" : "the runner did not answer"
         return [runnerCheck(runner), privileges(system.user), namespaces(system, features, unprobed: unprobed), noNewPrivileges(features)]
             + CgroupController.allCases.map { cgroup(features.cgroups[$0]) }

@@ -40,6 +40,8 @@ public enum Message: Sendable, Equatable, Hashable {
     case gpioLineInfo(requestID: UInt32, chip: String, offset: UInt32)
     /// The answer to `callCommand`.
     case commandResult(requestID: UInt32, result: CommandOutcome)
+    /// What `probe-sandbox` found (sent on the bootstrap socket, the probe's only message).
+    case sandboxProbe(SandboxProbe)
     /// What the hook returned (hook mode), or what a failing start entry point returned (start
     /// mode, sent only when it is not 0, just before the runner exits with status 3).
     case returned(value: Int32)
@@ -73,6 +75,7 @@ public enum Message: Sendable, Equatable, Hashable {
         case welcome = 0x0201, gpioGranted = 0x0202, i2cResult = 0x0203, denied = 0x0204
         case callCommand = 0x0205, stop = 0x0206, failed = 0x0207
         case gpioRequestLines = 0x0109, gpioChipInfo = 0x010A, gpioLineInfo = 0x010B, info = 0x0208
+        case sandboxProbe = 0x010C
 
         /// Who may send it.
         public var sender: Sender { rawValue >> 8 == 1 ? .runner : .host }
@@ -82,7 +85,7 @@ public enum Message: Sendable, Equatable, Hashable {
             switch self {
             case .gpioRequest, .gpioRequestLines, .gpioChipInfo, .gpioLineInfo, .i2cTransfer, .commandResult,
                  .gpioGranted, .info, .i2cResult, .denied, .failed, .callCommand: true
-            case .hello, .ready, .heartbeat, .log, .returned, .welcome, .stop: false
+            case .hello, .ready, .heartbeat, .log, .returned, .welcome, .stop, .sandboxProbe: false
             }
         }
 
@@ -159,6 +162,7 @@ public enum Message: Sendable, Equatable, Hashable {
         case .failed: .failed
         case .callCommand: .callCommand
         case .stop: .stop
+        case .sandboxProbe: .sandboxProbe
         }
     }
 
@@ -169,7 +173,7 @@ public enum Message: Sendable, Equatable, Hashable {
              let .gpioRequestLines(id, _, _, _), let .gpioChipInfo(id, _), let .gpioLineInfo(id, _, _), let .info(id, _),
              let .gpioGranted(id), let .i2cResult(id, _), let .denied(id, _), let .failed(id, _, _), let .callCommand(id, _, _, _):
             id
-        case .hello, .ready, .heartbeat, .log, .returned, .welcome, .stop:
+        case .hello, .ready, .heartbeat, .log, .returned, .welcome, .stop, .sandboxProbe:
             0
         }
     }
@@ -193,6 +197,8 @@ extension Message {
         case let .welcome(sandbox):
             writer.bool(sandbox != nil)
             try sandbox?.write(to: &writer)
+        case let .sandboxProbe(probe):
+            try probe.write(to: &writer)
         case let .log(level, text):
             writer.u8(level.rawValue)
             try writer.string(text, field: "log text")
@@ -315,6 +321,7 @@ extension Message {
         case .welcome:
             return .welcome(sandbox: try reader.bool("sandbox present") ? try SandboxSpec(reading: &reader) : nil)
         case .stop: return .stop
+        case .sandboxProbe: return .sandboxProbe(try SandboxProbe(reading: &reader))
         case .gpioGranted: return .gpioGranted(requestID: id)
         case .log:
             let rawLevel = try reader.u8("log level")

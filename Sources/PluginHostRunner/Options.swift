@@ -50,7 +50,7 @@ struct Options {
     static let usage = """
     usage: plugin-host-runner hook --library <path.so> --symbol <symbol> --step <name> COMMON
            plugin-host-runner start --library <path.so> --start <symbol> --stop <symbol> COMMON
-           plugin-host-runner probe-sandbox
+           plugin-host-runner probe-sandbox [--events-fd <n>]
     COMMON: --module-id <id> --module-version <version> --module-dir <dir> --data-dir <dir> --events-fd <n>
             [--storage-quota <bytes>]
 
@@ -69,8 +69,15 @@ struct Options {
         guard let first = arguments.first else { return .failure(UsageError("missing mode: hook or start")) }
         guard let mode = Mode(rawValue: first) else { return .failure(UsageError("unknown mode '\(first)': expected hook, start or probe-sandbox")) }
         if mode == .probeSandbox {
-            guard arguments.count == 1 else { return .failure(UsageError("probe-sandbox takes no options")) }
-            return .success(Options(mode: mode, library: "", moduleID: "", moduleVersion: "", moduleDirectory: "", dataDirectory: "", eventsFD: -1))
+            // Alone (by hand) it prints what it found; with --events-fd it also sends it to the host.
+            var fd: Int32 = -1
+            if arguments.count == 3, arguments[1] == "--events-fd" {
+                guard let value = Int32(arguments[2]), value >= 0 else { return .failure(UsageError("--events-fd must be a descriptor number; got '\(arguments[2])'")) }
+                fd = value
+            } else if arguments.count != 1 {
+                return .failure(UsageError("probe-sandbox takes no option but --events-fd <n>"))
+            }
+            return .success(Options(mode: mode, library: "", moduleID: "", moduleVersion: "", moduleDirectory: "", dataDirectory: "", eventsFD: fd))
         }
         var values: [String: String] = [:]
         var index = 1

@@ -40,7 +40,7 @@ public func runnerMain() -> Never {
         diagnose("\(error.message)\n\(Options.usage)")
         finish(.usage)
     case .success(var options):
-        if options.mode == .probeSandbox { probeSandbox() }
+        if options.mode == .probeSandbox { probeSandbox(eventsFD: options.eventsFD) }
         guard fcntl(options.eventsFD, F_GETFD) != -1 else {
             diagnose("--events-fd \(options.eventsFD) is not an open file descriptor")
             finish(.usage)
@@ -64,7 +64,7 @@ public func runnerMain() -> Never {
         switch options.mode {
         case .hook: runHook(options, link: link)
         case .start: runStart(options, link: link)
-        case .probeSandbox: probeSandbox()
+        case .probeSandbox: probeSandbox(eventsFD: options.eventsFD)
         }
     }
 }

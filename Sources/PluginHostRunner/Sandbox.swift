@@ -653,25 +653,36 @@ func directoryEntries(_ path: String) throws(ListingFailure) -> [String] {
 /// `plugin-host-runner probe-sandbox`: tries each namespace in a child process of its own, and
 /// no_new_privs, and prints one line each: `namespace <name> ok`, `namespace <name> refused
 /// <reason>`, `no_new_privs ok|refused <reason>`. The host reads it (SandboxFeatures.detect).
-func probeSandbox() -> Never {
+func probeSandbox(eventsFD: Int32) -> Never {
     let namespaces: [(name: String, flag: Int32)] = sandboxNamespaces + [(name: "user", flag: CIOT_CLONE_NEWUSER)]
+    var probed: [SandboxProbe.Namespace] = []
     for (name, flag) in namespaces {
         let child = fork()
         if child == 0 { _exit(ciot_unshare(flag) == 0 ? 0 : min(errno, 255)) }
         guard child > 0 else {
-            print("namespace \(name) refused fork: \(errorText(errno))")
+            probed.append(SandboxProbe.Namespace(name: name, refusal: "fork: \(errorText(errno))"))
             continue
         }
         var status: Int32 = 0
         while waitpid(child, &status, 0) == -1 && errno == EINTR {}
         let code = (status >> 8) & 0xff
-        if status & 0x7f == 0 && code == 0 {
-            print("namespace \(name) ok")
-        } else {
-            print("namespace \(name) refused unshare: \(status & 0x7f == 0 ? errorText(code) : describeWaitStatus(status))")
+        let refused = status & 0x7f == 0 && code == 0 ? nil : "unshare: \(status & 0x7f == 0 ? errorText(code) : describeWaitStatus(status))"
+        probed.append(SandboxProbe.Namespace(name: name, refusal: refused))
+    }
+    let noNewPrivileges = ciot_get_no_new_privs() >= 0 ? nil : "prctl: \(errorText(errno))"
+    let probe = SandboxProbe(namespaces: probed, noNewPrivilegesRefusal: noNewPrivileges)
+    // For a person who runs it by hand, the same as text.
+    for namespace in probe.namespaces { print("namespace \(namespace.name) \(namespace.refusal.map { "refused \($0)" } ?? "ok")") }
+    print("no_new_privs \(probe.noNewPrivilegesRefusal.map { "refused \($0)" } ?? "ok")")
+    // The host reads the result from the bootstrap socket (Message.sandboxProbe).
+    if fcntl(eventsFD, F_GETFD) != -1 {
+        do throws(ProtocolError) {
+            try Channel(adopting: eventsFD).send(.sandboxProbe(probe), timeout: .seconds(5))
+        } catch {
+            diagnose("cannot send the probe's result to the host on descriptor \(eventsFD): \(error)")
+            finish(.notConnected)
         }
     }
-    print(ciot_get_no_new_privs() >= 0 ? "no_new_privs ok" : "no_new_privs refused prctl: \(errorText(errno))")
     finish(.success)
 }
 

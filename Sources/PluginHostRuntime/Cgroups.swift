@@ -485,13 +485,13 @@ public struct SandboxFeatures: Codable, Sendable, Equatable {
     /// runner, really tries each namespace in a child process (`plugin-host-runner probe-sandbox`).
     public static func detect(runner: String? = nil, cgroupPaths: CgroupSystemPaths = .system,
                               namespaceDirectory: String = "/proc/self/ns", procStatus: String = "/proc/self/status") -> SandboxFeatures {
-        detect(probeOutput: runner.flatMap(probe), isRoot: geteuid() == 0, cgroupPaths: cgroupPaths,
+        detect(probe: runner.flatMap(probe), isRoot: geteuid() == 0, cgroupPaths: cgroupPaths,
                namespaceDirectory: namespaceDirectory, procStatus: procStatus)
     }
 
-    /// The same, from the output lines of `plugin-host-runner probe-sandbox` (nil: not probed),
-    /// for a system given by its files (`plugin-host doctor --root`, the tests).
-    public static func detect(probeOutput: [String]?, isRoot: Bool, cgroupPaths: CgroupSystemPaths,
+    /// The same, from what `plugin-host-runner probe-sandbox` found (nil: not probed), for a
+    /// system given by its files (`plugin-host doctor --root`, the tests).
+    public static func detect(probe: SandboxProbe?, isRoot: Bool, cgroupPaths: CgroupSystemPaths,
                               namespaceDirectory: String, procStatus: String) -> SandboxFeatures {
         var namespaces: [String: Feature] = [:]
         for name in namespaceNames {
@@ -504,30 +504,27 @@ public struct SandboxFeatures: Codable, Sendable, Equatable {
         var noNewPrivileges = status.contains("\nNoNewPrivs:")
             ? Feature(available: true, detail: "the kernel has it (NoNewPrivs in \(procStatus))")
             : Feature(available: false, detail: "\(procStatus) has no NoNewPrivs line (Linux before 4.10 may still have it)")
-        if let lines = probeOutput {
-            for line in lines {
-                let words = line.split(separator: " ", maxSplits: 2).map(String.init)
-                if words.count >= 3, words[0] == "namespace", namespaces[words[1]] != nil {
-                    namespaces[words[1]] = words[2] == "ok"
-                        ? Feature(available: true, detail: "unshare works (probed)")
-                        : Feature(available: false, detail: "unshare was refused (probed): \(words[2].dropFirst("refused ".count))")
-                } else if words.count >= 2, words[0] == "no_new_privs" {
-                    noNewPrivileges = words[1] == "ok"
-                        ? Feature(available: true, detail: "prctl(PR_GET_NO_NEW_PRIVS) works (probed)")
-                        : Feature(available: false, detail: line)
-                }
+        if let probe {
+            for namespace in probe.namespaces where namespaces[namespace.name] != nil {
+                namespaces[namespace.name] = namespace.refusal.map { Feature(available: false, detail: "unshare was refused (probed): \($0)") }
+                    ?? Feature(available: true, detail: "unshare works (probed)")
             }
+            noNewPrivileges = probe.noNewPrivilegesRefusal.map { Feature(available: false, detail: "no_new_privs refused \($0)") }
+                ?? Feature(available: true, detail: "prctl(PR_GET_NO_NEW_PRIVS) works (probed)")
         }
         return SandboxFeatures(isRoot: isRoot, namespaces: namespaces, noNewPrivileges: noNewPrivileges, cgroups: .detect(cgroupPaths))
     }
 
-    /// The output lines of `runner probe-sandbox` (spawned as every runner is: `RunnerProcess`),
-    /// within 10 s; nil if it cannot be run.
-    public static func probe(_ runner: String) -> [String]? {
-        guard case var .success(child) = RunnerProcess.spawn(executable: runner, arguments: ["probe-sandbox"],
-                                                             eventsDescriptor: ChildProcessRunner.eventsDescriptor) else { return nil }
+    /// What `runner probe-sandbox` found (spawned as every runner is: `RunnerProcess`), as it
+    /// sends it on the bootstrap socket (`Message.sandboxProbe`), within 10 s; nil if it cannot
+    /// be run or does not answer.
+    public static func probe(_ runner: String) -> SandboxProbe? {
+        let fd = ChildProcessRunner.eventsDescriptor
+        guard case var .success(child) = RunnerProcess.spawn(executable: runner, arguments: ["probe-sandbox", "--events-fd", String(fd)],
+                                                             eventsDescriptor: fd) else { return nil }
         defer { child.closeDescriptors() }
         let deadline = ContinuousClock.now + .seconds(10)
+        let result = child.receiveProbe(until: deadline)
         while !child.reapIfExited() {
             child.readAvailable()
             if ContinuousClock.now >= deadline {
@@ -536,7 +533,7 @@ public struct SandboxFeatures: Codable, Sendable, Equatable {
             }
             RunnerProcess.wait(for: child.pollSet, until: deadline)
         }
-        return child.output.text.split(separator: "\n").map(String.init)
+        return result
     }
 }
 

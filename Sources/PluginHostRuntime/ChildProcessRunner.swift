@@ -392,6 +392,14 @@ struct RunnerProcess {
     private var outputFD: Int32
     /// The host's end of the bootstrap socketpair, until `connect`.
     private var bootstrap: Channel?
+
+    /// The result `probe-sandbox` sends on the bootstrap socket; nil if none came by `deadline`.
+    mutating func receiveProbe(until deadline: ContinuousClock.Instant) -> SandboxProbe? {
+        guard let bootstrap else { return nil }
+        let timeout = max(deadline - .now, .zero)
+        guard case let .sandboxProbe(probe)? = try? bootstrap.receiveMessage(from: .runner, timeout: timeout).message else { return nil }
+        return probe
+    }
     private var pidFD: Int32
     private var outputOpen = true
     private(set) var exit: ProcessExit?

@@ -278,6 +278,8 @@ final class RunnerConnection: @unchecked Sendable {
         case .hello:
             if let fd { close(fd) }
             return "the runner sent hello again"
+        case .sandboxProbe:
+            return "the runner sent a probe's result on a module's connection"
         case .welcome, .gpioGranted, .info, .i2cResult, .denied, .failed, .callCommand, .stop:
             // Messages of the host: receiveMessage(from: .runner) refuses them already.
             return "the runner sent a message of the host"

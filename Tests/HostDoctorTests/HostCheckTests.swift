@@ -9,8 +9,8 @@ import Testing
 struct HostCheckTests {
     /// The host checks on `fake`, by id; the state directory is inside the fake root unless given.
     static func checks(_ fake: FakeRoot, user: DoctorUser = FakeRoot.root, state: String? = nil, runner: String? = "/bin/sh",
-                       probe: [String]? = nil) -> [String: DoctorCheck] {
-        let checks = HostChecks.run(fake.system(as: user), stateDirectory: state ?? fake.path + "/var/lib/plugin-host", runner: runner, probeOutput: probe)
+                       probe: SandboxProbe? = nil) -> [String: DoctorCheck] {
+        let checks = HostChecks.run(fake.system(as: user), stateDirectory: state ?? fake.path + "/var/lib/plugin-host", runner: runner, probe: probe)
         return Dictionary(uniqueKeysWithValues: checks.map { ($0.id, $0) })
     }
 
@@ -57,10 +57,12 @@ struct HostCheckTests {
 
         try fake.proc()
         #expect(Self.checks(fake)["namespaces"] == DoctorCheck("namespaces", .ok, "mnt pid ipc uts net cgroup: the kernel has them (\(fake.path)/proc/self/ns); unshare not tried: a simulated root"))
-        let probed = ["mnt", "pid", "ipc", "uts", "net", "cgroup", "user"].map { "namespace \($0) ok" } + ["no_new_privs ok"]
+        let probed = SandboxProbe(namespaces: ["mnt", "pid", "ipc", "uts", "net", "cgroup", "user"].map { .init(name: $0, refusal: nil) },
+                                  noNewPrivilegesRefusal: nil)
         #expect(Self.checks(fake, probe: probed)["namespaces"] == DoctorCheck("namespaces", .ok, "mnt pid ipc uts net cgroup: unshare works (probed)"))
 
-        let refused = ["namespace mnt ok", "namespace pid refused unshare: Operation not permitted", "no_new_privs ok"]
+        let refused = SandboxProbe(namespaces: [.init(name: "mnt", refusal: nil), .init(name: "pid", refusal: "unshare: Operation not permitted")],
+                                   noNewPrivilegesRefusal: nil)
         let container = try #require(Self.checks(fake, probe: refused)["namespaces"])
         #expect(container.verdict == .fail)
         #expect(container.found == "missing: pid (unshare was refused (probed): unshare: Operation not permitted): modules cannot be isolated")
@@ -82,7 +84,7 @@ struct HostCheckTests {
         defer { fake.cleanUp() }
         try fake.proc()
         #expect(Self.checks(fake)["no_new_privs"]?.verdict == .ok)
-        let refused = try #require(Self.checks(fake, probe: ["no_new_privs refused prctl: Invalid argument"])["no_new_privs"])
+        let refused = try #require(Self.checks(fake, probe: SandboxProbe(namespaces: [], noNewPrivilegesRefusal: "prctl: Invalid argument"))["no_new_privs"])
         #expect(refused.verdict == .fail)
         #expect(refused.found.hasPrefix("no_new_privs refused prctl: Invalid argument"))
         try fake.proc(noNewPrivs: false)

@@ -56,6 +56,11 @@ struct ProtocolTests {
                                           cgroups: (0 ..< SandboxSpec.maxCgroups).map { "/sys/fs/cgroup/\($0)" }, openFiles: .max,
                                           user: .nobody, temporaryBytes: 0, readOnlyPaths: (0 ..< SandboxSpec.maxReadOnlyPaths).map { "/opt/\($0)" },
                                           strict: true)),
+            .sandboxProbe(SandboxProbe(namespaces: [], noNewPrivilegesRefusal: nil)),
+            .sandboxProbe(SandboxProbe(namespaces: [.init(name: "mnt", refusal: nil), .init(name: "user", refusal: "unshare: Operation not permitted")],
+                                       noNewPrivilegesRefusal: "prctl: Invalid argument")),
+            .sandboxProbe(SandboxProbe(namespaces: (0 ..< SandboxProbe.maxNamespaces).map { .init(name: "ns\($0)", refusal: $0 % 2 == 0 ? nil : longestString) },
+                                       noNewPrivilegesRefusal: longestString)),
             .gpioGranted(requestID: 7),
             .i2cResult(requestID: 8, reads: []),
             .i2cResult(requestID: 9, reads: [[1, 2, 3], [], [UInt8](repeating: 0x55, count: Message.maxI2CSegmentBytes)]),
@@ -228,7 +233,7 @@ struct ProtocolTests {
 
     @Test("unknown types and request ids on messages that take none")
     func typeErrors() throws {
-        for type: UInt16 in [0, 0x0100, 0x010C, 0x0200, 0x0209, 0x0301, .max] {
+        for type: UInt16 in [0, 0x0100, 0x010D, 0x0200, 0x0209, 0x0301, .max] {
             #expect(throws: ProtocolError.unknownMessageType(type)) { try Message(frame: Frame(type: type)) }
         }
         for kind in Message.Kind.allCases where !kind.carriesRequestID {
@@ -413,6 +418,9 @@ struct ProtocolTests {
         switch message {
         case let .hello(_, id, _): return ok(id)
         case .ready, .heartbeat, .welcome(nil), .stop, .gpioGranted, .returned: return true
+        case let .sandboxProbe(probe):
+            return probe.namespaces.count <= SandboxProbe.maxNamespaces
+                && probe.namespaces.allSatisfy { ok($0.name) && ($0.refusal.map(ok) ?? true) } && (probe.noNewPrivilegesRefusal.map(ok) ?? true)
         case let .welcome(spec?):
             return ([spec.moduleDirectory, spec.dataDirectory, spec.hostname] + spec.cgroups + spec.readOnlyPaths).allSatisfy(ok)
                 && spec.cgroups.count <= SandboxSpec.maxCgroups && spec.readOnlyPaths.count <= SandboxSpec.maxReadOnlyPaths
