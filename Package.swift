@@ -141,7 +141,15 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
-        .testTarget(name: "PluginHostTests", dependencies: ["PluginHost", "PluginHostImages", "PluginHostStore", "PluginHostRuntime", "plugin-host", "plugin-host-runner", "sdk-demo", "CIoTModule", "CSQLite", "CIoTLinux", "CZlib", "ModuleProtocol", "ModuleFFI"]),
+        // What the test targets that run the built executables share: running a tool and reading
+        // its output, waiting on a condition, the repository root, temporary directories, whether
+        // the example modules are built. Foundation only, so that it links no target it tests.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        // sdk-demo: DoctorCommandTests runs `sdk-demo doctor` and `--version`.
+        .testTarget(name: "PluginHostTests", dependencies: ["PluginHost", "PluginHostImages", "PluginHostStore", "PluginHostRuntime", "plugin-host", "plugin-host-runner", "sdk-demo", "TestSupport", "CIoTModule", "CSQLite", "CIoTLinux", "CZlib", "ModuleProtocol", "ModuleFFI"]),
+        // The built sdk-demo on the simulated board; its module test installs the demo module and
+        // runs it under a real `plugin-host run` (with plugin-host-runner), whose snapshot it reads.
+        .testTarget(name: "SdkDemoTests", dependencies: ["sdk-demo", "plugin-host", "plugin-host-runner", "PluginHostRuntime", "TestSupport"]),
         .target(name: "ExampleModuleC", dependencies: ["CIoTModule"], path: "Examples/ExampleModuleC", exclude: ["module.json"]),
         .target(name: "ExampleModuleSwift", dependencies: ["IoTSDK", "CIoTModule"], path: "Examples/ExampleModuleSwift", exclude: ["module.json"]),
         .testTarget(name: "SensorDriversTests", dependencies: ["SensorDrivers", "SensorDriversTesting", "IoTSDK"]),

@@ -1,63 +1,9 @@
 import Foundation
 import Testing
+import TestSupport
 import PluginHost
 @testable import PluginHostImages
 @testable import PluginHostStore
-
-/// Runs the built `plugin-host` and other tools as child processes.
-enum Tool {
-    struct Output {
-        var status: Int32
-        var stdout: String
-        var stderr: String
-        /// The signal that ended the process, if one did (`status` is then 128 + signal).
-        var signal: Int32?
-    }
-
-    /// An executable SwiftPM built next to the test bundle.
-    static func built(_ name: String) -> URL? {
-        var candidates: [URL] = []
-        let argv0 = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-        candidates.append(argv0.deletingLastPathComponent())
-        candidates.append(Bundle.main.bundleURL)
-        candidates.append(Bundle.main.bundleURL.deletingLastPathComponent())
-        for bundle in Bundle.allBundles where bundle.bundlePath.hasSuffix(".xctest") {
-            candidates.append(bundle.bundleURL.deletingLastPathComponent())
-        }
-        return candidates.map { $0.appendingPathComponent(name) }
-            .first { FileManager.default.isExecutableFile(atPath: $0.path) }
-    }
-
-    static var pluginHost: URL? { built("plugin-host") }
-
-    /// `name` on PATH, or nil.
-    static func onPath(_ name: String) -> URL? {
-        (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":")
-            .map { URL(fileURLWithPath: String($0)).appendingPathComponent(name) }
-            .first { FileManager.default.isExecutableFile(atPath: $0.path) }
-    }
-
-    /// Runs a tool to its end; `environment` entries are added to (or, when nil, removed from)
-    /// this process's environment.
-    static func run(_ executable: URL, _ arguments: [String], environment changes: [String: String?] = [:]) throws -> Output {
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        var environment = ProcessInfo.processInfo.environment
-        for (key, value) in changes { environment[key] = value }
-        process.environment = environment
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let signal = process.terminationReason == .uncaughtSignal ? process.terminationStatus : nil
-        return Output(status: signal.map { 128 + $0 } ?? process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-                      stderr: String(decoding: stderr, as: UTF8.self), signal: signal)
-    }
-}
 
 @Suite("plugin-host command line")
 struct CommandLineTests {

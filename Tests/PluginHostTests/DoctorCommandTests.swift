@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// `plugin-host doctor`, `sdk-demo doctor` and `--version` as built: exit codes, text and JSON,
 /// on simulated roots (what each check finds is in Tests/DoctorTests) and on this machine.

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 import PluginHost
 @testable import PluginHostImages
 @testable import PluginHostRuntime
@@ -7,27 +8,16 @@ import PluginHost
 
 /// The example modules of Examples/ (a C one and a Swift one using IoTSDK), as SwiftPM builds
 /// them (dynamic library products), packed with their module.json, installed and committed by the
-/// update engine, which runs them for their health check. Scripts/test.sh builds them first and
-/// sets PLUGIN_HOST_REQUIRE_EXAMPLES=1, which makes a missing library a failure.
+/// update engine, which runs them for their health check. Whether they are built, and whether
+/// they must be (PLUGIN_HOST_REQUIRE_EXAMPLES=1), is TestSupport's `ExampleModules`.
 @Suite("Example modules")
 struct ExampleModulesTests {
-    static let required = ProcessInfo.processInfo.environment["PLUGIN_HOST_REQUIRE_EXAMPLES"] == "1"
-
-    /// `lib<name>.so` next to the built executables, if SwiftPM built it.
-    static func library(_ name: String) -> String? {
-        guard let bin = Tool.pluginHost?.deletingLastPathComponent() else { return nil }
-        let path = bin.appendingPathComponent("lib\(name).so").path
-        return FileManager.default.fileExists(atPath: path) ? path : nil
-    }
-
-    static var examplesBuilt: Bool { library("ExampleModuleC") != nil && library("ExampleModuleSwift") != nil }
-
     /// Lays out Examples/<target>/module.json and the built library as a module directory and packs it.
     static func pack(_ target: String, _ f: UpdateFixture) throws -> (image: String, manifest: ModuleManifest) {
-        guard let library = Self.library(target) else {
+        guard let library = ExampleModules.library(target) else {
             throw ModuleError(.io, "lib\(target).so was not built: swift build --product \(target)")
         }
-        let source = TestModule.repositoryRoot + "/Examples/\(target)/module.json"
+        let source = Repository.root + "/Examples/\(target)/module.json"
         let manifest = try ModuleManifest.decode(Data(contentsOf: URL(fileURLWithPath: source)))
         let directory = f.base.path("example-\(target)")
         try FileManager.default.createDirectory(atPath: directory + "/lib", withIntermediateDirectories: true)
@@ -39,7 +29,7 @@ struct ExampleModulesTests {
     }
 
     @Test("the C example installs, runs its health check and commits",
-          .enabled(if: examplesBuilt || required, "the examples are not built (swift build --product ExampleModuleC)"))
+          .enabled(if: ExampleModules.built || ExampleModules.required, "the examples are not built (swift build --product ExampleModuleC)"))
     func cExample() throws {
         let f = try UpdateFixture()
         defer { f.base.cleanUp() }
@@ -55,7 +45,7 @@ struct ExampleModulesTests {
     }
 
     @Test("the Swift example (IoTSDK, a database made by its install hook) installs and commits",
-          .enabled(if: examplesBuilt || required, "the examples are not built (swift build --product ExampleModuleSwift)"))
+          .enabled(if: ExampleModules.built || ExampleModules.required, "the examples are not built (swift build --product ExampleModuleSwift)"))
     func swiftExample() throws {
         let f = try UpdateFixture()
         defer { f.base.cleanUp() }
@@ -67,7 +57,7 @@ struct ExampleModulesTests {
     }
 
     @Test("the Swift example's IoTSDK goes through the host: GPIO.linux() is mediated, I2C is brokered, an undeclared address is refused and audited",
-          .enabled(if: examplesBuilt || required, "the examples are not built (swift build --product ExampleModuleSwift)"))
+          .enabled(if: ExampleModules.built || ExampleModules.required, "the examples are not built (swift build --product ExampleModuleSwift)"))
     func swiftExampleHardware() throws {
         let f = try UpdateFixture()
         defer { f.base.cleanUp() }

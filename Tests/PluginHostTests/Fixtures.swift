@@ -1,18 +1,20 @@
 import Foundation
+import TestSupport
 import PluginHost
 @testable import PluginHostImages
 
 /// Builds module directories, keys, images and trust stores in a fresh temporary directory.
 struct Fixture {
-    let root: URL
+    let directory: TemporaryDirectory
     let key = ModuleSigningKey()
 
     init() throws {
-        root = FileManager.default.temporaryDirectory.appendingPathComponent("PluginHostTests-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        directory = try TemporaryDirectory("PluginHostTests")
     }
 
-    func path(_ name: String) -> String { root.appendingPathComponent(name).path }
+    var root: URL { directory.url }
+
+    func path(_ name: String) -> String { directory.path(name) }
 
     /// The example manifest of Documentation/ModuleImage.md.
     static let manifestJSON = """
@@ -77,7 +79,7 @@ struct Fixture {
         return path(name)
     }
 
-    func cleanUp() { try? FileManager.default.removeItem(at: root) }
+    func cleanUp() { directory.cleanUp() }
 }
 
 /// Reads and rewrites an image layout directory the way an attacker or a broken copy would.

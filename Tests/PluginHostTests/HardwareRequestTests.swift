@@ -2,6 +2,7 @@ import Foundation
 import ModuleProtocol
 import Synchronization
 import Testing
+import TestSupport
 import PluginHost
 @testable import PluginHostImages
 @testable import PluginHostRuntime
@@ -59,7 +60,7 @@ struct HardwareRequestTests {
 
     /// Waits until the instance's output contains `text`.
     static func waitForOutput(_ instance: any ModuleInstance, _ text: String, seconds: Double = 20) -> Bool {
-        SupervisorTests.wait(seconds) { instance.output.contains(text) }
+        waitUntil(seconds: seconds) { instance.output.contains(text) }
     }
 
     static let deniedLine = "hw: gpio_request(gpiochip0, 18, output) = -13 (Permission denied): gpiochip0 line 18 output is not declared in capabilities.gpio (declared: gpiochip0 line 17 output)"
@@ -121,7 +122,7 @@ struct HardwareRequestTests {
         let instance = try setup.start(setup.manifest())
         #expect(instance.nextEvent(before: ChildProcessRunnerTests.within(20)) == .ready)
         // No call on the instance until the broker has decided (its audit line is there).
-        #expect(SupervisorTests.wait(20) { !setup.audit.entries().isEmpty })
+        #expect(waitUntil(seconds: 20) { !setup.audit.entries().isEmpty })
         #expect(Self.waitForOutput(instance, "hw: still running"), "\(instance.output)")
         #expect(instance.output.contains(Self.deniedLine), "\(instance.output)")
         #expect(instance.stop(timeout: .seconds(10)) == .exited(0))

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 import PluginHost
 @testable import PluginHostImages
 @testable import PluginHostRuntime
@@ -17,7 +18,7 @@ struct HostRuntimeTests {
         let runtime = try Self.quickRuntime(f)
         try runtime.start()
         defer { runtime.stop() }
-        let rolledBack = SupervisorTests.wait(30) {
+        let rolledBack = waitUntil(seconds: 30) {
             runtime.snapshot.modules.first.map { $0.version == "1.0.0" && $0.state == .running } ?? false
         }
         #expect(rolledBack, "\(runtime.snapshot)")
@@ -42,13 +43,13 @@ struct HostRuntimeTests {
         let errors = Pipe()
         try f.engine().install(imageAt: try f.image("1.0.0", behavior: "heartbeat"))
         let process = try Self.startHost(f, output: errors)
-        #expect(SupervisorTests.wait(20) { Self.running(f, "1.0.0") })
+        #expect(waitUntil(seconds: 20) { Self.running(f, "1.0.0") })
         let flaky = ModuleManifest.HealthPolicy(readyTimeoutSeconds: 3, heartbeatIntervalSeconds: 0.5, stabilityWindowSeconds: 0.6,
                                                 maxRestarts: 1, restartWindowSeconds: 60)
         let install = try UpdateCrashTests.pluginHost(["install", try f.image("1.1.0", behavior: "heartbeat crash-after-ms 1200", manifest: UpdateFixture.manifest("1.1.0", health: flaky)),
                                                        "--state-dir", f.state], fault: nil)
         #expect(install.status == 0, "\(install.stderr)")
-        #expect(SupervisorTests.wait(60) { Self.running(f, "1.0.0") && f.activeVersion == "1.0.0" },
+        #expect(waitUntil(seconds: 60) { Self.running(f, "1.0.0") && f.activeVersion == "1.0.0" },
                 "\(String(describing: HostRuntime.runningSnapshot(stateDirectory: f.state)))")
         let binary = try #require(Tool.pluginHost)
         let module = try Tool.run(binary, ["status", UpdateFixture.id, "--state-dir", f.state])
@@ -78,8 +79,8 @@ struct HostRuntimeTests {
         let runtime = try Self.quickRuntime(f)
         try runtime.start()
         defer { runtime.stop() }
-        #expect(SupervisorTests.wait(30) { runtime.snapshot.modules.first?.state == .broken }, "\(runtime.snapshot)")
-        #expect(SupervisorTests.wait(5) { runtime.snapshot.events.contains { $0.contains("1.1.0: not rolled back: its update committed before this boot") } },
+        #expect(waitUntil(seconds: 30) { runtime.snapshot.modules.first?.state == .broken }, "\(runtime.snapshot)")
+        #expect(waitUntil(seconds: 5) { runtime.snapshot.events.contains { $0.contains("1.1.0: not rolled back: its update committed before this boot") } },
                 "\(runtime.snapshot.events)")
         #expect(f.activeVersion == "1.1.0")
     }
@@ -151,7 +152,7 @@ struct HostRuntimeTests {
             }
         }
         #expect(received.contains("READY=1"), "\(received)")
-        #expect(SupervisorTests.wait(10) {
+        #expect(waitUntil(seconds: 10) {
             HostRuntime.runningSnapshot(stateDirectory: f.state)?.modules.first?.state == .running
         })
         let status = try Tool.run(binary, ["status", "--state-dir", f.state])
@@ -190,7 +191,7 @@ struct HostRuntimeTests {
         let errors = Pipe()
         let process = try Self.startHost(f, environment: ["NOTIFY_SOCKET": nil], output: errors)
         defer { if process.isRunning { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() } }
-        #expect(SupervisorTests.wait(20) {
+        #expect(waitUntil(seconds: 20) {
             HostRuntime.runningSnapshot(stateDirectory: f.state)?.modules.first?.state == .running
                 && FileManager.default.fileExists(atPath: ControlServer.socketPath(stateDirectory: f.state))
         })
@@ -244,13 +245,13 @@ extension HostRuntimeTests {
 
         let install = try UpdateCrashTests.pluginHost(["install", try f.image("1.1.0", behavior: "heartbeat"), "--state-dir", f.state], fault: nil)
         #expect(install.status == 0, "\(install.stderr)")
-        #expect(SupervisorTests.wait(20) { running("1.1.0") }, "\(String(describing: HostRuntime.runningSnapshot(stateDirectory: f.state)))")
+        #expect(waitUntil(seconds: 20) { running("1.1.0") }, "\(String(describing: HostRuntime.runningSnapshot(stateDirectory: f.state)))")
         let events = HostRuntime.runningSnapshot(stateDirectory: f.state)?.events ?? []
         #expect(events.contains { $0.contains("paused for an install") }, "\(events)")
 
         let rollback = try UpdateCrashTests.pluginHost(["rollback", UpdateFixture.id, "--state-dir", f.state], fault: nil)
         #expect(rollback.status == 0, "\(rollback.stderr)")
-        #expect(SupervisorTests.wait(20) { running("1.0.0") }, "\(String(describing: HostRuntime.runningSnapshot(stateDirectory: f.state)))")
+        #expect(waitUntil(seconds: 20) { running("1.0.0") }, "\(String(describing: HostRuntime.runningSnapshot(stateDirectory: f.state)))")
     }
 }
 
@@ -270,7 +271,7 @@ extension HostRuntimeTests {
         // once the killed install's lock is gone, then runs 1.0.0 again. The status file is written
         // after each reconcile, so wait for the recovery to show in it.
         func events() -> [String] { HostRuntime.runningSnapshot(stateDirectory: f.state)?.events ?? [] }
-        #expect(SupervisorTests.wait(30) { events().contains { $0.contains("recovered:") } && running("1.0.0") },
+        #expect(waitUntil(seconds: 30) { events().contains { $0.contains("recovered:") } && running("1.0.0") },
                 "\(events())")
         #expect(f.activeVersion == "1.0.0")
         #expect(events().contains { $0.contains("paused for an install") }, "\(events())")
@@ -290,7 +291,7 @@ extension HostRuntimeTests {
         let process = try Self.hostRunningFirstVersion(f, manifest: manifest)
         defer { Self.stop(process) }
         let socket = ControlServer.socketPath(stateDirectory: f.state)
-        #expect(SupervisorTests.wait(20) { FileManager.default.fileExists(atPath: socket) })
+        #expect(waitUntil(seconds: 20) { FileManager.default.fileExists(atPath: socket) })
         // Past the file mode: a second name in a directory anyone may enter, and mode 0666.
         let open = try TestModule.temporaryDirectory("control-socket")
         defer { try? FileManager.default.removeItem(atPath: open) }
@@ -327,7 +328,7 @@ extension HostRuntimeTests {
         let remove = try UpdateCrashTests.pluginHost(["remove", UpdateFixture.id, "--state-dir", f.state], fault: nil)
         #expect(remove.status == 0, "\(remove.stderr)")
         func snapshot() -> String { String(describing: HostRuntime.runningSnapshot(stateDirectory: f.state)) }
-        #expect(SupervisorTests.wait(20) {
+        #expect(waitUntil(seconds: 20) {
             let status = HostRuntime.runningSnapshot(stateDirectory: f.state)
             return status?.modules.isEmpty == true && status?.events.contains { $0.contains("removed; stopped") } == true
         }, "\(snapshot())")
@@ -383,7 +384,7 @@ extension HostRuntimeTests {
     static func hostRunningFirstVersion(_ f: UpdateFixture, manifest: ModuleManifest? = nil) throws -> Process {
         try f.engine().install(imageAt: try f.image("1.0.0", behavior: "heartbeat", manifest: manifest))
         let process = try startHost(f)
-        #expect(SupervisorTests.wait(20) { running(f, "1.0.0") }, "\(String(describing: HostRuntime.runningSnapshot(stateDirectory: f.state)))")
+        #expect(waitUntil(seconds: 20) { running(f, "1.0.0") }, "\(String(describing: HostRuntime.runningSnapshot(stateDirectory: f.state)))")
         return process
     }
 

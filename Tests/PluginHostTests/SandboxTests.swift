@@ -1,6 +1,7 @@
 import Foundation
 import ModuleProtocol
 import Testing
+import TestSupport
 import PluginHost
 @testable import PluginHostImages
 @testable import PluginHostRuntime

@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
 import Testing
+import TestSupport
 import PluginHost
 @testable import PluginHostImages
 @testable import PluginHostRuntime
@@ -22,16 +23,6 @@ struct SupervisorTests {
         return (supervisor, directory)
     }
 
-    /// Waits until `condition` holds or `seconds` pass; returns whether it held.
-    static func wait(_ seconds: Double, _ condition: () -> Bool) -> Bool {
-        let end = Date().addingTimeInterval(seconds)
-        while Date() < end {
-            if condition() { return true }
-            Thread.sleep(forTimeInterval: 0.02)
-        }
-        return condition()
-    }
-
     static let health = ModuleManifest.HealthPolicy(readyTimeoutSeconds: 3, heartbeatIntervalSeconds: 0.3, stabilityWindowSeconds: 0.5,
                                                     maxRestarts: 3, restartWindowSeconds: 60)
 
@@ -40,7 +31,7 @@ struct SupervisorTests {
         let (supervisor, directory) = try Self.supervisor("heartbeat", health: Self.health)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         supervisor.start()
-        #expect(Self.wait(10) { supervisor.status.state == .running })
+        #expect(waitUntil(seconds: 10) { supervisor.status.state == .running })
         Thread.sleep(forTimeInterval: 1)
         #expect(supervisor.status.state == .running)
         #expect(supervisor.status.restarts == 0)
@@ -58,7 +49,7 @@ struct SupervisorTests {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let started = Date()
         supervisor.start()
-        #expect(Self.wait(30) { supervisor.status.state == .broken })
+        #expect(waitUntil(seconds: 30) { supervisor.status.state == .broken })
         let elapsed = Date().timeIntervalSince(started)
         supervisor.stop()
         let status = supervisor.status
@@ -76,7 +67,7 @@ struct SupervisorTests {
         let (supervisor, directory) = try Self.supervisor("stop-heartbeat", health: Self.health)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         supervisor.start()
-        #expect(Self.wait(20) { supervisor.status.restarts >= 1 })
+        #expect(waitUntil(seconds: 20) { supervisor.status.restarts >= 1 })
         supervisor.stop()
         #expect(supervisor.status.lastFailure?.contains("hung: no heartbeat") == true, "\(supervisor.status.lastFailure ?? "")")
     }

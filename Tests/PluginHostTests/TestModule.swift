@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import PluginHost
 @testable import PluginHostImages
 @testable import PluginHostRuntime
@@ -21,14 +22,12 @@ enum TestModule {
 
     // MARK: - Building
 
-    /// The repository: this file is Tests/PluginHostTests/TestModule.swift.
-    static let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
-    static var sourceDirectory: String { repositoryRoot + "/Tests/Fixtures/modules" }
+    static var sourceDirectory: String { Repository.root + "/Tests/Fixtures/modules" }
     /// Every .c file of the test module (testmodule.c and the others beside it), sorted.
     static var sourcePaths: [String] {
         ((try? FileManager.default.contentsOfDirectory(atPath: sourceDirectory)) ?? []).filter { $0.hasSuffix(".c") }.sorted().map { sourceDirectory + "/" + $0 }
     }
-    static var includeDirectory: String { repositoryRoot + "/Sources/CIoTModule/include" }
+    static var includeDirectory: String { Repository.root + "/Sources/CIoTModule/include" }
 
     /// Compiled at most once per process (a static let is initialized exactly once, thread-safely).
     private static let compiled: Result<String, any Error> = Result { try compile() }
@@ -132,13 +131,11 @@ enum TestModule {
     /// `plugin-host-runner`, found like `Tool.pluginHost` finds `plugin-host`: next to the test
     /// bundle that SwiftPM built; else where `ChildProcessRunner.locate()` finds it.
     static var runnerExecutable: String? {
-        Tool.built("plugin-host-runner")?.path ?? ChildProcessRunner.locate()
+        Tool.pluginHostRunner?.path ?? ChildProcessRunner.locate()
     }
 
     /// A fresh directory under the temporary directory.
     static func temporaryDirectory(_ label: String = "module") throws -> String {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("PluginHostTests-\(label)-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        return path
+        try TemporaryDirectory("PluginHostTests-\(label)").path
     }
 }

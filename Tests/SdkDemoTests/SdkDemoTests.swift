@@ -1,8 +1,7 @@
 import Foundation
-import Synchronization
 import Testing
-import PluginHost
-@testable import PluginHostRuntime
+import TestSupport
+import PluginHostRuntime
 
 /// `sdk-demo` as built, on the simulated board: its JSON lines, plain lines, the terminal
 /// dashboard, signals, bad options, the history command, and the demo module in a real
@@ -25,7 +24,7 @@ struct SdkDemoTests {
 
     @Test("--json: readings with units, the LED following the threshold at each reading, button presses, and a history that agrees with the readings")
     func jsonLines() throws {
-        let f = try Fixture()
+        let f = try TemporaryDirectory("SdkDemoTests")
         defer { f.cleanUp() }
         // The simulated air crosses 25 °C upwards at 1.5 s and downwards at 7.5 s.
         let run = try Tool.run(try Self.demo(), Self.simulated + ["--json", "--duration", "9", "--read-interval", "0.5", "--threshold", "temperature>25",
@@ -117,7 +116,7 @@ struct SdkDemoTests {
 
     @Test("plain lines (stdout not a terminal): no escape sequences, the simulated board named first; SIGINT leaves the LED off and exits 0")
     func plainAndSIGINT() throws {
-        let f = try Fixture()
+        let f = try TemporaryDirectory("SdkDemoTests")
         defer { f.cleanUp() }
         let demo = try RunningTool(try Self.demo(), Self.simulated + ["--duration", "0", "--database", f.path("demo.sqlite"), "--no-module"])
         #expect(demo.wait(for: "LED on (pin high): temperature ", seconds: 30), "\(demo.stdout)")
@@ -207,10 +206,10 @@ extension SdkDemoTests {
     }
 
     @Test("the demo module: each missing step is named with its fix; installed with sdk-demo module install and run by plugin-host run, it reports in the demo",
-          .enabled(if: ExampleModulesTests.examplesBuilt || ExampleModulesTests.required, "swift build --product ExampleModuleSwift first"))
+          .enabled(if: ExampleModules.built || ExampleModules.required, "swift build --product ExampleModuleSwift first"))
     func module() throws {
         let pluginHost = try #require(Tool.pluginHost)
-        let f = try Fixture()
+        let f = try TemporaryDirectory("SdkDemoTests")
         defer { f.cleanUp() }
         let state = f.path("state")
         let host = ["--host-state-dir", state]
@@ -231,7 +230,7 @@ extension SdkDemoTests {
 
         // Without root there is no sandbox: the install and the host then run without it.
         let sandboxed = getuid() == 0
-        let manifest = TestModule.repositoryRoot + "/Examples/ExampleModuleSwift/module.json"
+        let manifest = Repository.root + "/Examples/ExampleModuleSwift/module.json"
         let install = try Tool.run(try Self.demo(), ["module", "install", "--key", f.path("demo.key"), "--manifest", manifest] + host
                                    + (sandboxed ? [] : ["--no-sandbox"]))
         #expect(install.status == 0, "\(install.stdout)\(install.stderr)")
@@ -243,7 +242,8 @@ extension SdkDemoTests {
         let process = Process()
         process.executableURL = pluginHost
         process.arguments = ["run", "--state-dir", state] + (sandboxed ? [] : ["--no-sandbox"])
-        process.environment = ProcessInfo.processInfo.environment.merging(["PLUGIN_HOST_RUNNER": try UpdateFixture.runnerExecutable()]) { $1 }
+        let runner = try #require(Tool.pluginHostRunner, "plugin-host-runner was not built next to the tests")
+        process.environment = ProcessInfo.processInfo.environment.merging(["PLUGIN_HOST_RUNNER": runner.path]) { $1 }
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
@@ -251,7 +251,7 @@ extension SdkDemoTests {
             kill(process.processIdentifier, SIGTERM)
             process.waitUntilExit()
         }
-        #expect(SupervisorTests.wait(30) { HostRuntime.runningSnapshot(stateDirectory: state)?.modules.first?.state == .running })
+        #expect(waitUntil(seconds: 30) { HostRuntime.runningSnapshot(stateDirectory: state)?.modules.first?.state == .running })
 
         let run = try Tool.run(try Self.demo(), Self.simulated + ["--json", "--duration", "2", "--no-storage"] + host)
         #expect(run.status == 0, "\(run.stderr)")
@@ -261,52 +261,5 @@ extension SdkDemoTests {
         #expect(module?["sandboxed"] as? Bool == sandboxed)
         // The module's own report, through the host's control socket: its GPIO goes through the host.
         #expect((module?["report"] as? String)?.hasPrefix("gpio: mediated\n") == true, "\(String(describing: module))")
-    }
-}
-
-/// A tool running in the background whose output is read as it comes.
-final class RunningTool {
-    /// What the pipes' handlers have read so far, and how many pipes are still open.
-    private final class Collected: Sendable {
-        let state = Mutex<(stdout: String, stderr: String, open: Int)>(("", "", 2))
-    }
-
-    private let process = Process()
-    private let collected = Collected()
-
-    init(_ executable: URL, _ arguments: [String]) throws {
-        process.executableURL = executable
-        process.arguments = arguments
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        for (pipe, isStdout) in [(out, true), (err, false)] {
-            pipe.fileHandleForReading.readabilityHandler = { [collected] handle in
-                let data = handle.availableData
-                if data.isEmpty { handle.readabilityHandler = nil }
-                collected.state.withLock { state in
-                    let text = String(decoding: data, as: UTF8.self)
-                    if data.isEmpty { state.open -= 1 } else if isStdout { state.stdout += text } else { state.stderr += text }
-                }
-            }
-        }
-        try process.run()
-    }
-
-    var stdout: String { collected.state.withLock { $0.stdout } }
-
-    /// Whether `text` appeared on stdout within `seconds`.
-    func wait(for text: String, seconds: Double) -> Bool {
-        SupervisorTests.wait(seconds) { stdout.contains(text) }
-    }
-
-    func signal(_ number: Int32) { kill(process.processIdentifier, number) }
-
-    /// Waits for the exit and the rest of the output.
-    func finish() -> Tool.Output {
-        process.waitUntilExit()
-        _ = SupervisorTests.wait(10) { collected.state.withLock { $0.open == 0 } }
-        let status = process.terminationStatus
-        return collected.state.withLock { Tool.Output(status: status, stdout: $0.stdout, stderr: $0.stderr) }
     }
 }
