@@ -81,15 +81,17 @@ public final class HostRuntime: Sendable {
     }
 
     /// Replays interrupted transactions, then starts a supervisor for every installed module.
+    /// - Parameter waitingForLock: how long to wait for a command that holds the state
+    ///   directory (an install) to finish.
     /// - Throws: `ModuleError` if the state directory cannot be opened (`.busy` while an
-    ///   install is running: the caller retries).
-    public func start() throws(ModuleError) {
+    ///   install is still running after `waitingForLock`: the caller retries).
+    public func start(waitingForLock: Duration = .zero) throws(ModuleError) {
         if let child = runner as? ChildProcessRunner, child.sandbox != nil {
             let detected = SandboxFeatures.detect(runner: child.executable)
             features.withLock { $0 = detected }
             for line in detected.missing { note("sandbox: not available: \(line)") }
         }
-        let engine = try UpdateEngine(stateDirectory: stateDirectory, runner: runner)
+        let engine = try UpdateEngine(stateDirectory: stateDirectory, runner: runner, waitingForLock: waitingForLock)
         for line in engine.recoveryLog { note("recovered: \(line)") }
         for status in try UpdateEngine.list(stateDirectory: stateDirectory) where status.state == .active {
             guard let version = try engine.activeVersion(of: status.id) else { continue }
@@ -142,19 +144,14 @@ public final class HostRuntime: Sendable {
         // Run off the supervisor's thread: the rollback stops this very supervisor.
         let created = startDetachedThread(name: "rollback") { [self] in
             supervisors.withLock { $0[status.id] }?.stop(timeout: .seconds(5))
-            for attempt in 0..<50 {
-                do throws(ModuleError) {
-                    let engine = try UpdateEngine(stateDirectory: stateDirectory, runner: runner)
-                    let report = try engine.rollback(id: status.id, reason: "automatic, by the running host: \(status.version) \(reason)")
-                    note("\(status.id): rolled back from \(status.version) to \(report.active.map { "\($0)" } ?? "?") after it broke within \(Int(freshUpdateWindow)) s of its update")
-                    if let version = try engine.activeVersion(of: status.id) { startSupervisor(version) }
-                    return
-                } catch where error.code == .busy && attempt < 49 {
-                    usleep(200_000)
-                } catch {
-                    note("\(status.id): automatic rollback failed: \(error)")
-                    return
-                }
+            do throws(ModuleError) {
+                // A command holding the state directory (an install) is waited for, up to 10 s.
+                let engine = try UpdateEngine(stateDirectory: stateDirectory, runner: runner, waitingForLock: .seconds(10))
+                let report = try engine.rollback(id: status.id, reason: "automatic, by the running host: \(status.version) \(reason)")
+                note("\(status.id): rolled back from \(status.version) to \(report.active.map { "\($0)" } ?? "?") after it broke within \(Int(freshUpdateWindow)) s of its update")
+                if let version = try engine.activeVersion(of: status.id) { startSupervisor(version) }
+            } catch {
+                note("\(status.id): automatic rollback failed: \(error)")
             }
         }
         if created != 0 { note("\(status.id): automatic rollback not started: no thread for it (\(String(cString: strerror(created))))") }

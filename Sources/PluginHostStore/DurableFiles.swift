@@ -162,21 +162,48 @@ package enum DurableFiles {
 final class StateLock {
     private let fd: Int32
 
-    /// - Throws: `ModuleError` `.busy` if another process holds it, `.io` if it cannot be created.
-    init(stateDirectory: String) throws(ModuleError) {
+    /// - Parameter wait: how long to wait for another process to let go of it (zero: not at
+    ///   all). The wait sleeps on inotify until a process closes the lock file, which is when a
+    ///   holder lets go (or dies), and then tries again.
+    /// - Throws: `ModuleError` `.busy` if another process still holds it, `.io` if it cannot be created.
+    init(stateDirectory: String, wait: Duration = .zero) throws(ModuleError) {
         try DurableFiles.makeDirectory(stateDirectory)
         let path = stateDirectory + "/.lock"
         fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw DurableFiles.ioError("opening lock", path) }
-        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
-            let code = errno
-            close(fd)
-            if code == EWOULDBLOCK {
-                throw ModuleError(.busy, "another plugin-host process is changing '\(stateDirectory)': wait for it to finish and try again", field: path)
-            }
-            throw DurableFiles.ioError("locking", path, code)
+        guard flock(fd, LOCK_EX | LOCK_NB) != 0 else { return }
+        var code = errno
+        if code == EWOULDBLOCK && wait > .zero {
+            code = Self.lockWhenReleased(fd, path: path, until: .now + wait)
+            if code == 0 { return }
         }
+        close(fd)
+        if code == EWOULDBLOCK {
+            throw ModuleError(.busy, "another plugin-host process is changing '\(stateDirectory)': wait for it to finish and try again", field: path)
+        }
+        throw DurableFiles.ioError("locking", path, code)
     }
 
     deinit { close(fd) }
+
+    /// Takes the lock as soon as its holder closes the lock file, by `deadline`; 0, or the errno
+    /// (EWOULDBLOCK: still held at the deadline).
+    private static func lockWhenReleased(_ fd: Int32, path: String, until deadline: ContinuousClock.Instant) -> Int32 {
+        let events = inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC))
+        guard events >= 0 else { return EWOULDBLOCK }
+        defer { close(events) }
+        guard inotify_add_watch(events, path, UInt32(IN_CLOSE_WRITE | IN_CLOSE_NOWRITE)) >= 0 else { return EWOULDBLOCK }
+        var buffer = [UInt8](repeating: 0, count: 1024)
+        while true {
+            // Tried after the watch exists, so a release between the first try and the watch is not missed.
+            if flock(fd, LOCK_EX | LOCK_NB) == 0 { return 0 }
+            guard errno == EWOULDBLOCK || errno == EINTR else { return errno }
+            let left = deadline - .now
+            guard left > .zero else { return EWOULDBLOCK }
+            let milliseconds = left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000 + 1
+            var descriptor = pollfd(fd: events, events: Int16(POLLIN), revents: 0)
+            _ = poll(&descriptor, 1, Int32(min(milliseconds, 60_000)))
+            while read(events, &buffer, buffer.count) > 0 {}
+        }
+    }
 }

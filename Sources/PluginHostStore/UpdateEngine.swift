@@ -30,13 +30,16 @@ public final class UpdateEngine {
     ///   - runner: runs hooks and starts modules for health checks; nil refuses installs that
     ///     need it (tests of pure file operations pass nil).
     ///   - limits: how large and how many the entries of an image's layers may be.
+    ///   - waitingForLock: how long to wait while another process holds the state directory
+    ///     (zero: fail at once); woken by the holder letting go, not by polling.
     /// - Throws: `ModuleError` `.busy` if another process holds the state directory, `.io`.
-    public init(stateDirectory: String, runner: (any ModuleRunner)?, limits: ExtractionLimits = .default) throws(ModuleError) {
+    public init(stateDirectory: String, runner: (any ModuleRunner)?, limits: ExtractionLimits = .default,
+                waitingForLock: Duration = .zero) throws(ModuleError) {
         self.stateDirectory = stateDirectory
         self.trust = TrustStore(stateDirectory: stateDirectory)
         self.runner = runner
         self.limits = limits
-        lock = try StateLock(stateDirectory: stateDirectory)
+        lock = try StateLock(stateDirectory: stateDirectory, wait: waitingForLock)
         try DurableFiles.makeDirectory(stateDirectory + "/modules")
         try recover()
     }

@@ -35,16 +35,7 @@ func openEngine(_ stateDir: String, sandbox: SandboxOptions? = SandboxOptions(),
     }
     // A running host holds the state directory for a moment when it reconciles, and another
     // command may be finishing: wait for it a little before saying busy.
-    let deadline = ContinuousClock.now + .milliseconds(Int64(waitSeconds * 1000))
-    var opened: UpdateEngine?
-    while opened == nil {
-        do throws(ModuleError) {
-            opened = try UpdateEngine(stateDirectory: stateDir, runner: runner)
-        } catch where error.code == .busy && ContinuousClock.now < deadline {
-            usleep(50_000)
-        }
-    }
-    let engine = opened!
+    let engine = try UpdateEngine(stateDirectory: stateDir, runner: runner, waitingForLock: .milliseconds(Int64(waitSeconds * 1000)))
     for line in engine.recoveryLog {
         writeToStandardError("plugin-host: recovered: \(line)\n")
     }

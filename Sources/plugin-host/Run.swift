@@ -69,12 +69,12 @@ struct HostService: Service {
         }
         // An install running at the same moment holds the state directory: wait for it.
         while true {
-            let result = await offThePool { () -> Result<Void, ModuleError> in Result { () throws(ModuleError) in try runtime.start() } }
+            // Waits (on inotify, off the cooperative pool) for the install to let go of the lock.
+            let result = await offThePool { () -> Result<Void, ModuleError> in Result { () throws(ModuleError) in try runtime.start(waitingForLock: .seconds(60)) } }
             switch result {
             case .success: break
             case let .failure(error) where error.code == .busy:
-                logger.info("state directory busy (an install is running); retrying")
-                try await Task.sleep(for: .milliseconds(500))
+                logger.info("state directory still busy after 60 s (an install is running); waiting on")
                 continue
             case let .failure(error):
                 logger.error("cannot start: \(error)")

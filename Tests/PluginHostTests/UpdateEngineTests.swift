@@ -216,6 +216,33 @@ struct UpdateEngineTests {
         withExtendedLifetime(first) {}
     }
 
+    @Test("a second engine that may wait gets the state directory when the first lets go, and is busy if it does not in time")
+    func lockWaitsForTheHolder() throws {
+        let f = try UpdateFixture()
+        defer { f.base.cleanUp() }
+        let first = EngineHolder(try f.engine())
+        let held = ContinuousClock.now
+        let timedOut = ModuleError.caught { _ = try UpdateEngine(stateDirectory: f.state, runner: nil, waitingForLock: .milliseconds(300)) }
+        #expect(timedOut?.code == .busy)
+        #expect(ContinuousClock.now - held >= .milliseconds(300))
+
+        // The holder lets go on another thread after 0.3 s; the waiter, allowed 20 s, gets the
+        // lock then, long before its deadline.
+        let release = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            release.wait()
+            Thread.sleep(forTimeInterval: 0.3)
+            first.engine = nil
+        }
+        let waiting = ContinuousClock.now
+        release.signal()
+        let second = try UpdateEngine(stateDirectory: f.state, runner: nil, waitingForLock: .seconds(20))
+        let waited = ContinuousClock.now - waiting
+        #expect(waited >= .milliseconds(250), "\(waited)")
+        #expect(waited < .seconds(10), "\(waited)")
+        withExtendedLifetime(second) {}
+    }
+
     // MARK: - SQLite helpers
 
     static func query(_ path: String, _ sql: String) throws -> [String] {
@@ -240,4 +267,10 @@ struct UpdateEngineTests {
     static func userVersion(_ path: String) throws -> Int { Int(try query(path, "PRAGMA user_version").first ?? "") ?? -1 }
     static func rowCount(_ path: String) throws -> Int { Int(try query(path, "SELECT count(*) FROM readings").first ?? "") ?? -1 }
     static func hasColumn(_ path: String, _ column: String) throws -> Bool { try query(path, "PRAGMA table_info(readings)").contains(column) }
+}
+
+/// An engine that another thread lets go of (its lock is released when it is freed).
+private final class EngineHolder: @unchecked Sendable {
+    var engine: UpdateEngine?
+    init(_ engine: UpdateEngine) { self.engine = engine }
 }
