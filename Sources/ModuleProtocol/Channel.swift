@@ -296,10 +296,8 @@ public final class Channel: Sendable {
     /// reports); `.timedOut` once `deadline` has passed.
     private static func wait(_ fd: Int32, events: Int16, until deadline: ContinuousClock.Instant) throws(ProtocolError) {
         while true {
-            let left = deadline - ContinuousClock.now
-            guard left > .zero else { throw .timedOut }
-            let (seconds, attoseconds) = left.components
-            let milliseconds = Int32(clamping: seconds * 1000 + (attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000)
+            guard deadline > .now else { throw .timedOut }
+            let milliseconds = pollMilliseconds(until: deadline)
             var descriptor = pollfd(fd: fd, events: events, revents: 0)
             let ready = poll(&descriptor, 1, milliseconds)
             if ready > 0 { return }

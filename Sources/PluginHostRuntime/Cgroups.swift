@@ -5,6 +5,7 @@ import Foundation
 #endif
 import Glibc
 import PluginHostImages
+import PluginHostStore
 
 // The cgroups that hold a module's resource limits (`resources` of the manifest), on cgroup v2
 // (the unified hierarchy: Raspberry Pi OS Bookworm, Debian 12, Ubuntu 22.04 and later) or v1
@@ -389,6 +390,9 @@ public struct CgroupSet: Sendable, Equatable {
 
     private static func removeLeaf(_ directory: String, version: CgroupVersion, timeout: Duration) -> String? {
         let deadline = ContinuousClock.now + timeout
+        // v2 says when the last process has left: cgroup.events ("populated 0") is modified, which
+        // inotify reports. Set up before the kill, so the change is not missed.
+        let emptied = version == .v2 ? FileEvents(directory + "/cgroup.events", mask: UInt32(IN_MODIFY)) : nil
         if version == .v2, CgroupFiles.exists(directory + "/cgroup.kill") { _ = CgroupFiles.write(directory + "/cgroup.kill", "1") }
         while true {
             let pids = processes(in: directory)
@@ -400,7 +404,12 @@ public struct CgroupSet: Sendable, Equatable {
             if ContinuousClock.now >= deadline {
                 return "cannot remove the cgroup \(directory): processes \(pids.map(String.init).joined(separator: " ")) are still in it after \(timeout)"
             }
-            usleep(5_000)
+            if let emptied {
+                emptied.wait(until: deadline)
+            } else {
+                // cgroup v1 has no such event: look again in 5 ms.
+                usleep(5_000)
+            }
         }
     }
 
@@ -538,6 +547,7 @@ public struct SandboxFeatures: Codable, Sendable, Equatable {
 }
 
 // MARK: - Files
+
 
 /// Plain reads and writes of kernel files: one open, one write (a cgroup file takes one value
 /// per write(2), and a temporary file and rename, as Foundation's atomic writes do, would fail).

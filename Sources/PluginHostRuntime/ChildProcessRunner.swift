@@ -582,7 +582,7 @@ struct RunnerProcess {
         guard deadline > .now else { return }
         let wakeAt = set.exitIsPollable ? deadline : min(deadline, .now + .milliseconds(20))
         var descriptors = set.descriptors.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
-        _ = poll(&descriptors, nfds_t(descriptors.count), HostEventLoop.milliseconds(until: wakeAt))
+        _ = poll(&descriptors, nfds_t(descriptors.count), pollMilliseconds(until: wakeAt))
     }
 
     // MARK: Exit

@@ -104,21 +104,12 @@ public final class HostEventLoop: Sendable {
             let deadline = [nextReconcile, nextPing].compactMap { $0 }.min()
             var descriptors = [pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0)]
             if let watcher { descriptors.append(pollfd(fd: watcher.descriptor, events: Int16(POLLIN), revents: 0)) }
-            _ = poll(&descriptors, nfds_t(descriptors.count), Self.milliseconds(until: deadline))
+            _ = poll(&descriptors, nfds_t(descriptors.count), pollMilliseconds(until: deadline))
             if descriptors[0].revents != 0 { drain(wakeRead) }
             if descriptors.count > 1, descriptors[1].revents != 0, watcher?.takeChanges() == true { nextReconcile = .now }
         }
     }
 
-    /// poll(2)'s timeout for a deadline: -1 without one; rounded up, so that the loop does not
-    /// wake just before it and spin.
-    static func milliseconds(until deadline: ContinuousClock.Instant?) -> Int32 {
-        guard let deadline else { return -1 }
-        let left = deadline - .now
-        guard left > .zero else { return 0 }
-        let (seconds, attoseconds) = left.components
-        return Int32(clamping: seconds * 1000 + (attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000)
-    }
 
     private func drain(_ fd: Int32) {
         var buffer = [UInt8](repeating: 0, count: 64)

@@ -189,21 +189,40 @@ final class StateLock {
     /// Takes the lock as soon as its holder closes the lock file, by `deadline`; 0, or the errno
     /// (EWOULDBLOCK: still held at the deadline).
     private static func lockWhenReleased(_ fd: Int32, path: String, until deadline: ContinuousClock.Instant) -> Int32 {
-        let events = inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC))
-        guard events >= 0 else { return EWOULDBLOCK }
-        defer { close(events) }
-        guard inotify_add_watch(events, path, UInt32(IN_CLOSE_WRITE | IN_CLOSE_NOWRITE)) >= 0 else { return EWOULDBLOCK }
-        var buffer = [UInt8](repeating: 0, count: 1024)
+        guard let closed = FileEvents(path, mask: UInt32(IN_CLOSE_WRITE | IN_CLOSE_NOWRITE)) else { return EWOULDBLOCK }
         while true {
             // Tried after the watch exists, so a release between the first try and the watch is not missed.
             if flock(fd, LOCK_EX | LOCK_NB) == 0 { return 0 }
             guard errno == EWOULDBLOCK || errno == EINTR else { return errno }
-            let left = deadline - .now
-            guard left > .zero else { return EWOULDBLOCK }
-            let milliseconds = left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000 + 1
-            var descriptor = pollfd(fd: events, events: Int16(POLLIN), revents: 0)
-            _ = poll(&descriptor, 1, Int32(min(milliseconds, 60_000)))
-            while read(events, &buffer, buffer.count) > 0 {}
+            guard deadline > .now else { return EWOULDBLOCK }
+            closed.wait(until: deadline)
         }
+    }
+}
+
+/// Wakes when something happens to one file (inotify): a process closed it, or the kernel
+/// announced a change (cgroup v2's `cgroup.events`).
+package final class FileEvents {
+    private let descriptor: Int32
+
+    /// nil when the file cannot be watched (it does not exist, or the kernel has no inotify).
+    package init?(_ path: String, mask: UInt32) {
+        let fd = inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC))
+        guard fd >= 0 else { return nil }
+        guard inotify_add_watch(fd, path, mask) >= 0 else {
+            close(fd)
+            return nil
+        }
+        descriptor = fd
+    }
+
+    deinit { close(descriptor) }
+
+    /// Returns once an event came since the last call, or at `deadline`.
+    package func wait(until deadline: ContinuousClock.Instant) {
+        var watched = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+        _ = poll(&watched, 1, pollMilliseconds(until: deadline))
+        var buffer = [UInt8](repeating: 0, count: 1024)
+        while read(descriptor, &buffer, buffer.count) > 0 {}
     }
 }
