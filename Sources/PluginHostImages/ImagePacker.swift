@@ -167,7 +167,7 @@ public struct ImagePacker: Sendable {
         }
         do throws(ModuleError) {
             try body { (data: Data) throws(ModuleError) in
-                if let failed = writeAll(fd, data) { throw ModuleError(.io, "cannot write '\(path)'", field: path, underlying: ModuleError.errnoText(failed)) }
+                if let failed = data.withUnsafeBytes({ writeAll(fd, $0) }) { throw ModuleError(.io, "cannot write '\(path)'", field: path, underlying: ModuleError.errnoText(failed)) }
             }
             guard close(fd) == 0 else {
                 throw ModuleError(.io, "cannot write '\(path)'", field: path, underlying: ModuleError.errnoText())
@@ -283,21 +283,5 @@ struct LayerTar: Sendable {
             try sink(Tar.padding(file.size))
         }
         try sink(Tar.endOfArchive)
-    }
-}
-
-/// Writes all of `data` to `fd`, retrying after EINTR and short writes; nil, or the errno.
-private func writeAll(_ fd: Int32, _ data: Data) -> Int32? {
-    data.withUnsafeBytes { buffer -> Int32? in
-        var offset = 0
-        while offset < buffer.count {
-            let written = write(fd, buffer.baseAddress! + offset, buffer.count - offset)
-            if written < 0 {
-                if errno == EINTR { continue }
-                return errno
-            }
-            offset += written
-        }
-        return nil
     }
 }

@@ -705,15 +705,8 @@ package enum ExtractionIO {
     }
 
     static func writeAll(_ fd: Int32, _ chunk: UnsafeRawBufferPointer, _ entry: TarEntry) throws(ModuleError) {
-        var offset = 0
-        while offset < chunk.count {
-            let written = write(fd, chunk.baseAddress! + offset, chunk.count - offset)
-            if written < 0 {
-                if errno == EINTR { continue }
-                try check(-1, "cannot write", entry)
-            }
-            offset += written
-        }
+        guard let code = PluginHostImages.writeAll(fd, chunk) else { return }
+        throw ModuleError(.io, "\(entry.label): cannot write entry '\(entry.displayPath)' in the extraction directory", field: entry.displayPath, underlying: describe(code))
     }
 
     /// Removes `path` and everything below it without following symlinks. Returns nil on

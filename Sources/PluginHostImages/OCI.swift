@@ -1,4 +1,5 @@
 import Crypto
+import ModuleProtocol
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
@@ -24,7 +25,7 @@ public struct Digest: Sendable, Hashable, Codable, CustomStringConvertible {
 
     /// A digest computed with swift-crypto (incrementally: `SHA256().update(…)…finalize()`).
     init(_ digest: SHA256.Digest) {
-        hex = hexString(digest)
+        hex = ModuleProtocol.hex(Array(digest))
     }
 
     public var description: String { "sha256:" + hex }

@@ -69,31 +69,28 @@ package func lastPathComponent(_ path: String) -> String {
     return parts.last.map(String.init) ?? (path.hasPrefix("/") ? "/" : "")
 }
 
-/// Bytes as lowercase hexadecimal, two digits each.
-func hexString<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
-    let digits = Array("0123456789abcdef".utf8)
-    var text: [UInt8] = []
-    for byte in bytes {
-        text.append(digits[Int(byte >> 4)])
-        text.append(digits[Int(byte & 0x0f)])
-    }
-    return String(decoding: text, as: UTF8.self)
-}
-
 /// A non-negative number with one decimal, rounded half up ("1.5", "12.0").
 func oneDecimal(_ value: Double) -> String {
     let tenths = Int((value * 10).rounded())
     return "\(tenths / 10).\(tenths % 10)"
 }
 
-/// Writes `text` to standard error as it is, unbuffered (no line end added).
-package func writeToStandardError(_ text: String) {
-    var bytes = Array(text.utf8)
+/// Writes all of `bytes` to `fd`, again after EINTR and short writes; nil, or the errno of the
+/// write that failed.
+package func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) -> Int32? {
     var offset = 0
     while offset < bytes.count {
-        let written = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress! + offset, $0.count - offset) }
-        if written < 0 && errno == EINTR { continue }
-        guard written > 0 else { return }
+        let written = write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+        if written < 0 {
+            if errno == EINTR { continue }
+            return errno
+        }
         offset += written
     }
+    return nil
+}
+
+/// Writes `text` to standard error as it is, unbuffered (no line end added).
+package func writeToStandardError(_ text: String) {
+    _ = Array(text.utf8).withUnsafeBytes { writeAll(2, $0) }
 }
