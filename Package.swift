@@ -25,6 +25,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        // Descriptors, errno and stat for the Linux support layer.
+        .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
         // `swift package generate-documentation`: the DocC catalogs of the public targets (Scripts/docs.sh).
         .package(url: "https://github.com/swiftlang/swift-docc-plugin.git", from: "1.5.0"),
     ],
@@ -34,6 +36,17 @@ let package = Package(
         .target(name: "SDKVersion"),
         // The only place that includes the kernel's uAPI headers (<linux/gpio.h>, <linux/i2c-dev.h>, <linux/i2c.h>).
         .target(name: "CIoTLinux"),
+        // The one home of descriptors, errno and EINTR (swift-system), kernel and state files,
+        // durable writes, inotify, subprocesses, AF_UNIX addresses and sd_notify, for the SDK,
+        // the host and the runner. The file parts build on macOS too (module images are packed
+        // there); CIoTLinux only on Linux.
+        .target(
+            name: "LinuxSupport",
+            dependencies: [
+                .target(name: "CIoTLinux", condition: .when(platforms: [.linux])),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]
+        ),
         // The system libsqlite3, for local storage.
         .systemLibrary(name: "CSQLite", providers: [.apt(["libsqlite3-dev"])]),
         // Plain C loops that the benchmark measures the SDK against.
@@ -44,6 +57,7 @@ let package = Package(
                 "CIoTLinux",
                 "CIoTModule",
                 "CSQLite",
+                "LinuxSupport",
                 "SDKVersion",
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -51,7 +65,7 @@ let package = Package(
         // Bridges to Foundation (Measurement, Date); kept apart so that IoTSDK itself stays small.
         .target(name: "IoTSDKFoundation", dependencies: ["IoTSDK"]),
         // Drivers for common chips; they use IoTSDK's bus protocols only.
-        .target(name: "SensorDrivers", dependencies: ["IoTSDK"], exclude: driverFolders.map { $0 + "/README.md" }),
+        .target(name: "SensorDrivers", dependencies: ["IoTSDK", "LinuxSupport"], exclude: driverFolders.map { $0 + "/README.md" }),
         // Simulated chips written from the datasheets' register maps, for tests and the demo.
         .target(name: "SensorDriversTesting", dependencies: ["IoTSDK"]),
         // The checks of `sdk-demo doctor` and `plugin-host doctor`: the report, and the hardware
@@ -65,7 +79,7 @@ let package = Package(
         // The checks `plugin-host doctor` adds (runner, root, sandbox features, state directory,
         // trusted keys): Doctor's report over PluginHost's detection, so that PluginHost itself
         // links neither Doctor nor the SDK.
-        .target(name: "HostDoctor", dependencies: ["Doctor", "PluginHost"]),
+        .target(name: "HostDoctor", dependencies: ["Doctor", "LinuxSupport", "PluginHost"]),
         .testTarget(name: "HostDoctorTests", dependencies: ["HostDoctor", "Doctor", "DoctorTesting", "PluginHost"]),
         .executableTarget(
             name: "sdk-demo",
@@ -84,7 +98,8 @@ let package = Package(
         .executableTarget(name: "iotsdk-lab", dependencies: ["IoTSDK", "SensorDrivers", "SensorDriversTesting", "PluginHost", "Doctor", "CIoTLinux"]),
         // The child process of the storage crash test (Tests/IoTSDKTests/StorageCrashTests.swift).
         .executableTarget(name: "iotsdk-storage-writer", dependencies: ["IoTSDK"]),
-        .testTarget(name: "IoTSDKTests", dependencies: ["IoTSDK", "IoTSDKFoundation", "CSQLite", "CIoTLinux", "CIoTModule", "iotsdk-storage-writer"]),
+        .testTarget(name: "IoTSDKTests", dependencies: ["IoTSDK", "IoTSDKFoundation", "CSQLite", "CIoTLinux", "CIoTModule", "LinuxSupport", "iotsdk-storage-writer"]),
+        .testTarget(name: "LinuxSupportTests", dependencies: ["LinuxSupport"]),
         // The system zlib, for gzip-compressed module layers.
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
         // The C ABI between the host and a module's shared library (include/iotsdk_module.h).
@@ -94,7 +109,7 @@ let package = Package(
         // What host and runner share: command values, the framed IPC protocol and its channel.
         // Only the channel (AF_UNIX SOCK_SEQPACKET, SCM_RIGHTS) needs CIoTLinux, and only on
         // Linux: the values and the codec build anywhere, so module images do too.
-        .target(name: "ModuleProtocol", dependencies: [.target(name: "CIoTLinux", condition: .when(platforms: [.linux]))]),
+        .target(name: "ModuleProtocol", dependencies: ["LinuxSupport", .target(name: "CIoTLinux", condition: .when(platforms: [.linux]))]),
         // Calls a module's typed commands through libffi (in the runner).
         .target(name: "ModuleFFI", dependencies: ["CFFI", "ModuleProtocol"]),
         // Module images (Documentation/ModuleImage.md): manifest, OCI layout, tar, gzip, signing,
@@ -104,6 +119,7 @@ let package = Package(
             name: "PluginHostImages",
             dependencies: [
                 "CZlib",
+                "LinuxSupport",
                 "ModuleProtocol",
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
@@ -111,18 +127,18 @@ let package = Package(
         // The state directory and the update engine (Documentation/Updates.md): module paths,
         // journal, durable files, install/commit/rollback. Module code runs behind ModuleRunner,
         // which the runtime supplies.
-        .target(name: "PluginHostStore", dependencies: ["PluginHostImages", "ModuleProtocol"]),
+        .target(name: "PluginHostStore", dependencies: ["PluginHostImages", "LinuxSupport", "ModuleProtocol"]),
         // Running modules (Documentation/Runtime.md): runner processes, sandbox, cgroups, the
         // hardware broker, the control socket, supervision, the daemon's event loop.
         .target(
             name: "PluginHostRuntime",
-            dependencies: ["PluginHostImages", "PluginHostStore", "CIoTLinux", "ModuleProtocol"]
+            dependencies: ["PluginHostImages", "PluginHostStore", "CIoTLinux", "LinuxSupport", "ModuleProtocol"]
         ),
         // The three layers as one import, for the command, HostDoctor and the tests.
         .target(name: "PluginHost", dependencies: ["PluginHostImages", "PluginHostStore", "PluginHostRuntime"]),
         // The module runner: loads a module's library in a child process (in its sandbox) and
         // calls its entry points and hooks. Both executables below run it.
-        .target(name: "PluginHostRunner", dependencies: ["CIoTModule", "CIoTLinux", "ModuleProtocol", "ModuleFFI"]),
+        .target(name: "PluginHostRunner", dependencies: ["CIoTModule", "CIoTLinux", "LinuxSupport", "ModuleProtocol", "ModuleFFI"]),
         .executableTarget(name: "plugin-host-runner", dependencies: ["PluginHostRunner"]),
         .executableTarget(
             name: "plugin-host",
@@ -133,6 +149,7 @@ let package = Package(
                 "Doctor",
                 "DoctorCLI",
                 "HostDoctor",
+                "LinuxSupport",
                 "ModuleProtocol",
                 "PluginHostRunner",
                 "SDKVersion",
@@ -146,7 +163,7 @@ let package = Package(
         // the example modules are built. Foundation only, so that it links no target it tests.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         // sdk-demo: DoctorCommandTests runs `sdk-demo doctor` and `--version`.
-        .testTarget(name: "PluginHostTests", dependencies: ["PluginHost", "PluginHostImages", "PluginHostStore", "PluginHostRuntime", "plugin-host", "plugin-host-runner", "sdk-demo", "TestSupport", "CIoTModule", "CSQLite", "CIoTLinux", "CZlib", "ModuleProtocol", "ModuleFFI"]),
+        .testTarget(name: "PluginHostTests", dependencies: ["PluginHost", "PluginHostImages", "PluginHostStore", "PluginHostRuntime", "plugin-host", "plugin-host-runner", "sdk-demo", "TestSupport", "CIoTModule", "CSQLite", "CIoTLinux", "CZlib", "LinuxSupport", "ModuleProtocol", "ModuleFFI"]),
         // The built sdk-demo on the simulated board; its module test installs the demo module and
         // runs it under a real `plugin-host run` (with plugin-host-runner), whose snapshot it reads.
         .testTarget(name: "SdkDemoTests", dependencies: ["sdk-demo", "plugin-host", "plugin-host-runner", "PluginHostRuntime", "TestSupport"]),

@@ -1,3 +1,4 @@
+import LinuxSupport
 import Doctor
 #if canImport(FoundationEssentials)
 import FoundationEssentials

@@ -2,6 +2,7 @@
 // Package.swift links on Linux only. The rest of ModuleProtocol (values, messages, the codec) is
 // portable, so that module images (PluginHostImages) build on macOS for module authors.
 #if os(Linux)
+import LinuxSupport
 import CIoTLinux
 import Glibc
 import Synchronization

@@ -1,3 +1,4 @@
+import LinuxSupport
 import Crypto
 #if canImport(FoundationEssentials)
 import FoundationEssentials

@@ -3,6 +3,8 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+import SystemPackage
+import LinuxSupport
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -135,7 +137,7 @@ final class FileRegionSource: ByteSource {
         if fd < 0 {
             let code = errno
             if code == ENOENT { return nil }
-            throw ModuleError(.io, "cannot open \(what)", field: path, underlying: ExtractionIO.describe(code))
+            throw ModuleError(.io, "cannot open \(what)", field: path, underlying: Errno(rawValue: code).text)
         }
         var status = stat()
         guard fstat(fd, &status) == 0, status.st_mode & S_IFMT == S_IFREG else {
@@ -156,7 +158,7 @@ final class FileRegionSource: ByteSource {
                 return count
             }
             guard errno == EINTR else {
-                throw ModuleError(.io, "cannot read \(what)", underlying: ExtractionIO.describe(errno))
+                throw ModuleError(.io, "cannot read \(what)", underlying: Errno(rawValue: errno).text)
             }
         }
     }

@@ -1,3 +1,5 @@
+import SystemPackage
+import LinuxSupport
 import CZlib
 #if canImport(FoundationEssentials)
 import FoundationEssentials
@@ -112,7 +114,9 @@ public enum LayerExtractor {
         } catch {
             extraction.closeDescriptors()
             var error = error
-            if let failure = ExtractionIO.removeTree(destination) {
+            do throws(FileFailure) {
+                try DurableFiles.removeTree(destination)
+            } catch let failure {
                 error.message += " (and the partly extracted '\(destination)' could not be removed: \(failure); remove it by hand)"
             }
             throw error
@@ -155,20 +159,20 @@ final class LayerExtraction {
             let code = errno
             let hint = code == EEXIST ? "it already exists: remove it or choose a new path"
                 : code == ENOENT ? "its parent directory does not exist: create it first" : "check the path and permissions"
-            throw ModuleError(.io, "cannot create the extraction directory '\(destination)': \(hint)", field: destination, underlying: ExtractionIO.describe(code))
+            throw ModuleError(.io, "cannot create the extraction directory '\(destination)': \(hint)", field: destination, underlying: Errno(rawValue: code).text)
         }
         let fd = open(destination, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
         if fd < 0 {
             let code = errno
-            _ = ExtractionIO.removeTree(destination)
-            throw ModuleError(.io, "cannot open the new extraction directory '\(destination)'", field: destination, underlying: ExtractionIO.describe(code))
+            try? DurableFiles.removeTree(destination)
+            throw ModuleError(.io, "cannot open the new extraction directory '\(destination)'", field: destination, underlying: Errno(rawValue: code).text)
         }
         rootFD = fd
         if fchmod(fd, 0o755) != 0 {
             let code = errno
             closeDescriptors()
-            _ = ExtractionIO.removeTree(destination)
-            throw ModuleError(.io, "cannot set the mode of '\(destination)'", field: destination, underlying: ExtractionIO.describe(code))
+            try? DurableFiles.removeTree(destination)
+            throw ModuleError(.io, "cannot set the mode of '\(destination)'", field: destination, underlying: Errno(rawValue: code).text)
         }
     }
 
@@ -307,9 +311,9 @@ final class LayerExtraction {
         case .regular:
             totalBytes += entry.size
             if existing == .file {
-                try ExtractionIO.check(ExtractionIO.withCPath(name) { unlinkat(parentFD, $0, 0) }, "cannot replace", entry)
+                try ExtractionIO.check(withCPath(name) { unlinkat(parentFD, $0, 0) }, "cannot replace", entry)
             }
-            let fd = ExtractionIO.withCPath(name) { openat(parentFD, $0, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600) }
+            let fd = withCPath(name) { openat(parentFD, $0, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600) }
             try ExtractionIO.check(fd, "cannot create", entry)
             kinds[key] = .file
             do throws(ModuleError) {
@@ -325,23 +329,23 @@ final class LayerExtraction {
             try ExtractionIO.check(close(fd), "cannot close", entry)
         case .directory:
             if existing == nil {
-                try ExtractionIO.check(ExtractionIO.withCPath(name) { mkdirat(parentFD, $0, 0o755) }, "cannot create directory", entry)
+                try ExtractionIO.check(withCPath(name) { mkdirat(parentFD, $0, 0o755) }, "cannot create directory", entry)
                 kinds[key] = .directory
                 directories.append(components)
-                let fd = ExtractionIO.withCPath(name) { openat(parentFD, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
+                let fd = withCPath(name) { openat(parentFD, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
                 try ExtractionIO.check(fd, "cannot open directory", entry)
                 let status = fchmod(fd, 0o755)
                 close(fd)
                 try ExtractionIO.check(status, "cannot set the mode of", entry)
             }
         case .symlink:
-            let status = ExtractionIO.withCPath(linkTarget) { target in ExtractionIO.withCPath(name) { symlinkat(target, parentFD, $0) } }
+            let status = withCPath(linkTarget) { target in withCPath(name) { symlinkat(target, parentFD, $0) } }
             try ExtractionIO.check(status, "cannot create symlink", entry)
             kinds[key] = .symlink(target: linkTarget)
         case .hardlink:
             let targetParent = try openDirectory(Array(hardlinkTarget.dropLast()), entry: entry)
-            let status = ExtractionIO.withCPath(hardlinkTarget[hardlinkTarget.count - 1]) { old in
-                ExtractionIO.withCPath(name) { linkat(targetParent, old, parentFD, $0, 0) }
+            let status = withCPath(hardlinkTarget[hardlinkTarget.count - 1]) { old in
+                withCPath(name) { linkat(targetParent, old, parentFD, $0, 0) }
             }
             close(targetParent)
             try ExtractionIO.check(status, "cannot create hard link", entry)
@@ -450,13 +454,13 @@ final class LayerExtraction {
             let prefix = Array(parent[...index])
             let created = kinds[Self.key(prefix)] == nil
             if created {
-                let status = ExtractionIO.withCPath(name) { mkdirat(fd, $0, 0o755) }
+                let status = withCPath(name) { mkdirat(fd, $0, 0o755) }
                 if status != 0 { close(fd) }
                 try ExtractionIO.check(status, "cannot create parent directory '\(Self.display(prefix))' of", entry)
                 kinds[Self.key(prefix)] = .directory
                 directories.append(prefix)
             }
-            let next = ExtractionIO.withCPath(name) { openat(fd, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
+            let next = withCPath(name) { openat(fd, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
             close(fd)
             try ExtractionIO.check(next, "cannot open parent directory '\(Self.display(prefix))' of", entry)
             fd = next
@@ -475,7 +479,7 @@ final class LayerExtraction {
         var fd = fcntl(rootFD, F_DUPFD_CLOEXEC, 0)
         for name in components {
             guard fd >= 0 else { break }
-            let next = ExtractionIO.withCPath(name) { openat(fd, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
+            let next = withCPath(name) { openat(fd, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
             close(fd)
             fd = next
         }
@@ -483,7 +487,7 @@ final class LayerExtraction {
             let code = errno
             let path = Self.display(components)
             throw ModuleError(.io, "cannot open directory '\(path)' in '\(destination)'\(entry.map { " for entry '\($0.displayPath)'" } ?? "")",
-                              field: entry?.displayPath ?? path, underlying: ExtractionIO.describe(code))
+                              field: entry?.displayPath ?? path, underlying: Errno(rawValue: code).text)
         }
         return fd
     }
@@ -497,11 +501,11 @@ final class LayerExtraction {
             let code = errno
             close(fd)
             if status != 0 {
-                throw ModuleError(.io, "cannot sync directory '\(Self.display(components))' in '\(destination)'", field: Self.display(components), underlying: ExtractionIO.describe(code))
+                throw ModuleError(.io, "cannot sync directory '\(Self.display(components))' in '\(destination)'", field: Self.display(components), underlying: Errno(rawValue: code).text)
             }
         }
         if fsync(rootFD) != 0 {
-            throw ModuleError(.io, "cannot sync '\(destination)'", field: destination, underlying: ExtractionIO.describe(errno))
+            throw ModuleError(.io, "cannot sync '\(destination)'", field: destination, underlying: Errno(rawValue: errno).text)
         }
     }
 
@@ -684,78 +688,19 @@ final class GzipLayerSource: ByteSource {
     }
 }
 
-// MARK: - File system helpers
+// MARK: - Entry errors
 
-package enum ExtractionIO {
-    static func describe(_ code: Int32) -> String { "\(String(cString: strerror(code))) (errno \(code))" }
-
-    static func withCPath<R>(_ bytes: [UInt8], _ body: (UnsafePointer<CChar>) -> R) -> R {
-        var terminated = bytes
-        terminated.append(0)
-        return terminated.withUnsafeBufferPointer { buffer in
-            buffer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: buffer.count) { body($0) }
-        }
-    }
-
+/// System call failures while writing a layer's entries, as errors that name the entry.
+enum ExtractionIO {
     /// Throws `.io` naming the entry when a system call returned a negative value.
     static func check(_ result: Int32, _ action: String, _ entry: TarEntry) throws(ModuleError) {
         guard result < 0 else { return }
-        let code = errno
-        throw ModuleError(.io, "\(entry.label): \(action) entry '\(entry.displayPath)' in the extraction directory", field: entry.displayPath, underlying: describe(code))
+        throw ModuleError(.io, "\(entry.label): \(action) entry '\(entry.displayPath)' in the extraction directory", field: entry.displayPath, underlying: Errno.current.text)
     }
 
     static func writeAll(_ fd: Int32, _ chunk: UnsafeRawBufferPointer, _ entry: TarEntry) throws(ModuleError) {
-        guard let code = PluginHostImages.writeAll(fd, chunk) else { return }
-        throw ModuleError(.io, "\(entry.label): cannot write entry '\(entry.displayPath)' in the extraction directory", field: entry.displayPath, underlying: describe(code))
-    }
-
-    /// Removes `path` and everything below it without following symlinks. Returns nil on
-    /// success (or if it does not exist), else what went wrong.
-    package static func removeTree(_ path: String) -> String? {
-        var status = stat()
-        if lstat(path, &status) != 0 { return errno == ENOENT ? nil : describe(errno) }
-        if status.st_mode & S_IFMT != S_IFDIR {
-            return unlink(path) == 0 ? nil : describe(errno)
-        }
-        let fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-        guard fd >= 0 else { return describe(errno) }
-        var failure = removeContents(of: fd)
-        if rmdir(path) != 0, failure == nil { failure = describe(errno) }
-        return failure
-    }
-
-    /// Empties the directory open at `fd` (and closes `fd`).
-    private static func removeContents(of fd: Int32) -> String? {
-        guard let directory = fdopendir(fd) else {
-            let text = describe(errno)
-            close(fd)
-            return text
-        }
-        defer { closedir(directory) }
-        var names: [[UInt8]] = []
-        while let entry = readdir(directory) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { Array($0.prefix(while: { $0 != 0 })) }
-            if name == [UInt8(ascii: ".")] || name == [UInt8(ascii: "."), UInt8(ascii: ".")] { continue }
-            names.append(name)
-        }
-        let parent = dirfd(directory)
-        var failure: String?
-        for name in names {
-            var status = stat()
-            let isDirectory = withCPath(name) { fstatat(parent, $0, &status, AT_SYMLINK_NOFOLLOW) } == 0 && status.st_mode & S_IFMT == S_IFDIR
-            if isDirectory {
-                let child = withCPath(name) { openat(parent, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
-                if child >= 0 {
-                    if let text = removeContents(of: child), failure == nil { failure = text }
-                } else if failure == nil {
-                    failure = describe(errno)
-                }
-            }
-            if withCPath(name, { unlinkat(parent, $0, isDirectory ? AT_REMOVEDIR : 0) }) != 0, errno != ENOENT, failure == nil {
-                failure = describe(errno)
-            }
-        }
-        return failure
+        guard let code = LinuxSupport.writeAll(fd, chunk) else { return }
+        throw ModuleError(.io, "\(entry.label): cannot write entry '\(entry.displayPath)' in the extraction directory", field: entry.displayPath, underlying: Errno(rawValue: code).text)
     }
 }
 

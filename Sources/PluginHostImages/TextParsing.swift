@@ -3,6 +3,7 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+import LinuxSupport
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -54,43 +55,8 @@ func jsonSyntaxError(_ data: Data) -> String? {
     }
 }
 
-/// The directory part of a path ("/a/b" → "/a", "b" → ".", "/a" → "/").
-package func parentDirectory(of path: String) -> String {
-    var trimmed = Substring(path)
-    while trimmed.count > 1, trimmed.hasSuffix("/") { trimmed = trimmed.dropLast() }
-    guard let slash = trimmed.lastIndex(of: "/") else { return "." }
-    if slash == trimmed.startIndex { return "/" }
-    return String(trimmed[..<slash])
-}
-
-/// The last component of a path ("/a/b/" → "b").
-package func lastPathComponent(_ path: String) -> String {
-    let parts = path.split(separator: "/")
-    return parts.last.map(String.init) ?? (path.hasPrefix("/") ? "/" : "")
-}
-
 /// A non-negative number with one decimal, rounded half up ("1.5", "12.0").
 func oneDecimal(_ value: Double) -> String {
     let tenths = Int((value * 10).rounded())
     return "\(tenths / 10).\(tenths % 10)"
-}
-
-/// Writes all of `bytes` to `fd`, again after EINTR and short writes; nil, or the errno of the
-/// write that failed.
-package func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) -> Int32? {
-    var offset = 0
-    while offset < bytes.count {
-        let written = write(fd, bytes.baseAddress! + offset, bytes.count - offset)
-        if written < 0 {
-            if errno == EINTR { continue }
-            return errno
-        }
-        offset += written
-    }
-    return nil
-}
-
-/// Writes `text` to standard error as it is, unbuffered (no line end added).
-package func writeToStandardError(_ text: String) {
-    _ = Array(text.utf8).withUnsafeBytes { writeAll(2, $0) }
 }

@@ -1,3 +1,4 @@
+import LinuxSupport
 import CIoTLinux
 import CIoTModule
 import Glibc

@@ -1,3 +1,4 @@
+import LinuxSupport
 import CIoTModule
 import Glibc
 import ModuleProtocol
@@ -17,27 +18,10 @@ let wakeWriteFD = Atomic<Int32>(-1)
 /// What start() returned, stored before the start thread writes `R`.
 let startResult = Atomic<Int32>(0)
 
-/// Writes all of `bytes` to `fd`, retrying on EINTR. A line shorter than PIPE_BUF (every
-/// diagnostic line) goes out in one write(2), so lines from different threads never interleave. Errors
-/// (the host went away: EPIPE, SIGPIPE is ignored) are dropped; nothing can be done about them.
-/// Async-signal-safe: no allocation, no locks.
-func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) {
-    guard fd >= 0, var base = bytes.baseAddress else { return }
-    var left = bytes.count
-    while left > 0 {
-        let written = write(fd, base, left)
-        if written < 0 {
-            if errno == EINTR { continue }
-            return
-        }
-        left -= written
-        base += written
-    }
-}
-
-func writeAll(_ fd: Int32, _ bytes: [UInt8]) {
-    bytes.withUnsafeBytes { writeAll(fd, $0) }
-}
+// Diagnostics and replies go out with LinuxSupport's writeAll: async-signal-safe (no allocation,
+// no locks), and a line shorter than PIPE_BUF (every diagnostic line) in one write(2), so lines
+// from different threads never interleave. Its errors (the host went away: EPIPE, SIGPIPE is
+// ignored) are dropped; nothing can be done about them.
 
 /// A diagnostic line of the runner itself, on stderr (which the host merges into the output).
 func diagnose(_ message: String) {

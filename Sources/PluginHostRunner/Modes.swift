@@ -1,3 +1,4 @@
+import LinuxSupport
 import CIoTModule
 import Glibc
 import ModuleProtocol
@@ -82,7 +83,7 @@ func runStart(_ options: Options, link: HostLink) -> Never {
         let call = Unmanaged<StartCall>.fromOpaque(context!).takeRetainedValue()
         let result = call.entry(call.host)
         startResult.store(result, ordering: .sequentiallyConsistent)
-        withUnsafeBytes(of: wakeForStartReturn) { writeAll(wakeWriteFD.load(ordering: .relaxed), $0) }
+        _ = withUnsafeBytes(of: wakeForStartReturn) { writeAll(wakeWriteFD.load(ordering: .relaxed), $0) }
         return nil
     }, call)
     guard created == 0 else {

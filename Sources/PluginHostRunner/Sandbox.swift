@@ -1,3 +1,4 @@
+import LinuxSupport
 import CIoTLinux
 import Glibc
 import ModuleProtocol
@@ -93,20 +94,6 @@ private func setSignalMask(blockAll: Bool) {
 
 private func errorText(_ code: Int32) -> String { String(cString: strerror(code)) }
 
-/// Writes `text` to an existing file (a cgroup control file); the errno value on failure.
-func writeControlFile(_ path: String, _ text: String) -> Int32? {
-    let fd = open(path, O_WRONLY | O_CLOEXEC)
-    guard fd >= 0 else { return errno }
-    defer { close(fd) }
-    let bytes = Array(text.utf8)
-    while true {
-        let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        if written == bytes.count { return nil }
-        if written < 0, errno == EINTR { continue }
-        return written < 0 ? errno : EIO
-    }
-}
-
 // MARK: - The outer runner
 
 /// The process the host started: cgroups, namespaces, then the init. Never returns.
@@ -117,7 +104,7 @@ func runSandboxOuter(_ options: Options, _ spec: SandboxSpec) -> Never {
     // 1. The cgroups, before any namespace: everything this process creates from now on is
     //    counted and limited, and the host never has to move a process that is already running.
     for directory in spec.cgroups {
-        if let code = writeControlFile(directory + "/cgroup.procs", "\(getpid())\n") {
+        if let code = Files.writeReturningErrno("\(getpid())\n", to: directory + "/cgroup.procs") {
             report.refused("cgroup \(directory)", call: "writing the runner's pid to \(directory)/cgroup.procs", code)
         }
     }
@@ -149,7 +136,7 @@ func runSandboxOuter(_ options: Options, _ spec: SandboxSpec) -> Never {
     //    descriptor the host gave this process (the connection to the host, and any other the host passes:
     //    the host closes all the rest before it executes the runner), as the unsandboxed runner
     //    has them; this process has a single thread, so no other exec can inherit them meanwhile.
-    for name in (try? directoryEntries("/proc/self/fd")) ?? [] {
+    for name in (try? Files.listing("/proc/self/fd")) ?? [] {
         guard let fd = Int32(name), fd > 2 else { continue }
         let flags = fcntl(fd, F_GETFD)
         if flags >= 0 { _ = fcntl(fd, F_SETFD, flags & ~FD_CLOEXEC) }
@@ -202,12 +189,9 @@ func runSandboxOuter(_ options: Options, _ spec: SandboxSpec) -> Never {
     startForwarding(to: initPID)
 
     // 4. Wait, then end as the module process ended.
-    var initStatus: Int32 = 0
-    while waitpid(initPID, &initStatus, 0) == -1 {
-        guard errno == EINTR else {
-            diagnose("sandbox: waiting for the sandbox's init: \(errorText(errno))")
-            finish(.sandboxFailed)
-        }
+    guard let initStatus = Subprocess.reap(initPID) else {
+        diagnose("sandbox: waiting for the sandbox's init: \(errorText(errno))")
+        finish(.sandboxFailed)
     }
     let line = String(decoding: readAll(status[0]), as: UTF8.self)
     if line.hasPrefix("status "), let moduleStatus = Int32(line.dropFirst("status ".count).prefix { $0 != "\n" }) {
@@ -216,7 +200,7 @@ func runSandboxOuter(_ options: Options, _ spec: SandboxSpec) -> Never {
     // The init ended without a report: it stopped the run itself (status 5, 70), or was killed.
     let initExitCode = (initStatus >> 8) & 0xff
     if initStatus & 0x7f != 0 || ![5, 70].contains(initExitCode) {
-        diagnose("sandbox: the sandbox's init ended (\(describeWaitStatus(initStatus))) without reporting how the module process ended")
+        diagnose("sandbox: the sandbox's init ended (\(Subprocess.describe(waitStatus: initStatus))) without reporting how the module process ended")
     }
     exitAs(initStatus)
 }
@@ -227,7 +211,7 @@ func runSandboxOuter(_ options: Options, _ spec: SandboxSpec) -> Never {
 private func sandboxEnvironment() -> [String] {
     // The Swift runtime's crash backtracer executes swift-backtrace, which is not in the sandbox.
     var environment = ["PATH=/usr/local/bin:/usr/bin:/bin", "SWIFT_BACKTRACE=enable=no"]
-    for entry in (readFile("/proc/self/environ") ?? []).split(separator: 0) {
+    for entry in ((try? Files.readBytes("/proc/self/environ")) ?? []).split(separator: 0) {
         let variable = String(decoding: entry, as: UTF8.self)
         if variable.hasPrefix("LANG=") || variable.hasPrefix("LC_") || variable.hasPrefix("TZ=") { environment.append(variable) }
     }
@@ -242,11 +226,6 @@ private func readAll(_ fd: Int32) -> [UInt8] {
         let count = read(fd, &buffer, buffer.count)
         if count > 0 { bytes += buffer[..<count] } else if count < 0, errno == EINTR { continue } else { return bytes }
     }
-}
-
-func describeWaitStatus(_ status: Int32) -> String {
-    let signal = status & 0x7f
-    return signal == 0 ? "exit status \((status >> 8) & 0xff)" : "signal \(signal)"
 }
 
 /// Exits with the same status as a process whose wait status is `status`: the same exit code,
@@ -286,7 +265,7 @@ func runSandboxInit(_ options: Options, _ spec: SandboxSpec) -> Options {
     let namespaces = Set(options.sandboxNamespaces)
     let pidNamespace = namespaces.contains("pid")
     // fork() below is safe because no thread exists yet; make sure it stays so.
-    if let tasks = try? directoryEntries("/proc/self/task"), tasks.count > 1 {
+    if let tasks = try? Files.listing("/proc/self/task"), tasks.count > 1 {
         diagnose("sandbox: the init has \(tasks.count) threads before fork; forking is not async-signal-safe then")
     }
 
@@ -331,7 +310,7 @@ func runSandboxInit(_ options: Options, _ spec: SandboxSpec) -> Options {
         }
         // When memory runs out (in the module's cgroup, or everywhere), the OOM killer takes the
         // module process before the runners, which then report how it ended.
-        if let code = writeControlFile("/proc/self/oom_score_adj", "1000\n") {
+        if let code = Files.writeReturningErrno("1000\n", to: "/proc/self/oom_score_adj") {
             report.refused("OOM preference (oom_score_adj 1000)", call: "writing /proc/self/oom_score_adj", code)
         }
         restrictProcess(spec, rooted: rooted, report: &report)
@@ -436,9 +415,9 @@ enum SandboxRoot {
         guard ciot_mount(nil, "/", nil, CIOT_MS_REC | CIOT_MS_PRIVATE, nil) == 0 else { return give(up: "making every mount private", errno) }
 
         let libraries = mappedLibraryDirectories()
-        let sources = ([spec.moduleDirectory, spec.dataDirectory] + spec.readOnlyPaths + libraries).map { realPath($0) ?? $0 }
+        let sources = ([spec.moduleDirectory, spec.dataDirectory] + spec.readOnlyPaths + libraries).map { Files.realPath($0) ?? $0 }
         guard let root = stagingCandidates.first(where: { candidate in
-            isDirectory(candidate, followingLinks: false) && !sources.contains { $0 == candidate || $0.hasPrefix(candidate + "/") }
+            Files.isDirectory(candidate, followingLinks: false) && !sources.contains { $0 == candidate || $0.hasPrefix(candidate + "/") }
         }) else {
             return give(up: "finding a directory for the new root (one of \(stagingCandidates.joined(separator: " ")) that holds no source)", ENOENT)
         }
@@ -459,23 +438,23 @@ enum SandboxRoot {
         for directory in systemDirectories {
             var info = stat()
             guard lstat(directory, &info) == 0 else { continue }
-            if info.st_mode & S_IFMT == S_IFLNK, let target = readLink(directory) {
+            if info.st_mode & S_IFMT == S_IFLNK, let target = Files.linkTarget(directory) {
                 if symlink(target, root + directory) != 0 { report.refused("\(directory) in the sandbox", call: "symlink", errno) }
             } else if let code = bind(directory, root + directory, readOnly: true) {
                 report.refused("\(directory) in the sandbox", call: "bind mount (read-only)", code)
             }
         }
-        let covered = systemDirectories.compactMap { realPath($0) }
+        let covered = systemDirectories.compactMap { Files.realPath($0) }
         for directory in libraries where !covered.contains(where: { directory == $0 || directory.hasPrefix($0 + "/") }) {
             if let code = bind(directory, root + directory, readOnly: true) {
                 report.refused("the runner's libraries in \(directory)", call: "bind mount (read-only)", code)
             }
         }
-        for path in etcFiles + (spec.network ? networkEtcFiles : []) where exists(path) {
+        for path in etcFiles + (spec.network ? networkEtcFiles : []) where Files.exists(path) {
             if let code = bind(path, root + path, readOnly: true) { report.refused("\(path) in the sandbox", call: "bind mount (read-only)", code) }
         }
         for path in spec.readOnlyPaths {
-            guard exists(path) else {
+            guard Files.exists(path) else {
                 report.refused("\(path) in the sandbox", "it does not exist on the host")
                 continue
             }
@@ -538,12 +517,12 @@ enum SandboxRoot {
     }
 
     private static func protectProc(_ proc: String, report: inout SandboxReport) {
-        for name in procReadOnly where exists(proc + "/" + name) {
+        for name in procReadOnly where Files.exists(proc + "/" + name) {
             if let code = bind(proc + "/" + name, proc + "/" + name, readOnly: true, create: false) {
                 report.refused("read-only /proc/\(name)", call: "bind mount", code)
             }
         }
-        for name in procMasked where exists(proc + "/" + name) {
+        for name in procMasked where Files.exists(proc + "/" + name) {
             if let code = bind("/dev/null", proc + "/" + name, readOnly: true, create: false) {
                 report.refused("hiding /proc/\(name)", call: "bind mount", code)
             }
@@ -554,10 +533,10 @@ enum SandboxRoot {
     /// then remounts it nosuid, nodev and, if asked, read-only. The errno value on failure.
     static func bind(_ source: String, _ target: String, readOnly: Bool, create: Bool = true) -> Int32? {
         if create {
-            if isDirectory(source, followingLinks: true) {
+            if Files.isDirectory(source, followingLinks: true) {
                 makeDirectories(target)
             } else {
-                makeDirectories(parent(of: target))
+                makeDirectories(parentDirectory(of: target))
                 let fd = open(target, O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
                 if fd >= 0 { close(fd) }
             }
@@ -578,37 +557,21 @@ enum SandboxRoot {
     /// The directories of the shared libraries mapped into this process now (the runner's
     /// executable itself excluded: the module process is forked, never executed).
     static func mappedLibraryDirectories() -> [String] {
-        guard let maps = readFile("/proc/self/maps") else { return [] }
-        let executable = readLink("/proc/self/exe")
+        guard let maps = try? Files.readBytes("/proc/self/maps") else { return [] }
+        let executable = Files.linkTarget("/proc/self/exe")
         var directories: [String] = []
         for line in String(decoding: maps, as: UTF8.self).split(separator: "\n") {
             guard let slash = line.firstIndex(of: "/") else { continue }
             let path = String(line[slash...])
             guard path != executable, !path.hasSuffix(" (deleted)"), !path.hasPrefix("/dev/"), !path.hasPrefix("/memfd:") else { continue }
-            let directory = parent(of: path)
+            let directory = parentDirectory(of: path)
             if !directories.contains(directory) { directories.append(directory) }
         }
         return directories
     }
 }
 
-// MARK: - File helpers (libc only)
-
-func exists(_ path: String) -> Bool {
-    var info = stat()
-    return stat(path, &info) == 0
-}
-
-func isDirectory(_ path: String, followingLinks: Bool) -> Bool {
-    var info = stat()
-    let result = followingLinks ? stat(path, &info) : lstat(path, &info)
-    return result == 0 && info.st_mode & S_IFMT == S_IFDIR
-}
-
-func parent(of path: String) -> String {
-    guard let slash = path.lastIndex(of: "/") else { return "." }
-    return slash == path.startIndex ? "/" : String(path[..<slash])
-}
+// MARK: - File helpers
 
 /// mkdir -p, mode 0755; errors show when something is then mounted there.
 func makeDirectories(_ path: String) {
@@ -617,35 +580,6 @@ func makeDirectories(_ path: String) {
         current += "/" + component
         _ = mkdir(current, 0o755)
     }
-}
-
-func readLink(_ path: String) -> String? {
-    var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-    let length = readlink(path, &buffer, buffer.count - 1)
-    guard length > 0 else { return nil }
-    return String(decoding: buffer[..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-}
-
-func realPath(_ path: String) -> String? {
-    guard let resolved = realpath(path, nil) else { return nil }
-    defer { free(resolved) }
-    return String(cString: resolved)
-}
-
-/// A directory that cannot be listed: what failed, for the sandbox's report.
-struct ListingFailure: Error, CustomStringConvertible {
-    var description: String
-}
-
-func directoryEntries(_ path: String) throws(ListingFailure) -> [String] {
-    guard let directory = opendir(path) else { throw ListingFailure(description: "opendir \(path): \(errorText(errno))") }
-    defer { closedir(directory) }
-    var names: [String] = []
-    while let entry = readdir(directory) {
-        let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-        if name != "." && name != ".." { names.append(name) }
-    }
-    return names
 }
 
 // MARK: - probe-sandbox
@@ -663,10 +597,9 @@ func probeSandbox(eventsFD: Int32) -> Never {
             probed.append(SandboxProbe.Namespace(name: name, refusal: "fork: \(errorText(errno))"))
             continue
         }
-        var status: Int32 = 0
-        while waitpid(child, &status, 0) == -1 && errno == EINTR {}
+        let status = Subprocess.reap(child) ?? 0
         let code = (status >> 8) & 0xff
-        let refused = status & 0x7f == 0 && code == 0 ? nil : "unshare: \(status & 0x7f == 0 ? errorText(code) : describeWaitStatus(status))"
+        let refused = status & 0x7f == 0 && code == 0 ? nil : "unshare: \(status & 0x7f == 0 ? errorText(code) : Subprocess.describe(waitStatus: status))"
         probed.append(SandboxProbe.Namespace(name: name, refusal: refused))
     }
     let noNewPrivileges = ciot_get_no_new_privs() >= 0 ? nil : "prctl: \(errorText(errno))"
@@ -684,23 +617,4 @@ func probeSandbox(eventsFD: Int32) -> Never {
         }
     }
     finish(.success)
-}
-
-/// The whole content of a (small) file; nil with errno set if it cannot be read.
-func readFile(_ path: String) -> [UInt8]? {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { return nil }
-    defer { close(fd) }
-    var bytes: [UInt8] = []
-    var buffer = [UInt8](repeating: 0, count: 16_384)
-    while true {
-        let count = read(fd, &buffer, buffer.count)
-        if count > 0 {
-            bytes += buffer[..<count]
-        } else if count == 0 {
-            return bytes
-        } else if errno != EINTR {
-            return nil
-        }
-    }
 }

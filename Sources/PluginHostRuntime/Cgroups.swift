@@ -3,6 +3,7 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+import LinuxSupport
 import Glibc
 import PluginHostImages
 import PluginHostStore
@@ -104,22 +105,22 @@ public struct CgroupDetection: Codable, Sendable, Equatable {
     /// Looks at the files under `paths`; reads only, never writes.
     public static func detect(_ paths: CgroupSystemPaths = .system) -> CgroupDetection {
         let root = paths.root
-        let unified: String? = if CgroupFiles.exists(root + "/cgroup.controllers") {
+        let unified: String? = if Files.exists(root + "/cgroup.controllers") {
             root
-        } else if CgroupFiles.exists(root + "/unified/cgroup.controllers") {
+        } else if Files.exists(root + "/unified/cgroup.controllers") {
             root + "/unified"
         } else {
             nil
         }
-        let unifiedControllers = unified.flatMap { CgroupFiles.read($0 + "/cgroup.controllers") }.map(CgroupFiles.words) ?? []
+        let unifiedControllers = unified.flatMap { (try? Files.read($0 + "/cgroup.controllers")) }.map(words) ?? []
         // v1 hierarchies: directories with cgroup.procs and without cgroup.controllers, named
         // after their controllers ("memory", "cpu,cpuacct"); the exact name first.
         let hierarchies = ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).sorted()
             .map { root + "/" + $0 }
-            .filter { CgroupFiles.isDirectory($0) && CgroupFiles.exists($0 + "/cgroup.procs") && !CgroupFiles.exists($0 + "/cgroup.controllers") }
-        let kernel = CgroupFiles.read(paths.procCgroups).map(parseProcCgroups)
-        let commandLine = CgroupFiles.words(CgroupFiles.read(paths.procCmdline) ?? "")
-        let model = CgroupFiles.read(paths.deviceTreeModel)?.trimmed
+            .filter { Files.isDirectory($0) && Files.exists($0 + "/cgroup.procs") && !Files.exists($0 + "/cgroup.controllers") }
+        let kernel = (try? Files.read(paths.procCgroups)).map(parseProcCgroups)
+        let commandLine = words((try? Files.read(paths.procCmdline)) ?? "")
+        let model = (try? Files.read(paths.deviceTreeModel))?.trimmed
 
         let runAsRoot = "plugin-host must run as root to set limits"
         let statuses = CgroupController.allCases.map { controller -> CgroupControllerStatus in
@@ -273,17 +274,17 @@ public struct CgroupSet: Sendable, Equatable {
         }
 
         // The limits.
-        let swapConfigured = (CgroupFiles.read(detection.paths.procSwaps) ?? "").split(separator: "\n").count > 1
+        let swapConfigured = ((try? Files.read(detection.paths.procSwaps)) ?? "").split(separator: "\n").count > 1
         for write in limitWrites(limits, extraTasks: extraTasks, versions: versions) {
             guard let directory = directories[write.controller] else { continue }
             let file = directory + "/" + write.file
-            if write.optional && !CgroupFiles.exists(file) {
+            if write.optional && !Files.exists(file) {
                 if swapConfigured {
                     problems.append("\(write.purpose) not applied: \(file) is absent (the kernel does no swap accounting; on v1 boot with swapaccount=1)")
                 }
                 continue
             }
-            if let code = CgroupFiles.write(file, write.value) {
+            if let code = Files.writeReturningErrno(write.value, to: file) {
                 fail(write.controller, "writing \(write.value) to \(file): \(String(cString: strerror(code)))")
             }
         }
@@ -347,7 +348,7 @@ public struct CgroupSet: Sendable, Equatable {
     /// Moves `pid` into every cgroup of the set; the problems, if any.
     public func add(pid: pid_t) -> [String] {
         joinDirectories.compactMap { directory in
-            CgroupFiles.write(directory + "/cgroup.procs", "\(pid)").map { "cannot move process \(pid) into \(directory): \(String(cString: strerror($0)))" }
+            Files.writeReturningErrno("\(pid)", to: directory + "/cgroup.procs").map { "cannot move process \(pid) into \(directory): \(String(cString: strerror($0)))" }
         }
     }
 
@@ -362,7 +363,7 @@ public struct CgroupSet: Sendable, Equatable {
     public func oomKills() -> Int? {
         guard let directory = directories[.memory], let version = versions[.memory] else { return nil }
         let file = directory + (version == .v2 ? "/memory.events" : "/memory.oom_control")
-        guard let text = CgroupFiles.read(file) else { return nil }
+        guard let text = try? Files.read(file) else { return nil }
         for line in text.split(separator: "\n") {
             let fields = line.split(separator: " ")
             if fields.count == 2, fields[0] == "oom_kill" { return Int(fields[1]) }
@@ -385,7 +386,7 @@ public struct CgroupSet: Sendable, Equatable {
     // MARK: Helpers
 
     static func processes(in directory: String) -> [pid_t] {
-        (CgroupFiles.read(directory + "/cgroup.procs") ?? "").split(separator: "\n").compactMap { pid_t($0.trimmed) }
+        ((try? Files.read(directory + "/cgroup.procs")) ?? "").split(separator: "\n").compactMap { pid_t($0.trimmed) }
     }
 
     private static func removeLeaf(_ directory: String, version: CgroupVersion, timeout: Duration) -> String? {
@@ -393,7 +394,7 @@ public struct CgroupSet: Sendable, Equatable {
         // v2 says when the last process has left: cgroup.events ("populated 0") is modified, which
         // inotify reports. Set up before the kill, so the change is not missed.
         let emptied = version == .v2 ? FileEvents(directory + "/cgroup.events", mask: UInt32(IN_MODIFY)) : nil
-        if version == .v2, CgroupFiles.exists(directory + "/cgroup.kill") { _ = CgroupFiles.write(directory + "/cgroup.kill", "1") }
+        if version == .v2, Files.exists(directory + "/cgroup.kill") { try? Files.write("1", to: directory + "/cgroup.kill") }
         while true {
             let pids = processes(in: directory)
             if pids.isEmpty {
@@ -416,7 +417,7 @@ public struct CgroupSet: Sendable, Equatable {
     /// Makes a fresh leaf; one left by a host that died is emptied and removed first. The reason
     /// on failure.
     private static func prepareLeaf(_ leaf: String, version: CgroupVersion) -> String? {
-        if CgroupFiles.isDirectory(leaf), let problem = removeLeaf(leaf, version: version, timeout: .seconds(5)) { return problem }
+        if Files.isDirectory(leaf), let problem = removeLeaf(leaf, version: version, timeout: .seconds(5)) { return problem }
         if let code = makeDirectory(leaf) { return "mkdir \(leaf): \(String(cString: strerror(code)))" }
         return nil
     }
@@ -425,10 +426,10 @@ public struct CgroupSet: Sendable, Equatable {
     /// reported through `fail` and left out of the result.
     private static func enable(_ controllers: [CgroupController], in directory: String, fail: (CgroupController, String) -> Void) -> [CgroupController] {
         let control = directory + "/cgroup.subtree_control"
-        let active = CgroupFiles.words(CgroupFiles.read(control) ?? "")
+        let active = words((try? Files.read(control)) ?? "")
         return controllers.filter { controller in
             if active.contains(controller.rawValue) { return true }
-            guard let code = CgroupFiles.write(control, "+" + controller.rawValue) else { return true }
+            guard let code = Files.writeReturningErrno("+" + controller.rawValue, to: control) else { return true }
             fail(controller, "cannot enable it in \(control): \(String(cString: strerror(code)))")
             return false
         }
@@ -505,11 +506,11 @@ public struct SandboxFeatures: Codable, Sendable, Equatable {
         var namespaces: [String: Feature] = [:]
         for name in namespaceNames {
             let path = namespaceDirectory + "/" + name
-            namespaces[name] = CgroupFiles.exists(path)
+            namespaces[name] = Files.exists(path)
                 ? Feature(available: true, detail: "the kernel has it (\(path))")
                 : Feature(available: false, detail: "the kernel lacks it (no \(path))")
         }
-        let status = CgroupFiles.read(procStatus) ?? ""
+        let status = (try? Files.read(procStatus)) ?? ""
         var noNewPrivileges = status.contains("\nNoNewPrivs:")
             ? Feature(available: true, detail: "the kernel has it (NoNewPrivs in \(procStatus))")
             : Feature(available: false, detail: "\(procStatus) has no NoNewPrivs line (Linux before 4.10 may still have it)")
@@ -546,56 +547,7 @@ public struct SandboxFeatures: Codable, Sendable, Equatable {
     }
 }
 
-// MARK: - Files
-
-
-/// Plain reads and writes of kernel files: one open, one write (a cgroup file takes one value
-/// per write(2), and a temporary file and rename, as Foundation's atomic writes do, would fail).
-enum CgroupFiles {
-    static func exists(_ path: String) -> Bool {
-        var info = stat()
-        return stat(path, &info) == 0
-    }
-
-    static func isDirectory(_ path: String) -> Bool {
-        var info = stat()
-        return stat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFDIR
-    }
-
-    /// The whole file, read until end of file (kernel files report a size of 0).
-    static func read(_ path: String) -> String? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var bytes: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 8192)
-        while true {
-            let count = Glibc.read(fd, &buffer, buffer.count)
-            if count > 0 {
-                bytes += buffer[..<count]
-            } else if count == 0 {
-                return String(decoding: bytes, as: UTF8.self)
-            } else if errno != EINTR {
-                return nil
-            }
-        }
-    }
-
-    /// Writes `text` with one write(2); the errno value on failure.
-    static func write(_ path: String, _ text: String) -> Int32? {
-        let fd = open(path, O_WRONLY | O_CLOEXEC)
-        guard fd >= 0 else { return errno }
-        defer { close(fd) }
-        let bytes = Array(text.utf8)
-        while true {
-            let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-            if written == bytes.count { return nil }
-            if written < 0, errno == EINTR { continue }
-            return written < 0 ? errno : EIO
-        }
-    }
-
-    static func words(_ text: String) -> [String] {
-        text.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\t" }).map(String.init)
-    }
+/// The words of a kernel list ("cpu memory pids", a command line).
+private func words(_ text: String) -> [String] {
+    text.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\t" }).map(String.init)
 }

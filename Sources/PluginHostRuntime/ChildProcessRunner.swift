@@ -1,3 +1,4 @@
+import LinuxSupport
 import CIoTLinux
 #if canImport(FoundationEssentials)
 import FoundationEssentials
@@ -171,10 +172,10 @@ public struct ChildProcessRunner: ModuleRunner {
         seconds.isFinite ? .nanoseconds(Int64(min(max(seconds, 0), 1e9) * 1e9)) : .seconds(1_000_000_000)
     }
 
-    private func spawnFailure(_ error: RunnerProcess.SpawnError) -> ModuleError {
+    private func spawnFailure(_ error: Subprocess.Failure) -> ModuleError {
         ModuleError(.runnerFailed,
                     "cannot run the module runner '\(executable)' (\(error.step)): build plugin-host-runner, which is installed next to plugin-host, or set PLUGIN_HOST_RUNNER to its absolute path",
-                    underlying: String(cString: strerror(error.code)))
+                    underlying: String(cString: strerror(error.errno)))
     }
 }
 
@@ -373,13 +374,6 @@ public final class ChildModuleInstance: ModuleInstance {
 /// connected, of its bootstrap socket. Not thread-safe by itself: `runHook` owns one,
 /// `ChildModuleInstance` keeps one behind a mutex.
 struct RunnerProcess {
-    struct SpawnError: Error {
-        /// The errno value.
-        var code: Int32
-        /// What failed, e.g. "posix_spawn".
-        var step: String
-    }
-
     /// What to wait on: the open read ends and the pidfd; plain descriptor numbers, valid until
     /// `closeDescriptors`, which only the owner calls, so polling them needs no lock.
     struct PollSet: Sendable {
@@ -407,65 +401,35 @@ struct RunnerProcess {
 
     // MARK: Spawning
 
-    static func spawn(executable: String, arguments: [String], eventsDescriptor: Int32) -> Result<RunnerProcess, SpawnError> {
-        guard let outputPipe = makePipe() else { return .failure(SpawnError(code: errno, step: "pipe")) }
-        guard let bootstrap = makeSocketPair() else {
+    static func spawn(executable: String, arguments: [String], eventsDescriptor: Int32) -> Result<RunnerProcess, Subprocess.Failure> {
+        guard let outputPipe = Subprocess.makePipe() else { return .failure(Subprocess.Failure(errno: errno, step: "pipe")) }
+        guard let bootstrap = Subprocess.makeSocketPair() else {
             let code = errno
             close(outputPipe.read); close(outputPipe.write)
-            return .failure(SpawnError(code: code, step: "socketpair"))
+            return .failure(Subprocess.Failure(errno: code, step: "socketpair"))
         }
         defer {
             close(outputPipe.write)
-            close(bootstrap.child)
+            close(bootstrap.1)
         }
         // Best effort: a larger buffer gives a chatty module slack between two drains.
         _ = fcntl(outputPipe.read, 1031 /* F_SETPIPE_SZ */, 1 << 20)
-
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        // The pipes are all >= 3 (makePipe), so these dup2s cannot clobber one another, and every
-        // pipe end is close-on-exec: only the dup2'ed copies survive the exec.
-        posix_spawn_file_actions_adddup2(&actions, outputPipe.write, 1)
-        posix_spawn_file_actions_adddup2(&actions, outputPipe.write, 2)
-        posix_spawn_file_actions_adddup2(&actions, bootstrap.child, eventsDescriptor)
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        // Descriptors another thread of the host opened without close-on-exec must not leak either.
-        _ = ciot_spawn_add_close_from(&actions, eventsDescriptor + 1)
-
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var noSignals = sigset_t(), allSignals = sigset_t()
-        sigemptyset(&noSignals)
-        sigfillset(&allSignals)
-        posix_spawnattr_setsigmask(&attributes, &noSignals)
-        // Signals the host ignores (SIGPIPE, say) are default again in the child.
-        posix_spawnattr_setsigdefault(&attributes, &allSignals)
-        posix_spawnattr_setpgroup(&attributes, 0)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-
         // The runner compares its parent with this after asking for a parent-death signal, so that
         // a host killed while the runner was starting does not leave an orphan behind.
-        var variables = ProcessInfo.processInfo.environment
-        variables["PLUGIN_HOST_PID"] = String(getpid())
-        let environment = variables.map { "\($0.key)=\($0.value)" }
-        let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
-        let envp: [UnsafeMutablePointer<CChar>?] = environment.map { strdup($0) } + [nil]
-        defer {
-            argv.forEach { free($0) }
-            envp.forEach { free($0) }
+        let environment = Subprocess.environment.filter { !$0.hasPrefix("PLUGIN_HOST_PID=") } + ["PLUGIN_HOST_PID=\(getpid())"]
+        // Output and errors to the pipe, the bootstrap socket where the runner looks for it; every
+        // other descriptor stays behind (close-on-exec, and closed from eventsDescriptor + 1 on).
+        let spawned = Subprocess.spawn(executable, arguments: arguments, environment: environment,
+                                       descriptors: [(outputPipe.write, 1), (outputPipe.write, 2), (bootstrap.1, eventsDescriptor)],
+                                       closeFrom: eventsDescriptor + 1)
+        switch spawned {
+        case let .failure(failure):
+            close(outputPipe.read); close(bootstrap.0)
+            return .failure(failure)
+        case let .success(child):
+            _ = fcntl(outputPipe.read, F_SETFL, fcntl(outputPipe.read, F_GETFL) | O_NONBLOCK)
+            return .success(RunnerProcess(pid: child.pid, outputFD: outputPipe.read, bootstrap: Channel(adopting: bootstrap.0), pidFD: child.pidFD))
         }
-        var pid: pid_t = 0
-        let result = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
-        guard result == 0 else {
-            close(outputPipe.read); close(bootstrap.host)
-            return .failure(SpawnError(code: result, step: "posix_spawn"))
-        }
-        _ = fcntl(outputPipe.read, F_SETFL, fcntl(outputPipe.read, F_GETFL) | O_NONBLOCK)
-        let pidFD = ciot_pidfd_open(pid)
-        if pidFD >= 0 { _ = fcntl(pidFD, F_SETFD, FD_CLOEXEC) }
-        return .success(RunnerProcess(pid: pid, outputFD: outputPipe.read, bootstrap: Channel(adopting: bootstrap.host), pidFD: pidFD))
     }
 
     private init(pid: pid_t, outputFD: Int32, bootstrap: Channel, pidFD: Int32) {
@@ -494,37 +458,6 @@ struct RunnerProcess {
     /// Moves the log lines (and notes) the connection received into the output.
     mutating func take(from connection: RunnerConnection) {
         for line in connection.takeLines() { note(line) }
-    }
-
-    /// A close-on-exec AF_UNIX SOCK_SEQPACKET socketpair whose ends are both >= 3.
-    private static func makeSocketPair() -> (host: Int32, child: Int32)? {
-        var fds: [Int32] = [-1, -1]
-        guard ciot_socket_pair(&fds) == 0 else { return nil }
-        guard let moved = movedAbove2(fds) else { return nil }
-        return (moved[0], moved[1])
-    }
-
-    /// `fds` with every descriptor below 3 moved to 3 or above (close-on-exec); nil (all closed) on failure.
-    private static func movedAbove2(_ descriptors: [Int32]) -> [Int32]? {
-        var fds = descriptors
-        for index in fds.indices where fds[index] < 3 {
-            let moved = fcntl(fds[index], F_DUPFD_CLOEXEC, 3)
-            close(fds[index])
-            fds[index] = moved
-        }
-        guard fds.allSatisfy({ $0 >= 3 }) else {
-            fds.filter { $0 >= 0 }.forEach { close($0) }
-            return nil
-        }
-        return fds
-    }
-
-    /// A close-on-exec pipe whose ends are both >= 3.
-    static func makePipe() -> (read: Int32, write: Int32)? {
-        var fds: [Int32] = [-1, -1]
-        guard ciot_pipe_cloexec(&fds) == 0 else { return nil }
-        guard let moved = movedAbove2(fds) else { return nil }
-        return (moved[0], moved[1])
     }
 
     // MARK: Reading
@@ -611,14 +544,11 @@ struct RunnerProcess {
 
     private mutating func finishExit() {
         kill(-pid, SIGKILL)
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) == -1 {
-            guard errno == EINTR else {
-                // Somebody else reaped it (a waitpid(-1) elsewhere in the host): the status is lost.
-                exit = .exited(-1)
-                readAvailable()
-                return
-            }
+        guard let status = Subprocess.reap(pid) else {
+            // Somebody else reaped it (a waitpid(-1) elsewhere in the host): the status is lost.
+            exit = .exited(-1)
+            readAvailable()
+            return
         }
         let signal = status & 0x7f
         exit = signal == 0 ? .exited((status >> 8) & 0xff) : .signaled(signal)

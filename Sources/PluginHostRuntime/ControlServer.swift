@@ -1,3 +1,4 @@
+import LinuxSupport
 import CIoTLinux
 #if canImport(FoundationEssentials)
 import FoundationEssentials
@@ -110,27 +111,27 @@ public final class ControlServer: Sendable {
         let directory = parentDirectory(of: path)
         try RuntimeDirectory.prepare(stateDirectory: runtime.stateDirectory)
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw DurableFiles.ioError("creating the control socket", path) }
+        guard fd >= 0 else { throw StateFiles.ioError("creating the control socket", path) }
         // Bound in a private directory (0700), made 0600 there, then renamed into place: the
         // socket is never reachable with looser permissions, whatever the umask.
         var template = Array((directory + "/.ctl-XXXXXX").utf8CString)
         guard let made = mkdtemp(&template) else {
             close(fd)
-            throw DurableFiles.ioError("creating a directory for the control socket in", directory)
+            throw StateFiles.ioError("creating a directory for the control socket in", directory)
         }
         let staging = String(cString: made)
         let temporary = staging + "/s"
         defer { rmdir(staging) }
-        guard bindUnix(fd, temporary) == 0 else {
+        guard UnixSocket.bind(fd, temporary) == 0 else {
             let code = errno
             close(fd)
-            throw DurableFiles.ioError("binding the control socket", temporary, code)
+            throw StateFiles.ioError("binding the control socket", temporary, code)
         }
         guard chmod(temporary, 0o600) == 0, listen(fd, 16) == 0 else {
             let code = errno
             close(fd)
             unlink(temporary)
-            throw DurableFiles.ioError("setting up the control socket", temporary, code)
+            throw StateFiles.ioError("setting up the control socket", temporary, code)
         }
         var existing = stat()
         if lstat(path, &existing) == 0, existing.st_mode & S_IFMT != S_IFSOCK {
@@ -142,11 +143,11 @@ public final class ControlServer: Sendable {
             let code = errno
             close(fd)
             unlink(temporary)
-            throw DurableFiles.ioError("moving the control socket to", path, code)
+            throw StateFiles.ioError("moving the control socket to", path, code)
         }
-        guard let wake = RunnerProcess.makePipe() else {
+        guard let wake = Subprocess.makePipe() else {
             close(fd)
-            throw DurableFiles.ioError("creating a pipe for", path)
+            throw StateFiles.ioError("creating a pipe for", path)
         }
         listener.store(fd, ordering: .releasing)
         wakeWrite.store(wake.write, ordering: .releasing)
@@ -274,16 +275,7 @@ public final class ControlServer: Sendable {
 
     /// Writes all of `data` to a stream socket (retrying short writes and EINTR); false on error.
     static func sendAll(_ fd: Int32, _ data: Data) -> Bool {
-        data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) -> Bool in
-            var offset = 0
-            while offset < raw.count {
-                let written = Glibc.send(fd, raw.baseAddress! + offset, raw.count - offset, Int32(MSG_NOSIGNAL))
-                if written < 0, errno == EINTR { continue }
-                guard written > 0 else { return false }
-                offset += written
-            }
-            return true
-        }
+        data.withUnsafeBytes { UnixSocket.sendAll(fd, $0) }
     }
 
     // MARK: - The client side
@@ -294,19 +286,19 @@ public final class ControlServer: Sendable {
     public static func send(_ request: Request, stateDirectory: String) throws(ModuleError) -> Response {
         let path = socketPath(stateDirectory: stateDirectory)
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw DurableFiles.ioError("creating a socket for", path) }
+        guard fd >= 0 else { throw StateFiles.ioError("creating a socket for", path) }
         defer { close(fd) }
-        guard connectUnix(fd, path) == 0 else {
+        guard UnixSocket.connect(fd, path) == 0 else {
             let code = errno
             if code == ENOENT || code == ECONNREFUSED {
                 throw ModuleError(.notRunning, "no plugin-host is running on \(stateDirectory) (\(path): \(String(cString: strerror(code)))); start it with `plugin-host run --state-dir \(stateDirectory)`, so module \(request.module) is not running")
             }
-            throw DurableFiles.ioError("connecting to the host's control socket", path, code)
+            throw StateFiles.ioError("connecting to the host's control socket", path, code)
         }
         guard var data = try? JSONEncoder().encode(request) else { throw ModuleError(.io, "cannot encode the request") }
         data.append(10)
         let sent = sendAll(fd, data)
-        guard sent else { throw DurableFiles.ioError("sending the request to", path) }
+        guard sent else { throw StateFiles.ioError("sending the request to", path) }
         var answer = Data()
         var buffer = [UInt8](repeating: 0, count: 65536)
         while true {
@@ -321,35 +313,4 @@ public final class ControlServer: Sendable {
         }
         return response
     }
-}
-
-// MARK: - sockaddr_un
-
-private func withUnixAddress<R>(_ path: String, _ body: (UnsafePointer<sockaddr>, socklen_t) -> R) -> R? {
-    var address = sockaddr_un()
-    address.sun_family = sa_family_t(AF_UNIX)
-    let bytes = Array(path.utf8)
-    guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
-        errno = ENAMETOOLONG
-        return nil
-    }
-    withUnsafeMutableBytes(of: &address.sun_path) { raw in
-        for (index, byte) in bytes.enumerated() { raw[index] = byte }
-    }
-    return withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-    }
-}
-
-private func bindUnix(_ fd: Int32, _ path: String) -> Int32 {
-    withUnixAddress(path) { bind(fd, $0, $1) } ?? -1
-}
-
-private func connectUnix(_ fd: Int32, _ path: String) -> Int32 {
-    withUnixAddress(path) { address, length in
-        while true {
-            let result = connect(fd, address, length)
-            if result == 0 || errno != EINTR { return result }
-        }
-    } ?? -1
 }

@@ -1,3 +1,4 @@
+import LinuxSupport
 import CIoTLinux
 #if canImport(FoundationEssentials)
 import FoundationEssentials
@@ -233,7 +234,7 @@ public final class HardwareBroker: Sendable {
 
     /// A sysfs attribute's text without its newline.
     static func readAttribute(_ path: String) -> String? {
-        CgroupFiles.read(path)?.trimmed
+        (try? Files.read(path))?.trimmed
     }
 
     /// Exports one declared line through sysfs, configures it as the config asks and hands over
@@ -256,27 +257,27 @@ public final class HardwareBroker: Sendable {
         }
         let number = chip.base + Int(line.offset)
         let classDirectory = sysfsRoot + "/class/gpio", directory = classDirectory + "/gpio\(number)"
-        if let code = CgroupFiles.write(classDirectory + "/export", String(number)) {
+        if let code = Files.writeReturningErrno(String(number), to: classDirectory + "/export") {
             return .failure(.failed("the kernel refused \(request) (exporting GPIO \(number)): \(String(cString: strerror(code)))\(code == EBUSY ? " (another consumer holds the line)" : "")", errno: code))
         }
         // Whatever fails from here unexports the line again.
         func failed(_ what: String, _ code: Int32) -> Result<Int32, Refusal> {
-            _ = CgroupFiles.write(classDirectory + "/unexport", String(number))
+            try? Files.write(String(number), to: classDirectory + "/unexport")
             return .failure(.failed("\(request): \(what) of GPIO \(number): \(String(cString: strerror(code)))", errno: code))
         }
         var waited = 0
         while access(directory + "/value", F_OK) != 0 && waited < 100 { usleep(10_000); waited += 1 }
         let activeLow = line.flags & CIOT_GPIO_V2_LINE_FLAG_ACTIVE_LOW != 0
-        if let code = CgroupFiles.write(directory + "/active_low", activeLow ? "1" : "0") { return failed("active_low", code) }
+        if let code = Files.writeReturningErrno(activeLow ? "1" : "0", to: directory + "/active_low") { return failed("active_low", code) }
         if line.direction == .output {
             // "high"/"low" are raw levels: the logical initial value through active_low.
             let active = ciot_gpio_v2_config_line_output_value(&config, 0) != 0
-            if let code = CgroupFiles.write(directory + "/direction", active != activeLow ? "high" : "low") { return failed("direction", code) }
+            if let code = Files.writeReturningErrno(active != activeLow ? "high" : "low", to: directory + "/direction") { return failed("direction", code) }
         } else {
-            if let code = CgroupFiles.write(directory + "/direction", "in") { return failed("direction", code) }
+            if let code = Files.writeReturningErrno("in", to: directory + "/direction") { return failed("direction", code) }
             let rising = line.flags & CIOT_GPIO_V2_LINE_FLAG_EDGE_RISING != 0, falling = line.flags & CIOT_GPIO_V2_LINE_FLAG_EDGE_FALLING != 0
             let edge = rising && falling ? "both" : rising ? "rising" : falling ? "falling" : "none"
-            if let code = CgroupFiles.write(directory + "/edge", edge) { return failed("edge", code) }
+            if let code = Files.writeReturningErrno(edge, to: directory + "/edge") { return failed("edge", code) }
         }
         let fd = open(directory + "/value", O_RDWR | O_CLOEXEC)
         guard fd >= 0 else { return failed("opening value", errno) }
@@ -389,7 +390,7 @@ public final class HardwareBroker: Sendable {
                 if pwrite(fd, "0", 1, 0) == 1 { driven.append("gpio\(number)") }
                 close(fd)
             }
-            _ = CgroupFiles.write(sysfsRoot + "/class/gpio/unexport", String(number))
+            try? Files.write(String(number), to: sysfsRoot + "/class/gpio/unexport")
         }
         return driven
     }

@@ -3,6 +3,7 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+import LinuxSupport
 import PluginHostImages
 import Synchronization
 #if canImport(Glibc)
@@ -36,7 +37,7 @@ public final class HostEventLoop: Sendable {
     ///   - ping: the watchdog notification (`sd_notify("WATCHDOG=1")`).
     /// - Throws: `ModuleError` `.io` if its pipe cannot be made.
     public init(runtime: HostRuntime, watchdog: Duration?, ping: @escaping @Sendable () -> Void) throws(ModuleError) {
-        guard let wake = RunnerProcess.makePipe() else {
+        guard let wake = Subprocess.makePipe() else {
             throw ModuleError(.io, "cannot create the host's wake-up pipe: raise the open-files limit", underlying: String(cString: strerror(errno)))
         }
         for fd in [wake.read, wake.write] { _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) }

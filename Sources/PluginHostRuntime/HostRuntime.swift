@@ -3,6 +3,7 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+import LinuxSupport
 import ModuleProtocol
 import PluginHostImages
 import PluginHostStore
@@ -280,8 +281,8 @@ public final class HostRuntime: Sendable {
 
     private func writeRuntimeFile(_ data: Data, to path: String) throws(ModuleError) {
         let directory = RuntimeDirectory.path(stateDirectory: stateDirectory)
-        if !DurableFiles.isDirectory(directory) && DurableFiles.linkTarget(directory) == nil { try RuntimeDirectory.prepare(stateDirectory: stateDirectory) }
-        try DurableFiles.writeAtomically(data, to: path, durable: false)
+        if !Files.isDirectory(directory, followingLinks: false) && Files.linkTarget(directory) == nil { try RuntimeDirectory.prepare(stateDirectory: stateDirectory) }
+        try StateFiles.writeAtomically(data, to: path, durable: false)
     }
 
     private func note(_ line: String) {

@@ -3,6 +3,7 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+import LinuxSupport
 import Glibc
 import ModuleProtocol
 import PluginHostStore
@@ -76,7 +77,7 @@ final class RunnerConnection: @unchecked Sendable {
         } catch {
             return .failure(HandshakeFailure(description: "cannot answer the runner's hello: \(error)", runnerClosed: error == .closed))
         }
-        guard let wake = RunnerProcess.makePipe() else {
+        guard let wake = Subprocess.makePipe() else {
             return .failure(HandshakeFailure(description: "cannot create a pipe: \(String(cString: strerror(errno)))", runnerClosed: false))
         }
         let connection = RunnerConnection(channel: accepted.channel, broker: broker, wake: wake)

@@ -3,6 +3,7 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+import LinuxSupport
 import PluginHostImages
 import PluginHostStore
 #if canImport(Glibc)
@@ -35,21 +36,21 @@ public enum RuntimeDirectory {
     @discardableResult
     public static func prepare(stateDirectory: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws(ModuleError) -> (directory: String, note: String?) {
         let link = path(stateDirectory: stateDirectory)
-        try DurableFiles.makeDirectory(stateDirectory)
+        try StateFiles.makeDirectory(stateDirectory)
         for candidate in candidates(stateDirectory: stateDirectory, environment: environment) {
             guard makePrivateDirectory(candidate) else { continue }
-            if DurableFiles.linkTarget(link) == candidate { return (candidate, nil) }
-            if DurableFiles.isDirectory(link) {
+            if Files.linkTarget(link) == candidate { return (candidate, nil) }
+            if Files.isDirectory(link, followingLinks: false) {
                 // A plain directory from an earlier host: it held only runtime files.
                 let old = link + ".old-\(getpid())"
-                try DurableFiles.move(link, to: old)
-                try DurableFiles.removeTree(old)
+                try StateFiles.move(link, to: old)
+                try StateFiles.removeTree(old)
             }
-            try DurableFiles.switchLink(link, to: candidate)
+            try StateFiles.switchLink(link, to: candidate)
             return (candidate, nil)
         }
-        if DurableFiles.linkTarget(link) != nil { try DurableFiles.removeFile(link) }
-        try DurableFiles.makeDirectory(link)
+        if Files.linkTarget(link) != nil { try StateFiles.removeFile(link) }
+        try StateFiles.makeDirectory(link)
         return (link, "no writable tmpfs runtime directory (/run, $XDG_RUNTIME_DIR): runtime status is kept in \(link), written on changes only")
     }
 

@@ -3,6 +3,7 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+import LinuxSupport
 import ModuleProtocol
 import PluginHostImages
 import PluginHostStore

@@ -3,6 +3,7 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+import LinuxSupport
 import PluginHostImages
 #if canImport(Glibc)
 import Glibc
@@ -111,14 +112,14 @@ struct Journal {
             throw ModuleError(.io, "cannot encode a journal entry")
         }
         line.append(UInt8(ascii: "\n"))
-        let created = !DurableFiles.exists(path)
+        let created = !Files.exists(path, followingLinks: false)
         let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw DurableFiles.ioError("opening journal", path) }
+        guard fd >= 0 else { throw StateFiles.ioError("opening journal", path) }
         defer { close(fd) }
         let written = line.withUnsafeBytes { write(fd, $0.baseAddress!, $0.count) }
-        guard written == line.count else { throw DurableFiles.ioError("appending to journal", path) }
-        guard fsync(fd) == 0 else { throw DurableFiles.ioError("fsync of journal", path) }
-        if created { try DurableFiles.syncParent(of: path) }
+        guard written == line.count else { throw StateFiles.ioError("appending to journal", path) }
+        guard fsync(fd) == 0 else { throw StateFiles.ioError("fsync of journal", path) }
+        if created { try StateFiles.syncParent(of: path) }
         Self.inject("after", entry.step)
     }
 
@@ -127,8 +128,8 @@ struct Journal {
     private func repairTornTail() throws(ModuleError) {
         guard let data = FileManager.default.contents(atPath: path), let last = data.last, last != UInt8(ascii: "\n") else { return }
         let keep = data.lastIndex(of: UInt8(ascii: "\n")).map { $0 + 1 } ?? 0
-        guard truncate(path, off_t(keep)) == 0 else { throw DurableFiles.ioError("repairing journal", path) }
-        try DurableFiles.sync(path)
+        guard truncate(path, off_t(keep)) == 0 else { throw StateFiles.ioError("repairing journal", path) }
+        try StateFiles.sync(path)
     }
 
     /// Keeps the journal short: once it holds more than `limit` lines and no transaction is open,
@@ -147,7 +148,7 @@ struct Journal {
         for entry in all where kept.contains(entry.transaction) {
             if let line = try? encoder.encode(entry) { data.append(line); data.append(UInt8(ascii: "\n")) }
         }
-        try DurableFiles.writeAtomically(data, to: path)
+        try StateFiles.writeAtomically(data, to: path)
     }
 
     // MARK: - Fault injection (debug builds only)

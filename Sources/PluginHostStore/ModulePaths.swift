@@ -3,6 +3,7 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+import LinuxSupport
 import PluginHostImages
 
 /// The on-disk layout of installed modules under the host state directory:
@@ -41,7 +42,7 @@ package struct ModulePaths {
 
     /// The version directory a link (`current`, `previous`) points at, or nil.
     package func target(of link: String) -> String? {
-        guard let target = DurableFiles.linkTarget(link), target.hasPrefix("versions/") else { return nil }
+        guard let target = Files.linkTarget(link), target.hasPrefix("versions/") else { return nil }
         return String(target.dropFirst("versions/".count))
     }
 

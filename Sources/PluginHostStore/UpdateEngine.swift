@@ -3,6 +3,7 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+import LinuxSupport
 import PluginHostImages
 #if canImport(Glibc)
 import Glibc
@@ -40,7 +41,7 @@ public final class UpdateEngine {
         self.runner = runner
         self.limits = limits
         lock = try StateLock(stateDirectory: stateDirectory, wait: waitingForLock)
-        try DurableFiles.makeDirectory(stateDirectory + "/modules")
+        try StateFiles.makeDirectory(stateDirectory + "/modules")
         try recover()
     }
 
@@ -62,7 +63,7 @@ public final class UpdateEngine {
     /// - Throws: `ModuleError` `.notInstalled` if the host has never had this module.
     public static func status(id: String, stateDirectory: String) throws(ModuleError) -> ModuleStatus {
         let paths = ModulePaths(stateDirectory: stateDirectory, id: id)
-        guard ModuleManifest.isModuleID(id), DurableFiles.isDirectory(paths.root) else {
+        guard ModuleManifest.isModuleID(id), Files.isDirectory(paths.root, followingLinks: false) else {
             throw ModuleError(.notInstalled, "module '\(id)' is not installed on this host: `plugin-host list` shows what is", field: id)
         }
         return try paths.status(id: id)
@@ -104,7 +105,7 @@ public final class UpdateEngine {
         guard let runner else {
             throw ModuleError(.runnerFailed, "no module runner is available to run the module's hooks and health check: install plugin-host-runner next to plugin-host or set PLUGIN_HOST_RUNNER")
         }
-        for directory in [paths.root, paths.versions, paths.data, paths.snapshots, paths.logs] { try DurableFiles.makeDirectory(directory) }
+        for directory in [paths.root, paths.versions, paths.data, paths.snapshots, paths.logs] { try StateFiles.makeDirectory(directory) }
 
         let transaction = Self.newTransactionID()
         let newDirectory = "\(manifest.version)@\(transaction)"
@@ -114,18 +115,18 @@ public final class UpdateEngine {
         // Unpack into a staging directory, then rename it into place: a version directory exists
         // only when it is complete.
         let staging = paths.staging(transaction)
-        try DurableFiles.removeTree(staging)
-        guard mkdir(staging, 0o755) == 0 else { throw DurableFiles.ioError("creating", staging) }
+        try StateFiles.removeTree(staging)
+        guard mkdir(staging, 0o755) == 0 else { throw StateFiles.ioError("creating", staging) }
         do {
             try LayerExtractor.extract(image, into: staging + "/files", limits: limits)
             let record = InstalledImage(version: manifest.version, imageManifestDigest: image.imageManifestDigest.description,
                                         manifestDigest: image.manifestDigest.description, keyID: image.keyID,
                                         installedAt: Date().timeIntervalSince1970)
-            try DurableFiles.writeAtomically(try manifest.canonicalJSON(), to: staging + "/manifest.json")
-            try DurableFiles.writeAtomically(try OCI.encode(record), to: staging + "/image.json")
-            try DurableFiles.move(staging, to: paths.version(newDirectory))
+            try StateFiles.writeAtomically(try manifest.canonicalJSON(), to: staging + "/manifest.json")
+            try StateFiles.writeAtomically(try OCI.encode(record), to: staging + "/image.json")
+            try StateFiles.move(staging, to: paths.version(newDirectory))
         } catch {
-            try? DurableFiles.removeTree(staging)
+            try? StateFiles.removeTree(staging)
             try update.close(.rolledBack, reason: "unpacking failed: \(error.message)", result: .rolledBack)
             throw error
         }
@@ -143,7 +144,7 @@ public final class UpdateEngine {
             try steps.hook("install", new.manifest.hooks.install)
             try update.write(.installed)
             try update.write(.activating)
-            try DurableFiles.switchLink(paths.current, to: paths.linkValue(newDirectory))
+            try StateFiles.switchLink(paths.current, to: paths.linkValue(newDirectory))
             try update.write(.activated)
             try steps.hook("start", new.manifest.hooks.start)
             instance = try steps.startModule()
@@ -173,12 +174,12 @@ public final class UpdateEngine {
     /// go. Idempotent, so recovery can run it again.
     private func finishUpdate(_ update: inout Transaction) throws(ModuleError) {
         let paths = update.paths
-        if let from = update.from, DurableFiles.isDirectory(paths.version(from)) {
-            try DurableFiles.switchLink(paths.previous, to: paths.linkValue(from))
+        if let from = update.from, Files.isDirectory(paths.version(from), followingLinks: false) {
+            try StateFiles.switchLink(paths.previous, to: paths.linkValue(from))
         } else {
-            try DurableFiles.removeFile(paths.previous)
+            try StateFiles.removeFile(paths.previous)
         }
-        try DurableFiles.removeTree(paths.snapshot(update.id))
+        try StateFiles.removeTree(paths.snapshot(update.id))
         try collectGarbage(paths)
         try update.close(.done, reason: nil, result: .committed)
     }
@@ -196,10 +197,10 @@ public final class UpdateEngine {
         if reached.contains(.snapshotted), let steps { try? steps.hook("rollback", steps.new.manifest.hooks.rollback) }
         try restoreSnapshot(paths, transaction: update.id)
         if let to = update.to, paths.target(of: paths.current) == to {
-            if let from = update.from, DurableFiles.isDirectory(paths.version(from)) {
-                try DurableFiles.switchLink(paths.current, to: paths.linkValue(from))
+            if let from = update.from, Files.isDirectory(paths.version(from), followingLinks: false) {
+                try StateFiles.switchLink(paths.current, to: paths.linkValue(from))
             } else {
-                try DurableFiles.removeFile(paths.current)
+                try StateFiles.removeFile(paths.current)
             }
         }
         if let steps { try? steps.hook("failure", steps.new.manifest.hooks.failure) }
@@ -211,14 +212,14 @@ public final class UpdateEngine {
     /// by two renames, so that a crash in between leaves the snapshot for the next attempt.
     private func restoreSnapshot(_ paths: ModulePaths, transaction: String) throws(ModuleError) {
         let snapshot = paths.snapshot(transaction)
-        guard DurableFiles.isDirectory(snapshot) else { return }
+        guard Files.isDirectory(snapshot, followingLinks: false) else { return }
         let discard = paths.root + "/data.discard-" + transaction
-        if DurableFiles.exists(paths.data) {
-            try DurableFiles.removeTree(discard)
-            try DurableFiles.move(paths.data, to: discard)
+        if Files.exists(paths.data, followingLinks: false) {
+            try StateFiles.removeTree(discard)
+            try StateFiles.move(paths.data, to: discard)
         }
-        try DurableFiles.move(snapshot, to: paths.data)
-        try DurableFiles.removeTree(discard)
+        try StateFiles.move(snapshot, to: paths.data)
+        try StateFiles.removeTree(discard)
     }
 
     /// Removes what no closed transaction needs: staging and discarded directories, unfinished
@@ -226,15 +227,15 @@ public final class UpdateEngine {
     private func collectGarbage(_ paths: ModulePaths) throws(ModuleError) {
         let keep = Set([paths.target(of: paths.current), paths.target(of: paths.previous)].compactMap { $0 })
         for name in (try? FileManager.default.contentsOfDirectory(atPath: paths.versions)) ?? [] where !keep.contains(name) {
-            try DurableFiles.removeTree(paths.version(name))
+            try StateFiles.removeTree(paths.version(name))
         }
         for name in (try? FileManager.default.contentsOfDirectory(atPath: paths.snapshots)) ?? [] {
-            try DurableFiles.removeTree(paths.snapshots + "/" + name)
+            try StateFiles.removeTree(paths.snapshots + "/" + name)
         }
         for name in (try? FileManager.default.contentsOfDirectory(atPath: paths.root)) ?? [] where name.hasPrefix("data.discard-") || name.hasSuffix(".new") {
-            try DurableFiles.removeTree(paths.root + "/" + name)
+            try StateFiles.removeTree(paths.root + "/" + name)
         }
-        try DurableFiles.sync(paths.versions)
+        try StateFiles.sync(paths.versions)
         try pruneLogs(paths)
     }
 
@@ -242,7 +243,7 @@ public final class UpdateEngine {
     private func pruneLogs(_ paths: ModulePaths) throws(ModuleError) {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: paths.logs), names.count > 10 else { return }
         let byAge = names.sorted { (modificationTime(paths.logs + "/" + $0)) < (modificationTime(paths.logs + "/" + $1)) }
-        for name in byAge.dropLast(10) { try DurableFiles.removeTree(paths.logs + "/" + name) }
+        for name in byAge.dropLast(10) { try StateFiles.removeTree(paths.logs + "/" + name) }
     }
 
     private func modificationTime(_ path: String) -> Double {
@@ -267,10 +268,10 @@ public final class UpdateEngine {
         guard let current = paths.target(of: paths.current) else {
             throw ModuleError(.notInstalled, "module '\(id)' is not installed on this host: `plugin-host list` shows what is", field: id)
         }
-        guard let previous = paths.target(of: paths.previous), DurableFiles.isDirectory(paths.version(previous)) else {
+        guard let previous = paths.target(of: paths.previous), Files.isDirectory(paths.version(previous), followingLinks: false) else {
             throw ModuleError(.nothingToRollBack, "module '\(id)' has no previous version to roll back to (it was installed once, or already rolled back)", field: id)
         }
-        try DurableFiles.makeDirectory(paths.logs)
+        try StateFiles.makeDirectory(paths.logs)
         var transaction = Transaction(paths: paths, id: Self.newTransactionID(), kind: .rollback, from: current, to: previous)
         try transaction.write(.begin)
         if let runner, let new = try? paths.installed(current) {
@@ -283,12 +284,12 @@ public final class UpdateEngine {
 
     private func finishRollback(_ transaction: inout Transaction, reason: String? = nil) throws(ModuleError) {
         let paths = transaction.paths
-        if let to = transaction.to, DurableFiles.isDirectory(paths.version(to)) {
+        if let to = transaction.to, Files.isDirectory(paths.version(to), followingLinks: false) {
             if !transaction.steps.contains(.activating) { try transaction.write(.activating) }
-            try DurableFiles.switchLink(paths.current, to: paths.linkValue(to))
+            try StateFiles.switchLink(paths.current, to: paths.linkValue(to))
             if !transaction.steps.contains(.activated) { try transaction.write(.activated) }
         }
-        try DurableFiles.removeFile(paths.previous)
+        try StateFiles.removeFile(paths.previous)
         try collectGarbage(paths)
         try transaction.close(.done, reason: reason, result: .rollbackDone)
     }
@@ -298,14 +299,14 @@ public final class UpdateEngine {
     /// reinstalling it finds its data again.
     public func remove(id: String, purgeData: Bool) throws(ModuleError) {
         let paths = ModulePaths(stateDirectory: stateDirectory, id: id)
-        guard ModuleManifest.isModuleID(id), DurableFiles.isDirectory(paths.root) else {
+        guard ModuleManifest.isModuleID(id), Files.isDirectory(paths.root, followingLinks: false) else {
             throw ModuleError(.notInstalled, "module '\(id)' is not installed on this host: `plugin-host list` shows what is", field: id)
         }
         if purgeData {
             // Renamed away first, so a crash leaves either the whole module or garbage.
             let garbage = stateDirectory + "/modules/.removed-\(id)-\(Self.newTransactionID())"
-            try DurableFiles.move(paths.root, to: garbage)
-            try DurableFiles.removeTree(garbage)
+            try StateFiles.move(paths.root, to: garbage)
+            try StateFiles.removeTree(garbage)
             return
         }
         var transaction = Transaction(paths: paths, id: Self.newTransactionID(), kind: .remove, from: paths.target(of: paths.current), to: nil)
@@ -315,8 +316,8 @@ public final class UpdateEngine {
 
     private func finishRemove(_ transaction: inout Transaction) throws(ModuleError) {
         let paths = transaction.paths
-        try DurableFiles.removeFile(paths.current)
-        try DurableFiles.removeFile(paths.previous)
+        try StateFiles.removeFile(paths.current)
+        try StateFiles.removeFile(paths.previous)
         try collectGarbage(paths)
         try transaction.close(.done, reason: nil, result: .committed)
     }
@@ -328,7 +329,7 @@ public final class UpdateEngine {
         let root = stateDirectory + "/modules"
         for name in (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? [] {
             if name.hasPrefix(".removed-") {
-                try DurableFiles.removeTree(root + "/" + name)
+                try StateFiles.removeTree(root + "/" + name)
                 continue
             }
             guard ModuleManifest.isModuleID(name) else { continue }
@@ -396,7 +397,7 @@ struct Transaction {
     mutating func close(_ step: JournalEntry.Step, reason: String?, result: TransactionRecord.Result) throws(ModuleError) {
         let record = TransactionRecord(transaction: id, kind: kind, from: from, to: to, result: result, reason: reason,
                                        logDirectory: paths.log(id), finishedAt: Date().timeIntervalSince1970, finishedIn: .now)
-        try DurableFiles.writeAtomically(try OCI.encode(record), to: paths.stateFile)
+        try StateFiles.writeAtomically(try OCI.encode(record), to: paths.stateFile)
         try write(step, detail: reason)
         self.record = record
         try? paths.journal.compact()

@@ -3,6 +3,7 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+import LinuxSupport
 import PluginHostImages
 
 /// The steps of one update that run module code or copy its data, with their output kept in
@@ -37,10 +38,10 @@ package struct UpdateSteps {
     func snapshot() throws(ModuleError) {
         let target = paths.snapshot(transaction)
         let temporary = target + ".tmp"
-        try DurableFiles.removeTree(temporary)
-        try DurableFiles.removeTree(target)
-        try DurableFiles.copyTree(paths.data, to: temporary)
-        try DurableFiles.move(temporary, to: target)
+        try StateFiles.removeTree(temporary)
+        try StateFiles.removeTree(target)
+        try StateFiles.copyTree(paths.data, to: temporary)
+        try StateFiles.move(temporary, to: target)
     }
 
     func startModule() throws(ModuleError) -> any ModuleInstance {
@@ -76,10 +77,10 @@ package struct UpdateSteps {
     /// Writes `logs/<transaction>/NN-<name>.log` and returns its path.
     @discardableResult
     private func saveLog(name: String, header: String, body: String) throws(ModuleError) -> String {
-        try DurableFiles.makeDirectory(logDirectory)
+        try StateFiles.makeDirectory(logDirectory)
         let count = ((try? FileManager.default.contentsOfDirectory(atPath: logDirectory))?.count ?? 0) + 1
         let file = logDirectory + "/" + (count < 10 ? "0" : "") + "\(count)-\(name).log"
-        try DurableFiles.writeAtomically(Data((header + "\n" + body + (body.hasSuffix("\n") || body.isEmpty ? "" : "\n")).utf8), to: file)
+        try StateFiles.writeAtomically(Data((header + "\n" + body + (body.hasSuffix("\n") || body.isEmpty ? "" : "\n")).utf8), to: file)
         return file
     }
 

@@ -1,3 +1,4 @@
+import LinuxSupport
 import ArgumentParser
 #if canImport(FoundationEssentials)
 import FoundationEssentials

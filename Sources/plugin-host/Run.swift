@@ -1,3 +1,4 @@
+import LinuxSupport
 import ArgumentParser
 #if canImport(FoundationEssentials)
 import FoundationEssentials
@@ -118,38 +119,5 @@ func offThePool<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
     await withCheckedContinuation { continuation in
         let created = startDetachedThread(name: "plugin-host work") { continuation.resume(returning: work()) }
         if created != 0 { continuation.resume(returning: work()) }
-    }
-}
-
-/// sd_notify(3) without libsystemd: one datagram to $NOTIFY_SOCKET. Does nothing when the
-/// variable is not set (not started by systemd, or not Type=notify).
-enum SystemdNotify {
-    /// Half the watchdog interval systemd asks for (`WATCHDOG_USEC`, for this process when
-    /// `WATCHDOG_PID` is set); nil without a watchdog.
-    static var watchdogInterval: Duration? {
-        let environment = ProcessInfo.processInfo.environment
-        guard let text = environment["WATCHDOG_USEC"], let microseconds = Int64(text), microseconds > 0 else { return nil }
-        if let pid = environment["WATCHDOG_PID"], Int32(pid) != getpid() { return nil }
-        return .microseconds(microseconds / 2)
-    }
-
-    static func send(_ message: String) {
-        guard let path = ProcessInfo.processInfo.environment["NOTIFY_SOCKET"], !path.isEmpty, path.utf8.count < 108 else { return }
-        let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { return }
-        defer { close(fd) }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        var bytes = Array(path.utf8)
-        if bytes.first == UInt8(ascii: "@") { bytes[0] = 0 } // abstract namespace
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            for (i, b) in bytes.enumerated() { raw[i] = b }
-        }
-        let length = socklen_t(MemoryLayout<sa_family_t>.size + bytes.count)
-        _ = message.withCString { text in
-            withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(fd, text, strlen(text), Int32(MSG_NOSIGNAL), $0, length) }
-            }
-        }
     }
 }

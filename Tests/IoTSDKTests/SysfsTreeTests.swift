@@ -1,3 +1,4 @@
+import LinuxSupport
 import Foundation
 import Testing
 @testable import IoTSDK
@@ -95,6 +96,6 @@ struct SysfsTreeTests {
     }
 
     @Test func naturalOrderSortsNumbersByValue() {
-        #expect(["gpiochip10", "gpiochip2", "gpiochip1"].sorted(by: SysfsFiles.naturalOrder) == ["gpiochip1", "gpiochip2", "gpiochip10"])
+        #expect(["gpiochip10", "gpiochip2", "gpiochip1"].sorted(by: Files.naturalOrder) == ["gpiochip1", "gpiochip2", "gpiochip10"])
     }
 }

@@ -1,3 +1,4 @@
+import LinuxSupport
 import Foundation
 import Testing
 import TestSupport
@@ -74,7 +75,7 @@ struct HostRuntimeTests {
         let paths = ModulePaths(stateDirectory: f.state, id: UpdateFixture.id)
         var record = try #require(paths.lastRecord())
         record.finishedIn = BootInstant(bootID: "00000000-0000-0000-0000-000000000000", seconds: 1)
-        try DurableFiles.writeAtomically(try OCI.encode(record), to: paths.stateFile)
+        try StateFiles.writeAtomically(try OCI.encode(record), to: paths.stateFile)
 
         let runtime = try Self.quickRuntime(f)
         try runtime.start()
@@ -94,7 +95,7 @@ struct HostRuntimeTests {
         let run = RuntimeDirectory.path(stateDirectory: f.state)
         if getuid() == 0 {
             // <state>/run is a link to a directory under /run.
-            let target = try #require(DurableFiles.linkTarget(run))
+            let target = try #require(Files.linkTarget(run))
             #expect(target.hasPrefix("/run/plugin-host-"), "\(target)")
         }
         let status = HostRuntime.statusPath(stateDirectory: f.state)

@@ -1,3 +1,4 @@
+import LinuxSupport
 import CSQLite
 import Dispatch
 import Synchronization
@@ -143,7 +144,7 @@ public final class Database: @unchecked Sendable {
     /// Whether `path`'s folder is `directory` or inside it (both resolved through symlinks).
     static func isInside(_ path: String, directory: String) -> Bool {
         let folder = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
-        guard let inner = SysfsFiles.realPath(folder.isEmpty ? "/" : folder), let outer = SysfsFiles.realPath(directory) else { return false }
+        guard let inner = Files.realPath(folder.isEmpty ? "/" : folder), let outer = Files.realPath(directory) else { return false }
         return inner == outer || inner.hasPrefix(outer == "/" ? "/" : outer + "/")
     }
 

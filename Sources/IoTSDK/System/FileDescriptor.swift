@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import LinuxSupport
 import CIoTLinux
 import Synchronization
 

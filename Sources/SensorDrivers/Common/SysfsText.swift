@@ -6,9 +6,12 @@ import Musl
 import Darwin
 #endif
 import IoTSDK
+import LinuxSupport
 
 /// Reading and writing the small text attributes of sysfs (`w1_slave`, `in_temp_input`,
-/// `resolution`…) and listing sysfs directories, for the sysfs-based drivers (DS18B20, IIO).
+/// `resolution`…) for the sysfs-based drivers (DS18B20, IIO): LinuxSupport's `Files`, with each
+/// failure as the `HardwareError` a driver reports. Listing and existence are `Files.list` and
+/// `Files.exists`.
 ///
 /// Every call is a plain blocking system call. A read of a sensor attribute can take as long as
 /// the kernel driver's conversion (a DS18B20 `w1_slave` about 750 ms), so callers run these on a
@@ -20,20 +23,11 @@ enum SysfsText {
     ///   `.permissionDenied`, `.timeout` (the kernel driver gave up, e.g. a 1-Wire slave that did
     ///   not answer), `.ioError` for any other errno.
     static func read(_ path: String, what: String) throws(HardwareError) -> String {
-        let fd = Syscall.open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw error(errno, what, path) }
-        defer { _ = close(fd) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { Syscall.read(fd, $0) }
-            if n < 0 { throw error(errno, what, path) }
-            if n == 0 { break }
-            bytes.append(contentsOf: chunk[0..<n])
+        do {
+            return try Files.readAttribute(path)
+        } catch {
+            throw Self.error(error.errno.rawValue, what, path)
         }
-        var text = String(decoding: bytes, as: UTF8.self)
-        while text.last == "\n" || text.last == "\0" { text.removeLast() }
-        return text
     }
 
     /// The file's contents, or nil when it does not exist or cannot be read (optional attributes).
@@ -46,20 +40,12 @@ enum SysfsText {
     /// - Throws: `HardwareError` naming the file (`.invalidArgument` when the kernel rejects the
     ///   value with EINVAL).
     static func write(_ text: String, to path: String, what: String) throws(HardwareError) {
-        let fd = Syscall.open(path, O_WRONLY | O_TRUNC | O_CLOEXEC)
-        guard fd >= 0 else { throw error(errno, what, path) }
-        defer { _ = close(fd) }
-        let bytes = Array(text.utf8)
-        let n = bytes.withUnsafeBytes { Syscall.write(fd, $0) }
-        if n < 0 { throw error(errno, what, path) }
+        do {
+            try Files.write(text, to: path, truncate: true)
+        } catch {
+            throw Self.error(error.errno.rawValue, what, path)
+        }
     }
-
-    /// The names in a directory (without "." and ".."), numbered names in numeric order
-    /// ("iio:device2" before "iio:device10"); empty when the directory is missing.
-    static func list(_ path: String) -> [String] { SysfsFiles.list(path) }
-
-    /// Whether something exists at `path` (a symbolic link is followed).
-    static func exists(_ path: String) -> Bool { SysfsFiles.exists(path) }
 
     /// A `HardwareError` for a failed open/read/write of a sysfs attribute, saying what to check.
     static func error(_ value: Int32, _ what: String, _ path: String) -> HardwareError {

@@ -1,3 +1,4 @@
+import LinuxSupport
 import IoTSDK
 
 /// A Maxim DS18B20 1-Wire thermometer (and the DS18S20, DS1822, DS1825 and DS28EA00), read
@@ -60,11 +61,11 @@ public actor DS18B20: Sensor {
             throw SensorError(.wrongChip, chip: name, "family code 0x\(W1ThermometerFamily.hex(id.family)) is \(W1ThermometerFamily.otherPart(id.family)), not a thermometer (expected 0x28 DS18B20, or 0x10 DS18S20, 0x22 DS1822, 0x3B DS1825, 0x42 DS28EA00): pick another ID from W1Devices.thermometers()")
         }
         let directory = W1Devices.directory(paths: paths) + "/" + id.rawValue
-        guard SysfsText.exists(directory) else {
+        guard Files.exists(directory) else {
             let present = W1Devices.all(paths: paths).map(\.rawValue)
             throw HardwareError(.notFound, "no 1-Wire slave \(id) in \(W1Devices.directory(paths: paths)); slaves present: \(present.isEmpty ? "none (is the w1 bus enabled? on a Raspberry Pi add dtoverlay=w1-gpio to config.txt; check the 4.7 kΩ pull-up)" : present.joined(separator: ", "))", location: directory)
         }
-        guard SysfsText.exists(directory + "/w1_slave") else {
+        guard Files.exists(directory + "/w1_slave") else {
             throw HardwareError(.notFound, "\(directory) has no w1_slave file: the w1_therm driver is not bound to it (sudo modprobe w1_therm)", location: directory)
         }
         self.id = id
@@ -138,7 +139,7 @@ public actor DS18B20: Sensor {
     public func resolution() async throws -> Resolution {
         guard family.hasProgrammableResolution else { throw fixedResolution() }
         let path = directory + "/resolution"
-        if SysfsText.exists(path) {
+        if Files.exists(path) {
             let text = try await OffPoolThread.run {
                 try SysfsText.read(path, what: "reading the resolution")
             }
@@ -166,7 +167,7 @@ public actor DS18B20: Sensor {
         guard family.hasProgrammableResolution else { throw fixedResolution() }
         let attribute = directory + "/resolution"
         let text = "\(resolution.bits)\n"
-        if SysfsText.exists(attribute) {
+        if Files.exists(attribute) {
             let readBack = try await OffPoolThread.run {
                 try SysfsText.write(text, to: attribute, what: "setting the resolution")
                 return try SysfsText.read(attribute, what: "reading back the resolution")
@@ -189,7 +190,7 @@ public actor DS18B20: Sensor {
     /// - Throws: `HardwareError` when the attribute cannot be read.
     public func isParasitePowered() async throws -> Bool? {
         let path = directory + "/ext_power"
-        guard SysfsText.exists(path) else { return nil }
+        guard Files.exists(path) else { return nil }
         let text = try await OffPoolThread.run {
             try SysfsText.read(path, what: "reading the power mode")
         }

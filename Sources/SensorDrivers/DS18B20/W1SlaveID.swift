@@ -1,3 +1,4 @@
+import LinuxSupport
 import IoTSDK
 
 /// The kernel's name for a 1-Wire slave: family code, a dash, and the 48-bit serial number in
@@ -53,7 +54,7 @@ public enum W1Devices {
     /// Every slave present, sorted by ID; bus masters (`w1_bus_master1`) are left out. Empty when
     /// the w1 subsystem is not loaded (on a Raspberry Pi: `dtoverlay=w1-gpio` in config.txt).
     public static func all(paths: LinuxPaths = .system) -> [W1SlaveID] {
-        SysfsText.list(directory(paths: paths)).compactMap(W1SlaveID.init(rawValue:)).sorted()
+        Files.list(directory(paths: paths)).compactMap(W1SlaveID.init(rawValue:)).sorted()
     }
 
     /// The slaves whose family code is a `w1_therm` thermometer (DS18B20 0x28, DS18S20 0x10,

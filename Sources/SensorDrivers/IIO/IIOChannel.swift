@@ -1,3 +1,4 @@
+import LinuxSupport
 import IoTSDK
 
 /// One input channel of an IIO device, as its sysfs attribute names describe it
@@ -106,6 +107,6 @@ public struct IIOChannel: Sendable, Hashable, CustomStringConvertible {
                 rawAttribute: infos.contains(.raw) ? "in_\(name)_raw" : nil,
                 scaleAttribute: find(.scale), offsetAttribute: find(.offset)))
         }
-        return channels.sorted { SysfsFiles.naturalOrder($0.name, $1.name) }
+        return channels.sorted { Files.naturalOrder($0.name, $1.name) }
     }
 }

@@ -1,3 +1,4 @@
+import LinuxSupport
 import IoTSDK
 
 /// A device of the Linux Industrial I/O subsystem: `/sys/bus/iio/devices/iio:deviceN`, with the
@@ -31,7 +32,7 @@ public struct IIODevice: Sendable, Hashable, CustomStringConvertible {
         self.path = path
         self.name = try SysfsText.read(path + "/name", what: "reading the IIO device name")
         self.label = SysfsText.readIfPresent(path + "/label")
-        self.channels = IIOChannel.channels(inAttributes: SysfsText.list(path))
+        self.channels = IIOChannel.channels(inAttributes: Files.list(path))
     }
 
     /// The channel called `name` (`temp`, `voltage0`…), or nil.
@@ -55,7 +56,7 @@ public enum IIODevices {
     /// Every IIO device, in index order; triggers (`triggerN`) and unreadable entries are left out.
     public static func list(paths: LinuxPaths = .system) -> [IIODevice] {
         let directory = directory(paths: paths)
-        return SysfsText.list(directory)
+        return Files.list(directory)
             .filter { $0.hasPrefix("iio:device") }
             .compactMap { try? IIODevice(path: directory + "/" + $0) }
             .sorted { $0.index < $1.index }

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import LinuxSupport
 import CIoTLinux
 import Logging
 
@@ -19,7 +20,7 @@ public struct CharacterDeviceGPIO: GPIOBackend {
 
     /// Whether `dev` holds at least one GPIO character device.
     public static func isAvailable(paths: LinuxPaths) -> Bool {
-        SysfsFiles.list(paths.dev).contains { name in
+        Files.list(paths.dev).contains { name in
             guard name.hasPrefix("gpiochip") else { return false }
             var info = stat()
             return stat(paths.device(name), &info) == 0 && (info.st_mode & S_IFMT) == S_IFCHR
@@ -33,7 +34,7 @@ public struct CharacterDeviceGPIO: GPIOBackend {
         var result: [GPIOChipInfo] = []
         let sysfsChips = SysfsChipDirectory.list(paths: paths)
         var matched = Set<String>()
-        for entry in SysfsFiles.list(paths.dev) where entry.hasPrefix("gpiochip") {
+        for entry in Files.list(paths.dev) where entry.hasPrefix("gpiochip") {
             let path = paths.device(entry)
             var st = stat()
             guard stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFCHR else { continue }

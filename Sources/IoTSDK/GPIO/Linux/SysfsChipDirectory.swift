@@ -1,3 +1,4 @@
+import LinuxSupport
 /// The chips that the legacy sysfs interface lists in `/sys/class/gpio/gpiochip<base>`.
 struct SysfsChipDirectory: Sendable, Hashable {
     var name: String
@@ -10,12 +11,12 @@ struct SysfsChipDirectory: Sendable, Hashable {
 
     static func list(paths: LinuxPaths) -> [SysfsChipDirectory] {
         let root = paths.sys("class/gpio")
-        return SysfsFiles.list(root).filter { $0.hasPrefix("gpiochip") }.compactMap { name in
+        return Files.list(root).filter { $0.hasPrefix("gpiochip") }.compactMap { name in
             let path = root + "/" + name
-            guard let base = SysfsFiles.read(path + "/base").flatMap({ Int($0) }),
-                  let count = SysfsFiles.read(path + "/ngpio").flatMap({ Int($0) }) else { return nil }
-            return SysfsChipDirectory(name: name, path: path, label: SysfsFiles.read(path + "/label") ?? "",
-                                      lineCount: count, base: base, realPath: SysfsFiles.realPath(path))
+            guard let base = Files.readAttributeIfPresent(path + "/base").flatMap({ Int($0) }),
+                  let count = Files.readAttributeIfPresent(path + "/ngpio").flatMap({ Int($0) }) else { return nil }
+            return SysfsChipDirectory(name: name, path: path, label: Files.readAttributeIfPresent(path + "/label") ?? "",
+                                      lineCount: count, base: base, realPath: Files.realPath(path))
         }.sorted { $0.base < $1.base }
     }
 
@@ -28,7 +29,7 @@ struct SysfsChipDirectory: Sendable, Hashable {
     static func match(chip name: String, label: String, lineCount: Int, paths: LinuxPaths,
                       among candidates: [SysfsChipDirectory], taken: Set<String>) -> SysfsChipDirectory? {
         let free = candidates.filter { !taken.contains($0.name) }
-        guard let devicePath = SysfsFiles.realPath(paths.sys("bus/gpio/devices/" + name)) else {
+        guard let devicePath = Files.realPath(paths.sys("bus/gpio/devices/" + name)) else {
             let same = free.filter { $0.label == label && $0.lineCount == lineCount }
             return same.first
         }

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import LinuxSupport
 import Logging
 
 /// GPIO through the legacy sysfs interface (`/sys/class/gpio`): export, direction, value,
@@ -25,7 +26,7 @@ public struct SysfsGPIO: GPIOBackend {
     public var kind: GPIOBackendKind { .sysfs }
 
     public static func isAvailable(paths: LinuxPaths) -> Bool {
-        SysfsFiles.exists(paths.sys("class/gpio/export"))
+        Files.exists(paths.sys("class/gpio/export"))
     }
 
     var classDirectory: String { paths.sys("class/gpio") }
@@ -60,12 +61,12 @@ public struct SysfsGPIO: GPIOBackend {
         }
         var info = GPIOLineInfo(chip: chip.name, offset: offset)
         let dir = classDirectory + "/gpio\(number)"
-        guard SysfsFiles.exists(dir) else { return info }
+        guard Files.exists(dir) else { return info }
         info.isUsed = true
         info.consumer = "sysfs"
-        info.direction = SysfsFiles.read(dir + "/direction") == "out" ? .output : .input
-        info.activeLow = SysfsFiles.read(dir + "/active_low") == "1"
-        switch SysfsFiles.read(dir + "/edge") {
+        info.direction = Files.readAttributeIfPresent(dir + "/direction") == "out" ? .output : .input
+        info.activeLow = Files.readAttributeIfPresent(dir + "/active_low") == "1"
+        switch Files.readAttributeIfPresent(dir + "/edge") {
         case "rising": info.edge = .rising
         case "falling": info.edge = .falling
         case "both": info.edge = .both
@@ -124,9 +125,9 @@ public struct SysfsGPIO: GPIOBackend {
         let number = try gpioNumber(chip, offset)
         let dir = classDirectory + "/gpio\(number)"
         do {
-            try SysfsFiles.write(String(number), to: classDirectory + "/export", what: "exporting GPIO \(number)", permissionAdvice: GPIOAdvice.permission)
+            try Files.write(String(number), to: classDirectory + "/export", what: "exporting GPIO \(number)", permissionAdvice: GPIOAdvice.permission)
         } catch let error where error.code == .busy || error.errno == EBUSY {
-            if SysfsFiles.exists(dir) {
+            if Files.exists(dir) {
                 throw HardwareError(.busy, "GPIO \(number) (\(chip.name) line \(offset)) is already exported: another program uses it, or an earlier run did not clean up (echo \(number) > \(classDirectory)/unexport)", errno: EBUSY, location: dir)
             }
             var holder = "the character device or a kernel driver"
@@ -165,7 +166,7 @@ struct SysfsExport: Sendable {
         case .output:
             // "high"/"low" set direction and level in one step; they are raw levels.
             let raw = s.initialValue.isActive != s.activeLow
-            if initial || SysfsFiles.read(directory + "/direction") != "out" {
+            if initial || Files.readAttributeIfPresent(directory + "/direction") != "out" {
                 try writeAttribute("direction", raw ? "high" : "low")
             }
         case .input:
@@ -177,7 +178,7 @@ struct SysfsExport: Sendable {
             case .falling: edge = "falling"
             case .both: edge = "both"
             }
-            if s.edge != .none || SysfsFiles.exists(directory + "/edge") {
+            if s.edge != .none || Files.exists(directory + "/edge") {
                 do {
                     try writeAttribute("edge", edge)
                 } catch let error where s.edge != .none {
@@ -190,7 +191,7 @@ struct SysfsExport: Sendable {
     private func writeAttribute(_ name: String, _ text: String) throws(HardwareError) {
         let path = directory + "/" + name
         try Self.retryingPermission(timeout: .seconds(2)) { () throws(HardwareError) in
-            try SysfsFiles.write(text, to: path, what: "setting \(name) of GPIO \(number)", permissionAdvice: GPIOAdvice.permission)
+            try Files.write(text, to: path, what: "setting \(name) of GPIO \(number)", permissionAdvice: GPIOAdvice.permission)
         }
     }
 
@@ -211,6 +212,6 @@ struct SysfsExport: Sendable {
 
     func unexport() {
         guard unexportsOnRelease else { return }
-        try? SysfsFiles.write(String(number), to: classDirectory + "/unexport", what: "unexporting GPIO \(number)")
+        try? Files.write(String(number), to: classDirectory + "/unexport", what: "unexporting GPIO \(number)")
     }
 }

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import LinuxSupport
 import Synchronization
 
 /// One exported line with its `value` file, kept open for the life of the request: reopening it

@@ -1,3 +1,4 @@
+import LinuxSupport
 /// An I2C adapter (bus controller) the kernel knows, from sysfs.
 public struct I2CAdapterInfo: Sendable, Hashable, CustomStringConvertible {
     /// The N of i2c-N.
@@ -31,16 +32,16 @@ public enum I2CAdapters {
     public static func list(paths: LinuxPaths = .system) -> [I2CAdapterInfo] {
         var numbers = Set<Int>()
         for root in [paths.sys("class/i2c-adapter"), paths.sys("bus/i2c/devices")] {
-            for entry in SysfsFiles.list(root) where entry.hasPrefix("i2c-") {
+            for entry in Files.list(root) where entry.hasPrefix("i2c-") {
                 if let n = Int(entry.dropFirst(4)) { numbers.insert(n) }
             }
         }
         let clients = claimedAddresses(paths: paths)
         return numbers.sorted().map { n in
-            let name = SysfsFiles.read(paths.sys("class/i2c-adapter/i2c-\(n)/name"))
-                ?? SysfsFiles.read(paths.sys("bus/i2c/devices/i2c-\(n)/name")) ?? ""
+            let name = Files.readAttributeIfPresent(paths.sys("class/i2c-adapter/i2c-\(n)/name"))
+                ?? Files.readAttributeIfPresent(paths.sys("bus/i2c/devices/i2c-\(n)/name")) ?? ""
             let dev = paths.device("i2c-\(n)")
-            return I2CAdapterInfo(number: n, name: name, devicePath: SysfsFiles.exists(dev) ? dev : nil, claimed: clients[n] ?? [])
+            return I2CAdapterInfo(number: n, name: name, devicePath: Files.exists(dev) ? dev : nil, claimed: clients[n] ?? [])
         }
     }
 
@@ -64,14 +65,14 @@ public enum I2CAdapters {
     static func claimedAddresses(paths: LinuxPaths) -> [Int: [I2CAdapterInfo.ClaimedAddress]] {
         var result: [Int: [I2CAdapterInfo.ClaimedAddress]] = [:]
         let root = paths.sys("bus/i2c/devices")
-        for entry in SysfsFiles.list(root) {
+        for entry in Files.list(root) {
             let parts = entry.split(separator: "-")
             guard parts.count == 2, let bus = Int(parts[0]), parts[1].count == 4,
                   let address = UInt16(parts[1], radix: 16) else { continue }
             let dir = root + "/" + entry
             let claimed = I2CAdapterInfo.ClaimedAddress(
-                address: address & 0x3FF, deviceName: SysfsFiles.read(dir + "/name") ?? "?",
-                driver: SysfsFiles.linkTargetName(dir + "/driver"))
+                address: address & 0x3FF, deviceName: Files.readAttributeIfPresent(dir + "/name") ?? "?",
+                driver: Files.linkTarget(dir + "/driver").map(lastPathComponent))
             result[bus, default: []].append(claimed)
         }
         return result.mapValues { $0.sorted { $0.address < $1.address } }

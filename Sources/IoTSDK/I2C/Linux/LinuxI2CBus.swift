@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import LinuxSupport
 import CIoTLinux
 import Synchronization
 
@@ -72,7 +73,7 @@ public final class LinuxI2CBus: I2CBus {
         self.number = number
         self.devicePath = path
         self.paths = paths
-        let adapterName = SysfsFiles.read(paths.sys("class/i2c-adapter/i2c-\(number)/name")) ?? ""
+        let adapterName = Files.readAttributeIfPresent(paths.sys("class/i2c-adapter/i2c-\(number)/name")) ?? ""
         self.name = adapterName.isEmpty ? "i2c-\(number)" : "i2c-\(number) [\(adapterName)]"
         self.functionality = I2CFunctionality(rawValue: funcs)
         self.state = Mutex((fd, UInt16.max))

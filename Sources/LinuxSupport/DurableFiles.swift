@@ -1,0 +1,192 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import SystemPackage
+
+/// File operations whose effect survives a power cut once they return: every write is fsync'd,
+/// and so is the directory whose entries changed. The update engine builds its guarantees from
+/// these and from rename(2) being atomic; the layer extractor removes trees with them.
+package enum DurableFiles {
+    /// fsyncs a file or directory by path.
+    package static func sync(_ path: String) throws(FileFailure) {
+        let fd: FileDescriptor
+        do { fd = try FileDescriptor.open(path, .readOnly, options: [.closeOnExec]) } catch { throw FileFailure(error as? Errno ?? .ioError, "opening", path) }
+        defer { try? fd.close() }
+        guard fsync(fd.rawValue) == 0 else { throw .current("fsync of", path) }
+    }
+
+    package static func syncParent(of path: String) throws(FileFailure) {
+        try sync(parentDirectory(of: path))
+    }
+
+    /// Creates a directory (and missing parents) and fsyncs each parent it changed.
+    package static func makeDirectory(_ path: String, mode: mode_t = 0o755) throws(FileFailure) {
+        if Files.isDirectory(path, followingLinks: false) { return }
+        let parent = parentDirectory(of: path)
+        if !parent.isEmpty, parent != path { try makeDirectory(parent, mode: mode) }
+        guard mkdir(path, mode) == 0 || errno == EEXIST else { throw .current("creating directory", path) }
+        try sync(parent.isEmpty ? "." : parent)
+    }
+
+    /// Writes `bytes` to `path` atomically: a temporary file in the same directory, fsync, rename,
+    /// fsync of the directory. A reader sees the old content or the new, never a mix.
+    /// `durable: false` (files on tmpfs, which a power cut clears anyway) leaves out both fsyncs.
+    package static func writeAtomically(_ bytes: UnsafeRawBufferPointer, to path: String, durable: Bool = true) throws(FileFailure) {
+        let temporary = path + ".tmp-\(getpid())"
+        let fd = Syscall.open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw .current("creating", temporary) }
+        var failure: FileFailure?
+        if let code = writeAll(fd, bytes) {
+            failure = FileFailure(Errno(rawValue: code), "writing", temporary)
+        } else if durable, fsync(fd) != 0 {
+            failure = .current("fsync of", temporary)
+        }
+        close(fd)
+        if let failure { unlink(temporary); throw failure }
+        guard rename(temporary, path) == 0 else {
+            let failure = FileFailure.current("renaming into", path)
+            unlink(temporary)
+            throw failure
+        }
+        if durable { try syncParent(of: path) }
+    }
+
+    package static func writeAtomically(_ bytes: [UInt8], to path: String, durable: Bool = true) throws(FileFailure) {
+        var failure: FileFailure?
+        bytes.withUnsafeBytes { buffer in
+            do throws(FileFailure) { try writeAtomically(buffer, to: path, durable: durable) } catch { failure = error }
+        }
+        if let failure { throw failure }
+    }
+
+    /// Points the symbolic link `path` at `target` atomically: a new link beside it, then
+    /// rename(2) over the old one, then fsync of the directory. At every instant the link exists
+    /// and points at the old or the new target; it is never deleted and re-created.
+    package static func switchLink(_ path: String, to target: String) throws(FileFailure) {
+        let temporary = path + ".new"
+        unlink(temporary)
+        guard symlink(target, temporary) == 0 else { throw .current("creating link", temporary) }
+        guard rename(temporary, path) == 0 else {
+            let failure = FileFailure.current("switching link", path)
+            unlink(temporary)
+            throw failure
+        }
+        try syncParent(of: path)
+    }
+
+    /// Removes a link or file if present and fsyncs its directory.
+    package static func removeFile(_ path: String) throws(FileFailure) {
+        guard Files.exists(path, followingLinks: false) else { return }
+        guard unlink(path) == 0 || errno == ENOENT else { throw .current("removing", path) }
+        try syncParent(of: path)
+    }
+
+    /// Renames and fsyncs the directories involved.
+    package static func move(_ from: String, to: String) throws(FileFailure) {
+        guard rename(from, to) == 0 else { throw .current("renaming '\(from)' to", to) }
+        try syncParent(of: to)
+        let fromParent = parentDirectory(of: from)
+        if fromParent != parentDirectory(of: to) { try sync(fromParent) }
+    }
+
+    /// Copies a directory tree (regular files, directories, symbolic links as links), fsyncing
+    /// every file and directory written. `to` must not exist.
+    package static func copyTree(_ from: String, to: String) throws(FileFailure) {
+        let status: Stat
+        do { status = try Stat(from, followTargetSymlink: false) } catch { throw FileFailure(error, "reading", from) }
+        switch status.type {
+        case .directory:
+            guard mkdir(to, 0o755) == 0 else { throw .current("creating directory", to) }
+            for name in try Files.listing(from) { try copyTree(from + "/" + name, to: to + "/" + name) }
+            try sync(to)
+        case .symbolicLink:
+            guard let target = Files.linkTarget(from) else { throw .current("reading link", from) }
+            guard symlink(target, to) == 0 else { throw .current("copying link", from) }
+        case .regular:
+            try copyFile(from, to: to, mode: mode_t(status.permissions.rawValue & 0o777))
+        default:
+            break // sockets and FIFOs in a data directory are runtime artefacts, not data
+        }
+    }
+
+    private static func copyFile(_ from: String, to: String, mode: mode_t) throws(FileFailure) {
+        let input = Syscall.open(from, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+        guard input >= 0 else { throw .current("opening", from) }
+        defer { close(input) }
+        let output = Syscall.open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode)
+        guard output >= 0 else { throw .current("creating", to) }
+        defer { close(output) }
+        try withUnsafeTemporaryAllocation(byteCount: 1 << 16, alignment: 1) { (buffer) throws(FileFailure) in
+            while true {
+                let count = Syscall.read(input, buffer)
+                if count < 0 { throw .current("reading", from) }
+                if count == 0 { break }
+                if let code = writeAll(output, UnsafeRawBufferPointer(rebasing: buffer[..<count])) {
+                    throw FileFailure(Errno(rawValue: code), "writing", to)
+                }
+            }
+        }
+        guard fsync(output) == 0 else { throw .current("fsync of", to) }
+    }
+
+    // MARK: Removing trees
+
+    /// Removes `path` and everything below it without following symbolic links (descriptor-
+    /// relative, so a link planted in the tree cannot redirect it). Nothing there is success.
+    /// Crash-safe for callers that first rename the tree to a name that marks it as garbage.
+    package static func removeTree(_ path: String) throws(FileFailure) {
+        let status: Stat
+        do {
+            status = try Stat(path, followTargetSymlink: false)
+        } catch {
+            if error == .noSuchFileOrDirectory { return }
+            throw FileFailure(error, "removing", path)
+        }
+        if status.type != .directory {
+            guard unlink(path) == 0 else { throw .current("removing", path) }
+            return
+        }
+        let fd = Syscall.open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else { throw .current("opening", path) }
+        var failure = removeContents(of: fd, path: path)
+        if rmdir(path) != 0, failure == nil { failure = .current("removing", path) }
+        if let failure { throw failure }
+    }
+
+    /// Empties the directory open at `fd` (and closes `fd`); the first failure, if any.
+    private static func removeContents(of fd: Int32, path: String) -> FileFailure? {
+        guard let directory = fdopendir(fd) else {
+            let failure = FileFailure.current("listing", path)
+            close(fd)
+            return failure
+        }
+        defer { closedir(directory) }
+        var names: [[UInt8]] = []
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { Array($0.prefix(while: { $0 != 0 })) }
+            if name == [UInt8(ascii: ".")] || name == [UInt8(ascii: "."), UInt8(ascii: ".")] { continue }
+            names.append(name)
+        }
+        let parent = dirfd(directory)
+        var failure: FileFailure?
+        for name in names {
+            let childPath = path + "/" + String(decoding: name, as: UTF8.self)
+            var status = stat()
+            let isDirectory = withCPath(name) { fstatat(parent, $0, &status, AT_SYMLINK_NOFOLLOW) } == 0 && status.st_mode & S_IFMT == S_IFDIR
+            if isDirectory {
+                let child = withCPath(name) { openat(parent, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
+                if child >= 0 {
+                    if let inner = removeContents(of: child, path: childPath), failure == nil { failure = inner }
+                } else if failure == nil {
+                    failure = .current("opening", childPath)
+                }
+            }
+            if withCPath(name, { unlinkat(parent, $0, isDirectory ? AT_REMOVEDIR : 0) }) != 0, errno != ENOENT, failure == nil {
+                failure = .current("removing", childPath)
+            }
+        }
+        return failure
+    }
+}

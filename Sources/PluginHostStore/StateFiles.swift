@@ -1,0 +1,35 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import LinuxSupport
+import PluginHostImages
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The state directory's files: LinuxSupport's `DurableFiles` (every write fsync'd, and the
+/// directory whose entries changed), with each failure as a `ModuleError` that says what to check.
+package enum StateFiles {
+    package static func ioError(_ what: String, _ path: String, _ code: Int32 = errno) -> ModuleError {
+        ModuleError(.io, "\(what) '\(path)' failed: check that the state directory is writable and the disk is not full", field: path, underlying: ModuleError.errnoText(code))
+    }
+
+    /// `ioError` for a failed file operation.
+    package static func ioError(_ failure: FileFailure) -> ModuleError {
+        ioError(failure.operation, failure.path, failure.errno.rawValue)
+    }
+
+    static func sync(_ path: String) throws(ModuleError) { do { try DurableFiles.sync(path) } catch { throw ioError(error) } }
+    static func syncParent(of path: String) throws(ModuleError) { do { try DurableFiles.syncParent(of: path) } catch { throw ioError(error) } }
+    package static func makeDirectory(_ path: String) throws(ModuleError) { do { try DurableFiles.makeDirectory(path) } catch { throw ioError(error) } }
+    package static func writeAtomically(_ data: Data, to path: String, durable: Bool = true) throws(ModuleError) {
+        do { try DurableFiles.writeAtomically([UInt8](data), to: path, durable: durable) } catch { throw ioError(error) }
+    }
+    package static func switchLink(_ path: String, to target: String) throws(ModuleError) { do { try DurableFiles.switchLink(path, to: target) } catch { throw ioError(error) } }
+    package static func removeFile(_ path: String) throws(ModuleError) { do { try DurableFiles.removeFile(path) } catch { throw ioError(error) } }
+    package static func move(_ from: String, to: String) throws(ModuleError) { do { try DurableFiles.move(from, to: to) } catch { throw ioError(error) } }
+    package static func removeTree(_ path: String) throws(ModuleError) { do { try DurableFiles.removeTree(path) } catch { throw ioError(error) } }
+    static func copyTree(_ from: String, to: String) throws(ModuleError) { do { try DurableFiles.copyTree(from, to: to) } catch { throw ioError(error) } }
+}
