@@ -25,8 +25,10 @@ private final class EventLog: Sendable {
         }
     }
 
-    /// Waits (sleeping) until `condition` holds or `timeout` passes; returns whether it held.
-    func wait(upTo timeout: Duration = .seconds(2), until condition: (EventLog) -> Bool) async -> Bool {
+    /// Waits (sleeping) until `condition` holds or `timeout` passes; returns whether it held. The
+    /// timeout is generous because it only bounds a failure: on a loaded machine (the whole suite
+    /// in parallel, a build beside it) the simulated edge's thread can be seconds late.
+    func wait(upTo timeout: Duration = .seconds(15), until condition: (EventLog) -> Bool) async -> Bool {
         let deadline = ContinuousClock.now + timeout
         while !condition(self) {
             if ContinuousClock.now > deadline { return false }
