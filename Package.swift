@@ -134,8 +134,17 @@ let package = Package(
             name: "PluginHostRuntime",
             dependencies: ["PluginHostImages", "PluginHostStore", "CIoTLinux", "LinuxSupport", "ModuleProtocol"]
         ),
-        // The three layers as one import, for the command, HostDoctor and the tests.
-        .target(name: "PluginHost", dependencies: ["PluginHostImages", "PluginHostStore", "PluginHostRuntime"]),
+        // libcurl, loaded at run time by the process that pulls (not linked: every runner process
+        // is this executable too). Its headers at build time only.
+        .target(name: "CIoTCurl"),
+        // Delivery (Documentation/Delivery.md): the OCI Distribution client (manifests, blobs,
+        // auth, platforms) that pulls module images from registries into the content store.
+        .target(
+            name: "PluginHostRegistry",
+            dependencies: ["CIoTCurl", "LinuxSupport", "PluginHostImages", "PluginHostStore", .product(name: "Crypto", package: "swift-crypto")]
+        ),
+        // The layers as one import, for the command, HostDoctor and the tests.
+        .target(name: "PluginHost", dependencies: ["PluginHostImages", "PluginHostStore", "PluginHostRegistry", "PluginHostRuntime"]),
         // The module runner: loads a module's library in a child process (in its sandbox) and
         // calls its entry points and hooks. Both executables below run it.
         .target(name: "PluginHostRunner", dependencies: ["CIoTModule", "CIoTLinux", "LinuxSupport", "ModuleProtocol", "ModuleFFI"]),
@@ -163,7 +172,7 @@ let package = Package(
         // the example modules are built. Foundation only, so that it links no target it tests.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         // sdk-demo: DoctorCommandTests runs `sdk-demo doctor` and `--version`.
-        .testTarget(name: "PluginHostTests", dependencies: ["PluginHost", "PluginHostImages", "PluginHostStore", "PluginHostRuntime", "plugin-host", "plugin-host-runner", "sdk-demo", "TestSupport", "CIoTModule", "CSQLite", "CIoTLinux", "CZlib", "LinuxSupport", "ModuleProtocol", "ModuleFFI"]),
+        .testTarget(name: "PluginHostTests", dependencies: ["PluginHost", "PluginHostImages", "PluginHostStore", "PluginHostRegistry", "PluginHostRuntime", "plugin-host", "plugin-host-runner", "sdk-demo", "TestSupport", "CIoTModule", "CSQLite", "CIoTLinux", "CZlib", "LinuxSupport", "ModuleProtocol", "ModuleFFI"]),
         // The built sdk-demo on the simulated board; its module test installs the demo module and
         // runs it under a real `plugin-host run` (with plugin-host-runner), whose snapshot it reads.
         .testTarget(name: "SdkDemoTests", dependencies: ["sdk-demo", "plugin-host", "plugin-host-runner", "PluginHostRuntime", "TestSupport"]),

@@ -16,7 +16,7 @@ Usage: Scripts/check-doc-commands.py  (exit 1 with the reasons when a block brea
 import pathlib, re, shlex, sys
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-WALKTHROUGHS = {"Documentation/WritingAModule.md"}   # run by Scripts/doc-run.sh in Scripts/test.sh
+WALKTHROUGHS = {"Documentation/WritingAModule.md", "Documentation/Delivery.md"}   # run by Scripts/doc-run.sh in Scripts/test.sh
 SHELL = {"cd", "cp", "mkdir", "cat", "sed", "echo", "export", "kill", "wait", "sleep", "ls", "rm", "tar",
          "curl", "git", "grep", "test", "true", "chmod", "sh", ".", "source"}
 

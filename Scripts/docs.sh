@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(IoTSDK IoTSDKFoundation SensorDrivers SensorDriversTesting PluginHost PluginHostImages PluginHostStore PluginHostRuntime)
+[ ${#targets[@]} -gt 0 ] || targets=(IoTSDK IoTSDKFoundation SensorDrivers SensorDriversTesting PluginHost PluginHostImages PluginHostStore PluginHostRegistry PluginHostRuntime)
 for target in "${targets[@]}"; do
     printf '== DocC: %s\n' "$target"
     swift package generate-documentation --target "$target" --warnings-as-errors 2>&1 | grep -v '^\[' \

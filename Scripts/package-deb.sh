@@ -164,6 +164,10 @@ else
     done
 fi
 [ -n "$depends" ] || fail "no Depends found: is plugin-host linked statically? As the runner it needs the dynamic loader to load modules"
+# libcurl is loaded at run time by the process that pulls from a registry (dlopen of
+# libcurl.so.4, Sources/CIoTCurl), not linked, so no NEEDED entry names it. 7.64 (Debian 10) has
+# every option the registry client sets.
+depends="$depends, libcurl4 (>= 7.64)"
 
 # The files' checksums, for `dpkg --verify` (debsums) on the device.
 (cd "$root" && find . -path ./DEBIAN -prune -o -type f -printf '%P\0' | LC_ALL=C sort -z | xargs -0 md5sum) >"$root/DEBIAN/md5sums"

@@ -16,6 +16,9 @@ bash Scripts/ensure-build-deps.sh
 step "skopeo for the module-image conformance test"
 if bash Scripts/ensure-skopeo.sh; then export PLUGIN_HOST_REQUIRE_SKOPEO=1; fi
 
+step "docker-registry for the delivery tests (they start and stop their own on 127.0.0.1)"
+if bash Scripts/ensure-registry.sh; then export PLUGIN_HOST_REQUIRE_REGISTRY=1; fi
+
 # Two runs of the one test binary: the PluginHost and sdk-demo tests wait on real child processes
 # for seconds at a time, synchronously, and on a 2-core machine that would hold both threads of
 # Swift's cooperative pool and starve the timing-sensitive async tests of IoTSDK and
@@ -31,11 +34,11 @@ swift build --product ExampleModuleSwift
 export PLUGIN_HOST_REQUIRE_EXAMPLES=1
 swift test --skip-build --filter 'PluginHostTests|SdkDemoTests'
 
-step "walkthroughs: every command of Documentation/WritingAModule.md, in order"
+step "walkthroughs: every command of Documentation/WritingAModule.md and Delivery.md, in order"
 if [ "$(id -u)" -eq 0 ]; then
-    bash Scripts/doc-run.sh Documentation/WritingAModule.md
+    bash Scripts/doc-run.sh Documentation/WritingAModule.md Documentation/Delivery.md
 else
-    echo "skipped: the walkthrough installs modules in their sandbox, which needs root"
+    echo "skipped: the walkthroughs install modules in their sandbox, which needs root"
 fi
 
 step "API reference: DocC catalogs of the public targets, warnings as errors"

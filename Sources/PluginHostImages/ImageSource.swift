@@ -29,6 +29,9 @@ public struct ImageSource: Sendable {
     enum Storage: Sendable {
         case directory(String)
         case archive([String: Region])
+        /// A content store (an OCI layout's `blobs/`, shared by many images) with the index of
+        /// one image held here.
+        case store(root: String, index: Data)
     }
 
     let storage: Storage
@@ -61,6 +64,13 @@ public struct ImageSource: Sendable {
         return ImageSource(storage: .archive(files), location: path)
     }
 
+    /// The image whose manifest is `manifest` in the content store at `root` (an OCI layout
+    /// directory that many images share): its `index.json` lists that manifest only.
+    public static func contentStore(_ root: String, manifest: OCI.Descriptor, location: String) throws(ModuleError) -> ImageSource {
+        let index = OCI.Index(schemaVersion: 2, mediaType: OCI.indexMediaType, manifests: [manifest], annotations: nil)
+        return ImageSource(storage: .store(root: root, index: try OCI.encode(index)), location: location)
+    }
+
     /// A layout file's bytes as a stream (its `size` known before reading), or nil if it does
     /// not exist.
     /// - Throws: `ModuleError` `.io` if it exists but cannot be opened.
@@ -75,6 +85,8 @@ public struct ImageSource: Sendable {
             return file
         case let .directory(root):
             return try FileRegionSource.openFile(root + "/" + relativePath, what: what)
+        case let .store(root, _):
+            return try FileRegionSource.openFile(root + "/" + relativePath, what: what)
         }
     }
 
@@ -83,6 +95,7 @@ public struct ImageSource: Sendable {
     /// - Throws: `ModuleError` `.io`, `.malformedLayout` if the file is larger than a layout
     ///   document can be.
     func read(_ relativePath: String) throws(ModuleError) -> Data? {
+        if case let .store(_, index) = storage, relativePath == "index.json" { return index }
         guard let file = try stream(relativePath) else { return nil }
         guard file.size <= Self.maxDocumentBytes else {
             throw ModuleError(.malformedLayout, "'\(relativePath)' in image '\(location)' is \(SizeText.of(file.size)), more than a layout document can be (\(SizeText.of(Self.maxDocumentBytes))): the image is damaged or is not a module image", field: relativePath)

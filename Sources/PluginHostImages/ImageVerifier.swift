@@ -94,8 +94,12 @@ public struct ImageVerifier: Sendable {
     /// The module id an image claims, read without checking its signature: only for choosing
     /// which running module to pause before the real verification (install does that).
     public static func claimedModuleID(ofImageAt path: String, reference: String? = nil) -> String? {
-        guard let source = try? ImageSource.open(path),
-              let unverified = try? readStructure(source, reference: reference, checkingLayers: false) else { return nil }
+        guard let source = try? ImageSource.open(path) else { return nil }
+        return claimedModuleID(of: source, reference: reference)
+    }
+
+    public static func claimedModuleID(of source: ImageSource, reference: String? = nil) -> String? {
+        guard let unverified = try? readStructure(source, reference: reference, checkingLayers: false) else { return nil }
         return (try? ModuleManifest.decode(unverified.config))?.id
     }
 

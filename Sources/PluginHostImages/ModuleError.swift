@@ -63,6 +63,14 @@ public struct ModuleError: Error, Sendable, CustomStringConvertible, Equatable {
         // A typed command was called but did not return a value (exit code 23): the symbol is
         // missing, the module ended during the call, or it did not answer in time
         case commandFailed = "command-failed"
+        // Delivery from a registry (exit code 24): nothing was installed
+        /// The registry could not be reached (connection, TLS, proxy, timeout); a later try may work.
+        case network = "network"
+        /// The registry answered, but not with the image: not found, login needed or refused,
+        /// a document too large or not what it claims to be.
+        case registry = "registry"
+        /// The image has no manifest for this device's platform.
+        case noPlatform = "no-platform"
     }
 
     public var code: Code
@@ -104,6 +112,7 @@ public struct ModuleError: Error, Sendable, CustomStringConvertible, Equatable {
         case .unknownCommand, .badArguments: 21
         case .denied: 22
         case .commandFailed: 23
+        case .network, .registry, .noPlatform: 24
         }
     }
 }

@@ -21,6 +21,12 @@ package enum StateFiles {
         ioError(failure.operation, failure.path, failure.errno.rawValue)
     }
 
+    /// Runs a LinuxSupport file operation (a closure written `{ () throws(FileFailure) in … }`);
+    /// its failure as `ioError`.
+    package static func io<T>(_ body: () throws(FileFailure) -> T) throws(ModuleError) -> T {
+        do { return try body() } catch { throw ioError(error) }
+    }
+
     static func sync(_ path: String) throws(ModuleError) { do { try DurableFiles.sync(path) } catch { throw ioError(error) } }
     static func syncParent(of path: String) throws(ModuleError) { do { try DurableFiles.syncParent(of: path) } catch { throw ioError(error) } }
     package static func makeDirectory(_ path: String) throws(ModuleError) { do { try DurableFiles.makeDirectory(path) } catch { throw ioError(error) } }

@@ -57,11 +57,13 @@ struct Install: ParsableCommand {
         commit hook; commit. A failure after unpacking rolls back to the version that was active. \
         Exit codes: 0 committed; 10-16 refused before anything changed (image, signature, \
         manifest, files, layer content, version policy); 18 another plugin-host is busy; \
-        20 the new version failed a hook or its health check and was rolled back.
+        20 the new version failed a hook or its health check and was rolled back; 24 the \
+        registry could not be reached, refused, or has no image for this platform (nothing \
+        installed). An image in a registry is pulled first (as `pull`), then installed the same way.
         """
     )
 
-    @Argument(help: "OCI image layout directory, or a .tar of one.")
+    @Argument(help: "OCI image layout directory, a .tar of one, or an image in a registry (registry[:port]/repository[:tag][@sha256:…]).")
     var image: String
 
     @Option(help: "The tag to install when the image's index.json lists several.")
@@ -72,7 +74,20 @@ struct Install: ParsableCommand {
 
     @OptionGroup var sandbox: SandboxFlags
 
+    @OptionGroup var registry: RegistryFlags
+
     func run() throws {
+        // Not a file or directory here: an image in a registry.
+        if !Files.exists(image) {
+            let reference = try CLI.run { () throws(ModuleError) -> ImageReference in
+                do throws(ModuleError) {
+                    return try ImageReference(parsing: image)
+                } catch {
+                    throw ModuleError(.io, "there is no image file or directory '\(image)', and it is not an image reference (\(error.message))", field: image)
+                }
+            }
+            return try installPulled(reference)
+        }
         // A running host stops supervising the module while it changes (so the new version's
         // health check does not run beside the old one) and takes it up again afterwards.
         let id = ImageVerifier.claimedModuleID(ofImageAt: image, reference: tag)
@@ -82,6 +97,21 @@ struct Install: ParsableCommand {
             try openEngine(stateDir, sandbox: sandbox.options).install(imageAt: image, reference: tag)
         }
         print("\(report.id) \(report.active.map { "\($0)" } ?? "?") installed and committed (logs: \(report.record.logDirectory))")
+    }
+
+    private func installPulled(_ reference: ImageReference) throws {
+        let pulled = try CLI.run { () throws(ModuleError) -> PulledImage in
+            try pullImage(reference, stateDir: stateDir, registry: registry, json: false)
+        }
+        let store = ContentStore(stateDirectory: stateDir)
+        let id = (try? pulled.source(in: store)).flatMap { ImageVerifier.claimedModuleID(of: $0) }
+        if let id { _ = try? ControlServer.send(.init("pause", module: id), stateDirectory: stateDir) }
+        defer { if let id { _ = try? ControlServer.send(.init("resume", module: id), stateDirectory: stateDir) } }
+        let report = try CLI.run { () throws(ModuleError) -> UpdateEngine.Report in
+            let engine = try openEngine(stateDir, sandbox: sandbox.options)
+            return try engine.install(ImageVerifier(trust: engine.trust).verify(pulled.source(in: store)))
+        }
+        print("\(report.id) \(report.active.map { "\($0)" } ?? "?") installed and committed from \(reference)@\(pulled.manifest.digest) (logs: \(report.record.logDirectory))")
     }
 }
 

@@ -1,0 +1,152 @@
+import ArgumentParser
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
+import LinuxSupport
+import PluginHost
+
+/// How `pull` and `install REF` reach registries (Documentation/Delivery.md).
+struct RegistryFlags: ParsableArguments {
+    @Option(help: ArgumentHelp("Registry credentials as `skopeo login` writes them (default: $REGISTRY_AUTH_FILE, then containers' and Docker's auth files).", valueName: "file"))
+    var authfile: String?
+
+    @Option(help: ArgumentHelp("A registry (host[:port]) to speak plain HTTP to; repeat for several. Every other registry is HTTPS.", valueName: "host[:port]"))
+    var insecureRegistry: [String] = []
+
+    @Option(help: ArgumentHelp("A PEM file of the CAs to trust for one registry, instead of the system's; repeat for several.", valueName: "host[:port]=file"))
+    var registryCa: [String] = []
+
+    @Option(help: ArgumentHelp("The platform to pick from a multi-platform image (default: this device's).", valueName: "os/arch[/variant]"))
+    var platform: String?
+
+    func validate() throws {
+        for entry in registryCa where !entry.contains("=") {
+            throw ValidationError("--registry-ca takes host[:port]=file, e.g. registry.local:5000=/etc/plugin-host/registry-ca.pem; got '\(entry)'")
+        }
+        if let platform, Platform(platform) == nil {
+            throw ValidationError("--platform takes os/arch[/variant], e.g. linux/arm64 or linux/arm/v7; got '\(platform)'")
+        }
+    }
+
+    var options: RegistryOptions {
+        var options = RegistryOptions()
+        options.authFiles = authfile.map { [$0] }
+        options.insecureRegistries = Set(insecureRegistry)
+        for entry in registryCa {
+            let parts = entry.split(separator: "=", maxSplits: 1).map(String.init)
+            options.caFiles[parts[0]] = parts[1]
+        }
+        if let platform, let parsed = Platform(platform) { options.platform = parsed }
+        return options
+    }
+}
+
+/// Pulls `reference` into the state directory's content store, reporting progress on standard
+/// error (one JSON object a line with `json`).
+func pullImage(_ reference: ImageReference, stateDir: String, registry: RegistryFlags, json: Bool) throws(ModuleError) -> PulledImage {
+    let store = ContentStore(stateDirectory: stateDir)
+    let client = try RegistryClient(options: registry.options)
+    let started = ContinuousClock.now
+    return try client.pull(reference, into: store) { event in
+        writeToStandardError(PullProgress.line(event, json: json, since: started) + "\n")
+    }
+}
+
+enum PullProgress {
+    static func line(_ event: PullEvent, json: Bool, since started: ContinuousClock.Instant) -> String {
+        let seconds = max((ContinuousClock.now - started) / .seconds(1), 0.001)
+        switch event {
+        case let .blobPresent(descriptor):
+            return json ? object(["event": "present", "digest": "\(descriptor.digest)", "size": descriptor.size])
+                : "\(short(descriptor)): already present"
+        case let .blobStarted(descriptor, offset):
+            return json ? object(["event": "start", "digest": "\(descriptor.digest)", "size": descriptor.size, "offset": offset])
+                : "\(short(descriptor)): downloading \(bytes(UInt64(descriptor.size)))\(offset > 0 ? ", resuming at \(bytes(offset))" : "")"
+        case let .blobProgress(descriptor, received):
+            let rate = Double(received) / seconds
+            let left = rate > 0 ? Double(UInt64(descriptor.size) - min(received, UInt64(descriptor.size))) / rate : 0
+            return json ? object(["event": "progress", "digest": "\(descriptor.digest)", "size": descriptor.size, "bytes": received])
+                : "\(short(descriptor)): \(bytes(received)) of \(bytes(UInt64(descriptor.size))), \(bytes(UInt64(rate)))/s, \(Int(left.rounded())) s left"
+        case let .blobDone(descriptor, received):
+            return json ? object(["event": "done", "digest": "\(descriptor.digest)", "size": descriptor.size, "received": received])
+                : "\(short(descriptor)): done (\(bytes(received)) received)"
+        case let .retrying(what, attempt, delay):
+            let pause = Double(delay.components.seconds) + Double(delay.components.attoseconds) / 1e18
+            return json ? object(["event": "retry", "reason": what, "attempt": attempt, "delaySeconds": pause])
+                : "retrying in \(Int(pause.rounded(.up))) s (attempt \(attempt) failed: \(what))"
+        }
+    }
+
+    private static func short(_ descriptor: OCI.Descriptor) -> String { "blob " + String(descriptor.digest.hex.prefix(12)) }
+
+    static func bytes(_ count: UInt64) -> String {
+        if count >= 1 << 20 { return "\(Double(count * 10 / (1 << 20)) / 10) MiB" }
+        if count >= 1 << 10 { return "\(Double(count * 10 / (1 << 10)) / 10) KiB" }
+        return "\(count) B"
+    }
+
+    private static func object(_ fields: [String: any Sendable]) -> String {
+        let parts = fields.keys.sorted().map { key -> String in
+            let value = fields[key]!
+            switch value {
+            case let text as String:
+                let escaped = text.unicodeScalars.map { scalar -> String in
+                    switch scalar {
+                    case "\"": "\\\""
+                    case "\\": "\\\\"
+                    case _ where scalar.value < 0x20: "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count) + String(scalar.value, radix: 16)
+                    default: String(scalar)
+                    }
+                }.joined()
+                return "\"\(key)\":\"\(escaped)\""
+            default:
+                return "\"\(key)\":\(value)"
+            }
+        }
+        return "{" + parts.joined(separator: ",") + "}"
+    }
+}
+
+struct Pull: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Fetch a module image from an OCI registry into the content store, without installing it.",
+        discussion: """
+        REF is registry[:port]/repository[:tag] or …@sha256:<digest>. Blobs already in the store \
+        are not fetched again; a cut download resumes where it stopped. Progress goes to standard \
+        error. Exit codes: 0 pulled; 10 a blob or manifest did not match its digest or size; \
+        12 REF is not a reference; 14 the state directory cannot be written; 24 the registry \
+        could not be reached, refused, or has no image for this platform.
+        """
+    )
+
+    @Argument(help: ArgumentHelp("The image in a registry.", valueName: "ref"))
+    var reference: String
+
+    @Option(help: "Host state directory.")
+    var stateDir = defaultStateDirectory
+
+    @OptionGroup var registry: RegistryFlags
+
+    @Flag(help: "Report progress as one JSON object a line, and the result as JSON.")
+    var json = false
+
+    func run() throws {
+        let pulled = try CLI.run { () throws(ModuleError) -> PulledImage in
+            try pullImage(try ImageReference(parsing: reference), stateDir: stateDir, registry: registry, json: json)
+        }
+        let received = pulled.blobs.reduce(UInt64(0)) { $0 + $1.received }
+        if json {
+            struct Result: Encodable { var reference: String; var manifest: String; var index: String?; var blobs: Int; var received: UInt64 }
+            try printJSON(Result(reference: pulled.reference.description, manifest: pulled.manifest.digest.description,
+                                 index: pulled.index?.description, blobs: pulled.blobs.count, received: received))
+        } else {
+            let present = pulled.blobs.filter { $0.received == 0 }.count
+            print("pulled \(pulled.reference) \(pulled.manifest.digest) (\(pulled.blobs.count) blobs, \(PullProgress.bytes(received)) received, \(present) already present)")
+        }
+    }
+}

@@ -1,0 +1,293 @@
+import CIoTLinux
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+import LinuxSupport
+import Testing
+import PluginHost
+import TestSupport
+@testable import PluginHostImages
+@testable import PluginHostStore
+
+/// Debian's docker-registry (CNCF distribution) on 127.0.0.1, with its configuration and storage
+/// in a temporary directory; stopped when the test lets go of it.
+final class LocalRegistry {
+    static let executable = Tool.onPath("docker-registry")
+    static let skopeo = Tool.onPath("skopeo")
+    /// Set by Scripts/test.sh when it installed both: then a missing one fails instead of skipping.
+    static let required = ProcessInfo.processInfo.environment["PLUGIN_HOST_REQUIRE_REGISTRY"] == "1"
+    static let available = (executable != nil && skopeo != nil) || required
+
+    let directory: TemporaryDirectory
+    let port: Int
+    private let process: Process
+    /// `127.0.0.1:PORT`, as references write it.
+    var address: String { "127.0.0.1:\(port)" }
+
+    init() throws {
+        let executable = try #require(Self.executable, "docker-registry is required (PLUGIN_HOST_REQUIRE_REGISTRY=1) but not on PATH: run Scripts/ensure-registry.sh")
+        directory = try TemporaryDirectory("registry")
+        port = try Self.freePort()
+        let config = """
+        version: 0.1
+        log:
+          level: warn
+        storage:
+          filesystem:
+            rootdirectory: \(directory.path("storage"))
+          delete:
+            enabled: true
+        http:
+          addr: 127.0.0.1:\(port)
+        """
+        try Data(config.utf8).write(to: URL(fileURLWithPath: directory.path("config.yml")))
+        process = Process()
+        process.executableURL = executable
+        process.arguments = ["serve", directory.path("config.yml")]
+        process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
+        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        try process.run()
+        let port = self.port
+        guard waitUntil(seconds: 20, { Self.accepts(port) }) else {
+            process.terminate()
+            throw ModuleError(.network, "docker-registry did not listen on 127.0.0.1:\(port) within 20 s")
+        }
+    }
+
+    deinit {
+        process.terminate()
+        process.waitUntilExit()
+        directory.cleanUp()
+    }
+
+    /// Pushes an image layout's tagged manifest with skopeo, as a publisher does.
+    func push(layout: String, tag: String, to repository: String, as newTag: String) throws {
+        let skopeo = try #require(Self.skopeo, "skopeo is required but not on PATH: run Scripts/ensure-skopeo.sh")
+        let run = try Tool.run(skopeo, ["--insecure-policy", "copy", "--dest-tls-verify=false", "oci:\(layout):\(tag)", "docker://\(address)/\(repository):\(newTag)"])
+        guard run.status == 0 else { throw ModuleError(.io, "skopeo copy failed: \(run.stderr)") }
+    }
+
+    /// PUTs a manifest or index document under `reference`, as `skopeo` or `docker manifest push` does.
+    func putManifest(_ document: Data, mediaType: String, repository: String, reference: String) throws {
+        let curl = try #require(Tool.onPath("curl"), "curl is needed to push an index")
+        let file = directory.path("document-\(UUID().uuidString)")
+        try document.write(to: URL(fileURLWithPath: file))
+        let run = try Tool.run(curl, ["-sS", "-f", "-X", "PUT", "-H", "Content-Type: \(mediaType)", "--data-binary", "@\(file)",
+                                      "http://\(address)/v2/\(repository)/manifests/\(reference)"])
+        guard run.status == 0 else { throw ModuleError(.io, "PUT of the manifest failed: \(run.stderr)") }
+    }
+
+    var options: RegistryOptions {
+        var options = RegistryOptions()
+        options.insecureRegistries = [address]
+        options.authFiles = []
+        return options
+    }
+
+    static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        guard bound else { throw ModuleError(.io, "no free port on 127.0.0.1") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    static func accepts(_ port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = UInt16(port).bigEndian
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
+    }
+}
+
+@Suite("Delivery from a registry (docker-registry on 127.0.0.1)", .enabled(if: LocalRegistry.available, "docker-registry or skopeo is not installed (run Scripts/ensure-registry.sh and Scripts/ensure-skopeo.sh)"))
+struct RegistryTests {
+    @Test("an image pushed with skopeo is pulled into the content store and verifies; a second pull receives nothing")
+    func pullAndPullAgain() throws {
+        let registry = try LocalRegistry()
+        let fixture = try Fixture()
+        defer { fixture.cleanUp() }
+        let image = try fixture.packedImage("image")
+        try registry.push(layout: image, tag: "1.2.0", to: "sensors/climate", as: "stable")
+        let original = try ImageVerifier(trust: fixture.trustingStore()).verify(ImageSource.open(image))
+
+        let store = ContentStore(stateDirectory: fixture.path("state"))
+        let client = try RegistryClient(options: registry.options)
+        let reference = try ImageReference(parsing: "\(registry.address)/sensors/climate:stable")
+        var events: [PullEvent] = []
+        let pulled = try client.pull(reference, into: store) { events.append($0) }
+        #expect(pulled.manifest.digest == original.imageManifestDigest)
+        #expect(pulled.index == nil)
+        #expect(pulled.blobs.count == 2)
+        #expect(pulled.blobs.allSatisfy { $0.received == UInt64($0.descriptor.size) && store.contains($0.descriptor.digest) })
+        #expect(events.contains { if case .blobDone = $0 { true } else { false } })
+        let verified = try ImageVerifier(trust: fixture.trustingStore()).verify(pulled.source(in: store))
+        #expect(verified.manifest == original.manifest)
+        #expect(try client.currentDigest(of: reference) == original.imageManifestDigest)
+
+        let again = try client.pull(reference, into: store)
+        #expect(again.blobs.allSatisfy { $0.received == 0 })
+        // By digest, too.
+        let byDigest = try client.pull(ImageReference(parsing: "\(registry.address)/sensors/climate@\(original.imageManifestDigest)"), into: store)
+        #expect(byDigest.manifest.digest == original.imageManifestDigest)
+        #expect(try Files.listing(store.root + "/partial") == [])
+    }
+
+    @Test("a cut download resumes from its partial file; a partial file with other bytes is fetched again")
+    func resumes() throws {
+        let registry = try LocalRegistry()
+        let fixture = try Fixture()
+        defer { fixture.cleanUp() }
+        let image = try fixture.packedImage("image")
+        try registry.push(layout: image, tag: "1.2.0", to: "climate", as: "1.2.0")
+        let layer = try #require(ImageVerifier(trust: fixture.trustingStore()).verify(ImageSource.open(image)).layers.first)
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: image + "/" + layer.digest.blobPath))
+        let half = bytes.count / 2
+        let client = try RegistryClient(options: registry.options)
+        let reference = try ImageReference(parsing: "\(registry.address)/climate:1.2.0")
+
+        // The first half is there, as a cut download leaves it.
+        let store = ContentStore(stateDirectory: fixture.path("state"))
+        try store.prepare()
+        try bytes.prefix(half).write(to: URL(fileURLWithPath: store.partialPath(of: layer.digest)))
+        var started: [UInt64] = []
+        let pulled = try client.pull(reference, into: store) { if case let .blobStarted(d, offset) = $0, d.digest == layer.digest { started.append(offset) } }
+        #expect(started == [UInt64(half)])
+        #expect(pulled.blobs.first { $0.descriptor.digest == layer.digest }?.received == UInt64(bytes.count - half))
+        #expect(try Data(contentsOf: URL(fileURLWithPath: store.path(of: layer.digest))) == bytes)
+
+        // Other bytes in the partial file: the digest does not match, and the blob comes again whole.
+        let other = ContentStore(stateDirectory: fixture.path("state2"))
+        try other.prepare()
+        try Data(repeating: 0x55, count: half).write(to: URL(fileURLWithPath: other.partialPath(of: layer.digest)))
+        let refetched = try client.pull(reference, into: other)
+        #expect(refetched.blobs.first { $0.descriptor.digest == layer.digest }?.received == UInt64(bytes.count - half + bytes.count))
+        #expect(try Data(contentsOf: URL(fileURLWithPath: other.path(of: layer.digest))) == bytes)
+    }
+
+    @Test("from an image index the manifest for this platform is picked; with none, the error lists what there is")
+    func platforms() throws {
+        let registry = try LocalRegistry()
+        let fixture = try Fixture()
+        defer { fixture.cleanUp() }
+        // Two images (two versions: two manifests), each pushed by digest as a publisher's
+        // per-platform builds are, and two indexes over them.
+        let first = try fixture.packedImage("image")
+        let a = try ImageVerifier(trust: fixture.trustingStore()).verify(ImageSource.open(first)).imageManifestDigest
+        try registry.push(layout: first, tag: "1.2.0", to: "climate", as: "a")
+        let secondLayout = try ImagePacker(signingKey: fixture.key).pack(moduleDirectory: try fixture.moduleDirectory(manifest: Fixture.manifestJSON.replacingOccurrences(of: "\"1.2.0\"", with: "\"1.3.0\"")))
+        try ImagePacker.write(secondLayout, to: fixture.path("second"))
+        let b = try ImageVerifier(trust: fixture.trustingStore()).verify(ImageSource.open(fixture.path("second"))).imageManifestDigest
+        #expect(a != b)
+        try registry.push(layout: fixture.path("second"), tag: "1.3.0", to: "climate", as: "b")
+        func size(_ layout: String, _ digest: Digest) throws -> Int { try Data(contentsOf: URL(fileURLWithPath: layout + "/" + digest.blobPath)).count }
+        let sizes = [a: try size(first, a), b: try size(fixture.path("second"), b)]
+        func index(_ entries: [(String, String?, Digest)]) -> Data {
+            let manifests = entries.map { (arch: String, variant: String?, digest: Digest) -> String in
+                let variantField: String = variant.map { ",\"variant\":\"\($0)\"" } ?? ""
+                let platform = "{\"os\":\"linux\",\"architecture\":\"\(arch)\"\(variantField)}"
+                return "{\"mediaType\":\"\(OCI.manifestMediaType)\",\"digest\":\"\(digest)\",\"size\":\(sizes[digest]!),\"platform\":\(platform)}"
+            }
+            return Data("{\"schemaVersion\":2,\"mediaType\":\"\(OCI.indexMediaType)\",\"manifests\":[\(manifests.joined(separator: ","))]}".utf8)
+        }
+        try registry.putManifest(index([("amd64", nil, a), ("arm64", "v8", b)]), mediaType: OCI.indexMediaType, repository: "climate", reference: "multi")
+        try registry.putManifest(index([("arm", "v5", b), ("arm", "v6", a), ("amd64", nil, b)]), mediaType: OCI.indexMediaType, repository: "climate", reference: "arm")
+        let store = ContentStore(stateDirectory: fixture.path("state"))
+        var options = registry.options
+        options.platform = Platform(architecture: "amd64")
+        let amd64 = try RegistryClient(options: options).pull(ImageReference(parsing: "\(registry.address)/climate:multi"), into: store)
+        #expect(amd64.manifest.digest == a)
+        #expect(amd64.index != nil)
+        options.platform = Platform(architecture: "arm64", variant: "v8")
+        #expect(try RegistryClient(options: options).pull(ImageReference(parsing: "\(registry.address)/climate:multi"), into: store).manifest.digest == b)
+        // An ARMv7 device takes the v6 image over the v5 one.
+        options.platform = Platform(architecture: "arm", variant: "v7")
+        let arm = try RegistryClient(options: options).pull(ImageReference(parsing: "\(registry.address)/climate:arm"), into: store)
+        #expect(arm.manifest.digest == a)
+        // A 32-bit ARMv6 device has nothing in "multi".
+        options.platform = Platform(architecture: "arm", variant: "v6")
+        let error = try #require(throws: ModuleError.self) {
+            try RegistryClient(options: options).pull(ImageReference(parsing: "\(registry.address)/climate:multi"), into: store)
+        }
+        #expect(error.code == .noPlatform)
+        #expect(error.message.contains("linux/arm/v6") && error.message.contains("linux/amd64, linux/arm64/v8"))
+    }
+
+    @Test("a missing tag, and a registry that is not there, are clear errors and leave nothing behind")
+    func failures() throws {
+        let registry = try LocalRegistry()
+        let fixture = try Fixture()
+        defer { fixture.cleanUp() }
+        let store = ContentStore(stateDirectory: fixture.path("state"))
+        let missing = try #require(throws: ModuleError.self) {
+            try RegistryClient(options: registry.options).pull(ImageReference(parsing: "\(registry.address)/climate:nope"), into: store)
+        }
+        #expect(missing.code == .registry && missing.exitCode == 24)
+        #expect(missing.message.contains("has no tag nope in climate (404)"))
+
+        var options = registry.options
+        let closed = try LocalRegistry.freePort()
+        options.insecureRegistries = ["127.0.0.1:\(closed)"]
+        options.attempts = 3
+        options.firstRetryDelay = .milliseconds(10)
+        var retries = 0
+        let unreachable = try #require(throws: ModuleError.self) {
+            try RegistryClient(options: options).pull(ImageReference(parsing: "127.0.0.1:\(closed)/climate:1.0"), into: store) {
+                if case .retrying = $0 { retries += 1 }
+            }
+        }
+        #expect(unreachable.code == .network)
+        #expect(unreachable.message.contains("after 3 attempts"))
+        #expect(retries == 2)
+        // HTTPS to a registry that speaks HTTP: no retries, and the error says what to do.
+        var tls = registry.options
+        tls.insecureRegistries = []
+        let plain = try #require(throws: ModuleError.self) {
+            try RegistryClient(options: tls).pull(ImageReference(parsing: "\(registry.address)/climate:1.0"), into: store)
+        }
+        #expect(plain.code == .network && plain.message.contains("--insecure-registry"))
+        #expect(try Files.listing(store.root + "/blobs/sha256") == [])
+    }
+
+    @Test("plugin-host install REF pulls the test module from the registry and commits it; pull --json reports each blob")
+    func installByReference() throws {
+        let registry = try LocalRegistry()
+        let f = try UpdateFixture()
+        defer { f.base.cleanUp() }
+        let image = try f.image("1.0.0")
+        try registry.push(layout: image, tag: "1.0.0", to: "acme/testmodule", as: "stable")
+        let host = try #require(Tool.pluginHost)
+        let reference = "\(registry.address)/acme/testmodule:stable"
+        let pull = try Tool.run(host, ["pull", reference, "--state-dir", f.state, "--insecure-registry", registry.address, "--json"])
+        #expect(pull.status == 0, "\(pull.stderr)")
+        let events = pull.stderr.split(separator: "\n").filter { $0.hasPrefix("{") }
+        #expect(events.filter { $0.contains("\"event\":\"done\"") }.count == 2)
+        #expect(pull.stdout.contains("\"received\""))
+
+        let install = try Tool.run(host, ["install", reference, "--state-dir", f.state, "--insecure-registry", registry.address, "--no-sandbox"],
+                                   environment: ["PLUGIN_HOST_RUNNER": try UpdateFixture.runnerExecutable()])
+        #expect(install.status == 0, "\(install.stderr)")
+        #expect(install.stdout.contains("installed and committed from \(reference)@sha256:"))
+        #expect(install.stderr.contains("already present"))
+        #expect(f.activeVersion == "1.0.0")
+
+        let wrong = try Tool.run(host, ["install", "no/such/file.tar", "--state-dir", f.state])
+        #expect(wrong.status == 24 || wrong.status == 14, "\(wrong.stderr)")
+        let notReference = try Tool.run(host, ["install", "./Not A Reference", "--state-dir", f.state])
+        #expect(notReference.status == 14)
+        #expect(notReference.stderr.contains("there is no image file or directory './Not A Reference', and it is not an image reference"))
+    }
+}
