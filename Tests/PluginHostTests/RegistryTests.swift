@@ -25,10 +25,42 @@ final class LocalRegistry {
     /// `127.0.0.1:PORT`, as references write it.
     var address: String { "127.0.0.1:\(port)" }
 
-    init() throws {
+    /// A user of the registries made with `users`: `device`, password `field-secret`, as
+    /// `htpasswd -Bbn` writes it (bcrypt, which the registry requires).
+    static let htpasswd = "device:$2y$05$ElVyp0/mUfDBNWOShn9ao.9/c55LK33zht575PHZy3PhSrcN2si7K\n"
+
+    /// The CA that signed the registry's certificate, with `tls`.
+    var caFile: String { directory.path("ca.pem") }
+    let tls: Bool
+
+    /// - Parameters:
+    ///   - tls: HTTPS with a certificate for 127.0.0.1 from a CA made here (`caFile`).
+    ///   - basicAuth: htpasswd basic auth with the user in `htpasswd`.
+    init(tls: Bool = false, basicAuth: Bool = false) throws {
         let executable = try #require(Self.executable, "docker-registry is required (PLUGIN_HOST_REQUIRE_REGISTRY=1) but not on PATH: run Scripts/ensure-registry.sh")
         directory = try TemporaryDirectory("registry")
         port = try Self.freePort()
+        self.tls = tls
+        var extra = ""
+        if tls {
+            try Self.makeCertificates(in: directory)
+            extra += """
+
+              tls:
+                certificate: \(directory.path("server.crt"))
+                key: \(directory.path("server.key"))
+            """
+        }
+        if basicAuth {
+            try Data(Self.htpasswd.utf8).write(to: URL(fileURLWithPath: directory.path("htpasswd")))
+            extra += """
+
+            auth:
+              htpasswd:
+                realm: plugin-host-tests
+                path: \(directory.path("htpasswd"))
+            """
+        }
         let config = """
         version: 0.1
         log:
@@ -40,7 +72,7 @@ final class LocalRegistry {
             enabled: true
         http:
           addr: 127.0.0.1:\(port)
-        """
+        """ + extra
         try Data(config.utf8).write(to: URL(fileURLWithPath: directory.path("config.yml")))
         process = Process()
         process.executableURL = executable
@@ -61,10 +93,30 @@ final class LocalRegistry {
         directory.cleanUp()
     }
 
+    /// A CA and a server certificate for 127.0.0.1 signed by it (openssl, P-256, two days).
+    static func makeCertificates(in directory: TemporaryDirectory) throws {
+        let openssl = try #require(Tool.onPath("openssl"), "openssl is needed to make the test registry's certificates")
+        try Data("subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n".utf8)
+            .write(to: URL(fileURLWithPath: directory.path("server.ext")))
+        let steps: [[String]] = [
+            ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
+             "-keyout", directory.path("ca.key"), "-out", directory.path("ca.pem"), "-subj", "/CN=plugin-host test CA"],
+            ["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+             "-keyout", directory.path("server.key"), "-out", directory.path("server.csr"), "-subj", "/CN=127.0.0.1"],
+            ["x509", "-req", "-in", directory.path("server.csr"), "-CA", directory.path("ca.pem"), "-CAkey", directory.path("ca.key"),
+             "-CAcreateserial", "-days", "2", "-out", directory.path("server.crt"), "-extfile", directory.path("server.ext")],
+        ]
+        for step in steps {
+            let run = try Tool.run(openssl, step)
+            guard run.status == 0 else { throw ModuleError(.io, "openssl \(step[0]) failed: \(run.stderr)") }
+        }
+    }
+
     /// Pushes an image layout's tagged manifest with skopeo, as a publisher does.
     func push(layout: String, tag: String, to repository: String, as newTag: String) throws {
         let skopeo = try #require(Self.skopeo, "skopeo is required but not on PATH: run Scripts/ensure-skopeo.sh")
-        let run = try Tool.run(skopeo, ["--insecure-policy", "copy", "--dest-tls-verify=false", "oci:\(layout):\(tag)", "docker://\(address)/\(repository):\(newTag)"])
+        let run = try Tool.run(skopeo, ["--insecure-policy", "copy", "--dest-tls-verify=false", "--dest-creds", "device:field-secret",
+                                        "oci:\(layout):\(tag)", "docker://\(address)/\(repository):\(newTag)"])
         guard run.status == 0 else { throw ModuleError(.io, "skopeo copy failed: \(run.stderr)") }
     }
 
@@ -78,11 +130,20 @@ final class LocalRegistry {
         guard run.status == 0 else { throw ModuleError(.io, "PUT of the manifest failed: \(run.stderr)") }
     }
 
+    /// Plain HTTP, or the CA of `tls`; no credentials.
     var options: RegistryOptions {
         var options = RegistryOptions()
-        options.insecureRegistries = [address]
+        if tls { options.caFiles[address] = caFile } else { options.insecureRegistries = [address] }
         options.authFiles = []
         return options
+    }
+
+    /// An auth file as `skopeo login` writes it, with `user:password` for this registry.
+    func authFile(_ credentials: String) throws -> String {
+        let file = directory.path("auth-\(UUID().uuidString).json")
+        let json = "{\"auths\":{\"\(address)\":{\"auth\":\"\(Data(credentials.utf8).base64EncodedString())\"}}}"
+        try Data(json.utf8).write(to: URL(fileURLWithPath: file))
+        return file
     }
 
     static func freePort() throws -> Int {
@@ -289,5 +350,34 @@ struct RegistryTests {
         let notReference = try Tool.run(host, ["install", "./Not A Reference", "--state-dir", f.state])
         #expect(notReference.status == 14)
         #expect(notReference.stderr.contains("there is no image file or directory './Not A Reference', and it is not an image reference"))
+    }
+
+    @Test("over HTTPS with the registry's own CA and htpasswd basic auth, the credentials of an auth file get the image")
+    func tlsAndBasicAuth() throws {
+        let registry = try LocalRegistry(tls: true, basicAuth: true)
+        let fixture = try Fixture()
+        defer { fixture.cleanUp() }
+        let image = try fixture.packedImage("image")
+        try registry.push(layout: image, tag: "1.2.0", to: "private/climate", as: "1.2.0")
+        let reference = try ImageReference(parsing: "\(registry.address)/private/climate:1.2.0")
+        let store = ContentStore(stateDirectory: fixture.path("state"))
+
+        var options = registry.options
+        options.authFiles = [try registry.authFile("device:field-secret")]
+        let pulled = try RegistryClient(options: options).pull(reference, into: store)
+        #expect(try ImageVerifier(trust: fixture.trustingStore()).verify(pulled.source(in: store)).manifest.version.description == "1.2.0")
+
+        // No credentials: the error says how to log in.
+        let anonymous = try #require(throws: ModuleError.self) { try RegistryClient(options: registry.options).pull(reference, into: store) }
+        #expect(anonymous.code == .registry && anonymous.message.contains("needs a user name and password") && anonymous.message.contains("skopeo login \(registry.address)"))
+        // A wrong password: refused, and said so.
+        options.authFiles = [try registry.authFile("device:wrong")]
+        let refused = try #require(throws: ModuleError.self) { try RegistryClient(options: options).pull(reference, into: store) }
+        #expect(refused.code == .registry && refused.message.contains("(401)"))
+        // Without the registry's CA: a TLS failure, not retried, with the hint.
+        var untrusted = options
+        untrusted.caFiles = [:]
+        let tls = try #require(throws: ModuleError.self) { try RegistryClient(options: untrusted).pull(reference, into: store) }
+        #expect(tls.code == .network && tls.message.contains("--registry-ca"))
     }
 }
