@@ -7,7 +7,7 @@ import PluginHostImages
 /// Redirects are followed (registries hand blobs to object storage), at most 10; libcurl does not
 /// send an `Authorization` header it was given to another host. Proxies come from the
 /// environment (`HTTPS_PROXY`, `HTTP_PROXY`, `NO_PROXY`), as libcurl reads them. A transfer
-/// slower than 1 KiB/s for 60 s is abandoned, so a stalled link ends in a retry, not a hang.
+/// slower than 1 KiB/s for `stallSeconds` is abandoned, so a stalled link ends in a retry, not a hang.
 struct HTTPRequest {
     enum Method: String { case get = "GET", head = "HEAD" }
 
@@ -19,6 +19,8 @@ struct HTTPRequest {
     /// A PEM file of the CAs to trust instead of the system's.
     var caFile: String?
     var connectTimeoutSeconds = 30
+    /// Abandon the transfer when it moves less than 1 KiB/s for this long.
+    var stallSeconds = 60
 }
 
 struct HTTPResponse {
@@ -91,7 +93,7 @@ final class HTTPClient {
         }
         _ = ciot_curl_setopt_long(handle, CURLOPT_CONNECTTIMEOUT, request.connectTimeoutSeconds)
         _ = ciot_curl_setopt_long(handle, CURLOPT_LOW_SPEED_LIMIT, 1024)
-        _ = ciot_curl_setopt_long(handle, CURLOPT_LOW_SPEED_TIME, 60)
+        _ = ciot_curl_setopt_long(handle, CURLOPT_LOW_SPEED_TIME, request.stallSeconds)
         _ = ciot_curl_setopt_long(handle, CURLOPT_NOSIGNAL, 1)
         _ = ciot_curl_setopt_string(handle, CURLOPT_USERAGENT, "plugin-host")
         if let caFile = request.caFile { _ = ciot_curl_setopt_string(handle, CURLOPT_CAINFO, caFile) }

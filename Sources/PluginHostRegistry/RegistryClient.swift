@@ -23,8 +23,12 @@ public struct RegistryOptions: Sendable {
     public var platform: Platform = .current
     /// Attempts per request when the link fails (the first one included), and the first pause
     /// between them; each later pause doubles, with up to half of it again at random.
+    /// A download that made progress starts its count of attempts again: a link that drops every
+    /// few megabytes still delivers a large layer.
     public var attempts = 5
     public var firstRetryDelay: Duration = .seconds(1)
+    /// A transfer that moves less than 1 KiB/s for this long is abandoned (and retried).
+    public var stallSeconds = 60
 
     public init() {}
 }
@@ -248,8 +252,11 @@ public final class RegistryClient {
             if !accept.isEmpty { request.headers.append("Accept: " + accept.joined(separator: ", ")) }
             if let header = authorization(reference) { request.headers.append(header) }
             request.caFile = options.caFiles[reference.registry]
+            request.stallSeconds = options.stallSeconds
             // A blob download asks for what its partial file lacks, again on each attempt.
-            if let download = sink as? BlobDownload { request.resumeFrom = download.written }
+            let download = sink as? BlobDownload
+            let before = download?.written ?? 0
+            if let download { request.resumeFrom = download.written }
             let response: HTTPResponse
             do {
                 response = try http.perform(request, into: sink)
@@ -257,6 +264,11 @@ public final class RegistryClient {
                 if let refused = error.fromSink { throw refused }
                 guard error.retryable else {
                     throw ModuleError(.network, "cannot use \(reference.registry): \(error.message); nothing was installed")
+                }
+                if let download, download.written > before {
+                    // It got somewhere: the link works, if badly. Count again from here.
+                    attempt = 1
+                    delay = options.firstRetryDelay
                 }
                 guard attempt < options.attempts else {
                     throw ModuleError(.network, "cannot reach \(reference.registry) after \(attempt) attempts: \(error.message); the installed version is untouched: check the network and the registry, and try again")

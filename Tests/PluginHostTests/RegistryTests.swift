@@ -381,3 +381,145 @@ struct RegistryTests {
         #expect(tls.code == .network && tls.message.contains("--registry-ca"))
     }
 }
+
+/// Delivery over a link that breaks (FaultProxy between the client and a real registry), with a
+/// 20 MB layer of incompressible bytes.
+@Suite("Delivery over a bad link (fault proxy)", .enabled(if: LocalRegistry.available, "docker-registry or skopeo is not installed (run Scripts/ensure-registry.sh and Scripts/ensure-skopeo.sh)"))
+struct BadLinkTests {
+    static let layerBytes = 20 << 20
+
+    /// A registry holding an image with a 20 MB layer, a proxy in front of it, and the layer's descriptor.
+    struct Setup {
+        let registry: LocalRegistry
+        let proxy: FaultProxy
+        let fixture: Fixture
+        let layer: OCI.Descriptor
+        var reference: ImageReference { try! ImageReference(parsing: "127.0.0.1:\(proxy.port)/big/climate:1.2.0") }
+        var options: RegistryOptions {
+            var options = RegistryOptions()
+            options.insecureRegistries = ["127.0.0.1:\(proxy.port)"]
+            options.authFiles = []
+            options.firstRetryDelay = .milliseconds(10)
+            return options
+        }
+        func store(_ name: String = "state") -> ContentStore { ContentStore(stateDirectory: fixture.path(name)) }
+    }
+
+    static func setUp() throws -> Setup {
+        let registry = try LocalRegistry()
+        let fixture = try Fixture()
+        let directory = try fixture.moduleDirectory()
+        var generator = SystemRandomNumberGenerator()
+        var bytes = [UInt8](repeating: 0, count: layerBytes)
+        bytes.withUnsafeMutableBytes { raw in
+            let words = raw.bindMemory(to: UInt64.self)
+            for index in words.indices { words[index] = generator.next() }
+        }
+        try Data(bytes).write(to: URL(fileURLWithPath: directory + "/share/thermostat/calibration.bin"))
+        let layout = try ImagePacker(signingKey: fixture.key).pack(moduleDirectory: directory)
+        try ImagePacker.write(layout, to: fixture.path("big"))
+        let verified = try ImageVerifier(trust: fixture.trustingStore()).verify(ImageSource.open(fixture.path("big")))
+        try registry.push(layout: fixture.path("big"), tag: "1.2.0", to: "big/climate", as: "1.2.0")
+        return Setup(registry: registry, proxy: try FaultProxy(upstreamPort: registry.port), fixture: fixture, layer: try #require(verified.layers.first))
+    }
+
+    @Test("a 20 MB layer through a link cut every 1 MB is pulled whole, and at most 10 % more than its size crosses the link")
+    func cutEveryMegabyte() throws {
+        let setup = try Self.setUp()
+        defer { setup.fixture.cleanUp() }
+        setup.proxy.faults.cutAfter = 1 << 20
+        let pulled = try RegistryClient(options: setup.options).pull(setup.reference, into: setup.store())
+        #expect(pulled.blobs.first { $0.descriptor.digest == setup.layer.digest }?.received == UInt64(setup.layer.size))
+        #expect(setup.proxy.connections > 20)
+        let ratio = Double(setup.proxy.bytesFromRegistry) / Double(setup.layer.size)
+        #expect(ratio <= 1.10, "bytes from the registry / layer size = \(ratio)")
+        #expect(try ImageVerifier(trust: setup.fixture.trustingStore()).verify(pulled.source(in: setup.store())).layers.count == 1)
+    }
+
+    @Test("connections reset every 3 MB, or stalled once, end in a whole layer")
+    func resetAndStall() throws {
+        let setup = try Self.setUp()
+        defer { setup.fixture.cleanUp() }
+        setup.proxy.faults.resetAfter = 3 << 20
+        let reset = try RegistryClient(options: setup.options).pull(setup.reference, into: setup.store("reset"))
+        #expect(reset.blobs.allSatisfy { setup.store("reset").contains($0.descriptor.digest) })
+
+        setup.proxy.faults = .init(stallOnceAfter: 2 << 20)
+        var options = setup.options
+        options.stallSeconds = 2
+        var retried = false
+        let stalled = try RegistryClient(options: options).pull(setup.reference, into: setup.store("stall")) {
+            if case .retrying = $0 { retried = true }
+        }
+        #expect(retried)
+        #expect(stalled.blobs.first { $0.descriptor.digest == setup.layer.digest }?.received == UInt64(setup.layer.size))
+    }
+
+    @Test("a flipped byte is caught by the digest and the blob is fetched again")
+    func flippedByte() throws {
+        let setup = try Self.setUp()
+        defer { setup.fixture.cleanUp() }
+        setup.proxy.faults.flipOnceAt = 5 << 20
+        let store = setup.store()
+        let pulled = try RegistryClient(options: setup.options).pull(setup.reference, into: store)
+        let layer = try #require(pulled.blobs.first { $0.descriptor.digest == setup.layer.digest })
+        #expect(layer.received == 2 * UInt64(setup.layer.size))
+        #expect(try ImageVerifier(trust: setup.fixture.trustingStore()).verify(pulled.source(in: store)).layers.count == 1)
+    }
+
+    @Test("a registry that is down fails the pull with a network error, and the installed version stays")
+    func registryDown() throws {
+        let setup = try Self.setUp()
+        defer { setup.fixture.cleanUp() }
+        let f = try UpdateFixture()
+        defer { f.base.cleanUp() }
+        try f.engine().install(imageAt: f.image("1.0.0"))
+        setup.proxy.faults.refuse = true
+        var options = setup.options
+        options.attempts = 3
+        let error = try #require(throws: ModuleError.self) {
+            try RegistryClient(options: options).pull(setup.reference, into: ContentStore(stateDirectory: f.state))
+        }
+        #expect(error.code == .network && error.exitCode == 24)
+        #expect(f.activeVersion == "1.0.0")
+        #expect(try UpdateEngine.list(stateDirectory: f.state).first?.state == .active)
+    }
+
+    @Test("plugin-host pull killed with SIGKILL mid-download resumes from its partial file")
+    func killedAndResumed() throws {
+        let setup = try Self.setUp()
+        defer { setup.fixture.cleanUp() }
+        let host = try #require(Tool.pluginHost)
+        let state = setup.fixture.path("state")
+        setup.proxy.faults.stallOnceAfter = 6 << 20
+        let pull = try RunningTool(host, ["pull", setup.reference.description, "--state-dir", state, "--insecure-registry", "127.0.0.1:\(setup.proxy.port)"])
+        let partial = setup.store().partialPath(of: setup.layer.digest)
+        #expect(waitUntil(seconds: 30) { ((try? FileManager.default.attributesOfItem(atPath: partial))?[.size] as? Int ?? 0) >= 4 << 20 })
+        pull.signal(SIGKILL)
+        _ = pull.finish()
+        let kept = (try? FileManager.default.attributesOfItem(atPath: partial))?[.size] as? Int ?? 0
+        #expect(kept >= 4 << 20)
+
+        let again = try Tool.run(host, ["pull", setup.reference.description, "--state-dir", state, "--insecure-registry", "127.0.0.1:\(setup.proxy.port)", "--json"])
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(again.stderr.contains("\"offset\":\(kept)"), "\(again.stderr)")
+        #expect(setup.store().contains(setup.layer.digest))
+    }
+
+    @Test("a full disk during a download is a clear error; nothing is stored, and the pull resumes once there is room",
+          .enabled(if: getuid() == 0, "mounting a small tmpfs needs root"))
+    func fullDisk() throws {
+        let setup = try Self.setUp()
+        defer { setup.fixture.cleanUp() }
+        let mountPoint = setup.fixture.path("small")
+        try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: true)
+        let mount = try Tool.run(try #require(Tool.onPath("mount")), ["-t", "tmpfs", "-o", "size=8m", "tmpfs", mountPoint])
+        try #require(mount.status == 0, "\(mount.stderr)")
+        defer { _ = try? Tool.run(Tool.onPath("umount")!, [mountPoint]) }
+        let store = ContentStore(stateDirectory: mountPoint + "/state")
+        let error = try #require(throws: ModuleError.self) { try RegistryClient(options: setup.options).pull(setup.reference, into: store) }
+        #expect(error.code == .io && error.message.contains("the disk is full"), "\(error)")
+        #expect(!store.contains(setup.layer.digest))
+        #expect(store.partialSize(of: setup.layer.digest) > 0)
+    }
+}

@@ -1,0 +1,153 @@
+import CIoTLinux
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+import Synchronization
+
+/// A TCP proxy on 127.0.0.1 between the host and a registry that breaks the link the ways a field
+/// link breaks: it cuts every connection after some bytes from the registry, resets it, stalls
+/// it, flips a byte, or refuses connections altogether. Each connection is pumped by a thread of
+/// its own with poll(2).
+final class FaultProxy: @unchecked Sendable {
+    struct Faults: Sendable {
+        /// Close the connection after this many bytes from the registry (per connection).
+        var cutAfter: Int?
+        /// Like `cutAfter`, with a TCP reset instead of a close.
+        var resetAfter: Int?
+        /// Stop forwarding after this many bytes, and hold the connection open, once.
+        var stallOnceAfter: Int?
+        /// Invert the byte at this offset of the registry's answer, on the first connection that
+        /// gets that far only.
+        var flipOnceAt: Int?
+        /// Close every new connection at once, as a registry that is down.
+        var refuse = false
+    }
+
+    private(set) var port = 0
+    private var listener: Int32 = -1
+    private let upstreamPort: Int
+    private let state = Mutex<(faults: Faults, connections: Int, bytes: Int, closed: Bool)>((Faults(), 0, 0, false))
+
+    init(upstreamPort: Int) throws {
+        self.upstreamPort = upstreamPort
+        listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        var one: Int32 = 1
+        setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        var address = Self.loopback(port: 0)
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let fd = listener
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        guard bound, listen(listener, 64) == 0 else { throw ProxyError("cannot listen on 127.0.0.1") }
+        port = Int(UInt16(bigEndian: address.sin_port))
+        Thread.detachNewThread { [self] in acceptLoop() }
+    }
+
+    deinit { stop() }
+
+    /// The faults from now on (connections open already keep what they had).
+    var faults: Faults {
+        get { state.withLock { $0.faults } }
+        set { state.withLock { $0.faults = newValue } }
+    }
+
+    /// Connections accepted so far, and bytes forwarded from the registry.
+    var connections: Int { state.withLock { $0.connections } }
+    var bytesFromRegistry: Int { state.withLock { $0.bytes } }
+
+    func stop() {
+        let wasClosed = state.withLock { state in
+            defer { state.closed = true }
+            return state.closed
+        }
+        if !wasClosed { shutdown(listener, Int32(SHUT_RDWR)); close(listener) }
+    }
+
+    private func acceptLoop() {
+        while true {
+            let client = accept(listener, nil, nil)
+            if client < 0 {
+                if errno == EINTR { continue }
+                return
+            }
+            let (faults, number) = state.withLock { state -> (Faults, Int) in
+                state.connections += 1
+                return (state.faults, state.connections)
+            }
+            _ = fcntl(client, F_SETFD, FD_CLOEXEC)
+            if faults.refuse {
+                close(client)
+                continue
+            }
+            Thread.detachNewThread { [self] in pump(client, faults: faults, number: number) }
+        }
+    }
+
+    private func pump(_ client: Int32, faults: Faults, number: Int) {
+        let upstream = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        var address = Self.loopback(port: upstreamPort)
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(upstream, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
+        defer { close(upstream); close(client) }
+        guard connected else { return }
+        var fromRegistry = 0
+        var buffer = [UInt8](repeating: 0, count: 16384)
+        var fds = [pollfd(fd: client, events: Int16(POLLIN), revents: 0), pollfd(fd: upstream, events: Int16(POLLIN), revents: 0)]
+        while true {
+            guard poll(&fds, 2, 1000) >= 0 || errno == EINTR else { return }
+            if state.withLock({ $0.closed }) { return }
+            if fds[0].revents != 0 {
+                let count = read(client, &buffer, buffer.count)
+                guard count > 0, write(upstream, buffer, count) == count else { return }
+            }
+            if fds[1].revents != 0 {
+                var count = read(upstream, &buffer, buffer.count)
+                guard count > 0 else { return }
+                let limit = faults.cutAfter ?? faults.resetAfter
+                if let limit { count = min(count, max(limit - fromRegistry, 0)) }
+                if let stall = faults.stallOnceAfter, fromRegistry + count >= stall, state.withLock({ $0.faults.stallOnceAfter != nil }) {
+                    count = max(stall - fromRegistry, 0)
+                    _ = write(client, buffer, count)
+                    state.withLock { $0.faults.stallOnceAfter = nil; $0.bytes += count }
+                    // Hold the connection without a byte until the client gives up.
+                    while read(client, &buffer, buffer.count) > 0 {}
+                    return
+                }
+                if let flip = faults.flipOnceAt, fromRegistry <= flip, flip < fromRegistry + count,
+                   state.withLock({ state -> Bool in
+                       guard state.faults.flipOnceAt != nil else { return false }
+                       state.faults.flipOnceAt = nil
+                       return true
+                   }) {
+                    buffer[flip - fromRegistry] ^= 0xFF
+                }
+                guard write(client, buffer, count) == count else { return }
+                fromRegistry += count
+                state.withLock { $0.bytes += count }
+                if let limit, fromRegistry >= limit {
+                    if faults.resetAfter != nil {
+                        var linger = linger(l_onoff: 1, l_linger: 0)
+                        setsockopt(client, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<linger>.size))
+                    }
+                    return
+                }
+            }
+        }
+    }
+
+    private static func loopback(port: Int) -> sockaddr_in {
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = UInt16(port).bigEndian
+        return address
+    }
+
+    struct ProxyError: Error, CustomStringConvertible {
+        var description: String
+        init(_ description: String) { self.description = description }
+    }
+}
