@@ -39,11 +39,14 @@ public struct ImagePacker: Sendable {
     enum Blob: Sendable {
         case data(Data)
         case layer(LayerTar)
+        /// A blob of another image, copied a buffer at a time when the layout is written.
+        case copy(ImageSource, OCI.Descriptor)
 
         var size: UInt64 {
             switch self {
             case let .data(data): UInt64(data.count)
             case let .layer(layer): layer.size
+            case let .copy(_, descriptor): UInt64(descriptor.size)
             }
         }
 
@@ -51,6 +54,7 @@ public struct ImagePacker: Sendable {
             switch self {
             case let .data(data): Digest(of: data)
             case let .layer(layer): layer.digest
+            case let .copy(_, descriptor): descriptor.digest
             }
         }
 
@@ -58,6 +62,17 @@ public struct ImagePacker: Sendable {
             switch self {
             case let .data(data): try sink(data)
             case let .layer(layer): try layer.write(to: sink)
+            case let .copy(source, descriptor):
+                guard let stream = try source.stream(descriptor.digest.blobPath), stream.size == UInt64(descriptor.size) else {
+                    throw ModuleError(.missingBlob, "image '\(source.location)' lacks blob \(descriptor.digest) of \(descriptor.size) bytes", field: descriptor.digest.blobPath)
+                }
+                var left = stream.size
+                while left > 0 {
+                    let chunk = try stream.read(upTo: Int(min(left, 1 << 16)))
+                    guard !chunk.isEmpty else { throw ModuleError(.io, "image '\(source.location)' ended inside blob \(descriptor.digest)") }
+                    try sink(chunk)
+                    left -= UInt64(chunk.count)
+                }
             }
         }
     }
@@ -66,7 +81,11 @@ public struct ImagePacker: Sendable {
     /// description of the module's files (their bytes are read when the layout is written).
     /// - Throws: `ModuleError`: `.invalidModuleDirectory` (no module.json, a symlink or special file,
     ///   the library missing), `.io`, the manifest's own schema errors.
-    public func pack(moduleDirectory: String) throws(ModuleError) -> Layout {
+    /// - Parameters:
+    ///   - moduleDirectory: the directory with `module.json` and the module's files.
+    ///   - platform: the platform the module's library is built for (`linux/arm64`), recorded on
+    ///     its index.json entry, which `plugin-host index` reads; nil for none.
+    public func pack(moduleDirectory: String, platform: OCI.PlatformField? = nil) throws(ModuleError) -> Layout {
         let root = URL(fileURLWithPath: moduleDirectory)
         guard let source = FileManager.default.contents(atPath: root.appendingPathComponent(Self.manifestFileName).path) else {
             throw ModuleError(.invalidModuleDirectory, "'\(moduleDirectory)' has no readable \(Self.manifestFileName): put the module manifest there (see Documentation/ModuleImage.md)", field: Self.manifestFileName)
@@ -77,7 +96,7 @@ public struct ImagePacker: Sendable {
             throw ModuleError(.invalidModuleDirectory, "field 'library.path' names '\(manifest.library.path)', which is not a file in '\(moduleDirectory)': build the library into the module directory first", field: "library.path")
         }
         let config = try manifest.canonicalJSON()
-        return try assemble(config: config, blobs: [(OCI.layerTar, .layer(try LayerTar(root: root.path, files: files)))], manifest: manifest)
+        return try assemble(config: config, blobs: [(OCI.layerTar, .layer(try LayerTar(root: root.path, files: files)))], manifest: manifest, platform: platform)
     }
 
     /// Signs and lays out an image from a config blob and layer blobs. `pack` calls this after it
@@ -87,7 +106,7 @@ public struct ImagePacker: Sendable {
         try assemble(config: config, blobs: layers.map { ($0.mediaType, .data($0.data)) }, manifest: manifest)
     }
 
-    func assemble(config: Data, blobs layers: [(mediaType: String, blob: Blob)], manifest: ModuleManifest) throws(ModuleError) -> Layout {
+    func assemble(config: Data, blobs layers: [(mediaType: String, blob: Blob)], manifest: ModuleManifest, platform: OCI.PlatformField? = nil) throws(ModuleError) -> Layout {
         let configDescriptor = OCI.Descriptor(mediaType: ModuleManifest.mediaType, digest: Digest(of: config), size: Int64(config.count))
         let layerDescriptors = layers.map { OCI.Descriptor(mediaType: $0.mediaType, digest: $0.blob.digest, size: Int64($0.blob.size)) }
         let payload = SignaturePayload.make(config: configDescriptor.digest, layers: layerDescriptors.map(\.digest))
@@ -106,7 +125,7 @@ public struct ImagePacker: Sendable {
         let tag = String(manifest.version.description.map { $0 == "+" ? "_" : $0 })
         let index = OCI.Index(schemaVersion: 2, mediaType: OCI.indexMediaType, manifests: [
             OCI.Descriptor(mediaType: OCI.manifestMediaType, digest: manifestDigest, size: Int64(manifestData.count),
-                           annotations: [OCI.refNameAnnotation: tag]),
+                           annotations: [OCI.refNameAnnotation: tag], platform: platform),
         ])
         var files: [(path: String, content: Blob)] = [
             ("oci-layout", .data(try OCI.encode(OCI.Layout(imageLayoutVersion: OCI.layoutVersion)))),
@@ -118,6 +137,60 @@ public struct ImagePacker: Sendable {
         }
         files.append((manifestDigest.blobPath, .data(manifestData)))
         return Layout(files: files, manifest: manifest, imageManifestDigest: manifestDigest, tag: tag)
+    }
+
+    /// One multi-platform image from images of the same module and version packed for different
+    /// platforms (`pack --platform`): an image index (OCI image-spec) whose entries are their
+    /// manifests, each still signed as it was, with every blob they need. `index.json` lists the
+    /// index, tagged `tag` (default: the version). `skopeo copy --all` pushes all of it.
+    /// - Throws: `ModuleError` `.invalidValue` for images of different modules or versions, one
+    ///   without a platform, or two for the same platform; the images' own structure errors.
+    public static func index(_ images: [ImageSource], tag: String? = nil) throws(ModuleError) -> Layout {
+        guard !images.isEmpty else { throw ModuleError(.invalidValue, "give at least one image to put in the index", field: "images") }
+        var entries: [OCI.Descriptor] = []
+        var files: [(path: String, content: Blob)] = []
+        var first: ModuleManifest?
+        for source in images {
+            let unverified = try ImageVerifier.readStructure(source, reference: nil, checkingLayers: false)
+            let manifest = try ModuleManifest.decode(unverified.config)
+            guard let indexData = try source.read("index.json"),
+                  let entry = (try? JSONDecoder().decode(OCI.Index.self, from: indexData))?.manifests.first(where: { $0.digest == unverified.imageManifestDigest }) else {
+                throw ModuleError(.malformedLayout, "image '\(source.location)' has no index.json entry for its manifest", field: "index.json")
+            }
+            guard let platform = entry.platform else {
+                throw ModuleError(.invalidValue, "image '\(source.location)' says nothing about its platform: pack it with `plugin-host pack --platform linux/arm64` (or the platform its library is built for)", field: "platform")
+            }
+            if let first {
+                guard first.id == manifest.id, first.version == manifest.version else {
+                    throw ModuleError(.invalidValue, "image '\(source.location)' is \(manifest.id) \(manifest.version), not \(first.id) \(first.version): an index holds one module version built for several platforms", field: "images")
+                }
+            } else {
+                first = manifest
+            }
+            if let twin = entries.first(where: { $0.platform == platform }) {
+                throw ModuleError(.invalidValue, "two images are for \(platform) (\(twin.digest) and \(unverified.imageManifestDigest)): give one per platform", field: "platform")
+            }
+            entries.append(OCI.Descriptor(mediaType: OCI.manifestMediaType, digest: unverified.imageManifestDigest, size: entry.size, platform: platform))
+            let blobs = [entry] + [unverified.imageManifest.config] + unverified.imageManifest.layers
+            for blob in blobs where !files.contains(where: { $0.path == blob.digest.blobPath }) {
+                files.append((blob.digest.blobPath, .copy(source, blob)))
+            }
+        }
+        guard let module = first else { throw ModuleError(.invalidValue, "no image", field: "images") }
+        let imageIndex = OCI.Index(schemaVersion: 2, mediaType: OCI.indexMediaType, manifests: entries,
+                                   annotations: ["org.opencontainers.image.title": module.id, "org.opencontainers.image.version": module.version.description])
+        let indexBlob = try OCI.encode(imageIndex)
+        let indexDigest = Digest(of: indexBlob)
+        let tag = tag ?? String(module.version.description.map { $0 == "+" ? "_" : $0 })
+        let layoutIndex = OCI.Index(schemaVersion: 2, mediaType: OCI.indexMediaType, manifests: [
+            OCI.Descriptor(mediaType: OCI.indexMediaType, digest: indexDigest, size: Int64(indexBlob.count), annotations: [OCI.refNameAnnotation: tag]),
+        ])
+        files.insert(contentsOf: [
+            ("oci-layout", .data(try OCI.encode(OCI.Layout(imageLayoutVersion: OCI.layoutVersion)))),
+            ("index.json", .data(try OCI.encode(layoutIndex))),
+            (indexDigest.blobPath, .data(indexBlob)),
+        ], at: 0)
+        return Layout(files: files, manifest: module, imageManifestDigest: indexDigest, tag: tag)
     }
 
     /// Writes a layout to `output`: a `.tar` file if the name ends in `.tar`, else a directory

@@ -137,6 +137,9 @@ public struct ImageVerifier: Sendable {
                 : "index.json of '\(where_)' lists \(candidates.count) manifests: choose one by tag (\(tags.joined(separator: ", ")))", field: "index.json")
         }
         guard descriptor.mediaType == OCI.manifestMediaType else {
+            if descriptor.mediaType == OCI.indexMediaType {
+                throw ModuleError(.unsupportedMediaType, "'\(where_)' is a multi-platform image (an image index): push it to a registry (`skopeo copy --all`) and install from there, which picks this device's platform, or install the image packed for this platform", field: "index.json")
+            }
             throw ModuleError(.unsupportedMediaType, "index.json of '\(where_)' points at a '\(descriptor.mediaType)'; expected an OCI image manifest (\(OCI.manifestMediaType))", field: "index.json")
         }
         let manifestData = try blob(descriptor, in: source)

@@ -63,12 +63,38 @@ public enum OCI {
         public var digest: Digest
         public var size: Int64
         public var annotations: [String: String]?
-        public init(mediaType: String, digest: Digest, size: Int64, annotations: [String: String]? = nil) {
+        /// In an index: the platform the manifest is for (`pack --platform`).
+        public var platform: PlatformField?
+        public init(mediaType: String, digest: Digest, size: Int64, annotations: [String: String]? = nil, platform: PlatformField? = nil) {
             self.mediaType = mediaType
             self.digest = digest
             self.size = size
             self.annotations = annotations
+            self.platform = platform
         }
+    }
+
+    /// An index entry's `platform`: `os`, `architecture` and, for ARM, `variant`.
+    public struct PlatformField: Codable, Sendable, Hashable, CustomStringConvertible {
+        public var os: String
+        public var architecture: String
+        public var variant: String?
+
+        public init(os: String = "linux", architecture: String, variant: String? = nil) {
+            self.os = os
+            self.architecture = architecture
+            self.variant = variant
+        }
+
+        /// Parses `linux/arm64`, `linux/arm/v7`; nil for anything else.
+        public init?(_ text: String) {
+            let parts = text.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+            guard (2...3).contains(parts.count), !parts.contains(where: \.isEmpty),
+                  parts.allSatisfy({ $0.allSatisfy { $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "_") } }) else { return nil }
+            self.init(os: parts[0], architecture: parts[1], variant: parts.count == 3 ? parts[2] : nil)
+        }
+
+        public var description: String { os + "/" + architecture + (variant.map { "/" + $0 } ?? "") }
     }
 
     public struct Layout: Codable, Sendable {

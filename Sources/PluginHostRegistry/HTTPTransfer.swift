@@ -1,4 +1,4 @@
-import CIoTCurl
+internal import CIoTCurl
 import PluginHostImages
 
 /// One HTTP request through libcurl (loaded on first use: `CIoTCurl`), its response headers

@@ -169,33 +169,15 @@ public final class RegistryClient {
     }
 
     private func choosePlatform(_ document: Document, _ reference: ImageReference) throws(ModuleError) -> OCI.Descriptor {
-        struct Index: Decodable {
-            struct Entry: Decodable {
-                struct PlatformField: Decodable {
-                    var os: String
-                    var architecture: String
-                    var variant: String?
-                }
-                var mediaType: String
-                var digest: Digest
-                var size: Int64
-                var platform: PlatformField?
-            }
-            var manifests: [Entry]
-        }
-        let index: Index
-        do { index = try JSONDecoder().decode(Index.self, from: Data(document.bytes)) } catch {
+        let index: OCI.Index
+        do { index = try JSONDecoder().decode(OCI.Index.self, from: Data(document.bytes)) } catch {
             throw ModuleError(.registry, "the image index of \(reference) is not valid", field: "index", underlying: "\(error)")
         }
         let wanted = options.platform
-        let ranked = index.manifests.compactMap { entry -> (Index.Entry, Int)? in
-            guard let field = entry.platform else { return nil }
-            let platform = Platform(os: field.os, architecture: field.architecture, variant: field.variant)
-            return wanted.rank(of: platform).map { (entry, $0) }
-        }
+        let ranked = index.manifests.compactMap { entry in entry.platform.flatMap(wanted.rank(of:)).map { (entry, $0) } }
         guard let best = ranked.min(by: { $0.1 < $1.1 })?.0 else {
-            let offered = index.manifests.compactMap(\.platform).map { Platform(os: $0.os, architecture: $0.architecture, variant: $0.variant).description }
-            throw ModuleError(.noPlatform, "\(reference) has no image for this device (\(wanted)); it has: \(offered.isEmpty ? "no platform entries" : offered.joined(separator: ", ")). Push one built for \(wanted) (`plugin-host pack --platform \(wanted)`)", field: "index")
+            let offered = index.manifests.compactMap(\.platform).map(\.description)
+            throw ModuleError(.noPlatform, "\(reference) has no image for this device (\(wanted)); it has: \(offered.isEmpty ? "no platform entries" : offered.joined(separator: ", ")). Push one built for \(wanted) (`plugin-host pack --platform \(wanted)`, then `plugin-host index`)", field: "index")
         }
         return OCI.Descriptor(mediaType: best.mediaType, digest: best.digest, size: best.size)
     }

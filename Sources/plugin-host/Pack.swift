@@ -33,18 +33,61 @@ struct Pack: ParsableCommand {
     @Option(name: .shortAndLong, help: "Image to write: a new directory, or a file ending in .tar.")
     var output: String
 
+    @Option(help: ArgumentHelp("The platform the module's library is built for, recorded for `plugin-host index` (e.g. linux/arm64, linux/arm/v7, linux/amd64).", valueName: "os/arch[/variant]"))
+    var platform: String?
+
+    func validate() throws {
+        if let platform, OCI.PlatformField(platform) == nil {
+            throw ValidationError("--platform takes os/arch[/variant] in lowercase, e.g. linux/arm64 or linux/arm/v7; got '\(platform)'")
+        }
+    }
+
     func run() throws {
         let layout = try CLI.run { () throws(ModuleError) -> ImagePacker.Layout in
             guard let keyData = FileManager.default.contents(atPath: key) else {
                 throw ModuleError(.invalidKey, "cannot read private key '\(key)': make one with `plugin-host keygen --output \(key)`", field: key)
             }
             let signingKey = try ModuleSigningKey(fileContent: String(decoding: keyData, as: UTF8.self))
-            let layout = try ImagePacker(signingKey: signingKey).pack(moduleDirectory: moduleDir)
+            let layout = try ImagePacker(signingKey: signingKey).pack(moduleDirectory: moduleDir, platform: platform.flatMap(OCI.PlatformField.init))
             try ImagePacker.write(layout, to: output)
             return layout
         }
         print("packed \(layout.manifest.id) \(layout.manifest.version) -> \(output)")
         print("manifest \(layout.imageManifestDigest)")
+        print("tag \(layout.tag)")
+    }
+}
+
+struct Index: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Assemble images of one module version, packed for different platforms, into one multi-platform image.",
+        discussion: """
+        Each <image> is the output of `plugin-host pack --platform` for the same module and \
+        version; each keeps its own signature. The output is an OCI image layout (a directory, or \
+        a .tar) whose tag names an image index; push all of it with \
+        `skopeo copy --all oci-archive:OUT.tar docker://REGISTRY/REPOSITORY:TAG`, and each device \
+        pulls the image for its platform. Exit codes: 0 written; 10 an image is damaged; 12 the \
+        images are of different modules or versions, or one has no platform; 14 cannot write.
+        """
+    )
+
+    @Argument(help: "Images made by `plugin-host pack --platform`, one per platform.")
+    var images: [String]
+
+    @Option(name: .shortAndLong, help: "Image to write: a new directory, or a file ending in .tar.")
+    var output: String
+
+    @Option(help: "The tag of the index (default: the module's version).")
+    var tag: String?
+
+    func run() throws {
+        let layout = try CLI.run { () throws(ModuleError) -> ImagePacker.Layout in
+            let layout = try ImagePacker.index(images.map { (path: String) throws(ModuleError) -> ImageSource in try ImageSource.open(path) }, tag: tag)
+            try ImagePacker.write(layout, to: output)
+            return layout
+        }
+        print("indexed \(layout.manifest.id) \(layout.manifest.version) for \(images.count) platform(s) -> \(output)")
+        print("index \(layout.imageManifestDigest)")
         print("tag \(layout.tag)")
     }
 }

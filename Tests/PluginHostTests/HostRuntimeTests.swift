@@ -1,4 +1,5 @@
 import LinuxSupport
+import CIoTLinux
 import Foundation
 import Testing
 import TestSupport

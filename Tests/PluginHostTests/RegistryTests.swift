@@ -287,6 +287,47 @@ struct RegistryTests {
         #expect(error.message.contains("linux/arm/v6") && error.message.contains("linux/amd64, linux/arm64/v8"))
     }
 
+    @Test("images packed for two platforms become one index (plugin-host index); skopeo copy --all pushes it; each device pulls its own")
+    func packedIndex() throws {
+        let registry = try LocalRegistry()
+        let fixture = try Fixture()
+        defer { fixture.cleanUp() }
+        let directory = try fixture.moduleDirectory()
+        let packer = ImagePacker(signingKey: fixture.key)
+        var digests: [String: Digest] = [:]
+        for (name, platform) in [("arm64", "linux/arm64"), ("armv7", "linux/arm/v7")] {
+            // The library as it would be built for each platform: different bytes.
+            try Data("\u{7f}ELF \(platform) build".utf8).write(to: URL(fileURLWithPath: directory + "/lib/libthermostat.so"))
+            try ImagePacker.write(packer.pack(moduleDirectory: directory, platform: Platform(platform)), to: fixture.path(name + ".tar"))
+            digests[platform] = try ImageVerifier(trust: fixture.trustingStore()).verify(ImageSource.open(fixture.path(name + ".tar"))).imageManifestDigest
+        }
+        try ImagePacker.write(packer.pack(moduleDirectory: directory), to: fixture.path("noplatform.tar"))
+        let host = try #require(Tool.pluginHost)
+        let index = try Tool.run(host, ["index", fixture.path("arm64.tar"), fixture.path("armv7.tar"), "--output", fixture.path("multi.tar")])
+        #expect(index.status == 0, "\(index.stderr)")
+        #expect(index.stdout.contains("for 2 platform(s)") && index.stdout.contains("tag 1.2.0"))
+        let refused = try Tool.run(host, ["index", fixture.path("arm64.tar"), fixture.path("noplatform.tar"), "--output", fixture.path("bad.tar")])
+        #expect(refused.status == 12 && refused.stderr.contains("pack it with `plugin-host pack --platform"), "\(refused.stderr)")
+        let twice = try Tool.run(host, ["index", fixture.path("arm64.tar"), fixture.path("arm64.tar"), "--output", fixture.path("twice.tar")])
+        #expect(twice.status == 12 && twice.stderr.contains("two images are for linux/arm64"), "\(twice.stderr)")
+        // A multi-platform file is not installed as is: the error says to go through a registry.
+        let local = try #require(throws: ModuleError.self) { try ImageVerifier(trust: fixture.trustingStore()).verify(ImageSource.open(fixture.path("multi.tar"))) }
+        #expect(local.message.contains("multi-platform image"))
+
+        let skopeo = try #require(LocalRegistry.skopeo)
+        let push = try Tool.run(skopeo, ["--insecure-policy", "copy", "--all", "--dest-tls-verify=false",
+                                         "oci-archive:\(fixture.path("multi.tar")):1.2.0", "docker://\(registry.address)/thermostat:1.2.0"])
+        #expect(push.status == 0, "\(push.stderr)")
+        for (platform, expected) in digests {
+            var options = registry.options
+            options.platform = try #require(Platform(platform))
+            let store = ContentStore(stateDirectory: fixture.path("device-" + platform.replacingOccurrences(of: "/", with: "-")))
+            let pulled = try RegistryClient(options: options).pull(ImageReference(parsing: "\(registry.address)/thermostat:1.2.0"), into: store)
+            #expect(pulled.manifest.digest == expected, "\(platform)")
+            #expect(try ImageVerifier(trust: fixture.trustingStore()).verify(pulled.source(in: store)).manifest.version.description == "1.2.0")
+        }
+    }
+
     @Test("a missing tag, and a registry that is not there, are clear errors and leave nothing behind")
     func failures() throws {
         let registry = try LocalRegistry()

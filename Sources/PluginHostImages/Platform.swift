@@ -1,37 +1,18 @@
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
 #endif
-import PluginHostImages
 
-/// An OCI platform (`linux/arm64`, `linux/arm/v7`), and which of an image index's manifests a
-/// device runs, by containerd's rules: the same OS and architecture; for ARM, the device's
-/// variant or an older one (an ARMv7 device runs v7, then v6, then v5 images); `arm64` with or
-/// without the variant `v8`; `amd64` with or without `v1`.
-public struct Platform: Sendable, Hashable, CustomStringConvertible {
-    public var os: String
-    public var architecture: String
-    public var variant: String?
+/// The platform an image is for, and which of an image index's manifests a device runs, by
+/// containerd's rules: the same OS and architecture; for ARM, the device's variant or an older one
+/// (an ARMv7 device runs v7, then v6, then v5 images); `arm64` with or without the variant `v8`;
+/// `amd64` with or without `v1`.
+public typealias Platform = OCI.PlatformField
 
-    public init(os: String = "linux", architecture: String, variant: String? = nil) {
-        self.os = os
-        self.architecture = architecture
-        self.variant = variant
-    }
-
-    /// Parses `linux/arm64`, `linux/arm/v7`, `arm64` (Linux assumed).
-    public init?(_ text: String) {
-        let parts = text.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
-        guard !parts.contains(where: \.isEmpty) else { return nil }
-        switch parts.count {
-        case 1: self.init(architecture: parts[0])
-        case 2: self.init(os: parts[0], architecture: parts[1])
-        case 3: self.init(os: parts[0], architecture: parts[1], variant: parts[2])
-        default: return nil
-        }
-    }
-
-    public var description: String { [os, architecture] .joined(separator: "/") + (variant.map { "/" + $0 } ?? "") }
-
+extension OCI.PlatformField {
     /// The platform this process runs on, from uname(2)'s machine (as Go's runtime names it).
     public static var current: Platform {
         var names = utsname()
