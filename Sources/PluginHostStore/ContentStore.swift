@@ -5,6 +5,7 @@ import Foundation
 #endif
 import LinuxSupport
 import PluginHostImages
+import SystemPackage
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -72,5 +73,53 @@ public struct ContentStore: Sendable {
     /// The stored blob's bytes, for small documents (manifests, configs).
     public func read(_ digest: Digest) throws(ModuleError) -> [UInt8] {
         try StateFiles.io { () throws(FileFailure) in try Files.readBytes(path(of: digest)) }
+    }
+
+    /// The stored image whose manifest is `digest`, as the verifier reads it.
+    public func source(manifest digest: Digest) throws(ModuleError) -> ImageSource {
+        guard contains(digest) else { throw ModuleError(.missingBlob, "the content store has no manifest \(digest): pull the image again", field: digest.blobPath) }
+        let size = Int64(Files.status(path(of: digest))?.size ?? 0)
+        return try ImageSource.contentStore(root, manifest: OCI.Descriptor(mediaType: OCI.manifestMediaType, digest: digest, size: size), location: root + "@" + digest.description)
+    }
+
+    /// What `collect` removed.
+    public struct Collected: Sendable, Equatable {
+        public var blobs = 0
+        public var partials = 0
+        public var bytes: UInt64 = 0
+    }
+
+    /// Removes the blobs no image in `keeping` needs (its manifest, config and layers), and
+    /// partial downloads. Blobs and partial files younger than `grace` stay too, so an image
+    /// pulled ahead of its install (`plugin-host pull`) survives until then.
+    public func collect(keeping manifests: Set<Digest>, grace: Duration = .seconds(24 * 3600)) throws(ModuleError) -> Collected {
+        var needed = manifests
+        for digest in manifests where contains(digest) {
+            guard let manifest = try? JSONDecoder().decode(OCI.Manifest.self, from: Data(read(digest))) else { continue }
+            needed.insert(manifest.config.digest)
+            for layer in manifest.layers { needed.insert(layer.digest) }
+        }
+        let cutoff = Double(time(nil)) - Double(grace.components.seconds)
+        var collected = Collected()
+        func old(_ status: Stat) -> Bool { grace <= .zero || Double(status.st_mtim.tv_sec) < cutoff }
+        for name in Files.list(blobsDirectory) {
+            let path = blobsDirectory + "/" + name
+            guard let digest = Digest("sha256:" + name) else { continue }
+            guard !needed.contains(digest), let status = Files.status(path, followingLinks: false), old(status) else { continue }
+            guard unlink(path) == 0 else { throw StateFiles.ioError("removing unused blob", path) }
+            collected.blobs += 1
+            collected.bytes += UInt64(max(status.size, 0))
+        }
+        for name in Files.list(partialDirectory) {
+            let path = partialDirectory + "/" + name
+            guard let status = Files.status(path, followingLinks: false), old(status) else { continue }
+            guard unlink(path) == 0 else { throw StateFiles.ioError("removing an abandoned download", path) }
+            collected.partials += 1
+            collected.bytes += UInt64(max(status.size, 0))
+        }
+        if collected.blobs + collected.partials > 0 {
+            try StateFiles.io { () throws(FileFailure) in try DurableFiles.sync(blobsDirectory) }
+        }
+        return collected
     }
 }

@@ -49,6 +49,29 @@ public final class UpdateEngine {
 
     /// Every module with a directory under `<state>/modules`, sorted by id. Needs no lock: the
     /// links and files it reads are only ever replaced atomically.
+    /// The image manifests of every module's current and previous version: what the content
+    /// store must keep.
+    public static func installedImages(stateDirectory: String) -> Set<Digest> {
+        let root = stateDirectory + "/modules"
+        var digests = Set<Digest>()
+        for name in Files.list(root) where ModuleManifest.isModuleID(name) {
+            let paths = ModulePaths(stateDirectory: stateDirectory, id: name)
+            for link in [paths.current, paths.previous] {
+                guard let directory = paths.target(of: link), let installed = try? paths.installed(directory),
+                      let digest = Digest(installed.image.imageManifestDigest) else { continue }
+                digests.insert(digest)
+            }
+        }
+        return digests
+    }
+
+    /// Removes from the content store what no installed or previous version needs (and what was
+    /// pulled more than `grace` ago without being installed), holding the state lock.
+    @discardableResult
+    public func collectContent(grace: Duration = .seconds(24 * 3600)) throws(ModuleError) -> ContentStore.Collected {
+        try ContentStore(stateDirectory: stateDirectory).collect(keeping: Self.installedImages(stateDirectory: stateDirectory), grace: grace)
+    }
+
     public static func list(stateDirectory: String) throws(ModuleError) -> [ModuleStatus] {
         let root = stateDirectory + "/modules"
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: root) else { return [] }

@@ -32,7 +32,7 @@ struct PluginHostCommand: AsyncParsableCommand {
         made; 23 (command) the call returned no value; 64 usage error; 1 anything else.
         """,
         version: IoTSDKVersion.current,
-        subcommands: [Keygen.self, Pack.self, Index.self, Inspect.self, Trust.self, Pull.self, Install.self, List.self, Status.self, Rollback.self, Remove.self, Run.self, Logs.self, CallCommand.self,
+        subcommands: [Keygen.self, Pack.self, Index.self, Inspect.self, Trust.self, Pull.self, Install.self, CollectContent.self, List.self, Status.self, Rollback.self, Remove.self, Run.self, Logs.self, CallCommand.self,
                       DoctorCommand.self]
     )
 

@@ -150,3 +150,29 @@ struct Pull: ParsableCommand {
         }
     }
 }
+
+struct CollectContent: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gc",
+        abstract: "Remove pulled blobs that no installed or previous version needs.",
+        discussion: """
+        The content store keeps the images of every module's current and previous version. Other \
+        blobs, and partial downloads, are removed once they are older than a day (so that an \
+        image pulled ahead of its install stays until then), or at once with --now. \
+        `install REF` does the same after each install.
+        """
+    )
+
+    @Option(help: "Host state directory.")
+    var stateDir = defaultStateDirectory
+
+    @Flag(help: "Also remove what was pulled or partly downloaded in the last day.")
+    var now = false
+
+    func run() throws {
+        let collected = try CLI.run { () throws(ModuleError) -> ContentStore.Collected in
+            try openEngine(stateDir).collectContent(grace: now ? .zero : .seconds(24 * 3600))
+        }
+        print("removed \(collected.blobs) blob(s) and \(collected.partials) partial download(s), \(PullProgress.bytes(collected.bytes))")
+    }
+}

@@ -328,6 +328,42 @@ struct RegistryTests {
         }
     }
 
+    @Test("gc keeps the current and previous versions' blobs and removes the rest; plugin-host gc --now says what it removed")
+    func collectsUnusedBlobs() throws {
+        let registry = try LocalRegistry()
+        let f = try UpdateFixture()
+        defer { f.base.cleanUp() }
+        let store = ContentStore(stateDirectory: f.state)
+        let client = try RegistryClient(options: registry.options)
+        var manifests: [String: Digest] = [:]
+        for version in ["1.0.0", "1.1.0", "1.2.0"] {
+            try registry.push(layout: try f.image(version), tag: version, to: "acme/testmodule", as: version)
+            let pulled = try client.pull(ImageReference(parsing: "\(registry.address)/acme/testmodule:\(version)"), into: store)
+            manifests[version] = pulled.manifest.digest
+            let engine = try f.engine()
+            try engine.install(ImageVerifier(trust: engine.trust).verify(pulled.source(in: store)))
+            // Fresh blobs stay for a day whatever needs them.
+            #expect(try engine.collectContent() == ContentStore.Collected())
+        }
+        #expect(f.activeVersion == "1.2.0")
+        // A pull that was never installed, and an abandoned partial download.
+        try registry.push(layout: try f.image("2.0.0"), tag: "2.0.0", to: "acme/testmodule", as: "2.0.0")
+        let ahead = try client.pull(ImageReference(parsing: "\(registry.address)/acme/testmodule:2.0.0"), into: store)
+        try Data(repeating: 1, count: 1000).write(to: URL(fileURLWithPath: store.partialPath(of: try #require(Digest("sha256:" + String(repeating: "1", count: 64))))))
+
+        let host = try #require(Tool.pluginHost)
+        let gc = try Tool.run(host, ["gc", "--now", "--state-dir", f.state])
+        #expect(gc.status == 0, "\(gc.stderr)")
+        // 1.0.0's manifest and config, 2.0.0's manifest and config (the layer is the same in every version).
+        #expect(gc.stdout.hasPrefix("removed 4 blob(s) and 1 partial download(s)"), "\(gc.stdout)")
+        let (first, second, third) = (try #require(manifests["1.0.0"]), try #require(manifests["1.1.0"]), try #require(manifests["1.2.0"]))
+        #expect(!store.contains(first) && !store.contains(ahead.manifest.digest))
+        #expect(store.contains(second) && store.contains(third))
+        let engine = try f.engine()
+        let previous = try ImageVerifier(trust: engine.trust).verify(store.source(manifest: second))
+        #expect(previous.manifest.version.description == "1.1.0")
+    }
+
     @Test("a missing tag, and a registry that is not there, are clear errors and leave nothing behind")
     func failures() throws {
         let registry = try LocalRegistry()
