@@ -61,4 +61,14 @@ int32_t ciot_bench_add_i32(int32_t a, int32_t b);
 /// Returns nanoseconds per round trip, or -1 on error.
 double ciot_bench_seqpacket_round_trip(int iterations);
 
+#ifdef __linux__
+#include <sys/prctl.h>
+/// prctl is variadic, which Swift cannot call. Makes this process a child subreaper (on != 0):
+/// descendants orphaned by their parent are re-parented to it and it waits for them. Returns 0,
+/// or -1 and errno.
+static inline int ciot_bench_set_child_subreaper(int on) {
+    return prctl(PR_SET_CHILD_SUBREAPER, (unsigned long)(on != 0), 0UL, 0UL, 0UL);
+}
+#endif
+
 #endif
