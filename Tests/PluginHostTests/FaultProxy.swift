@@ -31,18 +31,18 @@ final class FaultProxy: @unchecked Sendable {
 
     init(upstreamPort: Int) throws {
         self.upstreamPort = upstreamPort
-        listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        var one: Int32 = 1
-        setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        var address = Self.loopback(port: 0)
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let fd = listener
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        (listener, port) = try Loopback.listen()
+        Loopback.acceptEach(listener) { [self] client in
+            let (faults, number) = state.withLock { state -> (Faults, Int) in
+                state.connections += 1
+                return (state.faults, state.connections)
+            }
+            if faults.refuse {
+                close(client)
+            } else {
+                pump(client, faults: faults, number: number)
+            }
         }
-        guard bound, listen(listener, 64) == 0 else { throw ProxyError("cannot listen on 127.0.0.1") }
-        port = Int(UInt16(bigEndian: address.sin_port))
-        Thread.detachNewThread { [self] in acceptLoop() }
     }
 
     deinit { stop() }
@@ -65,29 +65,9 @@ final class FaultProxy: @unchecked Sendable {
         if !wasClosed { shutdown(listener, Int32(SHUT_RDWR)); close(listener) }
     }
 
-    private func acceptLoop() {
-        while true {
-            let client = accept(listener, nil, nil)
-            if client < 0 {
-                if errno == EINTR { continue }
-                return
-            }
-            let (faults, number) = state.withLock { state -> (Faults, Int) in
-                state.connections += 1
-                return (state.faults, state.connections)
-            }
-            _ = fcntl(client, F_SETFD, FD_CLOEXEC)
-            if faults.refuse {
-                close(client)
-                continue
-            }
-            Thread.detachNewThread { [self] in pump(client, faults: faults, number: number) }
-        }
-    }
-
     private func pump(_ client: Int32, faults: Faults, number: Int) {
         let upstream = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        var address = Self.loopback(port: upstreamPort)
+        var address = Loopback.address(port: upstreamPort)
         let connected = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(upstream, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
         }
@@ -138,16 +118,51 @@ final class FaultProxy: @unchecked Sendable {
         }
     }
 
-    private static func loopback(port: Int) -> sockaddr_in {
+    struct ProxyError: Error, CustomStringConvertible {
+        var description: String
+        init(_ description: String) { self.description = description }
+    }
+}
+
+/// Listening sockets on 127.0.0.1 for the test servers (FaultProxy, FakeRegistry).
+enum Loopback {
+    /// A listening TCP socket on a free port of 127.0.0.1.
+    static func listen() throws -> (fd: Int32, port: Int) {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        var one: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        var address = address(port: 0)
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        guard bound, Glibc.listen(fd, 64) == 0 else {
+            close(fd)
+            throw FaultProxy.ProxyError("cannot listen on 127.0.0.1")
+        }
+        return (fd, Int(UInt16(bigEndian: address.sin_port)))
+    }
+
+    /// Accepts connections on `fd` until it is closed, each handed to `serve` on a thread of its own.
+    static func acceptEach(_ fd: Int32, _ serve: @escaping @Sendable (Int32) -> Void) {
+        Thread.detachNewThread {
+            while true {
+                let client = accept(fd, nil, nil)
+                if client < 0 {
+                    if errno == EINTR { continue }
+                    return
+                }
+                _ = fcntl(client, F_SETFD, FD_CLOEXEC)
+                Thread.detachNewThread { serve(client) }
+            }
+        }
+    }
+
+    static func address(port: Int) -> sockaddr_in {
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         address.sin_port = UInt16(port).bigEndian
         return address
-    }
-
-    struct ProxyError: Error, CustomStringConvertible {
-        var description: String
-        init(_ description: String) { self.description = description }
     }
 }

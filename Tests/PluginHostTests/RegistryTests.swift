@@ -4,6 +4,7 @@ import Foundation
 import Glibc
 #endif
 import LinuxSupport
+import Synchronization
 import Testing
 import PluginHost
 import TestSupport
@@ -147,27 +148,15 @@ final class LocalRegistry {
     }
 
     static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
-        }
-        guard bound else { throw ModuleError(.io, "no free port on 127.0.0.1") }
-        return Int(UInt16(bigEndian: address.sin_port))
+        let (fd, port) = try Loopback.listen()
+        close(fd)
+        return port
     }
 
     static func accepts(_ port: Int) -> Bool {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = UInt16(port).bigEndian
+        var address = Loopback.address(port: port)
         return withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
         }
@@ -598,5 +587,123 @@ struct BadLinkTests {
         #expect(error.code == .io && error.message.contains("the disk is full"), "\(error)")
         #expect(!store.contains(setup.layer.digest))
         #expect(store.partialSize(of: setup.layer.digest) > 0)
+    }
+}
+
+/// A registry that answers badly on purpose, or asks for a bearer token (FakeRegistry): each bad
+/// answer is a clear error and nothing is stored.
+@Suite("Delivery from registries that misbehave (a fake HTTP registry)")
+struct MisbehavingRegistryTests {
+    static let manifestType = OCI.manifestMediaType
+
+    func options(_ registry: FakeRegistry) -> RegistryOptions {
+        var options = RegistryOptions()
+        options.insecureRegistries = [registry.address]
+        options.authFiles = []
+        options.attempts = 2
+        options.firstRetryDelay = .milliseconds(10)
+        return options
+    }
+
+    func pullError(_ registry: FakeRegistry, _ store: ContentStore, options: RegistryOptions? = nil) throws -> ModuleError {
+        try #require(throws: ModuleError.self) {
+            try RegistryClient(options: options ?? self.options(registry)).pull(ImageReference(parsing: "\(registry.address)/climate:1.0"), into: store)
+        }
+    }
+
+    @Test("a manifest over 4 MiB, garbage, a redirect loop and a 401 without a challenge are each refused with what went wrong")
+    func badAnswers() throws {
+        let fixture = try Fixture()
+        defer { fixture.cleanUp() }
+        let store = ContentStore(stateDirectory: fixture.path("state"))
+
+        let huge = try FakeRegistry { _ in .init(status: 200, headers: ["Content-Type": Self.manifestType], body: Data(repeating: 0x20, count: 5 << 20)) }
+        let large = try pullError(huge, store)
+        #expect(large.code == .registry && large.message.contains("larger than 4 MiB"), "\(large)")
+
+        let garbage = try FakeRegistry { _ in .init(status: 200, headers: ["Content-Type": Self.manifestType], body: Data("<html>a captive portal</html>".utf8)) }
+        let notJSON = try pullError(garbage, store)
+        #expect(notJSON.code == .registry && notJSON.message.contains("is not a valid OCI image manifest"), "\(notJSON)")
+
+        let loop = try FakeRegistry { request in .init(status: 302, headers: ["Location": request.path]) }
+        let redirects = try pullError(loop, store)
+        #expect(redirects.code == .network && redirects.message.lowercased().contains("redirect"), "\(redirects)")
+        #expect(loop.requests.count == 11)
+
+        let silent = try FakeRegistry { _ in .init(status: 401) }
+        let unauthorized = try pullError(silent, store)
+        #expect(unauthorized.code == .registry && unauthorized.message.contains("without saying how to log in"), "\(unauthorized)")
+        #expect(Files.list(store.root + "/blobs/sha256").isEmpty)
+    }
+
+    @Test("a blob larger than its descriptor says is cut off at its size and not stored")
+    func blobTooLarge() throws {
+        let fixture = try Fixture()
+        defer { fixture.cleanUp() }
+        let image = try fixture.packedImage("image")
+        let verified = try ImageVerifier(trust: fixture.trustingStore()).verify(ImageSource.open(image))
+        let manifest = try Data(contentsOf: URL(fileURLWithPath: image + "/" + verified.imageManifestDigest.blobPath))
+        let layer = try #require(verified.layers.first).digest
+        let registry = try FakeRegistry { request in
+            if request.path.hasSuffix("/manifests/1.0") {
+                return .init(status: 200, headers: ["Content-Type": Self.manifestType], body: manifest)
+            }
+            // Every blob comes with a megabyte too much.
+            return .init(status: 200, body: Data(repeating: 7, count: 1 << 20))
+        }
+        let store = ContentStore(stateDirectory: fixture.path("state"))
+        let error = try pullError(registry, store)
+        #expect(error.code == .sizeMismatch && error.message.contains("larger than the"), "\(error)")
+        #expect(!store.contains(layer))
+        #expect(Files.list(store.root + "/blobs/sha256").count == 1) // the manifest only
+    }
+
+    @Test("a registry that asks for a bearer token gets one from its realm, with the auth file's credentials, and the pull goes through")
+    func bearerToken() throws {
+        let fixture = try Fixture()
+        defer { fixture.cleanUp() }
+        let image = try fixture.packedImage("image")
+        let verified = try ImageVerifier(trust: fixture.trustingStore()).verify(ImageSource.open(image))
+        let port = Mutex(0)
+        let registry = try FakeRegistry { request in
+            let realm = "http://127.0.0.1:\(port.withLock { $0 })/token"
+            if request.path.hasPrefix("/token") {
+                guard request.path.contains("service=fake-registry"), request.path.contains("scope=repository%3Aclimate%3Apull"),
+                      request.headers["authorization"] == "Basic " + Data("device:field-secret".utf8).base64EncodedString() else {
+                    return .init(status: 401)
+                }
+                return .init(status: 200, headers: ["Content-Type": "application/json"], body: Data(#"{"token":"t0ken"}"#.utf8))
+            }
+            guard request.headers["authorization"] == "Bearer t0ken" else {
+                return .init(status: 401, headers: ["WWW-Authenticate": "Bearer realm=\"\(realm)\",service=\"fake-registry\",scope=\"repository:climate:pull\""])
+            }
+            let path = request.path
+            if path.hasSuffix("/manifests/1.0") {
+                return .init(status: 200, headers: ["Content-Type": Self.manifestType],
+                             body: (try? Data(contentsOf: URL(fileURLWithPath: image + "/" + verified.imageManifestDigest.blobPath))) ?? Data())
+            }
+            if let range = path.range(of: "/blobs/sha256:") {
+                let hex = path[range.upperBound...]
+                return .init(status: 200, body: (try? Data(contentsOf: URL(fileURLWithPath: image + "/blobs/sha256/" + hex))) ?? Data())
+            }
+            return .init(status: 404)
+        }
+        port.withLock { $0 = registry.port }
+        let auth = fixture.path("auth.json")
+        try Data("{\"auths\":{\"\(registry.address)\":{\"auth\":\"\(Data("device:field-secret".utf8).base64EncodedString())\"}}}".utf8)
+            .write(to: URL(fileURLWithPath: auth))
+        var options = options(registry)
+        options.authFiles = [auth]
+        let store = ContentStore(stateDirectory: fixture.path("state"))
+        let pulled = try RegistryClient(options: options).pull(ImageReference(parsing: "\(registry.address)/climate:1.0"), into: store)
+        #expect(pulled.manifest.digest == verified.imageManifestDigest)
+        #expect(try ImageVerifier(trust: fixture.trustingStore()).verify(pulled.source(in: store)).manifest.id == verified.manifest.id)
+        // One token request, and the token reused for every later request.
+        #expect(registry.requests.filter { $0.path.hasPrefix("/token") }.count == 1)
+        #expect(registry.requests.filter { $0.headers["authorization"] == "Bearer t0ken" }.count >= 3)
+
+        // Without credentials, the token service's refusal says how to log in.
+        let refused = try pullError(registry, ContentStore(stateDirectory: fixture.path("state2")))
+        #expect(refused.code == .registry && refused.message.contains("refused (401)") && refused.message.contains("skopeo login"), "\(refused)")
     }
 }
