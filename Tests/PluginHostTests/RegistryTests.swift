@@ -707,3 +707,34 @@ struct MisbehavingRegistryTests {
         #expect(refused.code == .registry && refused.message.contains("refused (401)") && refused.message.contains("skopeo login"), "\(refused)")
     }
 }
+
+extension MisbehavingRegistryTests {
+    @Test("pull goes through the proxy in http_proxy (libcurl reads it), and no_proxy sends it direct")
+    func throughAProxy() throws {
+        let fixture = try Fixture()
+        defer { fixture.cleanUp() }
+        let image = try fixture.packedImage("image")
+        let verified = try ImageVerifier(trust: fixture.trustingStore()).verify(ImageSource.open(image))
+        // An HTTP proxy that is also the registry: it answers the absolute-form requests itself.
+        let proxy = try FakeRegistry { request in
+            guard request.path.hasPrefix("http://") else { return .init(status: 400) }
+            if request.path.hasSuffix("/manifests/1.0") {
+                return .init(status: 200, headers: ["Content-Type": Self.manifestType],
+                             body: (try? Data(contentsOf: URL(fileURLWithPath: image + "/" + verified.imageManifestDigest.blobPath))) ?? Data())
+            }
+            if let range = request.path.range(of: "/blobs/sha256:") {
+                return .init(status: 200, body: (try? Data(contentsOf: URL(fileURLWithPath: image + "/blobs/sha256/" + request.path[range.upperBound...]))) ?? Data())
+            }
+            return .init(status: 404)
+        }
+        // The registry's own address has nothing listening: only the proxy can answer.
+        let registry = "127.0.0.1:\(try LocalRegistry.freePort())"
+        let host = try #require(Tool.pluginHost)
+        let arguments = ["pull", "\(registry)/climate:1.0", "--state-dir", fixture.path("state"), "--insecure-registry", registry]
+        let proxied = try Tool.run(host, arguments, environment: ["http_proxy": "http://\(proxy.address)", "no_proxy": nil, "NO_PROXY": nil])
+        #expect(proxied.status == 0, "\(proxied.stderr)")
+        #expect(proxy.requests.count >= 3 && proxy.requests.allSatisfy { $0.path.hasPrefix("http://\(registry)/v2/climate/") })
+        let direct = try Tool.run(host, arguments, environment: ["http_proxy": "http://\(proxy.address)", "no_proxy": "127.0.0.1"])
+        #expect(direct.status == 24 && direct.stderr.contains("cannot reach \(registry)"), "\(direct.stderr)")
+    }
+}
