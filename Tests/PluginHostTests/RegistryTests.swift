@@ -596,6 +596,19 @@ struct BadLinkTests {
 struct MisbehavingRegistryTests {
     static let manifestType = OCI.manifestMediaType
 
+    /// What a registry holding the image layout `image` answers for `path`: its manifest as tag
+    /// 1.0, its blobs by digest, 404 for anything else.
+    static func serve(_ path: String, from image: String, manifest: Digest) -> FakeRegistry.Response {
+        if path.hasSuffix("/manifests/1.0") {
+            return .init(status: 200, headers: ["Content-Type": manifestType],
+                         body: (try? Data(contentsOf: URL(fileURLWithPath: image + "/" + manifest.blobPath))) ?? Data())
+        }
+        if let range = path.range(of: "/blobs/sha256:") {
+            return .init(status: 200, body: (try? Data(contentsOf: URL(fileURLWithPath: image + "/blobs/sha256/" + path[range.upperBound...]))) ?? Data())
+        }
+        return .init(status: 404)
+    }
+
     func options(_ registry: FakeRegistry) -> RegistryOptions {
         var options = RegistryOptions()
         options.insecureRegistries = [registry.address]
@@ -677,16 +690,7 @@ struct MisbehavingRegistryTests {
             guard request.headers["authorization"] == "Bearer t0ken" else {
                 return .init(status: 401, headers: ["WWW-Authenticate": "Bearer realm=\"\(realm)\",service=\"fake-registry\",scope=\"repository:climate:pull\""])
             }
-            let path = request.path
-            if path.hasSuffix("/manifests/1.0") {
-                return .init(status: 200, headers: ["Content-Type": Self.manifestType],
-                             body: (try? Data(contentsOf: URL(fileURLWithPath: image + "/" + verified.imageManifestDigest.blobPath))) ?? Data())
-            }
-            if let range = path.range(of: "/blobs/sha256:") {
-                let hex = path[range.upperBound...]
-                return .init(status: 200, body: (try? Data(contentsOf: URL(fileURLWithPath: image + "/blobs/sha256/" + hex))) ?? Data())
-            }
-            return .init(status: 404)
+            return Self.serve(request.path, from: image, manifest: verified.imageManifestDigest)
         }
         port.withLock { $0 = registry.port }
         let auth = fixture.path("auth.json")
@@ -718,14 +722,7 @@ extension MisbehavingRegistryTests {
         // An HTTP proxy that is also the registry: it answers the absolute-form requests itself.
         let proxy = try FakeRegistry { request in
             guard request.path.hasPrefix("http://") else { return .init(status: 400) }
-            if request.path.hasSuffix("/manifests/1.0") {
-                return .init(status: 200, headers: ["Content-Type": Self.manifestType],
-                             body: (try? Data(contentsOf: URL(fileURLWithPath: image + "/" + verified.imageManifestDigest.blobPath))) ?? Data())
-            }
-            if let range = request.path.range(of: "/blobs/sha256:") {
-                return .init(status: 200, body: (try? Data(contentsOf: URL(fileURLWithPath: image + "/blobs/sha256/" + request.path[range.upperBound...]))) ?? Data())
-            }
-            return .init(status: 404)
+            return Self.serve(request.path, from: image, manifest: verified.imageManifestDigest)
         }
         // The registry's own address has nothing listening: only the proxy can answer.
         let registry = "127.0.0.1:\(try LocalRegistry.freePort())"
