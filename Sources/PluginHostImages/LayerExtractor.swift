@@ -704,7 +704,7 @@ enum ExtractionIO {
     }
 }
 
-enum SizeText {
+package enum SizeText {
     /// "256 MiB (268435456 bytes, maxFileBytes)".
     static func limit(_ bytes: UInt64, _ name: String) -> String {
         let text = of(bytes)
@@ -713,11 +713,16 @@ enum SizeText {
 
     /// "300 MiB (314572800 bytes)".
     static func of(_ bytes: UInt64) -> String {
+        bytes < 1 << 10 ? "\(bytes) bytes" : "\(short(bytes)) (\(bytes) bytes)"
+    }
+
+    /// "300 MiB", "1.5 KiB", "12 bytes": for progress lines.
+    package static func short(_ bytes: UInt64) -> String {
         let units: [(UInt64, String)] = [(1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")]
         for (size, unit) in units where bytes >= size {
             let value = Double(bytes) / Double(size)
             let text = value == value.rounded() ? String(Int(value)) : oneDecimal(value)
-            return "\(text) \(unit) (\(bytes) bytes)"
+            return "\(text) \(unit)"
         }
         return "\(bytes) bytes"
     }

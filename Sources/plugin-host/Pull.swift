@@ -84,11 +84,7 @@ enum PullProgress {
 
     private static func short(_ descriptor: OCI.Descriptor) -> String { "blob " + String(descriptor.digest.hex.prefix(12)) }
 
-    static func bytes(_ count: UInt64) -> String {
-        if count >= 1 << 20 { return "\(Double(count * 10 / (1 << 20)) / 10) MiB" }
-        if count >= 1 << 10 { return "\(Double(count * 10 / (1 << 10)) / 10) KiB" }
-        return "\(count) B"
-    }
+    static func bytes(_ count: UInt64) -> String { SizeText.short(count) }
 
     private static func object(_ fields: [String: any Sendable]) -> String {
         let parts = fields.keys.sorted().map { key -> String in
