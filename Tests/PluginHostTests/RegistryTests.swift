@@ -22,7 +22,8 @@ final class LocalRegistry {
 
     let directory: TemporaryDirectory
     let port: Int
-    private let process: Process
+    private let executable: URL
+    private var process: Process?
     /// `127.0.0.1:PORT`, as references write it.
     var address: String { "127.0.0.1:\(port)" }
 
@@ -75,23 +76,36 @@ final class LocalRegistry {
           addr: 127.0.0.1:\(port)
         """ + extra
         try Data(config.utf8).write(to: URL(fileURLWithPath: directory.path("config.yml")))
-        process = Process()
+        self.executable = executable
+        try start()
+    }
+
+    deinit {
+        stop()
+        directory.cleanUp()
+    }
+
+    /// Starts the registry (again, after `stop`: same port, same storage).
+    func start() throws {
+        let process = Process()
         process.executableURL = executable
         process.arguments = ["serve", directory.path("config.yml")]
         process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
         process.standardError = FileHandle(forWritingAtPath: "/dev/null")
         try process.run()
+        self.process = process
         let port = self.port
         guard waitUntil(seconds: 20, { Self.accepts(port) }) else {
-            process.terminate()
+            stop()
             throw ModuleError(.network, "docker-registry did not listen on 127.0.0.1:\(port) within 20 s")
         }
     }
 
-    deinit {
-        process.terminate()
-        process.waitUntilExit()
-        directory.cleanUp()
+    /// Stops the registry, as a registry that went down.
+    func stop() {
+        process?.terminate()
+        process?.waitUntilExit()
+        process = nil
     }
 
     /// A CA and a server certificate for 127.0.0.1 signed by it (openssl, P-256, two days).
@@ -570,6 +584,33 @@ struct BadLinkTests {
         #expect(again.status == 0, "\(again.stderr)")
         #expect(again.stderr.contains("\"offset\":\(kept)"), "\(again.stderr)")
         #expect(setup.store().contains(setup.layer.digest))
+    }
+
+    @Test("a pull cancelled in a stalled download (the host stopping) ends at once, keeps its partial file and does not retry")
+    func cancelledInStall() throws {
+        let setup = try Self.setUp()
+        defer { setup.fixture.cleanUp() }
+        setup.proxy.faults.stallOnceAfter = 6 << 20
+        let store = setup.store()
+        let partial = store.partialPath(of: setup.layer.digest)
+        let cancelled = Atomic<Bool>(false)
+        var options = setup.options
+        options.isCancelled = { cancelled.load(ordering: .relaxed) }
+        let outcome = Mutex<Result<PulledImage, ModuleError>?>(nil)
+        let reference = setup.reference
+        let thread = Thread { [options] in
+            let result = Result { () throws(ModuleError) in try RegistryClient(options: options).pull(reference, into: store) }
+            outcome.withLock { $0 = result }
+        }
+        thread.start()
+        // The link stalls after 6 MB (for the default 60 s before the stall timeout).
+        #expect(waitUntil(seconds: 30) { ((try? FileManager.default.attributesOfItem(atPath: partial))?[.size] as? Int ?? 0) >= 4 << 20 })
+        cancelled.store(true, ordering: .relaxed)
+        #expect(waitUntil(seconds: 5) { outcome.withLock { $0 } != nil }, "the pull did not end within 5 s of its cancellation")
+        let error = try #require(throws: ModuleError.self) { try outcome.withLock { $0 }?.get() }
+        #expect(error.code == .network && error.message.contains("was stopped"), "\(error)")
+        #expect(((try? FileManager.default.attributesOfItem(atPath: partial))?[.size] as? Int ?? 0) >= 4 << 20)
+        #expect(setup.proxy.connections == 1)
     }
 
     @Test("a full disk during a download is a clear error; nothing is stored, and the pull resumes once there is room",
