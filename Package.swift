@@ -129,10 +129,10 @@ let package = Package(
         // which the runtime supplies.
         .target(name: "PluginHostStore", dependencies: ["PluginHostImages", "LinuxSupport", "ModuleProtocol"]),
         // Running modules (Documentation/Runtime.md): runner processes, sandbox, cgroups, the
-        // hardware broker, the control socket, supervision, the daemon's event loop.
+        // hardware broker, the control socket, supervision, following channels (PluginHostRegistry), the daemon's event loop.
         .target(
             name: "PluginHostRuntime",
-            dependencies: ["PluginHostImages", "PluginHostStore", "CIoTLinux", "LinuxSupport", "ModuleProtocol"]
+            dependencies: ["PluginHostImages", "PluginHostStore", "PluginHostRegistry", "CIoTLinux", "LinuxSupport", "ModuleProtocol"]
         ),
         // libcurl, loaded at run time by the process that pulls (not linked: every runner process
         // is this executable too). Its headers at build time only.

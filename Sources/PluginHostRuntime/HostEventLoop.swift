@@ -5,6 +5,7 @@ import Foundation
 #endif
 import LinuxSupport
 import PluginHostImages
+import PluginHostRegistry
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -90,24 +91,34 @@ public final class HostEventLoop: Sendable {
         let watcher = StateDirectoryWatcher(stateDirectory: runtime.stateDirectory)
         var nextReconcile: ContinuousClock.Instant? = .now
         var nextPing: ContinuousClock.Instant? = watchdog.map { .now + $0 }
+        var reloadChannels = false
         while !stopping.load(ordering: .acquiring) {
             let now = ContinuousClock.now
             if let due = nextReconcile, due <= now {
                 nextReconcile = runtime.reconcile()
                 watcher?.watchModules()
             }
+            if reloadChannels {
+                reloadChannels = false
+                runtime.reloadChannels()
+                watcher?.watchModules()
+            }
+            if let due = runtime.nextChannelCheck, due <= now { runtime.checkDueChannels() }
             if let due = nextPing, due <= now, let watchdog {
                 ping()
                 nextPing = now + watchdog
             }
             do { try runtime.writeStatusIfChanged() } catch { runtime.log("cannot write the status file: \(error)") }
 
-            let deadline = [nextReconcile, nextPing].compactMap { $0 }.min()
+            let deadline = [nextReconcile, nextPing, runtime.nextChannelCheck].compactMap { $0 }.min()
             var descriptors = [pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0)]
             if let watcher { descriptors.append(pollfd(fd: watcher.descriptor, events: Int16(POLLIN), revents: 0)) }
             _ = poll(&descriptors, nfds_t(descriptors.count), pollMilliseconds(until: deadline))
             if descriptors[0].revents != 0 { drain(wakeRead) }
-            if descriptors.count > 1, descriptors[1].revents != 0, watcher?.takeChanges() == true { nextReconcile = .now }
+            if descriptors.count > 1, descriptors[1].revents != 0, let changes = watcher?.takeChanges() {
+                if changes.modules { nextReconcile = .now }
+                if changes.channels { reloadChannels = true }
+            }
         }
     }
 
@@ -119,7 +130,8 @@ public final class HostEventLoop: Sendable {
 }
 
 /// inotify on the state directory's module tree: `<state>/modules` (modules added and removed)
-/// and each `<state>/modules/<id>` (`current` and `previous` switched, `state.json` replaced).
+/// and each `<state>/modules/<id>` (`current` and `previous` switched, `state.json` replaced);
+/// and on `<state>/channels` (`plugin-host follow` and `unfollow`).
 /// Writes inside a version's files, logs or data are not watched.
 final class StateDirectoryWatcher {
     let descriptor: Int32
@@ -143,7 +155,7 @@ final class StateDirectoryWatcher {
     /// itself, to see `modules` appear).
     func watchModules() {
         let modules = stateDirectory + "/modules"
-        var paths = [stateDirectory, modules]
+        var paths = [stateDirectory, modules, FollowedChannel.directory(stateDirectory: stateDirectory)]
         paths += ((try? FileManager.default.contentsOfDirectory(atPath: modules)) ?? []).filter { !$0.hasPrefix(".") }.map { modules + "/" + $0 }
         let known = Set(watched.values)
         for path in paths where !known.contains(path) {
@@ -152,9 +164,11 @@ final class StateDirectoryWatcher {
         }
     }
 
-    /// Reads the pending events; true if any concerns the module tree.
-    func takeChanges() -> Bool {
+    /// Reads the pending events: whether any concerns the module tree, and the channels.
+    func takeChanges() -> (modules: Bool, channels: Bool) {
         var changed = false
+        var channels = false
+        let channelDirectory = FollowedChannel.directory(stateDirectory: stateDirectory)
         withUnsafeTemporaryAllocation(byteCount: 4096, alignment: MemoryLayout<inotify_event>.alignment) { buffer in
             while true {
                 let count = read(descriptor, buffer.baseAddress, buffer.count)
@@ -168,12 +182,16 @@ final class StateDirectoryWatcher {
                         // In the state directory itself only `modules` matters (audit.log and the
                         // runtime link do not).
                         let name = event.len > 0 ? String(cString: buffer.baseAddress!.advanced(by: offset + MemoryLayout<inotify_event>.size).assumingMemoryBound(to: CChar.self)) : ""
-                        if path != stateDirectory || name == "modules" { changed = true }
+                        if path == channelDirectory || (path == stateDirectory && name == "channels") {
+                            channels = true
+                        } else if path != stateDirectory || name == "modules" {
+                            changed = true
+                        }
                     }
                     offset += MemoryLayout<inotify_event>.size + Int(event.len)
                 }
             }
         }
-        return changed
+        return (changed, channels)
     }
 }

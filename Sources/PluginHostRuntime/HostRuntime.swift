@@ -41,6 +41,8 @@ public final class HostRuntime: Sendable {
     private let written = Mutex<Int>(0)
     /// Called after every change of the snapshot (the event loop wakes on it).
     private let changeHandler = Mutex<(@Sendable () -> Void)?>(nil)
+    /// The channels modules follow (`plugin-host follow`), checked on the event loop's timer.
+    let follower = ChannelFollower()
 
     public init(stateDirectory: String, runner: any ModuleRunner, backoff: ModuleSupervisor.Backoff = .init(), freshUpdateWindow: Double = 600,
                 log: @escaping @Sendable (String) -> Void = { _ in }) {
@@ -69,6 +71,9 @@ public final class HostRuntime: Sendable {
         /// What the sandbox could use on this system when the host started (nil: modules run
         /// without the sandbox).
         public var sandbox: SandboxFeatures?
+        /// The channels modules follow, with their last and next check (nil from a host that
+        /// followed none).
+        public var channels: [ChannelStatus]?
     }
 
     /// Sets what is called after every change of the snapshot (once; the event loop's wake-up).
@@ -76,7 +81,7 @@ public final class HostRuntime: Sendable {
         changeHandler.withLock { $0 = handler }
     }
 
-    private func changed() {
+    func changed() {
         generation.add(1, ordering: .relaxed)
         changeHandler.withLock { $0 }?()
     }
@@ -98,7 +103,22 @@ public final class HostRuntime: Sendable {
             guard let version = try engine.activeVersion(of: status.id) else { continue }
             startSupervisor(version)
         }
+        for line in follower.reload(stateDirectory: stateDirectory, starting: true) { note(line) }
     }
+
+    // MARK: - Channels
+
+    /// Reads the channel files again (`plugin-host follow` or `unfollow` changed them).
+    func reloadChannels() {
+        for line in follower.reload(stateDirectory: stateDirectory, starting: false) { note(line) }
+        changed()
+    }
+
+    /// When a channel check is due next (nil: none is, or one is running).
+    var nextChannelCheck: ContinuousClock.Instant? { stopping.load(ordering: .acquiring) ? nil : follower.nextDue }
+
+    /// Starts the checks that are due, off the calling thread.
+    func checkDueChannels() { follower.startDue(self) }
 
     private func startSupervisor(_ version: InstalledVersion) {
         guard !stopping.load(ordering: .acquiring) else { return }
@@ -150,6 +170,7 @@ public final class HostRuntime: Sendable {
                 let engine = try UpdateEngine(stateDirectory: stateDirectory, runner: runner, waitingForLock: .seconds(10))
                 let report = try engine.rollback(id: status.id, reason: "automatic, by the running host: \(status.version) \(reason)")
                 note("\(status.id): rolled back from \(status.version) to \(report.active.map { "\($0)" } ?? "?") after it broke within \(Int(freshUpdateWindow)) s of its update")
+                follower.rolledBack(stateDirectory: stateDirectory, module: status.id, from: "\(status.version)", reason: reason)
                 if let version = try engine.activeVersion(of: status.id) { startSupervisor(version) }
             } catch {
                 note("\(status.id): automatic rollback failed: \(error)")
@@ -237,8 +258,9 @@ public final class HostRuntime: Sendable {
     /// The status of every supervised module.
     public var snapshot: Snapshot {
         let modules = supervisors.withLock { $0.values.map(\.status) }.sorted { $0.id < $1.id }
+        let channels = follower.statuses(at: .now)
         return Snapshot(pid: getpid(), updatedAt: Date().timeIntervalSince1970, modules: modules, events: events.withLock { $0 },
-                        sandbox: features.withLock { $0 })
+                        sandbox: features.withLock { $0 }, channels: channels.isEmpty ? nil : channels)
     }
 
     /// Calls a typed command of a running module with arguments as text (as typed on a command
@@ -270,6 +292,8 @@ public final class HostRuntime: Sendable {
     /// the status and each module's last output (`<state>/run/<id>.log`) for `plugin-host logs`.
     public func stop(timeout: Duration = .seconds(5)) {
         stopping.store(true, ordering: .releasing)
+        // A pull under way is cancelled; an install under way ends first (bounded by its timeouts).
+        follower.stop()
         let all = supervisors.withLock { Array($0.values) }
         for supervisor in all { supervisor.stop(timeout: timeout) }
         note("stopped \(all.count) module(s)")
@@ -285,7 +309,7 @@ public final class HostRuntime: Sendable {
         try StateFiles.writeAtomically(data, to: path, durable: false)
     }
 
-    private func note(_ line: String) {
+    func note(_ line: String) {
         events.withLock {
             $0.append(line)
             if $0.count > 100 { $0.removeFirst($0.count - 100) }

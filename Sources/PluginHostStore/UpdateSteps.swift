@@ -95,8 +95,8 @@ package struct UpdateSteps {
 
 /// No downgrade and no reinstall of the same version, unless the new image's (signed) manifest
 /// names the installed version in `allowDowngradeFrom`.
-enum VersionPolicy {
-    static func check(new: ModuleManifest, installed: ModuleManifest?) throws(ModuleError) {
+package enum VersionPolicy {
+    package static func check(new: ModuleManifest, installed: ModuleManifest?) throws(ModuleError) {
         guard let installed else { return }
         if new.version > installed.version { return }
         // The allowance names the installed version exactly, build metadata included: an

@@ -126,7 +126,7 @@ struct List: ParsableCommand {
     @Option(help: "Host state directory.")
     var stateDir = defaultStateDirectory
 
-    @Flag(help: "Print a JSON array of module status objects (as `status --json`).")
+    @Flag(help: "Print a JSON array of module status objects (as `status --json`), each with the channel it follows, if any.")
     var json = false
 
     func run() throws {
@@ -134,13 +134,48 @@ struct List: ParsableCommand {
             try recoverIfIdle(stateDir)
             return try UpdateEngine.list(stateDirectory: stateDir)
         }
-        if json { try printJSON(modules); return }
-        if modules.isEmpty { print("no modules installed in \(stateDir)"); return }
+        let (followed, unreadable) = FollowedChannel.all(stateDirectory: stateDir)
+        let channels = Dictionary(uniqueKeysWithValues: followed.map { ($0.module, $0) })
+        // A followed module the channel has not installed yet is listed too.
+        let waiting = followed.filter { channel in !modules.contains { $0.id == channel.module && $0.state != .notInstalled } }.map(\.module)
+        if json {
+            let listed = modules.map { Listed(id: $0.id, status: $0, channel: channels[$0.id]) }
+                + waiting.filter { id in !modules.contains { $0.id == id } }.map { Listed(id: $0, status: nil, channel: channels[$0]) }
+            try printJSON(listed)
+            return
+        }
+        for line in unreadable { writeToStandardError("plugin-host: \(line)\n") }
+        if modules.isEmpty && followed.isEmpty { print("no modules installed in \(stateDir)"); return }
         for module in modules {
             let version = module.version.map { "\($0)" } ?? "-"
             let previous = module.previousVersion.map { " (previous \($0))" } ?? ""
             let last = module.lastTransaction.map { "  last: \($0.kind.rawValue) \($0.result.rawValue) \(date($0.finishedAt))" } ?? ""
             print("\(module.id)  \(version)  \(module.state.rawValue)\(previous)\(last)")
+            if let channel = channels[module.id] { print("    \(channelText(channel))") }
+        }
+        for id in waiting where !modules.contains(where: { $0.id == id }) {
+            print("\(id)  -  not-installed")
+            if let channel = channels[id] { print("    \(channelText(channel))") }
+        }
+    }
+
+    /// A module's status with the channel it follows, as one JSON object (a module the channel
+    /// has not installed yet: its id, state `not-installed` and the channel).
+    struct Listed: Encodable {
+        var id: String
+        var status: ModuleStatus?
+        var channel: FollowedChannel?
+
+        enum Keys: String, CodingKey { case id, state, channel }
+
+        func encode(to encoder: any Encoder) throws {
+            try status?.encode(to: encoder)
+            var container = encoder.container(keyedBy: Keys.self)
+            if status == nil {
+                try container.encode(id, forKey: .id)
+                try container.encode(ModuleStatus.State.notInstalled, forKey: .state)
+            }
+            try container.encodeIfPresent(channel, forKey: .channel)
         }
     }
 }
@@ -195,6 +230,7 @@ struct Status: ParsableCommand {
             if let reason = last.reason { print("reason     \(reason)") }
             print("logs       \(last.logDirectory)")
         }
+        if let channel = try? FollowedChannel.load(stateDirectory: stateDir, module: id) { print("channel    \(channelText(channel))") }
     }
 }
 
@@ -216,6 +252,11 @@ extension Status {
         print("host       running, pid \(snapshot.pid), status of \(date(snapshot.updatedAt))")
         for module in snapshot.modules {
             print("module     \(module.id) \(module.version): \(module.state.rawValue), \(module.restarts) restart(s)\(module.lastFailure.map { "; last failure: \($0)" } ?? "")")
+        }
+        for channel in snapshot.channels ?? [] {
+            let last = channel.lastCheck.map { "last check \(date($0))" + (channel.lastError.map { " failed: \($0)" } ?? " worked") } ?? "not checked yet"
+            let next = channel.checking ? "checking now" : channel.nextCheckIn.map { "next in \(Int($0.rounded())) s" } ?? ""
+            print("channel    \(channel.module) \(channel.reference) every \(FollowedChannel.intervalText(channel.everySeconds)): \(last); \(next)")
         }
         if let sandbox = snapshot.sandbox {
             let missing = sandbox.missing

@@ -29,10 +29,11 @@ struct PluginHostCommand: AsyncParsableCommand {
         installed, nothing to roll back, or (command) the module is not running; 18 another \
         plugin-host is busy with the state directory; 20 the new version failed a hook or its \
         health check and was rolled back; 21 (command) unknown command or bad arguments, no call \
-        made; 23 (command) the call returned no value; 64 usage error; 1 anything else.
+        made; 23 (command) the call returned no value; 24 a registry could not be reached, refused, \
+        or has no image for this platform; 64 usage error; 1 anything else.
         """,
         version: IoTSDKVersion.current,
-        subcommands: [Keygen.self, Pack.self, Index.self, Inspect.self, Trust.self, Pull.self, Install.self, CollectContent.self, List.self, Status.self, Rollback.self, Remove.self, Run.self, Logs.self, CallCommand.self,
+        subcommands: [Keygen.self, Pack.self, Index.self, Inspect.self, Trust.self, Pull.self, Install.self, Follow.self, Unfollow.self, CollectContent.self, List.self, Status.self, Rollback.self, Remove.self, Run.self, Logs.self, CallCommand.self,
                       DoctorCommand.self]
     )
 

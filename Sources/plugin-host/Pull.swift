@@ -172,3 +172,89 @@ struct CollectContent: ParsableCommand {
         print("removed \(collected.blobs) blob(s) and \(collected.partials) partial download(s), \(PullProgress.bytes(collected.bytes))")
     }
 }
+
+struct Follow: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Keep a module on a channel: the running host installs what a registry tag points at, whenever it moves.",
+        discussion: """
+        The running host (`plugin-host run`) checks REF every --every (with ±10 % jitter; a HEAD \
+        request, no image bytes). When the tag points at a new digest it pulls that image and \
+        installs it as `install` does: verified against the trusted keys, health-checked, rolled \
+        back if it fails. A digest that was refused or rolled back is not tried again until the \
+        tag moves on; following again forgets it. A check that fails (no network, the registry \
+        down) is retried sooner, backing off up to --every, and changes nothing on the device. \
+        Recorded in <state-dir>/channels/<module-id>.json. Exit codes: 0 followed; 12 a bad \
+        REF, module id or interval; 14 the state directory cannot be written.
+        """
+    )
+
+    @Argument(help: "Module id, e.g. com.example.thermostat (it need not be installed yet).")
+    var id: String
+
+    @Argument(help: ArgumentHelp("The channel: an image tag in a registry.", valueName: "ref"))
+    var reference: String
+
+    @Option(help: ArgumentHelp("How often to check: 30s, 15m, 1h, 1h30m, 1d.", valueName: "interval"))
+    var every = "15m"
+
+    @Option(help: "Host state directory.")
+    var stateDir = defaultStateDirectory
+
+    @OptionGroup var registry: RegistryFlags
+
+    func run() throws {
+        let channel = try CLI.run { () throws(ModuleError) -> FollowedChannel in
+            guard ModuleManifest.isModuleID(id) else {
+                throw ModuleError(.invalidValue, "'\(id)' is not a module id (reverse-DNS, e.g. com.example.thermostat)", field: "id")
+            }
+            let parsed = try ImageReference(parsing: reference)
+            guard let seconds = FollowedChannel.parseInterval(every) else {
+                throw ModuleError(.invalidValue, "--every '\(every)' is not an interval: write 30s, 15m, 1h, 1h30m or 1d", field: "every")
+            }
+            guard parsed.digest == nil else {
+                throw ModuleError(.invalidValue, "'\(reference)' names a digest, which never moves: follow a tag (e.g. \(parsed.registry)/\(parsed.repository):stable), or install the digest with `plugin-host install`", field: "reference")
+            }
+            let options = registry.options
+            let access = FollowedChannel.Access(authFile: registry.authfile, insecure: options.insecureRegistries.contains(parsed.registry),
+                                                caFile: options.caFiles[parsed.registry], platform: registry.platform)
+            let channel = FollowedChannel(module: id, reference: parsed, every: seconds, registry: access)
+            try channel.save(stateDirectory: stateDir)
+            return channel
+        }
+        let host = HostRuntime.runningSnapshot(stateDirectory: stateDir) != nil
+        print("\(id) follows \(channel.reference), checked every \(FollowedChannel.intervalText(channel.everySeconds))"
+              + (host ? " by the running host (first check within a second)" : "; no host runs on \(stateDir) now: `plugin-host run` checks it"))
+    }
+}
+
+struct Unfollow: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Stop following a module's channel; the installed version stays.",
+        discussion: "Exit codes: 0 done; 17 the module follows no channel; 14 the state directory cannot be written."
+    )
+
+    @Argument(help: "Module id.")
+    var id: String
+
+    @Option(help: "Host state directory.")
+    var stateDir = defaultStateDirectory
+
+    func run() throws {
+        try CLI.run { () throws(ModuleError) in
+            guard try FollowedChannel.remove(stateDirectory: stateDir, module: id) else {
+                throw ModuleError(.notInstalled, "\(id) follows no channel (`plugin-host list` shows which modules do)", field: id)
+            }
+        }
+        print("\(id) no longer follows a channel; its installed version stays")
+    }
+}
+
+/// How `list` and `status` show a channel: `follows REF every 15m; last: installed 1.2.0 (sha256:…)`.
+func channelText(_ channel: FollowedChannel) -> String {
+    var text = "follows \(channel.reference) every \(FollowedChannel.intervalText(channel.everySeconds))"
+    if let outcome = channel.outcome {
+        text += "; last: \(outcome.result.rawValue)\(outcome.version.map { " " + $0 } ?? "") (\(outcome.digest.prefix(19))…) at \(date(outcome.at))"
+        if let reason = outcome.reason, outcome.result != .installed { text += ": \(reason)" }
+    }
+    return text
+}
