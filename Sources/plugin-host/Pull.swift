@@ -47,37 +47,87 @@ struct RegistryFlags: ParsableArguments {
 }
 
 /// Pulls `reference` into the state directory's content store, reporting progress on standard
-/// error (one JSON object a line with `json`).
+/// error (one JSON object a line with `json`; one line redrawn in place on a terminal).
 func pullImage(_ reference: ImageReference, stateDir: String, registry: RegistryFlags, json: Bool) throws(ModuleError) -> PulledImage {
     let store = ContentStore(stateDirectory: stateDir)
     let client = try RegistryClient(options: registry.options)
-    let started = ContinuousClock.now
-    return try client.pull(reference, into: store) { event in
-        writeToStandardError(PullProgress.line(event, json: json, since: started) + "\n")
-    }
+    let reporter = PullProgress(style: json ? .json : isatty(STDERR_FILENO) == 1 && ProcessInfo.processInfo.environment["TERM"] != "dumb" ? .terminal : .lines)
+    defer { reporter.finish() }
+    return try client.pull(reference, into: store) { reporter.report($0) }
 }
 
-enum PullProgress {
-    static func line(_ event: PullEvent, json: Bool, since started: ContinuousClock.Instant) -> String {
-        let seconds = max((ContinuousClock.now - started) / .seconds(1), 0.001)
+/// How `pull` and `install REF` show a pull: on a terminal one line per blob, redrawn in place
+/// (bytes, rate, time left) at most ten times a second; piped, plain lines, a progress line at
+/// most every 5 s per blob; with `--json`, one JSON object per event.
+final class PullProgress {
+    enum Style { case terminal, lines, json }
+
+    let style: Style
+    /// The blob being downloaded: when and from which offset it started (a resumed download's
+    /// rate counts only what this run received), and when its progress was last shown.
+    private var started: ContinuousClock.Instant = .now
+    private var startOffset: UInt64 = 0
+    private var lastShown: ContinuousClock.Instant?
+    /// Whether the terminal's last line is a progress line to redraw.
+    private var open = false
+
+    init(style: Style) { self.style = style }
+
+    func report(_ event: PullEvent) {
+        if case let .blobStarted(_, offset) = event {
+            started = .now
+            startOffset = offset
+            lastShown = nil
+        }
+        if case .blobProgress = event {
+            let interval: Duration = style == .terminal ? .milliseconds(100) : style == .lines ? .seconds(5) : .zero
+            if let lastShown, ContinuousClock.now - lastShown < interval { return }
+            lastShown = .now
+        }
+        let text = line(event)
+        switch style {
+        case .terminal:
+            if case .blobProgress = event {
+                writeToStandardError("\r\u{1B}[K" + text)
+                open = true
+            } else {
+                writeToStandardError((open ? "\r\u{1B}[K" : "") + text + "\n")
+                open = false
+            }
+        case .lines, .json:
+            writeToStandardError(text + "\n")
+        }
+    }
+
+    /// Ends a progress line left open (the pull failed in the middle of a blob).
+    func finish() {
+        if open { writeToStandardError("\n") }
+        open = false
+    }
+
+    func line(_ event: PullEvent) -> String {
+        let json = style == .json
         switch event {
         case let .blobPresent(descriptor):
-            return json ? object(["event": "present", "digest": "\(descriptor.digest)", "size": descriptor.size])
-                : "\(short(descriptor)): already present"
+            return json ? Self.object(["event": "present", "digest": "\(descriptor.digest)", "size": descriptor.size])
+                : "\(Self.short(descriptor)): already present"
         case let .blobStarted(descriptor, offset):
-            return json ? object(["event": "start", "digest": "\(descriptor.digest)", "size": descriptor.size, "offset": offset])
-                : "\(short(descriptor)): downloading \(bytes(UInt64(descriptor.size)))\(offset > 0 ? ", resuming at \(bytes(offset))" : "")"
+            return json ? Self.object(["event": "start", "digest": "\(descriptor.digest)", "size": descriptor.size, "offset": offset])
+                : "\(Self.short(descriptor)): downloading \(Self.bytes(UInt64(descriptor.size)))\(offset > 0 ? ", resuming at \(Self.bytes(offset))" : "")"
         case let .blobProgress(descriptor, received):
-            let rate = Double(received) / seconds
-            let left = rate > 0 ? Double(UInt64(descriptor.size) - min(received, UInt64(descriptor.size))) / rate : 0
-            return json ? object(["event": "progress", "digest": "\(descriptor.digest)", "size": descriptor.size, "bytes": received])
-                : "\(short(descriptor)): \(bytes(received)) of \(bytes(UInt64(descriptor.size))), \(bytes(UInt64(rate)))/s, \(Int(left.rounded())) s left"
+            let seconds = max((ContinuousClock.now - started) / .seconds(1), 0.001)
+            let rate = Double(received - min(startOffset, received)) / seconds
+            let size = UInt64(max(descriptor.size, 0))
+            let left = rate > 0 ? Double(size - min(received, size)) / rate : 0
+            let percent = size > 0 ? Int(Double(received) * 100 / Double(size)) : 100
+            return json ? Self.object(["event": "progress", "digest": "\(descriptor.digest)", "size": descriptor.size, "bytes": received])
+                : "\(Self.short(descriptor)): \(Self.bytes(received)) of \(Self.bytes(size)) (\(percent) %), \(Self.bytes(UInt64(rate)))/s, \(Int(left.rounded())) s left"
         case let .blobDone(descriptor, received):
-            return json ? object(["event": "done", "digest": "\(descriptor.digest)", "size": descriptor.size, "received": received])
-                : "\(short(descriptor)): done (\(bytes(received)) received)"
+            return json ? Self.object(["event": "done", "digest": "\(descriptor.digest)", "size": descriptor.size, "received": received])
+                : "\(Self.short(descriptor)): done (\(Self.bytes(received)) received)"
         case let .retrying(what, attempt, delay):
             let pause = Double(delay.components.seconds) + Double(delay.components.attoseconds) / 1e18
-            return json ? object(["event": "retry", "reason": what, "attempt": attempt, "delaySeconds": pause])
+            return json ? Self.object(["event": "retry", "reason": what, "attempt": attempt, "delaySeconds": pause])
                 : "retrying in \(Int(pause.rounded(.up))) s (attempt \(attempt) failed: \(what))"
         }
     }
@@ -114,7 +164,8 @@ struct Pull: ParsableCommand {
         discussion: """
         REF is registry[:port]/repository[:tag] or …@sha256:<digest>. Blobs already in the store \
         are not fetched again; a cut download resumes where it stopped. Progress goes to standard \
-        error. Exit codes: 0 pulled; 10 a blob or manifest did not match its digest or size; \
+        error: on a terminal one line per blob, redrawn in place (bytes, rate, time left); \
+        piped, plain lines; with --json, one JSON object per event. Exit codes: 0 pulled; 10 a blob or manifest did not match its digest or size; \
         12 REF is not a reference; 14 the state directory cannot be written; 24 the registry \
         could not be reached, refused, or has no image for this platform.
         """

@@ -586,6 +586,32 @@ struct BadLinkTests {
         #expect(setup.store().contains(setup.layer.digest))
     }
 
+    @Test("on a terminal pull redraws one progress line per blob in place; piped it writes plain lines")
+    func progressOnATerminal() throws {
+        let setup = try Self.setUp()
+        defer { setup.fixture.cleanUp() }
+        let host = try #require(Tool.pluginHost)
+        let script = try #require(Tool.onPath("script"), "script (util-linux) runs the pull on a pseudo-terminal")
+        // The link is cut every 4 MB: the pull resumes five times, about a second apart, and each
+        // resumed download shows its progress at once.
+        setup.proxy.faults.cutAfter = 4 << 20
+        let command = [host.path, "pull", setup.reference.description, "--state-dir", setup.fixture.path("tty"), "--insecure-registry", "127.0.0.1:\(setup.proxy.port)"]
+            .map { "'\($0)'" }.joined(separator: " ")
+        let terminal = try Tool.run(script, ["-qec", command, "/dev/null"], environment: ["TERM": "xterm"])
+        #expect(terminal.status == 0, "\(terminal.stdout)")
+        let redraws = terminal.stdout.components(separatedBy: "\r\u{1B}[K").count - 1
+        #expect(redraws >= 2, "\(terminal.stdout.debugDescription)")
+        #expect(terminal.stdout.contains(" %), ") && terminal.stdout.contains("/s, ") && terminal.stdout.contains(" s left"), "\(terminal.stdout.debugDescription)")
+        #expect(terminal.stdout.contains("done (20.0 MiB received)"), "\(terminal.stdout.debugDescription)")
+
+        let piped = try Tool.run(host, ["pull", setup.reference.description, "--state-dir", setup.fixture.path("piped"), "--insecure-registry", "127.0.0.1:\(setup.proxy.port)"])
+        #expect(piped.status == 0, "\(piped.stderr)")
+        #expect(!piped.stderr.contains("\u{1B}") && !piped.stderr.contains("\r"))
+        // Not a line per MiB: at most one per resumed download and 5 s.
+        let progress = piped.stderr.split(separator: "\n").filter { $0.contains(" s left") }
+        #expect((1..<20).contains(progress.count), "\(piped.stderr)")
+    }
+
     @Test("a pull cancelled in a stalled download (the host stopping) ends at once, keeps its partial file and does not retry")
     func cancelledInStall() throws {
         let setup = try Self.setUp()
