@@ -8,7 +8,8 @@ import Synchronization
 /// A TCP proxy on 127.0.0.1 between the host and a registry that breaks the link the ways a field
 /// link breaks: it cuts every connection after some bytes from the registry, resets it, stalls
 /// it, flips a byte, or refuses connections altogether. Each connection is pumped by a thread of
-/// its own with poll(2).
+/// its own with poll(2). As a `tunnel`, it is an HTTPS proxy: each connection starts with
+/// `CONNECT host:port`, answered 200, and the bytes that follow (TLS) go to that port.
 final class FaultProxy: @unchecked Sendable {
     struct Faults: Sendable {
         /// Close the connection after this many bytes from the registry (per connection).
@@ -27,10 +28,14 @@ final class FaultProxy: @unchecked Sendable {
     private(set) var port = 0
     private var listener: Int32 = -1
     private let upstreamPort: Int
-    private let state = Mutex<(faults: Faults, connections: Int, bytes: Int, closed: Bool)>((Faults(), 0, 0, false))
+    private let tunnel: Bool
+    private let state = Mutex<(faults: Faults, connections: Int, bytes: Int, closed: Bool, targets: [String])>((Faults(), 0, 0, false, []))
 
-    init(upstreamPort: Int) throws {
+    /// - Parameter tunnel: an HTTPS (CONNECT) proxy, whose upstream is the port each CONNECT names
+    ///   on 127.0.0.1 (`upstreamPort` is not used).
+    init(upstreamPort: Int = 0, tunnel: Bool = false) throws {
         self.upstreamPort = upstreamPort
+        self.tunnel = tunnel
         (listener, port) = try Loopback.listen()
         Loopback.acceptEach(listener) { [self] client in
             let (faults, number) = state.withLock { state -> (Faults, Int) in
@@ -55,6 +60,8 @@ final class FaultProxy: @unchecked Sendable {
 
     /// Connections accepted so far, and bytes forwarded from the registry.
     var connections: Int { state.withLock { $0.connections } }
+    /// What each CONNECT asked for (`host:port`), as a tunnel.
+    var targets: [String] { state.withLock { $0.targets } }
     var bytesFromRegistry: Int { state.withLock { $0.bytes } }
 
     func stop() {
@@ -65,7 +72,32 @@ final class FaultProxy: @unchecked Sendable {
         if !wasClosed { shutdown(listener, Int32(SHUT_RDWR)); close(listener) }
     }
 
+    /// Reads a CONNECT request's head and answers it; the port it names on 127.0.0.1, or nil
+    /// (the connection is closed).
+    private func acceptTunnel(_ client: Int32) -> Int? {
+        var head = [UInt8]()
+        var byte: UInt8 = 0
+        while !head.suffix(4).elementsEqual("\r\n\r\n".utf8) {
+            guard head.count < 8192, read(client, &byte, 1) == 1 else { return nil }
+            head.append(byte)
+        }
+        let line = String(decoding: head, as: UTF8.self).components(separatedBy: "\r\n")[0].split(separator: " ")
+        guard line.count >= 2, line[0] == "CONNECT", let port = line[1].split(separator: ":").last.flatMap({ Int($0) }) else {
+            _ = write(client, "HTTP/1.1 405 Only CONNECT\r\nContent-Length: 0\r\n\r\n", 43)
+            return nil
+        }
+        state.withLock { $0.targets.append(String(line[1])) }
+        let answer = Array("HTTP/1.1 200 Connection established\r\n\r\n".utf8)
+        guard write(client, answer, answer.count) == answer.count else { return nil }
+        return port
+    }
+
     private func pump(_ client: Int32, faults: Faults, number: Int) {
+        var upstreamPort = self.upstreamPort
+        if tunnel {
+            guard let port = acceptTunnel(client) else { close(client); return }
+            upstreamPort = port
+        }
         let upstream = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         var address = Loopback.address(port: upstreamPort)
         let connected = withUnsafePointer(to: &address) {
