@@ -172,7 +172,9 @@ let package = Package(
         // the example modules are built. Foundation only, so that it links no target it tests.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         // sdk-demo: DoctorCommandTests runs `sdk-demo doctor` and `--version`.
-        .testTarget(name: "PluginHostTests", dependencies: ["PluginHost", "PluginHostImages", "PluginHostStore", "PluginHostRegistry", "PluginHostRuntime", "plugin-host", "plugin-host-runner", "sdk-demo", "TestSupport", "CIoTModule", "CSQLite", "CIoTLinux", "CZlib", "LinuxSupport", "ModuleProtocol", "ModuleFFI"]),
+        .testTarget(name: "PluginHostTests", dependencies: ["PluginHost", "PluginHostImages", "PluginHostStore", "PluginHostRegistry", "PluginHostRuntime", "plugin-host", "plugin-host-runner", "sdk-demo", "TestSupport", "CIoTModule", "CSQLite", "CIoTLinux", "CZlib", "LinuxSupport", "ModuleProtocol", "ModuleFFI",
+                                                            // The token service of the registry tests signs its JWTs (ES256).
+                                                            .product(name: "Crypto", package: "swift-crypto")]),
         // The built sdk-demo on the simulated board; its module test installs the demo module and
         // runs it under a real `plugin-host run` (with plugin-host-runner), whose snapshot it reads.
         .testTarget(name: "SdkDemoTests", dependencies: ["sdk-demo", "plugin-host", "plugin-host-runner", "PluginHostRuntime", "TestSupport"]),

@@ -38,7 +38,10 @@ final class LocalRegistry {
     /// - Parameters:
     ///   - tls: HTTPS with a certificate for 127.0.0.1 from a CA made here (`caFile`).
     ///   - basicAuth: htpasswd basic auth with the user in `htpasswd`.
-    init(tls: Bool = false, basicAuth: Bool = false) throws {
+    ///   - tokenAuth: distribution's token auth: clients get a JWT from `realm` (service
+    ///     `TokenService.service`, issuer `TokenService.issuer`), signed by the certificate in
+    ///     `rootCertificates`.
+    init(tls: Bool = false, basicAuth: Bool = false, tokenAuth: (realm: String, rootCertificates: String)? = nil) throws {
         let executable = try #require(Self.executable, "docker-registry is required (PLUGIN_HOST_REQUIRE_REGISTRY=1) but not on PATH: run Scripts/ensure-registry.sh")
         directory = try TemporaryDirectory("registry")
         port = try Self.freePort()
@@ -51,6 +54,17 @@ final class LocalRegistry {
               tls:
                 certificate: \(directory.path("server.crt"))
                 key: \(directory.path("server.key"))
+            """
+        }
+        if let tokenAuth {
+            extra += """
+
+            auth:
+              token:
+                realm: \(tokenAuth.realm)
+                service: \(TokenService.service)
+                issuer: \(TokenService.issuer)
+                rootcertbundle: \(tokenAuth.rootCertificates)
             """
         }
         if basicAuth {
@@ -127,7 +141,8 @@ final class LocalRegistry {
         }
     }
 
-    /// Pushes an image layout's tagged manifest with skopeo, as a publisher does.
+    /// Pushes an image layout's tagged manifest with skopeo, as a publisher does (as the user in
+    /// `htpasswd`, which only registries with auth ask for).
     func push(layout: String, tag: String, to repository: String, as newTag: String) throws {
         let skopeo = try #require(Self.skopeo, "skopeo is required but not on PATH: run Scripts/ensure-skopeo.sh")
         let run = try Tool.run(skopeo, ["--insecure-policy", "copy", "--dest-tls-verify=false", "--dest-creds", "device:field-secret",
@@ -430,6 +445,38 @@ struct RegistryTests {
         let notReference = try Tool.run(host, ["install", "./Not A Reference", "--state-dir", f.state])
         #expect(notReference.status == 14)
         #expect(notReference.stderr.contains("there is no image file or directory './Not A Reference', and it is not an image reference"))
+    }
+
+    @Test("distribution's token auth: skopeo pushes and the host pulls with a JWT from the registry's token service, for the repository's pull scope")
+    func distributionTokenAuth() throws {
+        let directory = try TemporaryDirectory("tokens")
+        defer { directory.cleanUp() }
+        let tokens = try TokenService(directory: directory)
+        let registry = try LocalRegistry(tokenAuth: (tokens.realm, tokens.rootCertificates))
+        let fixture = try Fixture()
+        defer { fixture.cleanUp() }
+        try registry.push(layout: try fixture.packedImage("image"), tag: "1.2.0", to: "private/climate", as: "1.2.0")
+        #expect(tokens.grants.contains { $0.hasPrefix("repository:private/climate:") && $0.contains("push") }, "\(tokens.grants)")
+
+        let reference = try ImageReference(parsing: "\(registry.address)/private/climate:1.2.0")
+        var options = registry.options
+        options.authFiles = [try registry.authFile("device:field-secret")]
+        let before = tokens.grants.count
+        let store = ContentStore(stateDirectory: fixture.path("state"))
+        let pulled = try RegistryClient(options: options).pull(reference, into: store)
+        #expect(try ImageVerifier(trust: fixture.trustingStore()).verify(pulled.source(in: store)).manifest.version.description == "1.2.0")
+        // One token, for pulling this repository only, reused for the manifest and every blob.
+        #expect(Array(tokens.grants.dropFirst(before)) == ["repository:private/climate:pull"], "\(tokens.grants)")
+
+        // Without credentials the token service refuses, and the error says how to log in.
+        let refused = try #require(throws: ModuleError.self) {
+            try RegistryClient(options: registry.options).pull(reference, into: ContentStore(stateDirectory: fixture.path("anonymous")))
+        }
+        #expect(refused.code == .registry && refused.message.contains("refused (401)") && refused.message.contains("skopeo login"), "\(refused)")
+        // A token the registry did not issue is refused by the registry itself (its signature).
+        let forged = try Tool.run(try #require(Tool.onPath("curl")), ["-s", "-o", "/dev/null", "-w", "%{http_code}", "-H", "Authorization: Bearer e30.e30.e30",
+                                                                     "http://\(registry.address)/v2/private/climate/manifests/1.2.0"])
+        #expect(forged.stdout == "401")
     }
 
     @Test("over HTTPS through the proxy in HTTPS_PROXY (a CONNECT tunnel), and direct for a host in NO_PROXY")
