@@ -28,7 +28,7 @@ package enum Subprocess {
     ///     give such descriptors).
     ///   - closeFrom: descriptors from this number up are closed in the child, so that one that
     ///     another thread opened without close-on-exec does not leak (where the C library can).
-    ///   - Standard input is /dev/null; the child leads a new process group (so that killing the
+    ///   - Standard input is /dev/null unless `descriptors` places one on 0; the child leads a new process group (so that killing the
     ///     group ends what it forked); its signal mask is empty and every signal's disposition is
     ///     the default again (signals the parent ignores, SIGPIPE say).
     package static func spawn(_ executable: String, arguments: [String], environment: [String], descriptors: [(source: Int32, target: Int32)], closeFrom: Int32?) -> Result<Child, Failure> {
@@ -36,7 +36,7 @@ package enum Subprocess {
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         for (source, target) in descriptors { posix_spawn_file_actions_adddup2(&actions, source, target) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        if !descriptors.contains(where: { $0.target == 0 }) { posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0) }
         if let closeFrom { _ = ciot_spawn_add_close_from(&actions, closeFrom) }
 
         var attributes = posix_spawnattr_t()

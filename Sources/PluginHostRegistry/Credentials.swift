@@ -33,19 +33,28 @@ struct Credentials: Sendable, Equatable {
         return files
     }
 
-    /// The credentials for `registry` in the first of `files` that has an entry for it.
+    /// The credentials for `registry` in the first of `files` that has an entry for it. As
+    /// Docker reads its config.json, a credential helper named for the registry in `credHelpers`
+    /// comes first, then the one in `credsStore`, then the file's own `auths`; a helper is the
+    /// executable `docker-credential-<name>` on `PATH` (`get`, the registry on its input).
     /// - Throws: `ModuleError` `.invalidValue` for an auth file that is not valid JSON or whose
-    ///   entry for the registry is not base64 `user:password` (a file that is missing is skipped).
+    ///   entry for the registry is not base64 `user:password` (a file that is missing is skipped);
+    ///   `.registry` for a credential helper that is missing or fails.
     static func find(for registry: String, in files: [String]) throws(ModuleError) -> Credentials? {
         for file in files {
             guard let bytes = try? Files.readBytes(file) else { continue }
             struct AuthFile: Decodable {
                 struct Entry: Decodable { var auth: String? }
                 var auths: [String: Entry]?
+                var credHelpers: [String: String]?
+                var credsStore: String?
             }
             let parsed: AuthFile
             do { parsed = try JSONDecoder().decode(AuthFile.self, from: Data(bytes)) } catch {
                 throw ModuleError(.invalidValue, "the registry auth file '\(file)' is not valid JSON: log in again (`skopeo login \(registry)`) or fix it", field: file, underlying: "\(error)")
+            }
+            for helper in [parsed.credHelpers?[registry], parsed.credsStore].compactMap({ $0 }) where !helper.isEmpty {
+                if let found = try fromHelper(helper, registry: registry, file: file) { return found }
             }
             guard let auths = parsed.auths else { continue }
             // Keys may be a host, a host with a path, or a URL (Docker Hub's "https://index.docker.io/v1/").
@@ -62,5 +71,73 @@ struct Credentials: Sendable, Equatable {
             return Credentials(user: String(text[..<colon]), password: String(text[text.index(after: colon)...]))
         }
         return nil
+    }
+
+    /// Asks the credential helper `docker-credential-<name>` (Docker's protocol: `get`, the
+    /// registry on standard input, `{"Username": …, "Secret": …}` on standard output); nil when it
+    /// has none for the registry. It gets 10 s.
+    static func fromHelper(_ name: String, registry: String, file: String) throws(ModuleError) -> Credentials? {
+        let program = "docker-credential-" + name
+        let path = (getenv("PATH").map { String(cString: $0) } ?? "/usr/local/bin:/usr/bin:/bin").split(separator: ":")
+            .map { $0 + "/" + program }.first { access($0, X_OK) == 0 }
+        guard let path else {
+            throw ModuleError(.registry, "'\(file)' names the credential helper \(program) for \(registry), which is not on PATH: install it, or log in with `skopeo login \(registry)` into an auth file given with --authfile", field: file)
+        }
+        guard let input = Subprocess.makePipe() else {
+            throw ModuleError(.registry, "cannot run the credential helper \(program): no pipe (\(ModuleError.errnoText(errno)))")
+        }
+        guard let output = Subprocess.makePipe() else {
+            let code = errno
+            close(input.read)
+            close(input.write)
+            throw ModuleError(.registry, "cannot run the credential helper \(program): no pipe (\(ModuleError.errnoText(code)))")
+        }
+        let spawned = Subprocess.spawn(path, arguments: ["get"], environment: Subprocess.environment,
+                                       descriptors: [(input.read, 0), (output.write, 1), (output.write, 2)], closeFrom: 3)
+        close(input.read)
+        close(output.write)
+        defer { close(output.read) }
+        let child: Subprocess.Child
+        switch spawned {
+        case let .success(started): child = started
+        case let .failure(failure):
+            close(input.write)
+            throw ModuleError(.registry, "cannot run the credential helper \(path): \(failure)")
+        }
+        defer { if child.pidFD >= 0 { close(child.pidFD) } }
+        _ = writeAll(input.write, Array((registry + "\n").utf8))
+        close(input.write)
+        // Its answer, up to 64 KiB, within 10 s.
+        var answer = [UInt8]()
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        let deadline = ContinuousClock.now + .seconds(10)
+        var timedOut = false
+        while answer.count < 1 << 16 {
+            var descriptor = pollfd(fd: output.read, events: Int16(POLLIN), revents: 0)
+            let ready = poll(&descriptor, 1, pollMilliseconds(until: deadline))
+            if ready == 0 { timedOut = true; break }
+            if ready < 0 { if errno == EINTR { continue } else { break } }
+            let count = read(output.read, &chunk, chunk.count)
+            if count < 0 && errno == EINTR { continue }
+            guard count > 0 else { break }
+            answer += chunk[..<count]
+        }
+        if timedOut { kill(child.pid, SIGKILL) }
+        let status = Subprocess.reap(child.pid) ?? -1
+        let text = String(decoding: answer, as: UTF8.self).trimmed
+        if timedOut { throw ModuleError(.registry, "the credential helper \(path) did not answer within 10 s for \(registry)") }
+        guard status == 0 else {
+            // Docker's helpers say this when they hold nothing for the registry.
+            if text.lowercased().contains("credentials not found") { return nil }
+            throw ModuleError(.registry, "the credential helper \(path) failed for \(registry) (\(Subprocess.describe(waitStatus: status))): \(text.prefix(300))")
+        }
+        struct Answer: Decodable { var Username: String; var Secret: String }
+        guard let decoded = try? JSONDecoder().decode(Answer.self, from: Data(answer)) else {
+            throw ModuleError(.registry, "the credential helper \(path) answered something other than {\"Username\": …, \"Secret\": …} for \(registry)")
+        }
+        guard decoded.Username != "<token>" else {
+            throw ModuleError(.registry, "the credential helper \(path) holds an identity token for \(registry), which this host does not exchange: log in with a user name and password (`skopeo login \(registry)`)")
+        }
+        return Credentials(user: decoded.Username, password: decoded.Secret)
     }
 }

@@ -44,6 +44,9 @@ struct PluginHostCommand: AsyncParsableCommand {
     static func main() async {
         let name = CommandLine.arguments.first.map { lastPathComponent($0) }
         if name == "plugin-host-runner" { runnerMain() }
+        // A reader that went away (a credential helper that exited before reading its input, a
+        // closed pipe) is an error to handle where it happens, not the end of the host.
+        signal(SIGPIPE, SIG_IGN)
         await main(nil)
     }
 }

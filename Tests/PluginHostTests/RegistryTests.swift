@@ -479,6 +479,46 @@ struct RegistryTests {
         #expect(forged.stdout == "401")
     }
 
+    @Test("Docker's credential helpers: credHelpers for one registry and credsStore for all give the password; one that has none, fails or is missing is a clear error")
+    func credentialHelpers() throws {
+        let registry = try LocalRegistry(tls: true, basicAuth: true)
+        let fixture = try Fixture()
+        defer { fixture.cleanUp() }
+        try registry.push(layout: try fixture.packedImage("image"), tag: "1.2.0", to: "private/climate", as: "1.2.0")
+        // Helpers as Docker runs them: `get`, the registry on standard input, JSON out.
+        let bin = fixture.path("bin")
+        try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
+        let helpers = [
+            "fieldvault": "read server; [ \"$1\" = get ] || exit 2; case \"$server\" in \(registry.address)) printf '{\"ServerURL\":\"%s\",\"Username\":\"device\",\"Secret\":\"field-secret\"}' \"$server\";; *) echo 'credentials not found in native keychain'; exit 1;; esac",
+            "empty": "read server; echo 'credentials not found in native keychain'; exit 1",
+            "broken": "echo 'the keychain is locked' >&2; exit 3",
+        ]
+        for (name, body) in helpers {
+            let path = bin + "/docker-credential-" + name
+            try Data("#!/bin/sh\n\(body)\n".utf8).write(to: URL(fileURLWithPath: path))
+            chmod(path, 0o755)
+        }
+        let host = try #require(Tool.pluginHost)
+        func pull(_ config: String, _ name: String) throws -> Tool.Output {
+            let file = fixture.path("\(name).json")
+            try Data(config.utf8).write(to: URL(fileURLWithPath: file))
+            return try Tool.run(host, ["pull", "\(registry.address)/private/climate:1.2.0", "--state-dir", fixture.path("state-\(name)"),
+                                       "--registry-ca", "\(registry.address)=\(registry.caFile)", "--authfile", file],
+                                environment: ["PATH": bin + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")])
+        }
+        let perRegistry = try pull("{\"credHelpers\": {\"\(registry.address)\": \"fieldvault\", \"other.example\": \"broken\"}}", "helpers")
+        #expect(perRegistry.status == 0, "\(perRegistry.stderr)")
+        let store = try pull("{\"credsStore\": \"fieldvault\", \"auths\": {\"\(registry.address)\": {}}}", "store")
+        #expect(store.status == 0, "\(store.stderr)")
+        // A helper with nothing for the registry: as no credentials at all.
+        let empty = try pull("{\"credsStore\": \"empty\"}", "empty")
+        #expect(empty.status == 24 && empty.stderr.contains("needs a user name and password"), "\(empty.stderr)")
+        let broken = try pull("{\"credHelpers\": {\"\(registry.address)\": \"broken\"}}", "broken")
+        #expect(broken.status == 24 && broken.stderr.contains("docker-credential-broken failed") && broken.stderr.contains("the keychain is locked"), "\(broken.stderr)")
+        let missing = try pull("{\"credHelpers\": {\"\(registry.address)\": \"ecr-login\"}}", "missing")
+        #expect(missing.status == 24 && missing.stderr.contains("docker-credential-ecr-login") && missing.stderr.contains("not on PATH"), "\(missing.stderr)")
+    }
+
     @Test("over HTTPS through the proxy in HTTPS_PROXY (a CONNECT tunnel), and direct for a host in NO_PROXY")
     func httpsThroughAProxy() throws {
         let registry = try LocalRegistry(tls: true)
