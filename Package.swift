@@ -93,7 +93,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .executableTarget(name: "sdk-bench", dependencies: ["IoTSDK", "CIoTBench", "PluginHost", "ModuleFFI", "ModuleProtocol"]),
+        // TestSupport: `delivery` starts docker-registry and puts the fault proxy in front of it as the delivery tests do.
+        .executableTarget(name: "sdk-bench", dependencies: ["IoTSDK", "CIoTBench", "PluginHost", "ModuleFFI", "ModuleProtocol", "TestSupport"]),
         // The tests that run inside the QEMU lab against a real kernel (gpio-sim, i2c-stub).
         .executableTarget(name: "iotsdk-lab", dependencies: ["IoTSDK", "SensorDrivers", "SensorDriversTesting", "PluginHost", "Doctor", "CIoTLinux"]),
         // The child process of the storage crash test (Tests/IoTSDKTests/StorageCrashTests.swift).
@@ -169,7 +170,8 @@ let package = Package(
         ),
         // What the test targets that run the built executables share: running a tool and reading
         // its output, waiting on a condition, the repository root, temporary directories, whether
-        // the example modules are built. Foundation only, so that it links no target it tests.
+        // the example modules are built, docker-registry on 127.0.0.1 and the fault proxy in front
+        // of it (which `sdk-bench delivery` uses too). Foundation only, so that it links no target it tests.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         // sdk-demo: DoctorCommandTests runs `sdk-demo doctor` and `--version`.
         .testTarget(name: "PluginHostTests", dependencies: ["PluginHost", "PluginHostImages", "PluginHostStore", "PluginHostRegistry", "PluginHostRuntime", "plugin-host", "plugin-host-runner", "sdk-demo", "TestSupport", "CIoTModule", "CSQLite", "CIoTLinux", "CZlib", "LinuxSupport", "ModuleProtocol", "ModuleFFI",

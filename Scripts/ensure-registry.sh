@@ -2,7 +2,7 @@
 # Makes sure Debian's docker-registry (CNCF distribution 2.8) and openssl (the TLS registry's
 # certificates) are installed, for the delivery tests (PluginHostTests' RegistryTests start their
 # own registries on 127.0.0.1 with a configuration and storage in a temporary directory, and stop
-# them after). Installs it with apt-get when it is missing and we are
+# them after; so does `sdk-bench delivery`). Installs it with apt-get when it is missing and we are
 # root (or have passwordless sudo); otherwise says why and exits 1. Nothing here starts it.
 set -euo pipefail
 missing=()

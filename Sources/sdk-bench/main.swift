@@ -27,7 +27,7 @@ struct Options {
 
 func usage() -> Never {
     print("""
-    usage: sdk-bench [gpio|i2c|storage|host|all] [--iterations N] [--rounds N] [--chip-label L] [--offset N]
+    usage: sdk-bench [gpio|i2c|storage|host|delivery|all] [--iterations N] [--rounds N] [--chip-label L] [--offset N]
                      [--adapter NAME] [--address 0xNN] [--register 0xNN] [--icount] [--idle-seconds N]
       Measures GPIO line sets (character device and sysfs) and SMBus register reads through the
       SDK and through a plain C loop on the same line/register, and prints ops/s and SDK/C ratios.
@@ -38,6 +38,11 @@ func usage() -> Never {
       trip a brokered I2C transfer adds, module cold start, and a host with 3 quiet modules: PSS,
       then bytes written and wakeups over --idle-seconds (default 60) (needs plugin-host,
       plugin-host-runner and libExampleModuleC.so built next to sdk-bench, and cc).
+      delivery: pulling module images from a docker-registry it starts on 127.0.0.1: bytes an
+      update with an unchanged layer receives, bytes a 20 MB layer costs over a link cut every
+      1 MB, plugin-host pull's throughput against skopeo's (median of --rounds), and the peak RSS
+      of `plugin-host install REF` with a 200 MB layer (needs docker-registry and skopeo:
+      Scripts/ensure-registry.sh, Scripts/ensure-skopeo.sh; and what host needs next to sdk-bench).
       --icount: the guest runs under QEMU -icount shift=0, where 1 ns of guest time is one
       instruction; figures are then printed as instructions per operation.
     """)
@@ -61,7 +66,7 @@ func parse() -> Options {
     }
     while let arg = args.popFirst() {
         switch arg {
-        case "gpio", "i2c", "storage", "host", "all": options.what = arg
+        case "gpio", "i2c", "storage", "host", "delivery", "all": options.what = arg
         case "--iterations": options.iterations = int()
         case "--rounds": options.rounds = int()
         case "--chip-label": options.chipLabel = text()
@@ -233,4 +238,8 @@ if options.what == "storage" {
 
 if options.what == "host" {
     do { try runHostBench(options) } catch { fail("\(error)") }
+}
+
+if options.what == "delivery" {
+    do { try runDeliveryBench(options) } catch { fail("\(error)") }
 }

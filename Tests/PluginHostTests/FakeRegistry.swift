@@ -4,6 +4,7 @@ import Foundation
 import Glibc
 #endif
 import Synchronization
+import TestSupport
 
 /// An HTTP/1.1 server on 127.0.0.1 that answers each request with what `respond` returns: a
 /// registry that misbehaves on purpose (garbage, a document too large, a redirect loop), or one

@@ -11,21 +11,21 @@ import TestSupport
 @testable import PluginHostImages
 @testable import PluginHostStore
 
-/// Debian's docker-registry (CNCF distribution) on 127.0.0.1, with its configuration and storage
-/// in a temporary directory; stopped when the test lets go of it.
+/// Debian's docker-registry (CNCF distribution) on 127.0.0.1 (TestSupport's `RegistryProcess`),
+/// with its configuration and storage in a temporary directory, TLS or basic auth if asked for;
+/// stopped when the test lets go of it.
 final class LocalRegistry {
-    static let executable = Tool.onPath("docker-registry")
+    static let executable = RegistryProcess.executable
     static let skopeo = Tool.onPath("skopeo")
     /// Set by Scripts/test.sh when it installed both: then a missing one fails instead of skipping.
     static let required = ProcessInfo.processInfo.environment["PLUGIN_HOST_REQUIRE_REGISTRY"] == "1"
     static let available = (executable != nil && skopeo != nil) || required
 
     let directory: TemporaryDirectory
-    let port: Int
-    private let executable: URL
-    private var process: Process?
+    private let server: RegistryProcess
+    var port: Int { server.port }
     /// `127.0.0.1:PORT`, as references write it.
-    var address: String { "127.0.0.1:\(port)" }
+    var address: String { server.address }
 
     /// A user of the registries made with `users`: `device`, password `field-secret`, as
     /// `htpasswd -Bbn` writes it (bcrypt, which the registry requires).
@@ -44,7 +44,6 @@ final class LocalRegistry {
     init(tls: Bool = false, basicAuth: Bool = false, tokenAuth: (realm: String, rootCertificates: String)? = nil) throws {
         let executable = try #require(Self.executable, "docker-registry is required (PLUGIN_HOST_REQUIRE_REGISTRY=1) but not on PATH: run Scripts/ensure-registry.sh")
         directory = try TemporaryDirectory("registry")
-        port = try Self.freePort()
         self.tls = tls
         var extra = ""
         if tls {
@@ -77,50 +76,19 @@ final class LocalRegistry {
                 path: \(directory.path("htpasswd"))
             """
         }
-        let config = """
-        version: 0.1
-        log:
-          level: warn
-        storage:
-          filesystem:
-            rootdirectory: \(directory.path("storage"))
-          delete:
-            enabled: true
-        http:
-          addr: 127.0.0.1:\(port)
-        """ + extra
-        try Data(config.utf8).write(to: URL(fileURLWithPath: directory.path("config.yml")))
-        self.executable = executable
-        try start()
+        server = try RegistryProcess(executable: executable, directory: directory.path, extraConfig: extra)
     }
 
     deinit {
-        stop()
+        server.stop()
         directory.cleanUp()
     }
 
-    /// Starts the registry (again, after `stop`: same port, same storage).
-    func start() throws {
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = ["serve", directory.path("config.yml")]
-        process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
-        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
-        try process.run()
-        self.process = process
-        let port = self.port
-        guard waitUntil(seconds: 20, { Self.accepts(port) }) else {
-            stop()
-            throw ModuleError(.network, "docker-registry did not listen on 127.0.0.1:\(port) within 20 s")
-        }
-    }
+    /// Serves again after `stop`: same port, same storage.
+    func start() throws { try server.start() }
 
     /// Stops the registry, as a registry that went down.
-    func stop() {
-        process?.terminate()
-        process?.waitUntilExit()
-        process = nil
-    }
+    func stop() { server.stop() }
 
     /// A CA and a server certificate for 127.0.0.1 signed by it (openssl, P-256, two days).
     static func makeCertificates(in directory: TemporaryDirectory) throws {
@@ -174,21 +142,6 @@ final class LocalRegistry {
         let json = "{\"auths\":{\"\(address)\":{\"auth\":\"\(Data(credentials.utf8).base64EncodedString())\"}}}"
         try Data(json.utf8).write(to: URL(fileURLWithPath: file))
         return file
-    }
-
-    static func freePort() throws -> Int {
-        let (fd, port) = try Loopback.listen()
-        close(fd)
-        return port
-    }
-
-    static func accepts(_ port: Int) -> Bool {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = Loopback.address(port: port)
-        return withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
-        }
     }
 }
 
@@ -395,7 +348,7 @@ struct RegistryTests {
         #expect(missing.message.contains("has no tag nope in climate (404)"))
 
         var options = registry.options
-        let closed = try LocalRegistry.freePort()
+        let closed = try RegistryProcess.freePort()
         options.insecureRegistries = ["127.0.0.1:\(closed)"]
         options.attempts = 3
         options.firstRetryDelay = .milliseconds(10)
@@ -901,7 +854,7 @@ extension MisbehavingRegistryTests {
             return Self.serve(request.path, from: image, manifest: verified.imageManifestDigest)
         }
         // The registry's own address has nothing listening: only the proxy can answer.
-        let registry = "127.0.0.1:\(try LocalRegistry.freePort())"
+        let registry = "127.0.0.1:\(try RegistryProcess.freePort())"
         let host = try #require(Tool.pluginHost)
         let arguments = ["pull", "\(registry)/climate:1.0", "--state-dir", fixture.path("state"), "--insecure-registry", registry]
         let proxied = try Tool.run(host, arguments, environment: ["http_proxy": "http://\(proxy.address)", "no_proxy": nil, "NO_PROXY": nil])

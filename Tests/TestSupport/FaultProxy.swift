@@ -1,4 +1,3 @@
-import CIoTLinux
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -9,23 +8,32 @@ import Synchronization
 /// link breaks: it cuts every connection after some bytes from the registry, resets it, stalls
 /// it, flips a byte, or refuses connections altogether. Each connection is pumped by a thread of
 /// its own with poll(2). As a `tunnel`, it is an HTTPS proxy: each connection starts with
-/// `CONNECT host:port`, answered 200, and the bytes that follow (TLS) go to that port.
-final class FaultProxy: @unchecked Sendable {
-    struct Faults: Sendable {
+/// `CONNECT host:port`, answered 200, and the bytes that follow (TLS) go to that port. The
+/// delivery tests (PluginHostTests) and `sdk-bench delivery` use it.
+public final class FaultProxy: @unchecked Sendable {
+    public struct Faults: Sendable {
         /// Close the connection after this many bytes from the registry (per connection).
-        var cutAfter: Int?
+        public var cutAfter: Int?
         /// Like `cutAfter`, with a TCP reset instead of a close.
-        var resetAfter: Int?
+        public var resetAfter: Int?
         /// Stop forwarding after this many bytes, and hold the connection open, once.
-        var stallOnceAfter: Int?
+        public var stallOnceAfter: Int?
         /// Invert the byte at this offset of the registry's answer, on the first connection that
         /// gets that far only.
-        var flipOnceAt: Int?
+        public var flipOnceAt: Int?
         /// Close every new connection at once, as a registry that is down.
-        var refuse = false
+        public var refuse = false
+
+        public init(cutAfter: Int? = nil, resetAfter: Int? = nil, stallOnceAfter: Int? = nil, flipOnceAt: Int? = nil, refuse: Bool = false) {
+            self.cutAfter = cutAfter
+            self.resetAfter = resetAfter
+            self.stallOnceAfter = stallOnceAfter
+            self.flipOnceAt = flipOnceAt
+            self.refuse = refuse
+        }
     }
 
-    private(set) var port = 0
+    public private(set) var port = 0
     private var listener: Int32 = -1
     private let upstreamPort: Int
     private let tunnel: Bool
@@ -33,7 +41,7 @@ final class FaultProxy: @unchecked Sendable {
 
     /// - Parameter tunnel: an HTTPS (CONNECT) proxy, whose upstream is the port each CONNECT names
     ///   on 127.0.0.1 (`upstreamPort` is not used).
-    init(upstreamPort: Int = 0, tunnel: Bool = false) throws {
+    public init(upstreamPort: Int = 0, tunnel: Bool = false) throws {
         self.upstreamPort = upstreamPort
         self.tunnel = tunnel
         (listener, port) = try Loopback.listen()
@@ -53,18 +61,18 @@ final class FaultProxy: @unchecked Sendable {
     deinit { stop() }
 
     /// The faults from now on (connections open already keep what they had).
-    var faults: Faults {
+    public var faults: Faults {
         get { state.withLock { $0.faults } }
         set { state.withLock { $0.faults = newValue } }
     }
 
     /// Connections accepted so far, and bytes forwarded from the registry.
-    var connections: Int { state.withLock { $0.connections } }
+    public var connections: Int { state.withLock { $0.connections } }
     /// What each CONNECT asked for (`host:port`), as a tunnel.
-    var targets: [String] { state.withLock { $0.targets } }
-    var bytesFromRegistry: Int { state.withLock { $0.bytes } }
+    public var targets: [String] { state.withLock { $0.targets } }
+    public var bytesFromRegistry: Int { state.withLock { $0.bytes } }
 
-    func stop() {
+    public func stop() {
         let wasClosed = state.withLock { state in
             defer { state.closed = true }
             return state.closed
@@ -150,16 +158,16 @@ final class FaultProxy: @unchecked Sendable {
         }
     }
 
-    struct ProxyError: Error, CustomStringConvertible {
-        var description: String
-        init(_ description: String) { self.description = description }
+    public struct ProxyError: Error, CustomStringConvertible {
+        public var description: String
+        public init(_ description: String) { self.description = description }
     }
 }
 
-/// Listening sockets on 127.0.0.1 for the test servers (FaultProxy, FakeRegistry).
-enum Loopback {
+/// Listening sockets on 127.0.0.1 for the test servers (FaultProxy, FakeRegistry) and the bench.
+public enum Loopback {
     /// A listening TCP socket on a free port of 127.0.0.1.
-    static func listen() throws -> (fd: Int32, port: Int) {
+    public static func listen() throws -> (fd: Int32, port: Int) {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         var one: Int32 = 1
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
@@ -176,7 +184,7 @@ enum Loopback {
     }
 
     /// Accepts connections on `fd` until it is closed, each handed to `serve` on a thread of its own.
-    static func acceptEach(_ fd: Int32, _ serve: @escaping @Sendable (Int32) -> Void) {
+    public static func acceptEach(_ fd: Int32, _ serve: @escaping @Sendable (Int32) -> Void) {
         Thread.detachNewThread {
             while true {
                 let client = accept(fd, nil, nil)
@@ -190,7 +198,7 @@ enum Loopback {
         }
     }
 
-    static func address(port: Int) -> sockaddr_in {
+    public static func address(port: Int) -> sockaddr_in {
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
