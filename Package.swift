@@ -102,6 +102,9 @@ let package = Package(
         .testTarget(name: "LinuxSupportTests", dependencies: ["LinuxSupport"]),
         // The system zlib, for gzip-compressed module layers.
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
+        // The system libzstd, for zstd-compressed module layers. Not part of macOS: there, pkg-config
+        // finds Homebrew's (`brew install zstd`), so that `pack` still builds for module authors.
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"]), .brew(["zstd"])]),
         // The C ABI between the host and a module's shared library (include/iotsdk_module.h).
         .target(name: "CIoTModule"),
         // The system libffi, for calling a module's typed commands.
