@@ -115,13 +115,14 @@ let package = Package(
         .target(name: "ModuleProtocol", dependencies: ["LinuxSupport", .target(name: "CIoTLinux", condition: .when(platforms: [.linux]))]),
         // Calls a module's typed commands through libffi (in the runner).
         .target(name: "ModuleFFI", dependencies: ["CFFI", "ModuleProtocol"]),
-        // Module images (Documentation/ModuleImage.md): manifest, OCI layout, tar, gzip, signing,
+        // Module images (Documentation/ModuleImage.md): manifest, OCI layout, tar, gzip, zstd, signing,
         // trust, and ModuleError. No Linux-only code, so that `pack`, `keygen` and `inspect`
         // build on macOS for module authors.
         .target(
             name: "PluginHostImages",
             dependencies: [
                 "CZlib",
+                "CZstd",
                 "LinuxSupport",
                 "ModuleProtocol",
                 .product(name: "Crypto", package: "swift-crypto"),
