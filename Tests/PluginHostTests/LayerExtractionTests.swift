@@ -1044,11 +1044,12 @@ struct LayerExtractionTests {
         #expect(FileTree.inode(dest + "/lib/libfoo.so.1") == FileTree.inode(dest + "/lib/libfoo-hardlink.so"))
     }
 
-    @Test("end to end: pack, verify, extract the verified image")
-    func endToEnd() throws {
+    @Test("end to end: pack (plain, gzip, zstd), verify, extract the verified image", arguments: LayerCompression.allCases)
+    func endToEnd(_ compression: LayerCompression) throws {
         let fixture = try Fixture()
         defer { fixture.cleanUp() }
-        let image = try ImageVerifier(trust: fixture.trustingStore()).verify(ImageSource.open(try fixture.packedImage()))
+        let image = try ImageVerifier(trust: fixture.trustingStore()).verify(ImageSource.open(try fixture.packedImage(compression: compression)))
+        #expect(image.layers.map(\.mediaType) == [compression.mediaType])
         let destination = fixture.path("installed")
         try LayerExtractor.extract(image, into: destination)
         var expected = FileTree.normalized(FileTree.snapshot(fixture.path("module")))
