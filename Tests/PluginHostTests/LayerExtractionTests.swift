@@ -1026,16 +1026,25 @@ struct LayerExtractionTests {
           .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/tar")),
           arguments: ["pax-gzip", "gnu"])
     func systemTarInterop(_ format: String) throws {
+        try expectSystemTarLayer(format == "gnu" ? ["--format=gnu"] : ["--format=pax", "--gzip"], mediaType: format == "gnu" ? Self.tar : Self.gzip)
+    }
+
+    @Test("a system GNU tar archive compressed by the zstd tool (tar --zstd) extracts to the same tree",
+          .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/tar") && FileManager.default.isExecutableFile(atPath: "/usr/bin/zstd")))
+    func systemTarZstd() throws {
+        try expectSystemTarLayer(["--format=pax", "--zstd"], mediaType: Self.zstd)
+    }
+
+    /// Archives `sampleModule` with the system's tar and `options`, and extracts it as one layer.
+    func expectSystemTarLayer(_ options: [String], mediaType: String) throws {
         let fixture = try Fixture()
         defer { fixture.cleanUp() }
         let source = fixture.path("source")
         let long = try sampleModule(at: source)
         let archive = fixture.path("layer.tar")
-        let arguments = format == "gnu" ? ["--format=gnu", "-cf", archive, "-C", source, "."]
-                                        : ["--format=pax", "-czf", archive, "-C", source, "."]
-        #expect(try FileTree.run(Self.systemTar, arguments) == 0)
+        #expect(try FileTree.run(Self.systemTar, options + ["-cf", archive, "-C", source, "."]) == 0)
         let data = try Data(contentsOf: URL(fileURLWithPath: archive))
-        let files = try extracted([(format == "gnu" ? Self.tar : Self.gzip, data)], in: fixture)
+        let files = try extracted([(mediaType, data)], in: fixture)
         #expect(files == FileTree.normalized(FileTree.snapshot(source)))
         #expect(files[long + "/data.txt"] == .file(Data("deep file".utf8), mode: 0o644))
         #expect(files["bin/run"] == .file(Data("#!/bin/sh\necho hi\n".utf8), mode: 0o755))
