@@ -103,6 +103,9 @@ let package = Package(
         .testTarget(name: "LinuxSupportTests", dependencies: ["LinuxSupport"]),
         // The system zlib, for gzip-compressed module layers.
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
+        // The system libzstd, for zstd-compressed module layers. Not part of macOS: there, pkg-config
+        // finds Homebrew's (`brew install zstd`), so that `pack` still builds for module authors.
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"]), .brew(["zstd"])]),
         // The C ABI between the host and a module's shared library (include/iotsdk_module.h).
         .target(name: "CIoTModule"),
         // The system libffi, for calling a module's typed commands.
@@ -113,13 +116,14 @@ let package = Package(
         .target(name: "ModuleProtocol", dependencies: ["LinuxSupport", .target(name: "CIoTLinux", condition: .when(platforms: [.linux]))]),
         // Calls a module's typed commands through libffi (in the runner).
         .target(name: "ModuleFFI", dependencies: ["CFFI", "ModuleProtocol"]),
-        // Module images (Documentation/ModuleImage.md): manifest, OCI layout, tar, gzip, signing,
+        // Module images (Documentation/ModuleImage.md): manifest, OCI layout, tar, gzip, zstd, signing,
         // trust, and ModuleError. No Linux-only code, so that `pack`, `keygen` and `inspect`
         // build on macOS for module authors.
         .target(
             name: "PluginHostImages",
             dependencies: [
                 "CZlib",
+                "CZstd",
                 "LinuxSupport",
                 "ModuleProtocol",
                 .product(name: "Crypto", package: "swift-crypto"),

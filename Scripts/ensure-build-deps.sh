@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Makes sure the C headers and libraries the package links (SQLite, zlib, libffi, libcurl) and the
+# Makes sure the C headers and libraries the package links (SQLite, zlib, zstd, libffi, libcurl) and the
 # C compiler the PluginHost tests build their test module with are installed: Debian's
-# libsqlite3-dev, zlib1g-dev, libffi-dev, libcurl4-openssl-dev and gcc. Installs what is missing with apt-get when we
+# libsqlite3-dev, zlib1g-dev, libzstd-dev, libffi-dev, libcurl4-openssl-dev and gcc. Installs what is missing with apt-get when we
 # are root (or have passwordless sudo); otherwise names the command to run and exits 1.
 set -euo pipefail
 
@@ -11,14 +11,15 @@ command -v cc >/dev/null 2>&1 || missing+=(gcc)
 if command -v cc >/dev/null 2>&1; then
     has_header sqlite3.h || missing+=(libsqlite3-dev)
     has_header zlib.h || missing+=(zlib1g-dev)
+    has_header zstd.h || missing+=(libzstd-dev)
     has_header ffi.h || missing+=(libffi-dev)
     has_header curl/curl.h || missing+=(libcurl4-openssl-dev)
 else
-    missing+=(libsqlite3-dev zlib1g-dev libffi-dev libcurl4-openssl-dev)
+    missing+=(libsqlite3-dev zlib1g-dev libzstd-dev libffi-dev libcurl4-openssl-dev)
 fi
 
 if [ ${#missing[@]} -eq 0 ]; then
-    echo "build dependencies: cc, sqlite3.h, zlib.h, ffi.h, curl/curl.h present"
+    echo "build dependencies: cc, sqlite3.h, zlib.h, zstd.h, ffi.h, curl/curl.h present"
     exit 0
 fi
 echo "installing: ${missing[*]}"

@@ -168,6 +168,7 @@ else
             libgcc_s.so.1) name=libgcc-s1 ;;
             libsqlite3.so.0) name=libsqlite3-0 ;;
             libz.so.1) name=zlib1g ;;
+            libzstd.so.1) name=libzstd1 ;;
             libffi.so.8) name=libffi8 ;;
             *) fail "no package known for $soname, which the cross-built binaries need: add it here" ;;
         esac

@@ -57,7 +57,7 @@ if [ "$phase" = main ]; then
     depends=$(dpkg-deb --field "$deb" Depends)
     echo "      Depends: $depends"
     check "Depends names the C libraries the binaries link, and libcurl4 (loaded when pulling)" \
-        has_line "$(tr ',' '\n' <<<"$depends" | sed 's/^ *//; s/ .*//' | sort | tr '\n' ' ')" "libc6 libcurl4 libffi8 libgcc-s1 libsqlite3-0 libstdc\+\+6 zlib1g "
+        has_line "$(tr ',' '\n' <<<"$depends" | sed 's/^ *//; s/ .*//' | sort | tr '\n' ' ')" "libc6 libcurl4 libffi8 libgcc-s1 libsqlite3-0 libstdc\+\+6 libzstd1 zlib1g "
     check "Depends names no Swift package" lacks "$depends" "swift"
 
     mkdir -p "$work/control"

@@ -10,7 +10,7 @@ step() { printf '\n== %s\n' "$*"; }
 step "documentation: every sh block is exercised by a script or test, or says why not"
 python3 Scripts/check-doc-commands.py
 
-step "C libraries and compiler (SQLite, zlib, libffi, cc)"
+step "C libraries and compiler (SQLite, zlib, zstd, libffi, cc)"
 bash Scripts/ensure-build-deps.sh
 
 step "skopeo for the module-image conformance test"

@@ -14,12 +14,12 @@ import Darwin
 #endif
 
 /// Builds and signs a module image from a module directory: `module.json` (the manifest source)
-/// and the files that go into the image's single layer (a plain tar, entries sorted, owner 0,
-/// mtime 0, so the same directory packs to the same digests).
+/// and the files that go into the image's single layer (a tar, entries sorted, owner 0, mtime 0,
+/// so the same directory packs to the same digests; plain, or compressed with gzip or zstd).
 ///
-/// The layer is never held in memory: `pack` streams it once through sha256 to sign its digest,
-/// and `write` streams it again from the module's files into the output, checking that it comes
-/// out with the same digest.
+/// The layer is never held in memory: `pack` streams it once (through the compressor) through
+/// sha256 to sign its digest, and `write` streams it again from the module's files into the
+/// output, checking that it comes out with the same digest.
 public struct ImagePacker: Sendable {
     public static let manifestFileName = "module.json"
     public let signingKey: ModuleSigningKey
@@ -85,7 +85,8 @@ public struct ImagePacker: Sendable {
     ///   - moduleDirectory: the directory with `module.json` and the module's files.
     ///   - platform: the platform the module's library is built for (`linux/arm64`), recorded on
     ///     its index.json entry, which `plugin-host index` reads; nil for none.
-    public func pack(moduleDirectory: String, platform: OCI.PlatformField? = nil) throws(ModuleError) -> Layout {
+    ///   - compression: the layer's compression, which decides its media type (`LayerCompression`).
+    public func pack(moduleDirectory: String, platform: OCI.PlatformField? = nil, compression: LayerCompression = .none) throws(ModuleError) -> Layout {
         let root = URL(fileURLWithPath: moduleDirectory)
         guard let source = FileManager.default.contents(atPath: root.appendingPathComponent(Self.manifestFileName).path) else {
             throw ModuleError(.invalidModuleDirectory, "'\(moduleDirectory)' has no readable \(Self.manifestFileName): put the module manifest there (see Documentation/ModuleImage.md)", field: Self.manifestFileName)
@@ -96,7 +97,8 @@ public struct ImagePacker: Sendable {
             throw ModuleError(.invalidModuleDirectory, "field 'library.path' names '\(manifest.library.path)', which is not a file in '\(moduleDirectory)': build the library into the module directory first", field: "library.path")
         }
         let config = try manifest.canonicalJSON()
-        return try assemble(config: config, blobs: [(OCI.layerTar, .layer(try LayerTar(root: root.path, files: files)))], manifest: manifest, platform: platform)
+        let layer = try LayerTar(root: root.path, files: files, compression: compression)
+        return try assemble(config: config, blobs: [(compression.mediaType, .layer(layer))], manifest: manifest, platform: platform)
     }
 
     /// Signs and lays out an image from a config blob and layer blobs. `pack` calls this after it
@@ -294,7 +296,8 @@ public struct ImagePacker: Sendable {
 }
 
 /// The module's layer: a tar of the module directory's files, produced a chunk at a time from
-/// the files on disk whenever it is written. `init` streams it once to learn its size and digest.
+/// the files on disk (and compressed a chunk at a time) whenever it is written. `init` streams it
+/// once to learn its size and digest; both are of the compressed bytes.
 struct LayerTar: Sendable {
     struct File: Sendable {
         var path: String
@@ -305,17 +308,19 @@ struct LayerTar: Sendable {
 
     let root: String
     let files: [File]
+    let compression: LayerCompression
     private(set) var size: UInt64 = 0
     private(set) var digest: Digest
 
     /// - Throws: `ModuleError` `.io` if a file cannot be read, `.invalidModuleDirectory` if one
     ///   changes size while it is read.
-    init(root: String, files: [File]) throws(ModuleError) {
+    init(root: String, files: [File], compression: LayerCompression = .none) throws(ModuleError) {
         self.root = root
         self.files = files
+        self.compression = compression
         var hasher = SHA256()
         var size: UInt64 = 0
-        try Self.stream(root: root, files: files) { (data: Data) throws(ModuleError) in
+        try Self.stream(root: root, files: files, compression: compression) { (data: Data) throws(ModuleError) in
             hasher.update(data: data)
             size += UInt64(data.count)
         }
@@ -328,13 +333,21 @@ struct LayerTar: Sendable {
     ///   `pack`, `.io`, or the sink's error.
     func write(to sink: Tar.Sink) throws(ModuleError) {
         var hasher = SHA256()
-        try Self.stream(root: root, files: files) { (data: Data) throws(ModuleError) in
+        try Self.stream(root: root, files: files, compression: compression) { (data: Data) throws(ModuleError) in
             hasher.update(data: data)
             try sink(data)
         }
         guard Digest(hasher.finalize()) == digest else {
             throw ModuleError(.invalidModuleDirectory, "the files of '\(root)' changed while the image was packed, so its layer no longer matches the signed digest: pack again", field: root)
         }
+    }
+
+    /// The tar, through a new compressor unless `compression` is `.none`.
+    private static func stream(root: String, files: [File], compression: LayerCompression, _ sink: Tar.Sink) throws(ModuleError) {
+        guard compression != .none else { return try stream(root: root, files: files, sink) }
+        let compressor = try LayerCompressor(compression)
+        try stream(root: root, files: files) { (data: Data) throws(ModuleError) in try compressor.write(data, to: sink) }
+        try compressor.finish(to: sink)
     }
 
     private static func stream(root: String, files: [File], _ sink: Tar.Sink) throws(ModuleError) {

@@ -1,6 +1,5 @@
 import SystemPackage
 import LinuxSupport
-import CZlib
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
@@ -23,27 +22,33 @@ public struct ExtractionLimits: Sendable, Equatable {
     public var maxFileBytes: UInt64
     /// Files, directories (including parents the archive does not list) and links, over all layers.
     public var maxEntries: Int
-    /// Decompressed bytes / compressed bytes of a gzip layer, checked once more than 1 MiB has
-    /// been decompressed.
+    /// Decompressed bytes / compressed bytes of a gzip or zstd layer, checked once more than
+    /// 1 MiB has been decompressed.
     public var maxCompressionRatio: UInt64
     /// The length of an entry's path (and of a link's target) in bytes.
     public var maxPathBytes: Int
+    /// The largest zstd window, as a power of two: a frame that asks for more is refused
+    /// (`ZSTD_d_windowLogMax`) before the decoder allocates it. 23 (8 MiB) admits every level
+    /// 1–19 of zstd and what `pack --compress zstd` writes (4 MiB), and refuses `--long` and
+    /// `--ultra` frames (up to 128 MiB and more).
+    public var maxZstdWindowLog: Int
 
     public init(maxTotalBytes: UInt64 = 512 << 20, maxFileBytes: UInt64 = 256 << 20, maxEntries: Int = 20_000,
-                maxCompressionRatio: UInt64 = 200, maxPathBytes: Int = 1024) {
+                maxCompressionRatio: UInt64 = 200, maxPathBytes: Int = 1024, maxZstdWindowLog: Int = 23) {
         self.maxTotalBytes = maxTotalBytes
         self.maxFileBytes = maxFileBytes
         self.maxEntries = maxEntries
         self.maxCompressionRatio = maxCompressionRatio
         self.maxPathBytes = maxPathBytes
+        self.maxZstdWindowLog = maxZstdWindowLog
     }
 
     public static let `default` = ExtractionLimits()
 }
 
 /// Unpacks a module image's layers into a new directory, streaming each through the shared tar
-/// reader (`TarReader`: ustar, pax 'x'/'g', GNU 'L'/'K', v7) and the system zlib for gzip layers,
-/// with bounded buffers whatever the layer's size.
+/// reader (`TarReader`: ustar, pax 'x'/'g', GNU 'L'/'K', v7) and the system zlib or libzstd for
+/// gzip or zstd layers (`DecompressingLayerSource`), with bounded buffers whatever the layer's size.
 ///
 /// Every entry is checked before anything is written for it: paths stay inside the module root
 /// (no absolute paths, no `..`, nothing through a symlink), symlink targets resolve inside it,
@@ -65,7 +70,7 @@ public enum LayerExtractor {
         }
     }
 
-    /// The same for raw layer blobs (media type `OCI.layerTar` or `OCI.layerTarGzip`).
+    /// The same for raw layer blobs (media type `OCI.layerTar`, `OCI.layerTarGzip` or `OCI.layerTarZstd`).
     public static func extract(layers: [(mediaType: String, data: Data)], into destination: String, limits: ExtractionLimits = .default) throws(ModuleError) {
         let labels = layers.indices.map { "layer \($0 + 1)" }
         try checkMediaTypes(layers.map(\.mediaType), labels: labels)
@@ -75,8 +80,8 @@ public enum LayerExtractor {
     }
 
     /// One layer to extract. An image's layer comes as `VerifiedImage.layerStream(_:)`, which
-    /// checks the digest at the stream's end: the reader reads every layer to its end (gzip to
-    /// the end of its input, plain tar past the end-of-archive marker), so a layer that changed
+    /// checks the digest at the stream's end: the reader reads every layer to its end (gzip and
+    /// zstd to the end of their input, plain tar past the end-of-archive marker), so a layer that changed
     /// since verification fails the extraction, and the extraction removes what it wrote.
     struct LayerInput {
         var mediaType: String
@@ -85,7 +90,7 @@ public enum LayerExtractor {
     }
 
     /// How the shared `TarReader` names a layer's refusals; it reads past the end-of-archive
-    /// marker so that a gzip stream's checksum and the layer's digest are checked too.
+    /// marker so that a gzip or zstd stream's checksum and the layer's digest are checked too.
     static func tarContext(_ label: String, limits: ExtractionLimits) -> TarReader.Context {
         TarReader.Context(label: label, code: .malformedLayer, kind: "tar archive",
                           advice: "the layer is damaged or was not built by a tar tool: rebuild it",
@@ -93,8 +98,8 @@ public enum LayerExtractor {
     }
 
     static func checkMediaTypes(_ mediaTypes: [String], labels: [String]) throws(ModuleError) {
-        for (mediaType, label) in zip(mediaTypes, labels) where mediaType != OCI.layerTar && mediaType != OCI.layerTarGzip {
-            throw ModuleError(.unsupportedMediaType, "\(label) has media type '\(mediaType)'; the extractor accepts \(OCI.layerTar) and \(OCI.layerTarGzip): rebuild the image with `plugin-host pack`", field: label)
+        for (mediaType, label) in zip(mediaTypes, labels) where LayerCompression(mediaType: mediaType) == nil {
+            throw ModuleError(.unsupportedMediaType, "\(label) has media type '\(mediaType)'; the extractor accepts \(LayerCompression.allCases.map(\.mediaType).joined(separator: ", ")): rebuild the image with `plugin-host pack`", field: label)
         }
     }
 
@@ -186,16 +191,17 @@ final class LayerExtraction {
     // MARK: Layers
 
     func extractLayer(_ input: LayerExtractor.LayerInput) throws(ModuleError) {
-        let source: any ByteSource = input.mediaType == OCI.layerTarGzip
-            ? try GzipLayerSource(input.source, limits: limits, label: input.label)
-            : input.source
+        let compression = LayerCompression(mediaType: input.mediaType) ?? .none
+        let source: any ByteSource = compression == .none
+            ? input.source
+            : try DecompressingLayerSource(compression, input.source, limits: limits, label: input.label)
         let parser = TarReader(reader: ByteStreamReader(source), context: LayerExtractor.tarContext(input.label, limits: limits))
         do throws(ModuleError) {
             while let entry = try parser.next() {
                 try apply(entry, parser: parser)
             }
         } catch {
-            // Stream-level errors (gzip) know no entry: name the one being read, or the layer.
+            // Stream-level errors (gzip, zstd) know no entry: name the one being read, or the layer.
             var error = error
             if error.field == nil {
                 if let current = parser.currentPath {
@@ -572,119 +578,6 @@ final class LayerExtraction {
         case .directory: "directory"
         case .symlink: "symlink"
         }
-    }
-}
-
-// MARK: - gzip
-
-/// gzip decompression with zlib, a chunk at a time from another `ByteSource` (the layer's bytes
-/// in the image) through a buffer of its own; stops as soon as the output passes the limits, so a
-/// bomb never occupies more than one chunk of memory.
-final class GzipLayerSource: ByteSource {
-    private let input: any ByteSource
-    /// Compressed bytes read from `input` and not yet given to zlib: `inputBuffer[inputStart..<inputEnd]`.
-    private let inputBuffer: UnsafeMutableRawBufferPointer
-    private var inputStart = 0
-    private var inputEnd = 0
-    private var inputAtEnd = false
-    private let stream: UnsafeMutablePointer<z_stream>
-    private let label: String
-    private let limits: ExtractionLimits
-    /// Compressed bytes consumed and decompressed bytes produced so far.
-    private(set) var consumed = 0
-    private(set) var produced: UInt64 = 0
-    private var finished = false
-
-    /// Decompressed bytes beyond `maxTotalBytes` a layer may have: tar headers, padding, pax
-    /// records (4 KiB per allowed entry) and the end-of-archive blocks (1 MiB).
-    var maxDecompressedBytes: UInt64 {
-        let overhead = UInt64(max(0, limits.maxEntries)).multipliedReportingOverflow(by: 4096)
-        let (total, overflow) = limits.maxTotalBytes.addingReportingOverflow(overhead.overflow ? UInt64.max : overhead.partialValue + (1 << 20))
-        return overflow ? UInt64.max : total
-    }
-
-    static let ratioCheckThreshold: UInt64 = 1 << 20
-
-    /// A gzip layer already in memory.
-    convenience init(_ input: Data, limits: ExtractionLimits, label: String) throws(ModuleError) {
-        try self.init(DataByteSource(input), limits: limits, label: label)
-    }
-
-    init(_ input: any ByteSource, limits: ExtractionLimits, label: String) throws(ModuleError) {
-        self.input = input
-        self.limits = limits
-        self.label = label
-        inputBuffer = .allocate(byteCount: ByteStreamReader.chunkSize, alignment: 16)
-        stream = .allocate(capacity: 1)
-        stream.initialize(to: z_stream())
-        let status = inflateInit2_(stream, 16 + MAX_WBITS, zlibVersion(), Int32(MemoryLayout<z_stream>.size))
-        guard status == Z_OK else {
-            // Every property is set, so deinit runs and frees the stream and the buffer.
-            throw ModuleError(status == Z_MEM_ERROR ? .io : .malformedLayer, "\(label): cannot start gzip decompression", field: label, underlying: "zlib status \(status)")
-        }
-    }
-
-    deinit {
-        inflateEnd(stream)
-        stream.deinitialize(count: 1)
-        stream.deallocate()
-        inputBuffer.deallocate()
-    }
-
-    /// Makes compressed input available; false at the end of `input`.
-    private func refillInput() throws(ModuleError) -> Bool {
-        if inputStart < inputEnd { return true }
-        if inputAtEnd { return false }
-        inputStart = 0
-        inputEnd = try input.fill(inputBuffer)
-        if inputEnd == 0 { inputAtEnd = true }
-        return inputEnd > 0
-    }
-
-    func fill(_ buffer: UnsafeMutableRawBufferPointer) throws(ModuleError) -> Int {
-        var outCount = 0
-        while outCount == 0, !finished {
-            let available = try refillInput() ? inputEnd - inputStart : 0
-            stream.pointee.next_in = available > 0 ? (inputBuffer.baseAddress! + inputStart).assumingMemoryBound(to: Bytef.self) : nil
-            stream.pointee.avail_in = UInt32(available)
-            stream.pointee.next_out = buffer.baseAddress!.assumingMemoryBound(to: Bytef.self)
-            stream.pointee.avail_out = UInt32(buffer.count)
-            let status = inflate(stream, Z_NO_FLUSH)
-            let used = available - Int(stream.pointee.avail_in)
-            inputStart += used
-            consumed += used
-            outCount = buffer.count - Int(stream.pointee.avail_out)
-            stream.pointee.next_in = nil
-            switch status {
-            case Z_OK:
-                break
-            case Z_STREAM_END:
-                if try !refillInput() {
-                    finished = true
-                } else {
-                    // Another gzip member follows (as `cat a.gz b.gz` makes).
-                    inflateReset(stream)
-                }
-            case Z_BUF_ERROR where available == 0:
-                throw ModuleError(.malformedLayer, "\(label) is a truncated gzip stream (it ends before the end of its compressed data): the layer is damaged; rebuild the image")
-            case Z_MEM_ERROR:
-                throw ModuleError(.io, "\(label): out of memory while decompressing; free memory and try again")
-            default:
-                let reason = stream.pointee.msg.map { String(cString: $0) } ?? "zlib status \(status)"
-                throw ModuleError(.malformedLayer, "\(label) is not a valid gzip stream: the layer is damaged or is not gzip-compressed; rebuild the image", underlying: "zlib: \(reason)")
-            }
-        }
-        produced += UInt64(outCount)
-        if produced > maxDecompressedBytes {
-            throw ModuleError(.tooLarge, "\(label) decompresses to more than \(SizeText.of(maxDecompressedBytes)), the limit for all files together (\(SizeText.limit(limits.maxTotalBytes, "maxTotalBytes"))) plus tar overhead: extraction was stopped; make the module smaller, or raise the limit")
-        }
-        if produced > Self.ratioCheckThreshold {
-            let (allowed, overflow) = UInt64(max(1, consumed)).multipliedReportingOverflow(by: limits.maxCompressionRatio)
-            if !overflow, produced > allowed {
-                throw ModuleError(.decompressionBomb, "\(label) decompresses to more than \(limits.maxCompressionRatio) times its compressed size (\(produced) bytes from \(consumed) so far, maxCompressionRatio), the mark of a decompression bomb or of extremely repetitive content: extraction was stopped; rebuild the module without such content, or raise the limit")
-            }
-        }
-        return outCount
     }
 }
 

@@ -54,7 +54,8 @@ public enum OCI {
     public static let manifestMediaType = "application/vnd.oci.image.manifest.v1+json"
     public static let layerTar = "application/vnd.oci.image.layer.v1.tar"
     public static let layerTarGzip = "application/vnd.oci.image.layer.v1.tar+gzip"
-    public static let acceptedLayerMediaTypes: Set<String> = [layerTar, layerTarGzip]
+    public static let layerTarZstd = "application/vnd.oci.image.layer.v1.tar+zstd"
+    public static let acceptedLayerMediaTypes: Set<String> = Set(LayerCompression.allCases.map(\.mediaType))
     /// The tag annotation skopeo and umoci use in `index.json`.
     public static let refNameAnnotation = "org.opencontainers.image.ref.name"
 

@@ -20,7 +20,8 @@ struct Pack: ParsableCommand {
         <module-dir> holds module.json (the module manifest) and the files of the module (the shared \
         library named by library.path and anything it needs); they become the image's one layer. \
         The output is an OCI image layout directory, or a tar archive of one if <image> ends in .tar. \
-        Prints the image manifest digest and the tag.
+        The layer is a plain tar unless --compress gzip or zstd compresses it (zstd: smaller, and \
+        faster to unpack on a device). Prints the image manifest digest and the tag.
         """
     )
 
@@ -36,6 +37,9 @@ struct Pack: ParsableCommand {
     @Option(help: ArgumentHelp("The platform the module's library is built for, recorded for `plugin-host index` (e.g. linux/arm64, linux/arm/v7, linux/amd64).", valueName: "os/arch[/variant]"))
     var platform: String?
 
+    @Option(help: ArgumentHelp("Compress the layer: none (a plain tar), gzip (any OCI tool reads it) or zstd (smaller, faster to unpack; plugin-host and recent OCI tools read it).", valueName: "none|gzip|zstd"))
+    var compress: LayerCompression = .none
+
     func validate() throws {
         if let platform, OCI.PlatformField(platform) == nil {
             throw ValidationError("--platform takes os/arch[/variant] in lowercase, e.g. linux/arm64 or linux/arm/v7; got '\(platform)'")
@@ -48,7 +52,7 @@ struct Pack: ParsableCommand {
                 throw ModuleError(.invalidKey, "cannot read private key '\(key)': make one with `plugin-host keygen --output \(key)`", field: key)
             }
             let signingKey = try ModuleSigningKey(fileContent: String(decoding: keyData, as: UTF8.self))
-            let layout = try ImagePacker(signingKey: signingKey).pack(moduleDirectory: moduleDir, platform: platform.flatMap(OCI.PlatformField.init))
+            let layout = try ImagePacker(signingKey: signingKey).pack(moduleDirectory: moduleDir, platform: platform.flatMap(OCI.PlatformField.init), compression: compress)
             try ImagePacker.write(layout, to: output)
             return layout
         }
@@ -91,3 +95,6 @@ struct Index: ParsableCommand {
         print("tag \(layout.tag)")
     }
 }
+
+// `--compress none|gzip|zstd`: the case names are the values.
+extension LayerCompression: ExpressibleByArgument {}

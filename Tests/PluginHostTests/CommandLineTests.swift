@@ -39,6 +39,17 @@ struct CommandLineTests {
         #expect(report["verified"] as? Bool == true)
         #expect(report["keyID"] as? String == keyID)
         #expect((report["manifest"] as? [String: Any])?["id"] as? String == "com.example.thermostat")
+        #expect((report["layers"] as? [[String: Any]])?.first?["mediaType"] as? String == OCI.layerTar)
+
+        // --compress: the layer's media type says which; inspect shows it.
+        let packZstd = try Tool.run(binary, ["pack", try fixture.moduleDirectory(), "--key", fixture.path("signing.key"), "--output", fixture.path("image-zstd"), "--compress", "zstd"])
+        #expect(packZstd.status == 0, "\(packZstd.stderr)")
+        let inspectZstd = try Tool.run(binary, ["inspect", fixture.path("image-zstd"), "--state-dir", state])
+        #expect(inspectZstd.status == 0, "\(inspectZstd.stderr)")
+        #expect(inspectZstd.stdout.contains(" bytes \(OCI.layerTarZstd)\n"), "\(inspectZstd.stdout)")
+        let badCompression = try Tool.run(binary, ["pack", try fixture.moduleDirectory(), "--key", fixture.path("signing.key"), "--output", fixture.path("image-xz"), "--compress", "xz"])
+        #expect(badCompression.status == 64)
+        #expect(badCompression.stderr.contains("none"), "\(badCompression.stderr)")
 
         #expect(try Tool.run(binary, ["trust", "remove", keyID, "--state-dir", state]).status == 0)
         #expect(try Tool.run(binary, ["trust", "remove", keyID, "--state-dir", state]).status == 13)

@@ -65,8 +65,8 @@ struct Fixture {
 
     /// Packs the example module into `name` (a directory, or a tar if it ends in .tar).
     @discardableResult
-    func packedImage(_ name: String = "image") throws -> String {
-        let layout = try ImagePacker(signingKey: key).pack(moduleDirectory: try moduleDirectory())
+    func packedImage(_ name: String = "image", compression: LayerCompression = .none) throws -> String {
+        let layout = try ImagePacker(signingKey: key).pack(moduleDirectory: try moduleDirectory(), compression: compression)
         try ImagePacker.write(layout, to: path(name))
         return path(name)
     }

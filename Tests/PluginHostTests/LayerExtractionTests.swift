@@ -1,4 +1,3 @@
-import CZlib
 import Foundation
 import Testing
 import PluginHost
@@ -122,49 +121,19 @@ struct RawTar {
     }
 }
 
-/// gzip with zlib (deflateInit2 with 16 + MAX_WBITS), fed in pieces so that large zero runs never
-/// exist in memory.
-final class GzipWriter {
-    private let stream: UnsafeMutablePointer<z_stream>
+/// A gzip or zstd layer made with the packer's own compressor (`LayerCompressor`), fed in pieces
+/// so that large zero runs never exist in memory.
+final class LayerWriter {
+    private let compressor: LayerCompressor
     private(set) var output = Data()
 
-    init(level: Int32 = 6) {
-        stream = .allocate(capacity: 1)
-        stream.initialize(to: z_stream())
-        let status = deflateInit2_(stream, level, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY, zlibVersion(), Int32(MemoryLayout<z_stream>.size))
-        precondition(status == Z_OK)
+    init(_ compression: LayerCompression) {
+        do { compressor = try LayerCompressor(compression) } catch { preconditionFailure("\(error)") }
     }
 
-    deinit {
-        deflateEnd(stream)
-        stream.deinitialize(count: 1)
-        stream.deallocate()
+    func write(_ data: Data) {
+        do { try compressor.write(data) { self.output.append($0) } } catch { preconditionFailure("\(error)") }
     }
-
-    private func run(_ input: Data, flush: Int32) {
-        var buffer = [UInt8](repeating: 0, count: 64 << 10)
-        var input = input
-        input.withUnsafeMutableBytes { raw in
-            stream.pointee.next_in = raw.baseAddress?.assumingMemoryBound(to: Bytef.self)
-            stream.pointee.avail_in = UInt32(raw.count)
-            while true {
-                let (status, produced) = buffer.withUnsafeMutableBytes { out -> (Int32, Int) in
-                    stream.pointee.next_out = out.baseAddress!.assumingMemoryBound(to: Bytef.self)
-                    stream.pointee.avail_out = UInt32(out.count)
-                    let status = deflate(stream, flush)
-                    return (status, out.count - Int(stream.pointee.avail_out))
-                }
-                precondition(status == Z_OK || status == Z_STREAM_END || status == Z_BUF_ERROR, "deflate failed: \(status)")
-                output.append(contentsOf: buffer[..<produced])
-                // Done when all input is taken and the output buffer was not filled (or the
-                // stream is finished, for Z_FINISH).
-                if flush == Z_FINISH ? status == Z_STREAM_END : stream.pointee.avail_out != 0 { break }
-            }
-            stream.pointee.next_in = nil
-        }
-    }
-
-    func write(_ data: Data) { run(data, flush: Z_NO_FLUSH) }
 
     func writeZeros(_ count: Int) {
         let chunk = Data(count: 1 << 20)
@@ -177,15 +146,18 @@ final class GzipWriter {
     }
 
     func finish() -> Data {
-        run(Data(), flush: Z_FINISH)
+        do { try compressor.finish { self.output.append($0) } } catch { preconditionFailure("\(error)") }
         return output
     }
 
-    static func gzip(_ data: Data) -> Data {
-        let writer = GzipWriter()
+    static func compress(_ data: Data, _ compression: LayerCompression) -> Data {
+        let writer = LayerWriter(compression)
         writer.write(data)
         return writer.finish()
     }
+
+    static func gzip(_ data: Data) -> Data { compress(data, .gzip) }
+    static func zstd(_ data: Data) -> Data { compress(data, .zstd) }
 }
 
 // MARK: - File tree helpers
@@ -611,28 +583,30 @@ struct LayerExtractionTests {
         #expect(try refusal(deep, limits: ExtractionLimits(maxEntries: 5))?.code == .tooLarge)
     }
 
-    // MARK: gzip
+    // MARK: gzip and zstd: the same limits
 
-    /// A tar holding one 64 MiB file of zeros, gzipped (about 64 KiB).
-    static func zeroBomb() -> Data {
+    static let zstd = OCI.layerTarZstd
+
+    /// A tar holding one 64 MiB file of zeros, compressed (gzip: about 64 KiB; zstd: a few KiB).
+    static func zeroBomb(_ compression: LayerCompression) -> Data {
         var header = RawTar()
         header.header("zeros.bin", size: 64 << 20)
-        let writer = GzipWriter()
+        let writer = LayerWriter(compression)
         writer.write(header.data)
         writer.writeZeros(64 << 20)
         writer.write(Data(count: 1024))
         return writer.finish()
     }
 
-    @Test("refused: gzip bomb (64 MiB of zeros in ~64 KiB), stopped after about 1 MiB")
-    func gzipBomb() throws {
-        let bomb = Self.zeroBomb()
+    @Test("refused: a bomb (64 MiB of zeros in a few KiB), stopped after about 1 MiB", arguments: [LayerCompression.gzip, .zstd])
+    func bomb(_ compression: LayerCompression) throws {
+        let bomb = Self.zeroBomb(compression)
         #expect(bomb.count < 256 << 10)
-        let error = try refusal([(Self.gzip, bomb)])
+        let error = try refusal([(compression.mediaType, bomb)])
         #expect(error?.code == .decompressionBomb)
         #expect(error?.field == "zeros.bin")
         // The decompressor stops at the first chunk past 1 MiB: it never holds the 64 MiB.
-        let source = try GzipLayerSource(bomb, limits: .default, label: "layer 1")
+        let source = try DecompressingLayerSource(compression, bomb, limits: .default, label: "layer 1")
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: ByteStreamReader.chunkSize, alignment: 16)
         defer { buffer.deallocate() }
         var caught: ModuleError?
@@ -642,19 +616,19 @@ struct LayerExtractionTests {
             caught = error
         }
         #expect(caught?.code == .decompressionBomb)
-        #expect(source.produced <= GzipLayerSource.ratioCheckThreshold + UInt64(ByteStreamReader.chunkSize))
+        #expect(source.produced <= DecompressingLayerSource.ratioCheckThreshold + UInt64(ByteStreamReader.chunkSize))
     }
 
-    @Test("refused: gzip output beyond maxTotalBytes plus tar overhead (data after the end marker)")
-    func gzipOutputBound() throws {
+    @Test("refused: output beyond maxTotalBytes plus tar overhead (data after the end marker)", arguments: [LayerCompression.gzip, .zstd])
+    func outputBound(_ compression: LayerCompression) throws {
         var t = RawTar()
         t.file("small", "x")
         t.end()
-        let writer = GzipWriter()
+        let writer = LayerWriter(compression)
         writer.write(t.data)
         writer.writeZeros(16 << 20)
         let limits = ExtractionLimits(maxTotalBytes: 1 << 20, maxEntries: 10, maxCompressionRatio: 1_000_000)
-        let error = try refusal([(Self.gzip, writer.finish())], limits: limits)
+        let error = try refusal([(compression.mediaType, writer.finish())], limits: limits)
         #expect(error?.code == .tooLarge)
         #expect(error?.message.contains("decompresses to more than") == true)
     }
@@ -663,7 +637,7 @@ struct LayerExtractionTests {
     func corruptGzip() throws {
         var t = RawTar()
         for i in 0..<20 { t.file("f\(i)", String(repeating: "line \(i)\n", count: 200)) }
-        let good = GzipWriter.gzip(t.finished)
+        let good = LayerWriter.gzip(t.finished)
         var badCRC = good
         badCRC[badCRC.count - 6] ^= 0x55 // the CRC-32 in the gzip trailer
         let truncated = good.prefix(good.count - 10)
@@ -675,6 +649,89 @@ struct LayerExtractionTests {
         var flipped = good
         flipped[flipped.count / 2] ^= 0x55 // inside the deflate data: a gzip or a tar error
         #expect(try refusal([(Self.gzip, flipped)])?.code == .malformedLayer)
+    }
+
+    @Test("refused: corrupt zstd (bad checksum, truncated frame, cut after its header, not zstd at all, garbage after a frame)")
+    func corruptZstd() throws {
+        var t = RawTar()
+        for i in 0..<20 { t.file("f\(i)", String(repeating: "line \(i)\n", count: 200)) }
+        let good = LayerWriter.zstd(t.finished)
+        var badChecksum = good
+        badChecksum[badChecksum.count - 2] ^= 0x55 // the frame's content checksum (XXH64, last 4 bytes)
+        let cases: [(String, Data)] = [
+            ("bad checksum", badChecksum),
+            ("truncated", Data(good.prefix(good.count - 10))),
+            ("header only", Data(good.prefix(6))),
+            ("plain tar", t.finished),
+            ("gzip", LayerWriter.gzip(t.finished)),
+            ("trailing garbage", good + Data("not a frame".utf8)),
+        ]
+        for (name, data) in cases {
+            let error = try refusal([(Self.zstd, data)])
+            #expect(error?.code == .malformedLayer, "\(name)")
+            #expect(error?.message.contains("zstd") == true, "\(name): \(error.map { "\($0)" } ?? "extracted")")
+        }
+        #expect(try refusal([(Self.zstd, Data(good.prefix(good.count - 10)))])?.message.contains("truncated zstd stream") == true)
+        var flipped = good
+        flipped[flipped.count / 2] ^= 0x55 // inside the compressed blocks: a zstd or a tar error
+        #expect(try refusal([(Self.zstd, flipped)])?.code == .malformedLayer)
+    }
+
+    /// A zstd frame by hand (RFC 8878 3.1.1): magic, a header whose Window_Descriptor asks for a
+    /// window of 2^`windowLog` bytes (no single segment, no checksum), and one raw last block.
+    static func zstdFrame(windowLog: Int, content: Data) -> Data {
+        var frame = Data([0x28, 0xB5, 0x2F, 0xFD, 0x00, UInt8((windowLog - 10) << 3)])
+        let blockHeader = UInt32(content.count) << 3 | 1 // Last_Block = 1, Block_Type = Raw
+        frame.append(contentsOf: [UInt8(blockHeader & 0xFF), UInt8(blockHeader >> 8 & 0xFF), UInt8(blockHeader >> 16 & 0xFF)])
+        frame.append(content)
+        return frame
+    }
+
+    @Test("refused: a zstd frame asking for a window over maxZstdWindowLog, before the window is allocated")
+    func zstdWindow() throws {
+        var t = RawTar()
+        t.file("a", "hello")
+        // The hand-made frame is itself valid: within the limit, it extracts.
+        let fixture = try Fixture()
+        defer { fixture.cleanUp() }
+        let files = try extracted([(Self.zstd, Self.zstdFrame(windowLog: 20, content: t.finished))], in: fixture)
+        #expect(files["a"] == .file(Data("hello".utf8), mode: 0o644))
+
+        // 256 MiB: what `zstd --long=28` writes.
+        let error = try refusal([(Self.zstd, Self.zstdFrame(windowLog: 28, content: t.finished))])
+        #expect(error?.code == .tooLarge)
+        #expect(error?.field == "layer 1")
+        #expect(error?.message.contains("asks for a window of 256 MiB") == true, "\(error.map { "\($0)" } ?? "extracted")")
+        #expect(error?.message.contains("maxZstdWindowLog 23") == true)
+
+        // What the packer writes (a 4 MiB window) under a lower limit.
+        let packed = LayerWriter.zstd(t.finished)
+        let lowered = try refusal([(Self.zstd, packed)], limits: ExtractionLimits(maxZstdWindowLog: 21))
+        #expect(lowered?.code == .tooLarge)
+        #expect(lowered?.message.contains("4 MiB") == true)
+    }
+
+    @Test("zstd and gzip layers of the same tar extract to the same files as the plain tar")
+    func zstdMatchesGzip() throws {
+        let fixture = try Fixture()
+        defer { fixture.cleanUp() }
+        let long = (0..<3).map { "a-directory-name-long-enough-to-need-extensions-\($0)" }.joined(separator: "/")
+        var t = RawTar()
+        t.directory("lib")
+        t.file("lib/libthermostat.so", String(repeating: "code ", count: 50_000), mode: 0o755)
+        t.file(long + "/data.txt", "deep file")
+        t.symlink("lib/libthermostat.so.1", to: "libthermostat.so")
+        t.hardlink("lib/copy.so", to: "lib/libthermostat.so")
+        let archive = t.finished
+        var trees: [LayerCompression: [String: ExtractedNode]] = [:]
+        for compression in LayerCompression.allCases {
+            let layer = compression == .none ? archive : LayerWriter.compress(archive, compression)
+            trees[compression] = try extracted([(compression.mediaType, layer)], in: fixture)
+            try FileManager.default.removeItem(atPath: fixture.path("dest"))
+        }
+        #expect(trees[.none]?["lib/libthermostat.so"] == .file(Data(String(repeating: "code ", count: 50_000).utf8), mode: 0o755))
+        #expect(trees[.zstd] == trees[.gzip])
+        #expect(trees[.zstd] == trees[.none])
     }
 
     // MARK: Tar structure
@@ -738,8 +795,9 @@ struct LayerExtractionTests {
         t.pax([("GNU.sparse.major", "1"), ("GNU.sparse.minor", "0")])
         t.file("sparse", "x")
         #expect(try refusal(t)?.code == .malformedLayer)
-        let error = try refusal([("application/vnd.oci.image.layer.v1.tar+zstd", Data())])
+        let error = try refusal([("application/vnd.oci.image.layer.nondistributable.v1.tar+gzip", Data())])
         #expect(error?.code == .unsupportedMediaType)
+        #expect(error?.message.contains(OCI.layerTarZstd) == true)
     }
 
     @Test("a later layer's failure removes what earlier layers wrote")
@@ -748,7 +806,7 @@ struct LayerExtractionTests {
         first.file("lib/libfoo.so", "ok")
         var second = RawTar()
         second.header("dev/null", type: "3")
-        let error = try refusal([(Self.tar, first.finished), (Self.gzip, GzipWriter.gzip(second.finished))])
+        let error = try refusal([(Self.tar, first.finished), (Self.gzip, LayerWriter.gzip(second.finished))])
         #expect(error?.code == .specialFile)
         #expect(error?.message.contains("layer 2") == true)
     }
@@ -905,8 +963,8 @@ struct LayerExtractionTests {
         t.file("share/readme", "hello")
         let archive = t.finished
         let split = archive.count / 2
-        let multi = GzipWriter.gzip(archive.prefix(split)) + GzipWriter.gzip(archive.suffix(from: split))
-        let files = try extracted([(Self.gzip, GzipWriter.gzip(archive))], in: fixture)
+        let multi = LayerWriter.gzip(archive.prefix(split)) + LayerWriter.gzip(archive.suffix(from: split))
+        let files = try extracted([(Self.gzip, LayerWriter.gzip(archive))], in: fixture)
         #expect(files["lib/libthermostat.so"] == .file(Data(String(repeating: "code ", count: 5000).utf8), mode: 0o755))
         #expect(files["share/readme"] == .file(Data("hello".utf8), mode: 0o644))
         try FileManager.default.removeItem(atPath: fixture.path("dest"))
@@ -925,7 +983,7 @@ struct LayerExtractionTests {
         second.directory("lib")
         second.file("lib/libthermostat.so", "version 2", mode: 0o644)
         second.file("lib/extra.so", "new")
-        let files = try extracted([(Self.tar, first.finished), (Self.gzip, GzipWriter.gzip(second.finished))], in: fixture)
+        let files = try extracted([(Self.tar, first.finished), (Self.gzip, LayerWriter.gzip(second.finished))], in: fixture)
         #expect(files["lib/libthermostat.so"] == .file(Data("version 2".utf8), mode: 0o644))
         #expect(files["lib/extra.so"] == .file(Data("new".utf8), mode: 0o644))
         #expect(files["share/config"] == .file(Data("old".utf8), mode: 0o644))
@@ -968,16 +1026,25 @@ struct LayerExtractionTests {
           .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/tar")),
           arguments: ["pax-gzip", "gnu"])
     func systemTarInterop(_ format: String) throws {
+        try expectSystemTarLayer(format == "gnu" ? ["--format=gnu"] : ["--format=pax", "--gzip"], mediaType: format == "gnu" ? Self.tar : Self.gzip)
+    }
+
+    @Test("a system GNU tar archive compressed by the zstd tool (tar --zstd) extracts to the same tree",
+          .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/tar") && FileManager.default.isExecutableFile(atPath: "/usr/bin/zstd")))
+    func systemTarZstd() throws {
+        try expectSystemTarLayer(["--format=pax", "--zstd"], mediaType: Self.zstd)
+    }
+
+    /// Archives `sampleModule` with the system's tar and `options`, and extracts it as one layer.
+    func expectSystemTarLayer(_ options: [String], mediaType: String) throws {
         let fixture = try Fixture()
         defer { fixture.cleanUp() }
         let source = fixture.path("source")
         let long = try sampleModule(at: source)
         let archive = fixture.path("layer.tar")
-        let arguments = format == "gnu" ? ["--format=gnu", "-cf", archive, "-C", source, "."]
-                                        : ["--format=pax", "-czf", archive, "-C", source, "."]
-        #expect(try FileTree.run(Self.systemTar, arguments) == 0)
+        #expect(try FileTree.run(Self.systemTar, options + ["-cf", archive, "-C", source, "."]) == 0)
         let data = try Data(contentsOf: URL(fileURLWithPath: archive))
-        let files = try extracted([(format == "gnu" ? Self.tar : Self.gzip, data)], in: fixture)
+        let files = try extracted([(mediaType, data)], in: fixture)
         #expect(files == FileTree.normalized(FileTree.snapshot(source)))
         #expect(files[long + "/data.txt"] == .file(Data("deep file".utf8), mode: 0o644))
         #expect(files["bin/run"] == .file(Data("#!/bin/sh\necho hi\n".utf8), mode: 0o755))
@@ -986,11 +1053,12 @@ struct LayerExtractionTests {
         #expect(FileTree.inode(dest + "/lib/libfoo.so.1") == FileTree.inode(dest + "/lib/libfoo-hardlink.so"))
     }
 
-    @Test("end to end: pack, verify, extract the verified image")
-    func endToEnd() throws {
+    @Test("end to end: pack (plain, gzip, zstd), verify, extract the verified image", arguments: LayerCompression.allCases)
+    func endToEnd(_ compression: LayerCompression) throws {
         let fixture = try Fixture()
         defer { fixture.cleanUp() }
-        let image = try ImageVerifier(trust: fixture.trustingStore()).verify(ImageSource.open(try fixture.packedImage()))
+        let image = try ImageVerifier(trust: fixture.trustingStore()).verify(ImageSource.open(try fixture.packedImage(compression: compression)))
+        #expect(image.layers.map(\.mediaType) == [compression.mediaType])
         let destination = fixture.path("installed")
         try LayerExtractor.extract(image, into: destination)
         var expected = FileTree.normalized(FileTree.snapshot(fixture.path("module")))
@@ -1008,7 +1076,7 @@ struct LayerExtractionTests {
         t.file("lib/libthermostat.so", "x")
         t.symlink("escape", to: "/etc")
         let layout = try ImagePacker(signingKey: fixture.key).assemble(config: try Fixture.manifest.canonicalJSON(),
-                                                                       layers: [(Self.gzip, GzipWriter.gzip(t.finished))],
+                                                                       layers: [(Self.gzip, LayerWriter.gzip(t.finished))],
                                                                        manifest: Fixture.manifest)
         try ImagePacker.write(layout, to: fixture.path("image"))
         let image = try ImageVerifier(trust: fixture.trustingStore()).verify(ImageSource.open(fixture.path("image")))

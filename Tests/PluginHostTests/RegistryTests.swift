@@ -371,12 +371,13 @@ struct RegistryTests {
         #expect(try Files.listing(store.root + "/blobs/sha256") == [])
     }
 
-    @Test("plugin-host install REF pulls the test module from the registry and commits it; pull --json reports each blob")
-    func installByReference() throws {
+    @Test("plugin-host install REF pulls the test module from the registry and commits it; pull --json reports each blob",
+          arguments: [LayerCompression.none, .zstd])
+    func installByReference(_ compression: LayerCompression) throws {
         let registry = try LocalRegistry()
         let f = try UpdateFixture()
         defer { f.base.cleanUp() }
-        let image = try f.image("1.0.0")
+        let image = try f.image("1.0.0", compression: compression)
         try registry.push(layout: image, tag: "1.0.0", to: "acme/testmodule", as: "stable")
         let host = try #require(Tool.pluginHost)
         let reference = "\(registry.address)/acme/testmodule:stable"

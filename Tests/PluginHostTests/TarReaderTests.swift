@@ -74,15 +74,16 @@ struct TarReaderTests {
         #expect(try Self.layerEntries(Trickle(layer, step: 3), bufferSize: bufferSize) == expected)
     }
 
-    @Test("a gzip layer of two members, handed over a few bytes at a time, reads as the plain layer")
-    func gzipTrickle() throws {
+    @Test("a gzip layer of two members, a zstd layer of two frames, handed over a few bytes at a time, read as the plain layer",
+          arguments: [LayerCompression.gzip, .zstd])
+    func compressedTrickle(_ compression: LayerCompression) throws {
         let layer = Self.mixedLayer()
         let split = 2048
-        let gzip = GzipWriter.gzip(layer.prefix(split)) + GzipWriter.gzip(layer.dropFirst(split))
+        let compressed = LayerWriter.compress(layer.prefix(split), compression) + LayerWriter.compress(layer.dropFirst(split), compression)
         let expected = try Self.layerEntries(DataByteSource(layer), bufferSize: ByteStreamReader.chunkSize)
-        let source = try GzipLayerSource(Trickle(gzip, step: 5), limits: .default, label: "layer 1")
+        let source = try DecompressingLayerSource(compression, Trickle(compressed, step: 5), limits: .default, label: "layer 1")
         #expect(try Self.layerEntries(source, bufferSize: 100) == expected)
-        #expect(source.consumed == gzip.count)
+        #expect(source.consumed == compressed.count)
     }
 
     static let archiveEntries = [

@@ -28,6 +28,20 @@ struct UpdateEngineTests {
         try f.expectConsistent()
     }
 
+    @Test("gzip and zstd images install, run and commit like a plain one", arguments: [LayerCompression.gzip, .zstd])
+    func compressedInstall(_ compression: LayerCompression) throws {
+        let f = try UpdateFixture()
+        defer { f.base.cleanUp() }
+        let image = try f.image("1.0.0", compression: compression)
+        let verified = try ImageVerifier(trust: TrustStore(stateDirectory: f.state)).verify(ImageSource.open(image))
+        #expect(verified.layers.map(\.mediaType) == [compression.mediaType])
+        let report = try f.engine().install(imageAt: image)
+        #expect(report.record.result == .committed)
+        #expect(f.activeVersion == "1.0.0")
+        #expect(f.hookLog == ["verify 1.0.0", "install 1.0.0", "start 1.0.0", "health 1.0.0", "commit 1.0.0"])
+        try f.expectConsistent()
+    }
+
     @Test("an update keeps the previous version; rollback returns to it and removes the newer one")
     func updateAndRollback() throws {
         let f = try UpdateFixture()

@@ -45,9 +45,10 @@ struct UpdateFixture {
     }
 
     /// Packs an image of the test module: `behavior` selects what the module does (see
-    /// testmodule.c), `schema` the SQLite schema its install hook migrates `data/app.db` to.
+    /// testmodule.c), `schema` the SQLite schema its install hook migrates `data/app.db` to,
+    /// `compression` the layer's.
     func image(_ version: String, behavior: String = "heartbeat", schema: Int? = nil,
-               manifest: ModuleManifest? = nil, name: String? = nil) throws -> String {
+               manifest: ModuleManifest? = nil, name: String? = nil, compression: LayerCompression = .none) throws -> String {
         let library = try TestModule.build()
         let directory = base.root.appendingPathComponent("module-\(name ?? version)-\(UUID().uuidString.prefix(6))")
         let fm = FileManager.default
@@ -57,7 +58,7 @@ struct UpdateFixture {
         if let schema { try Data("schema \(schema)\n".utf8).write(to: directory.appendingPathComponent("migration")) }
         let manifest = manifest ?? Self.manifest(version)
         try manifest.canonicalJSON().write(to: directory.appendingPathComponent("module.json"))
-        let layout = try ImagePacker(signingKey: base.key).pack(moduleDirectory: directory.path)
+        let layout = try ImagePacker(signingKey: base.key).pack(moduleDirectory: directory.path, compression: compression)
         let output = base.path("image-\(name ?? version)-\(UUID().uuidString.prefix(6))")
         try ImagePacker.write(layout, to: output)
         return output
