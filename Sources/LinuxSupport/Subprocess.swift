@@ -64,6 +64,75 @@ package enum Subprocess {
         return .success(Child(pid: pid, pidFD: pidFD))
     }
 
+    /// What `capture` collected: the wait status and standard output (standard error too with
+    /// `mergingErrors`).
+    package struct Captured: Sendable {
+        package var status: Int32
+        package var output: [UInt8]
+        /// The child outlived `timeout` and was killed.
+        package var timedOut: Bool
+    }
+
+    /// Runs `executable` to its end with `input` on its standard input and collects its standard
+    /// output (at most `limit` bytes; what is beyond is discarded); its standard error is
+    /// discarded, or collected too with `mergingErrors`.
+    /// - Parameters:
+    ///   - timeout: the child is killed (SIGKILL) when it has not closed its output by then.
+    ///   - started: called with the child's pid once it runs (to signal it from another thread).
+    package static func capture(_ executable: String, arguments: [String], environment: [String] = Subprocess.environment, input: [UInt8] = [],
+                                mergingErrors: Bool = false, limit: Int = 1 << 20, timeout: Duration? = nil,
+                                started: (pid_t) -> Void = { _ in }) -> Result<Captured, Failure> {
+        guard let stdin = makePipe() else { return .failure(Failure(errno: errno, step: "pipe")) }
+        guard let stdout = makePipe() else {
+            let code = errno
+            close(stdin.read)
+            close(stdin.write)
+            return .failure(Failure(errno: code, step: "pipe"))
+        }
+        var null = open("/dev/null", O_WRONLY | O_CLOEXEC)
+        if null >= 0 && null < 3 {
+            let moved = fcntl(null, F_DUPFD_CLOEXEC, 3)
+            close(null)
+            null = moved
+        }
+        var descriptors: [(source: Int32, target: Int32)] = [(stdin.read, 0), (stdout.write, 1)]
+        if mergingErrors { descriptors.append((stdout.write, 2)) } else if null >= 3 { descriptors.append((null, 2)) }
+        let spawned = spawn(executable, arguments: arguments, environment: environment, descriptors: descriptors, closeFrom: 3)
+        close(stdin.read)
+        close(stdout.write)
+        if null >= 0 { close(null) }
+        defer { close(stdout.read) }
+        let child: Child
+        switch spawned {
+        case let .success(running): child = running
+        case let .failure(failure):
+            close(stdin.write)
+            return .failure(failure)
+        }
+        if child.pidFD >= 0 { close(child.pidFD) }
+        started(child.pid)
+        // A child that exits without reading its input gives EPIPE here (SIGPIPE is ignored by
+        // the processes that use this), not a dead caller.
+        _ = writeAll(stdin.write, input)
+        close(stdin.write)
+        let deadline = timeout.map { ContinuousClock.now + $0 }
+        var output = [UInt8]()
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        var timedOut = false
+        while true {
+            var ready = pollfd(fd: stdout.read, events: Int16(POLLIN), revents: 0)
+            let polled = poll(&ready, 1, pollMilliseconds(until: deadline))
+            if polled == 0 { timedOut = true; break }
+            if polled < 0 { if errno == EINTR { continue } else { break } }
+            let count = read(stdout.read, &chunk, chunk.count)
+            if count < 0 && errno == EINTR { continue }
+            guard count > 0 else { break }
+            output += chunk[..<min(count, max(limit - output.count, 0))]
+        }
+        if timedOut { kill(child.pid, SIGKILL) }
+        return .success(Captured(status: reap(child.pid) ?? -1, output: output, timedOut: timedOut))
+    }
+
     /// This process's environment as "NAME=value" entries.
     package static var environment: [String] {
         var entries: [String] = []

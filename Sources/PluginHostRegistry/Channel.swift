@@ -92,21 +92,17 @@ public struct FollowedChannel: Codable, Sendable, Equatable {
         self.since = since
     }
 
-    /// The registry options a check uses.
-    public func options(isCancelled: (@Sendable () -> Bool)? = nil) throws(ModuleError) -> RegistryOptions {
+    /// The arguments of the `plugin-host pull` that checks the channel: `--unless-at` the digest
+    /// last acted on, and how to reach the registry.
+    public func pullArguments(stateDirectory: String) throws(ModuleError) -> [String] {
         let parsed = try ImageReference(parsing: reference)
-        var options = RegistryOptions()
-        options.authFiles = registry.authFile.map { [$0] }
-        if registry.insecure { options.insecureRegistries = [parsed.registry] }
-        if let caFile = registry.caFile { options.caFiles[parsed.registry] = caFile }
-        if let text = registry.platform {
-            guard let platform = Platform(text) else {
-                throw ModuleError(.invalidValue, "the channel of \(module) names the platform '\(text)', which is not os/arch[/variant]: follow it again with a valid --platform", field: "platform")
-            }
-            options.platform = platform
-        }
-        options.isCancelled = isCancelled
-        return options
+        var arguments = ["pull", reference, "--json", "--state-dir", stateDirectory]
+        if let seen { arguments += ["--unless-at", seen] }
+        if let authFile = registry.authFile { arguments += ["--authfile", authFile] }
+        if registry.insecure { arguments += ["--insecure-registry", parsed.registry] }
+        if let caFile = registry.caFile { arguments += ["--registry-ca", parsed.registry + "=" + caFile] }
+        if let platform = registry.platform { arguments += ["--platform", platform] }
+        return arguments
     }
 
     // MARK: The files

@@ -83,47 +83,14 @@ struct Credentials: Sendable, Equatable {
         guard let path else {
             throw ModuleError(.registry, "'\(file)' names the credential helper \(program) for \(registry), which is not on PATH: install it, or log in with `skopeo login \(registry)` into an auth file given with --authfile", field: file)
         }
-        guard let input = Subprocess.makePipe() else {
-            throw ModuleError(.registry, "cannot run the credential helper \(program): no pipe (\(ModuleError.errnoText(errno)))")
+        let captured: Subprocess.Captured
+        switch Subprocess.capture(path, arguments: ["get"], input: Array((registry + "\n").utf8), mergingErrors: true, limit: 1 << 16, timeout: .seconds(10)) {
+        case let .success(done): captured = done
+        case let .failure(failure): throw ModuleError(.registry, "cannot run the credential helper \(path): \(failure)")
         }
-        guard let output = Subprocess.makePipe() else {
-            let code = errno
-            close(input.read)
-            close(input.write)
-            throw ModuleError(.registry, "cannot run the credential helper \(program): no pipe (\(ModuleError.errnoText(code)))")
-        }
-        let spawned = Subprocess.spawn(path, arguments: ["get"], environment: Subprocess.environment,
-                                       descriptors: [(input.read, 0), (output.write, 1), (output.write, 2)], closeFrom: 3)
-        close(input.read)
-        close(output.write)
-        defer { close(output.read) }
-        let child: Subprocess.Child
-        switch spawned {
-        case let .success(started): child = started
-        case let .failure(failure):
-            close(input.write)
-            throw ModuleError(.registry, "cannot run the credential helper \(path): \(failure)")
-        }
-        defer { if child.pidFD >= 0 { close(child.pidFD) } }
-        _ = writeAll(input.write, Array((registry + "\n").utf8))
-        close(input.write)
-        // Its answer, up to 64 KiB, within 10 s.
-        var answer = [UInt8]()
-        var chunk = [UInt8](repeating: 0, count: 4096)
-        let deadline = ContinuousClock.now + .seconds(10)
-        var timedOut = false
-        while answer.count < 1 << 16 {
-            var descriptor = pollfd(fd: output.read, events: Int16(POLLIN), revents: 0)
-            let ready = poll(&descriptor, 1, pollMilliseconds(until: deadline))
-            if ready == 0 { timedOut = true; break }
-            if ready < 0 { if errno == EINTR { continue } else { break } }
-            let count = read(output.read, &chunk, chunk.count)
-            if count < 0 && errno == EINTR { continue }
-            guard count > 0 else { break }
-            answer += chunk[..<count]
-        }
-        if timedOut { kill(child.pid, SIGKILL) }
-        let status = Subprocess.reap(child.pid) ?? -1
+        let answer = captured.output
+        let status = captured.status
+        let timedOut = captured.timedOut
         let text = String(decoding: answer, as: UTF8.self).trimmed
         if timedOut { throw ModuleError(.registry, "the credential helper \(path) did not answer within 10 s for \(registry)") }
         guard status == 0 else {

@@ -50,6 +50,8 @@ final class ChannelFollower: Sendable {
     private let entries = Mutex<[String: Entry]>([:])
     private let working = Atomic<Bool>(false)
     let stopping = Atomic<Bool>(false)
+    /// The pull running now (a child process), or 0.
+    let child = Atomic<Int32>(0)
     private let finished = MonotonicCondition()
     /// A retry after a failed check waits this long, doubling per failure, up to the interval.
     static let firstRetry = 15.0
@@ -118,7 +120,7 @@ final class ChannelFollower: Sendable {
             }
             guard let channel = due else { return }
             runtime.changed()
-            let result = runtime.check(channel, cancelled: { [self] in stopping.load(ordering: .acquiring) })
+            let result = runtime.check(channel)
             entries.withLock { entries in
                 guard var entry = entries[channel.module] else { return }
                 entry.checking = false
@@ -147,6 +149,8 @@ final class ChannelFollower: Sendable {
     /// way finishes (its own timeouts bound it). Waits for the worker.
     func stop() {
         stopping.store(true, ordering: .releasing)
+        let pid = child.load(ordering: .acquiring)
+        if pid > 0 { kill(pid, SIGTERM) }
         finished.locked {
             while working.load(ordering: .acquiring) { _ = finished.wait(until: nil) }
         }
@@ -191,42 +195,24 @@ extension HostRuntime {
     }
 
     /// One check of `channel`, and an install when its tag moved.
-    func check(_ channel: FollowedChannel, cancelled: @escaping @Sendable () -> Bool) -> CheckResult {
+    func check(_ channel: FollowedChannel) -> CheckResult {
         let id = channel.module
-        let reference: ImageReference
-        let client: RegistryClient
-        let digest: Digest
+        let pulled: PullCommand.Result
         do throws(ModuleError) {
-            reference = try ImageReference(parsing: channel.reference)
-            client = try RegistryClient(options: channel.options(isCancelled: cancelled))
-            // One attempt: the follower's own schedule retries a check (a pull retries within).
-            var once = try channel.options(isCancelled: cancelled)
-            once.attempts = 1
-            digest = try RegistryClient(options: once).currentDigest(of: reference)
+            pulled = try PullCommand.run(channel, stateDirectory: stateDirectory, executable: hostExecutable, follower: follower)
         } catch {
+            // Also an image with nothing for this device: checked again each interval (a HEAD
+            // and a manifest, no blobs) until the tag moves to one that has.
             return failed(channel, "checking \(channel.reference): \(error.message)")
         }
-        if digest.description == channel.seen {
+        guard !pulled.unchanged, let manifest = pulled.manifest.flatMap(Digest.init), let digest = Digest(pulled.digest) else {
             return recovered(channel)
         }
-        note("\(id): channel \(channel.reference) points at \(digest): pulling it")
+        note("\(id): channel \(channel.reference) points at \(digest): pulled \(manifest) (\(pulled.blobs) blobs, \(SizeText.short(pulled.received)) received)")
         let store = ContentStore(stateDirectory: stateDirectory)
-        let pulled: PulledImage
+        var outcome = FollowedChannel.Outcome(result: .installed, digest: digest.description, manifest: manifest.description)
         do throws(ModuleError) {
-            // The digest just seen, not the tag: the tag may move again meanwhile.
-            var pinned = reference
-            pinned.digest = digest
-            pulled = try client.pull(pinned, into: store)
-        } catch where [.noPlatform, .unsupportedMediaType].contains(error.code) {
-            return act(channel, .init(result: .refused, digest: digest.description, reason: error.message))
-        } catch {
-            return failed(channel, "pulling \(channel.reference)@\(digest): \(error.message)")
-        }
-        let received = pulled.blobs.reduce(UInt64(0)) { $0 + $1.received }
-        note("\(id): pulled \(pulled.manifest.digest) (\(pulled.blobs.count) blobs, \(SizeText.short(received)) received)")
-        var outcome = FollowedChannel.Outcome(result: .installed, digest: digest.description, manifest: pulled.manifest.digest.description)
-        do throws(ModuleError) {
-            let source = try pulled.source(in: store)
+            let source = try store.source(manifest: manifest)
             if let claimed = ImageVerifier.claimedModuleID(of: source), claimed != id {
                 throw ModuleError(.invalidValue, "\(channel.reference) holds module \(claimed), not \(id): follow the channel of \(id), or follow this one for \(claimed)", field: "id")
             }
@@ -234,10 +220,10 @@ extension HostRuntime {
             // cannot resume the module paused below.
             let engine = try UpdateEngine(stateDirectory: stateDirectory, runner: runner, waitingForLock: .seconds(60))
             let active = try engine.activeVersion(of: id)
-            if active?.image.imageManifestDigest == pulled.manifest.digest.description {
+            if active?.image.imageManifestDigest == manifest.description {
                 outcome.result = .current
                 outcome.version = active.map { "\($0.manifest.version)" }
-                note("\(id): already runs \(pulled.manifest.digest) of \(channel.reference)")
+                note("\(id): already runs \(manifest) of \(channel.reference)")
                 return act(channel, outcome)
             }
             let image = try ImageVerifier(trust: engine.trust).verify(source)
@@ -291,4 +277,45 @@ extension HostRuntime {
 
 extension ChannelFollower {
     func lastError(of module: String) -> String? { entries.withLock { $0[module]?.lastError } }
+}
+
+/// A channel's check as a child process: `plugin-host pull REF --json --unless-at <seen>`. The
+/// HTTP client (libcurl and the thirty libraries it loads, about 9 MB) is mapped by that
+/// short-lived process only, never by the daemon, which stays small between checks.
+enum PullCommand {
+    /// What `pull --json` prints.
+    struct Result: Decodable {
+        var digest: String
+        var unchanged: Bool
+        var manifest: String?
+        var blobs: Int
+        var received: UInt64
+    }
+
+    struct Failure: Decodable {
+        struct Detail: Decodable { var code: String; var message: String }
+        var error: Detail
+    }
+
+    /// Runs the pull; its result, or its error as the command reported it.
+    static func run(_ channel: FollowedChannel, stateDirectory: String, executable: String, follower: ChannelFollower) throws(ModuleError) -> Result {
+        let arguments = try channel.pullArguments(stateDirectory: stateDirectory)
+
+        let captured: Subprocess.Captured
+        switch Subprocess.capture(executable, arguments: arguments, started: { pid in
+            follower.child.store(pid, ordering: .releasing)
+            if follower.stopping.load(ordering: .acquiring) { kill(pid, SIGTERM) }
+        }) {
+        case let .success(done): captured = done
+        case let .failure(failure): throw ModuleError(.io, "cannot run \(executable) to check \(channel.reference): \(failure)")
+        }
+        follower.child.store(0, ordering: .releasing)
+        let bytes = captured.output
+        let status = captured.status
+        if let result = try? JSONDecoder().decode(Result.self, from: Data(bytes)) { return result }
+        if let failure = try? JSONDecoder().decode(Failure.self, from: Data(bytes)) {
+            throw ModuleError(ModuleError.Code(rawValue: failure.error.code) ?? .network, failure.error.message)
+        }
+        throw ModuleError(.network, "\(executable) pull ended with \(Subprocess.describe(waitStatus: status)) without a result")
+    }
 }

@@ -44,8 +44,15 @@ public final class HostRuntime: Sendable {
     /// The channels modules follow (`plugin-host follow`), checked on the event loop's timer.
     let follower = ChannelFollower()
 
+    /// The `plugin-host` executable, run for each channel check (`pull --unless-at`).
+    let hostExecutable: String
+
+    /// - Parameter hostExecutable: the `plugin-host` that checks channels; nil: the one beside
+    ///   the runner's executable (the package's `plugin-host-runner` is a link to it).
     public init(stateDirectory: String, runner: any ModuleRunner, backoff: ModuleSupervisor.Backoff = .init(), freshUpdateWindow: Double = 600,
-                log: @escaping @Sendable (String) -> Void = { _ in }) {
+                hostExecutable: String? = nil, log: @escaping @Sendable (String) -> Void = { _ in }) {
+        self.hostExecutable = hostExecutable
+            ?? ((runner as? ChildProcessRunner).map { parentDirectory(of: $0.executable) + "/plugin-host" } ?? "/usr/bin/plugin-host")
         self.stateDirectory = stateDirectory
         self.runner = runner
         self.backoff = backoff

@@ -56,12 +56,23 @@ let defaultStateDirectory = RuntimeDirectory.defaultStateDirectory
 
 /// Runs `body`, turning a `ModuleError` into its message on stderr and its documented exit code.
 enum CLI {
-    static func run<T>(_ body: () throws(ModuleError) -> T) throws -> T {
+    /// - Parameter json: the error is also printed on standard output as
+    ///   `{"error": {"code": …, "message": …}}`, for the program that reads the command's JSON.
+    static func run<T>(json: Bool = false, _ body: () throws(ModuleError) -> T) throws -> T {
         do { return try body() } catch {
             writeToStandardError("plugin-host: \(error)\n")
+            if json {
+                try? printJSON(JSONFailure(error: .init(code: error.code.rawValue, message: error.message)))
+            }
             throw ExitCode(error.exitCode)
         }
     }
+}
+
+/// An error as `CLI.run(json: true)` prints it.
+struct JSONFailure: Encodable {
+    struct Detail: Encodable { var code: String; var message: String }
+    var error: Detail
 }
 
 func printJSON<T: Encodable>(_ value: T) throws {

@@ -179,21 +179,50 @@ struct Pull: ParsableCommand {
 
     @OptionGroup var registry: RegistryFlags
 
-    @Flag(help: "Report progress as one JSON object a line, and the result as JSON.")
+    @Flag(help: "Report progress as one JSON object a line, and the result (or the error) as JSON on standard output.")
     var json = false
 
+    @Option(help: ArgumentHelp("Do nothing if the tag still points at this digest (one HEAD request, not retried); else pull what it points at now. What the running host runs to check a channel.", valueName: "digest"))
+    var unlessAt: String?
+
     func run() throws {
-        let pulled = try CLI.run { () throws(ModuleError) -> PulledImage in
-            try pullImage(try ImageReference(parsing: reference), stateDir: stateDir, registry: registry, json: json)
+        let (digest, pulled) = try CLI.run(json: json) { () throws(ModuleError) -> (Digest, PulledImage?) in
+            var parsed = try ImageReference(parsing: reference)
+            if let unlessAt {
+                guard let known = Digest(unlessAt) else {
+                    throw ModuleError(.invalidValue, "--unless-at takes a digest, sha256:<64 hex>; got '\(unlessAt)'", field: "unless-at")
+                }
+                var once = registry.options
+                once.attempts = 1
+                let current = try RegistryClient(options: once).currentDigest(of: parsed)
+                if current == known { return (current, nil) }
+                // What the tag points at now, not what it may point at by the time of the pull.
+                parsed.digest = current
+            }
+            let pulled = try pullImage(parsed, stateDir: stateDir, registry: registry, json: json)
+            return (parsed.digest ?? pulled.index ?? pulled.manifest.digest, pulled)
         }
-        let received = pulled.blobs.reduce(UInt64(0)) { $0 + $1.received }
+        let received = pulled?.blobs.reduce(UInt64(0)) { $0 + $1.received } ?? 0
         if json {
-            struct Result: Encodable { var reference: String; var manifest: String; var index: String?; var blobs: Int; var received: UInt64 }
-            try printJSON(Result(reference: pulled.reference.description, manifest: pulled.manifest.digest.description,
-                                 index: pulled.index?.description, blobs: pulled.blobs.count, received: received))
-        } else {
+            struct Result: Encodable {
+                var reference: String
+                /// What the reference pointed at (an index's digest for a multi-platform image).
+                var digest: String
+                /// With --unless-at: the tag had not moved, nothing was pulled.
+                var unchanged: Bool
+                var manifest: String?
+                var index: String?
+                var blobs: Int
+                var received: UInt64
+            }
+            try printJSON(Result(reference: pulled?.reference.description ?? reference, digest: digest.description, unchanged: pulled == nil,
+                                 manifest: pulled?.manifest.digest.description, index: pulled?.index?.description,
+                                 blobs: pulled?.blobs.count ?? 0, received: received))
+        } else if let pulled {
             let present = pulled.blobs.filter { $0.received == 0 }.count
             print("pulled \(pulled.reference) \(pulled.manifest.digest) (\(pulled.blobs.count) blobs, \(PullProgress.bytes(received)) received, \(present) already present)")
+        } else {
+            print("\(reference) still points at \(digest): nothing pulled")
         }
     }
 }

@@ -45,8 +45,9 @@ struct Run: AsyncParsableCommand {
         var logger = Logger(label: "plugin-host")
         logger.logLevel = .info
         let eventLogger = logger
+        // Channel checks run this very executable (`pull --unless-at`).
         let runtime = HostRuntime(stateDirectory: stateDir, runner: ChildProcessRunner(executable: executable, sandbox: sandbox.options, stateDirectory: stateDir),
-                                  freshUpdateWindow: freshUpdateWindow, log: { eventLogger.info("\($0)") })
+                                  freshUpdateWindow: freshUpdateWindow, hostExecutable: Files.realPath("/proc/self/exe"), log: { eventLogger.info("\($0)") })
         let service = HostService(runtime: runtime, logger: logger)
         let group = ServiceGroup(services: [service], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         try await group.run()

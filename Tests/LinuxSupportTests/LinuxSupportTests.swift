@@ -146,6 +146,20 @@ struct SubprocessTests {
         #expect(Subprocess.describe(waitStatus: status) == "exit status 3")
     }
 
+    @Test("capture feeds the input, collects the output up to its limit, and kills a child that outlives its timeout")
+    func capture() throws {
+        signal(SIGPIPE, SIG_IGN)
+        let echoed = try Subprocess.capture("/bin/sh", arguments: ["-c", "tr a-z A-Z; echo oops >&2; exit 3"], input: Array("registry\n".utf8)).get()
+        #expect(String(decoding: echoed.output, as: UTF8.self) == "REGISTRY\n" && Subprocess.describe(waitStatus: echoed.status) == "exit status 3")
+        let merged = try Subprocess.capture("/bin/sh", arguments: ["-c", "echo out; echo err >&2"], mergingErrors: true).get()
+        #expect(String(decoding: merged.output, as: UTF8.self) == "out\nerr\n")
+        let limited = try Subprocess.capture("/bin/sh", arguments: ["-c", "head -c 100000 /dev/zero"], limit: 1000).get()
+        #expect(limited.output.count == 1000 && limited.status == 0)
+        // A child that never reads its input and does not end.
+        let hung = try Subprocess.capture("/bin/sh", arguments: ["-c", "exec sleep 30"], input: [UInt8](repeating: 1, count: 8), timeout: .milliseconds(300)).get()
+        #expect(hung.timedOut && Subprocess.describe(waitStatus: hung.status) == "signal 9")
+    }
+
     @Test("a program that does not exist is a posix_spawn failure with ENOENT")
     func missingProgram() {
         let result = Subprocess.spawn("/nonexistent/program", arguments: [], environment: [], descriptors: [], closeFrom: nil)

@@ -41,7 +41,8 @@ struct ChannelTests {
         #expect(follow.stdout.contains("com.example.climate follows registry.example.com:5000/sensors/climate:stable, checked every 1h30m; no host runs"), "\(follow.stdout)")
         let channel = try #require(try FollowedChannel.load(stateDirectory: state, module: "com.example.climate"))
         #expect(channel.everySeconds == 5400 && channel.registry.insecure && channel.registry.platform == "linux/arm/v7" && channel.seen == nil)
-        #expect(try channel.options().insecureRegistries == ["registry.example.com:5000"])
+        #expect(try channel.pullArguments(stateDirectory: state) == ["pull", "registry.example.com:5000/sensors/climate:stable", "--json", "--state-dir", state,
+                                                                    "--insecure-registry", "registry.example.com:5000", "--platform", "linux/arm/v7"])
 
         let list = try Tool.run(host, ["list", "--state-dir", state])
         #expect(list.stdout.contains("com.example.climate  -  not-installed\n    follows registry.example.com:5000/sensors/climate:stable every 1h30m"), "\(list.stdout)")

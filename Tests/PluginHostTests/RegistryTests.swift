@@ -394,6 +394,17 @@ struct RegistryTests {
         #expect(install.stderr.contains("already present"))
         #expect(f.activeVersion == "1.0.0")
 
+        // --unless-at: nothing when the tag has not moved; the new image when it has.
+        let digestLine = try #require(pull.stdout.split(separator: "\n").first { $0.contains("\"digest\"") })
+        let digest = String(try #require(digestLine.split(separator: "\"").first { $0.hasPrefix("sha256:") }))
+        let still = try Tool.run(host, ["pull", reference, "--state-dir", f.state, "--insecure-registry", registry.address, "--unless-at", digest])
+        #expect(still.status == 0 && still.stdout.contains("still points at \(digest): nothing pulled"), "\(still)")
+        try registry.push(layout: try f.image("1.1.0"), tag: "1.1.0", to: "acme/testmodule", as: "stable")
+        let moved = try Tool.run(host, ["pull", reference, "--state-dir", f.state, "--insecure-registry", registry.address, "--unless-at", digest, "--json"])
+        #expect(moved.status == 0 && moved.stdout.contains("\"unchanged\" : false") && !moved.stdout.contains(digest), "\(moved)")
+        let notDigest = try Tool.run(host, ["pull", reference, "--state-dir", f.state, "--insecure-registry", registry.address, "--unless-at", "latest", "--json"])
+        #expect(notDigest.status == 12 && notDigest.stdout.contains("\"code\" : \"invalid-value\""), "\(notDigest)")
+
         let wrong = try Tool.run(host, ["install", "no/such/file.tar", "--state-dir", f.state])
         #expect(wrong.status == 24 || wrong.status == 14, "\(wrong.stderr)")
         let notReference = try Tool.run(host, ["install", "./Not A Reference", "--state-dir", f.state])
