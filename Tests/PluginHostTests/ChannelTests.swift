@@ -163,6 +163,40 @@ struct ChannelFollowingTests {
         #expect(HostRuntimeTests.running(f, "1.3.0"))
     }
 
+    @Test("a host stopped in the middle of a channel's pull stops at once and leaves no pull behind; the partial file stays for the next check")
+    func stopDuringPull() throws {
+        let setup = try BadLinkTests.setUp()
+        defer { setup.fixture.cleanUp() }
+        // The link stalls after 6 MB, for the 60 s a pull waits before it gives up.
+        setup.proxy.faults.stallOnceAfter = 6 << 20
+        let f = try UpdateFixture()
+        defer { f.base.cleanUp() }
+        let host = try #require(Tool.pluginHost)
+        let follow = try Tool.run(host, ["follow", "com.example.thermostat", setup.reference.description, "--every", "1s",
+                                         "--insecure-registry", "127.0.0.1:\(setup.proxy.port)", "--state-dir", f.state])
+        #expect(follow.status == 0, "\(follow.stderr)")
+        let process = try HostRuntimeTests.startHost(f)
+        let partial = ContentStore(stateDirectory: f.state).partialPath(of: setup.layer.digest)
+        #expect(waitUntil(seconds: 30) { ((try? FileManager.default.attributesOfItem(atPath: partial))?[.size] as? Int ?? 0) >= 4 << 20 })
+        let pulls = Self.pulls(of: f.state)
+        #expect(pulls.count == 1, "\(pulls)")
+        kill(process.processIdentifier, SIGTERM)
+        #expect(waitUntil(seconds: 10) { !process.isRunning }, "the host did not stop within 10 s")
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+        #expect(waitUntil(seconds: 5) { Self.pulls(of: f.state).isEmpty }, "a pull outlived the host: \(Self.pulls(of: f.state))")
+        #expect(((try? FileManager.default.attributesOfItem(atPath: partial))?[.size] as? Int ?? 0) >= 4 << 20)
+    }
+
+    /// The pids of `plugin-host pull` processes working on `state`.
+    static func pulls(of state: String) -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).filter { pid in
+            guard Int(pid) != nil, let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
+            let arguments = data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+            return arguments.count > 2 && arguments[1] == "pull" && arguments.contains(state)
+        }
+    }
+
     /// How many transactions (installs, rollbacks) the module's state directory has logs of.
     static func transactions(_ f: UpdateFixture) throws -> Int {
         try FileManager.default.contentsOfDirectory(atPath: f.paths.logs).count
