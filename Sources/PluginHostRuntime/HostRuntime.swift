@@ -47,8 +47,15 @@ public final class HostRuntime: Sendable {
     /// The `plugin-host` executable, run for each channel check (`pull --unless-at`).
     let hostExecutable: String
 
-    /// - Parameter hostExecutable: the `plugin-host` that checks channels; nil: the one beside
-    ///   the runner's executable (the package's `plugin-host-runner` is a link to it).
+    /// - Parameters:
+    ///   - stateDirectory: the host's state directory.
+    ///   - runner: runs module code (supervision, hooks, health checks).
+    ///   - backoff: how restarts of a failing module back off.
+    ///   - freshUpdateWindow: seconds after a committed update during which a module that breaks
+    ///     is rolled back.
+    ///   - hostExecutable: the `plugin-host` that checks channels (`pull --unless-at`); nil: the
+    ///     one beside the runner's executable (the package's `plugin-host-runner` is a link to it).
+    ///   - log: where each event goes besides the snapshot (the host's log).
     public init(stateDirectory: String, runner: any ModuleRunner, backoff: ModuleSupervisor.Backoff = .init(), freshUpdateWindow: Double = 600,
                 hostExecutable: String? = nil, log: @escaping @Sendable (String) -> Void = { _ in }) {
         self.hostExecutable = hostExecutable
