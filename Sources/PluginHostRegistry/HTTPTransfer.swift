@@ -21,8 +21,6 @@ struct HTTPRequest {
     var connectTimeoutSeconds = 30
     /// Abandon the transfer when it moves less than 1 KiB/s for this long.
     var stallSeconds = 60
-    /// Asked about once a second while the transfer runs; true aborts it (not retryable).
-    var isCancelled: (@Sendable () -> Bool)?
 }
 
 struct HTTPResponse {
@@ -74,7 +72,7 @@ final class HTTPClient {
     /// Performs `request`; the body goes to `sink` (nil: discarded).
     func perform(_ request: HTTPRequest, into sink: HTTPSink?) throws(TransportError) -> HTTPResponse {
         ciot_curl_easy_reset(handle)
-        let state = TransferState(sink: sink, isCancelled: request.isCancelled)
+        let state = TransferState(sink: sink)
         let context = Unmanaged.passRetained(state).toOpaque()
         defer { Unmanaged<TransferState>.fromOpaque(context).release() }
 
@@ -111,11 +109,6 @@ final class HTTPClient {
             return state.body(UnsafeRawBufferPointer(start: data, count: size * count)) ? size * count : 0
         }, context)
 
-        if request.isCancelled != nil {
-            _ = ciot_curl_set_progress_callback(handle, { context, _, _, _, _ in
-                Unmanaged<TransferState>.fromOpaque(context!).takeUnretainedValue().isCancelled?() == true ? 1 : 0
-            }, context)
-        }
         let code = ciot_curl_easy_perform(handle)
         var status = 0
         _ = ciot_curl_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &status)
@@ -142,17 +135,13 @@ final class HTTPClient {
 /// What the callbacks of one transfer share.
 private final class TransferState {
     let sink: HTTPSink?
-    let isCancelled: (@Sendable () -> Bool)?
     var headers: [String: String] = [:]
     var sinkFailure: ModuleError?
     /// Whether the current response is the final one (not a redirect or a 100 Continue), so that
     /// its body, and not a redirect's, reaches the sink.
     private var status = 0
 
-    init(sink: HTTPSink?, isCancelled: (@Sendable () -> Bool)?) {
-        self.sink = sink
-        self.isCancelled = isCancelled
-    }
+    init(sink: HTTPSink?) { self.sink = sink }
 
     func header(_ line: UnsafeRawBufferPointer) {
         let text = String(decoding: line, as: UTF8.self).trimmingSuffixNewline()

@@ -29,10 +29,6 @@ public struct RegistryOptions: Sendable {
     public var firstRetryDelay: Duration = .seconds(1)
     /// A transfer that moves less than 1 KiB/s for this long is abandoned (and retried).
     public var stallSeconds = 60
-    /// Asked while a transfer runs and between retries: true ends the pull at once with a
-    /// `.network` error (the running host stopping in the middle of a download; the partial
-    /// file stays for the next pull).
-    public var isCancelled: (@Sendable () -> Bool)?
 
     public init() {}
 }
@@ -239,7 +235,6 @@ public final class RegistryClient {
             if let header = authorization(reference) { request.headers.append(header) }
             request.caFile = options.caFiles[reference.registry]
             request.stallSeconds = options.stallSeconds
-            request.isCancelled = options.isCancelled
             // A blob download asks for what its partial file lacks, again on each attempt.
             let download = sink as? BlobDownload
             let before = download?.written ?? 0
@@ -249,7 +244,6 @@ public final class RegistryClient {
                 response = try http.perform(request, into: sink)
             } catch {
                 if let refused = error.fromSink { throw refused }
-                try checkCancelled(reference)
                 guard error.retryable else {
                     throw ModuleError(.network, "cannot use \(reference.registry): \(error.message); nothing was installed")
                 }
@@ -263,7 +257,7 @@ public final class RegistryClient {
                 }
                 let pause = delay + .milliseconds(Int64.random(in: 0...(delay.components.seconds * 500 + delay.components.attoseconds / 2_000_000_000_000_000)))
                 progress(.retrying("\(method.rawValue) \(url): \(error.message)", attempt: attempt, delay: pause))
-                try pauseBeforeRetry(pause, reference)
+                Self.sleep(pause)
                 attempt += 1
                 delay *= 2
                 continue
@@ -275,7 +269,7 @@ public final class RegistryClient {
             }
             if (response.status == 429 || response.status >= 500), attempt < options.attempts {
                 progress(.retrying("\(method.rawValue) \(url): the registry answered \(response.status)", attempt: attempt, delay: delay))
-                try pauseBeforeRetry(delay, reference)
+                Self.sleep(delay)
                 attempt += 1
                 delay *= 2
                 continue
@@ -358,25 +352,11 @@ public final class RegistryClient {
         return out
     }
 
-    private func checkCancelled(_ reference: ImageReference) throws(ModuleError) {
-        if options.isCancelled?() == true {
-            throw ModuleError(.network, "the pull from \(reference.registry) was stopped (the host is stopping); a partial download stays for the next pull")
-        }
-    }
-
-    /// Sleeps `duration` in steps of at most 200 ms, so that a cancellation ends the wait.
-    private func pauseBeforeRetry(_ duration: Duration, _ reference: ImageReference) throws(ModuleError) {
-        let end = ContinuousClock.now + duration
-        while true {
-            try checkCancelled(reference)
-            let left = end - .now
-            guard left > .zero else { return }
-            let step = min(left, .milliseconds(200))
-            let (seconds, attoseconds) = step.components
-            var time = timespec(tv_sec: Int(seconds), tv_nsec: Int(attoseconds / 1_000_000_000))
-            var rest = timespec()
-            while nanosleep(&time, &rest) == -1 && errno == EINTR { time = rest }
-        }
+    private static func sleep(_ duration: Duration) {
+        let (seconds, attoseconds) = duration.components
+        var time = timespec(tv_sec: Int(seconds), tv_nsec: Int(attoseconds / 1_000_000_000))
+        var left = timespec()
+        while nanosleep(&time, &left) == -1 && errno == EINTR { time = left }
     }
 }
 

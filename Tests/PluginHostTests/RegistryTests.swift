@@ -686,33 +686,6 @@ struct BadLinkTests {
         #expect((1..<20).contains(progress.count), "\(piped.stderr)")
     }
 
-    @Test("a pull cancelled in a stalled download (the host stopping) ends at once, keeps its partial file and does not retry")
-    func cancelledInStall() throws {
-        let setup = try Self.setUp()
-        defer { setup.fixture.cleanUp() }
-        setup.proxy.faults.stallOnceAfter = 6 << 20
-        let store = setup.store()
-        let partial = store.partialPath(of: setup.layer.digest)
-        let cancelled = Atomic<Bool>(false)
-        var options = setup.options
-        options.isCancelled = { cancelled.load(ordering: .relaxed) }
-        let outcome = Mutex<Result<PulledImage, ModuleError>?>(nil)
-        let reference = setup.reference
-        let thread = Thread { [options] in
-            let result = Result { () throws(ModuleError) in try RegistryClient(options: options).pull(reference, into: store) }
-            outcome.withLock { $0 = result }
-        }
-        thread.start()
-        // The link stalls after 6 MB (for the default 60 s before the stall timeout).
-        #expect(waitUntil(seconds: 30) { ((try? FileManager.default.attributesOfItem(atPath: partial))?[.size] as? Int ?? 0) >= 4 << 20 })
-        cancelled.store(true, ordering: .relaxed)
-        #expect(waitUntil(seconds: 5) { outcome.withLock { $0 } != nil }, "the pull did not end within 5 s of its cancellation")
-        let error = try #require(throws: ModuleError.self) { try outcome.withLock { $0 }?.get() }
-        #expect(error.code == .network && error.message.contains("was stopped"), "\(error)")
-        #expect(((try? FileManager.default.attributesOfItem(atPath: partial))?[.size] as? Int ?? 0) >= 4 << 20)
-        #expect(setup.proxy.connections == 1)
-    }
-
     @Test("a full disk during a download is a clear error; nothing is stored, and the pull resumes once there is room",
           .enabled(if: getuid() == 0, "mounting a small tmpfs needs root"))
     func fullDisk() throws {
