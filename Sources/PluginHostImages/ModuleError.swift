@@ -121,3 +121,24 @@ extension ModuleError {
     /// The text of an errno value (strerror(3)), for `underlying`.
     package static func errnoText(_ code: Int32 = errno) -> String { String(cString: strerror(code)) }
 }
+
+/// A `ModuleError` as a command prints it with `--json`, `{"error": {"code": …, "message": …}}`,
+/// and as the program that ran the command reads it back (the running host reads a channel
+/// check's `pull --json`).
+public struct ModuleErrorReport: Codable, Sendable {
+    public struct Detail: Codable, Sendable {
+        public var code: String
+        public var message: String
+    }
+
+    public var error: Detail
+
+    public init(_ error: ModuleError) {
+        self.error = Detail(code: error.code.rawValue, message: error.message)
+    }
+
+    /// The error again; a code this version does not know is a `.network` error, retried.
+    public var moduleError: ModuleError {
+        ModuleError(ModuleError.Code(rawValue: error.code) ?? .network, error.message)
+    }
+}

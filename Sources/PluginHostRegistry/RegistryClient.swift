@@ -51,6 +51,34 @@ public struct PulledImage: Sendable {
     }
 }
 
+/// What `plugin-host pull --json` prints when it is done, and what the running host reads back
+/// from the pull that checks a channel.
+public struct PullReport: Codable, Sendable, Equatable {
+    /// The reference as pulled (with the digest it was pinned to, if any).
+    public var reference: String
+    /// What the reference pointed at (an index's digest for a multi-platform image).
+    public var digest: String
+    /// With `--unless-at`: the tag had not moved, nothing was pulled.
+    public var unchanged: Bool
+    /// The image manifest chosen for this device; nil when `unchanged`.
+    public var manifest: String?
+    public var index: String?
+    public var blobs: Int
+    /// Bytes received for the blobs (0 for those already in the store).
+    public var received: UInt64
+
+    /// The report of a pull of `reference` that found `digest`; `pulled` nil: nothing pulled.
+    public init(reference: String, digest: Digest, pulled: PulledImage?) {
+        self.reference = pulled?.reference.description ?? reference
+        self.digest = digest.description
+        unchanged = pulled == nil
+        manifest = pulled?.manifest.digest.description
+        index = pulled?.index?.description
+        blobs = pulled?.blobs.count ?? 0
+        received = pulled?.blobs.reduce(UInt64(0)) { $0 + $1.received } ?? 0
+    }
+}
+
 /// What a pull reports as it goes, for progress lines.
 public enum PullEvent: Sendable {
     /// A blob is already in the content store.

@@ -31,10 +31,11 @@ public struct ChannelStatus: Codable, Sendable, Equatable {
 /// The running host's side of `plugin-host follow`: a schedule per followed channel and one
 /// worker thread that checks what is due, one channel after another.
 ///
-/// A check is a HEAD of the tag (no blob bytes). When the tag points at a digest the host has not
-/// acted on, the worker pulls that digest (blobs already in the content store are not fetched
-/// again), and installs it through the update engine while the module's supervision is paused,
-/// as `plugin-host install` does. A check that fails (no network, the registry down) is tried
+/// A check is a child `plugin-host pull --unless-at` (`PullCommand`): a HEAD of the tag (no blob
+/// bytes) and, when the tag points at a digest the host has not acted on, a pull of that digest
+/// (blobs already in the content store are not fetched again). The worker then installs it
+/// through the update engine while the module's supervision is paused, as `plugin-host install`
+/// does. A check that fails (no network, the registry down) is tried
 /// again sooner, backing off up to the channel's interval; it never touches what runs.
 /// Every wait is jittered, so that a fleet powered on at once does not check in step.
 final class ChannelFollower: Sendable {
@@ -106,7 +107,7 @@ final class ChannelFollower: Sendable {
         }
         if created != 0 {
             working.store(false, ordering: .releasing)
-            runtime.note("channels: cannot start a thread to check them (\(String(cString: strerror(created)))); trying again later")
+            runtime.note("channels: cannot start a thread to check them (\(ModuleError.errnoText(created))); trying again later")
             entries.withLock { entries in for id in entries.keys { entries[id]?.next = .now + .seconds(60) } }
         }
     }
@@ -197,7 +198,7 @@ extension HostRuntime {
     /// One check of `channel`, and an install when its tag moved.
     func check(_ channel: FollowedChannel) -> CheckResult {
         let id = channel.module
-        let pulled: PullCommand.Result
+        let pulled: PullReport
         do throws(ModuleError) {
             pulled = try PullCommand.run(channel, stateDirectory: stateDirectory, executable: hostExecutable, follower: follower)
         } catch {
@@ -283,22 +284,8 @@ extension ChannelFollower {
 /// HTTP client (libcurl and the thirty libraries it loads, about 9 MB) is mapped by that
 /// short-lived process only, never by the daemon, which stays small between checks.
 enum PullCommand {
-    /// What `pull --json` prints.
-    struct Result: Decodable {
-        var digest: String
-        var unchanged: Bool
-        var manifest: String?
-        var blobs: Int
-        var received: UInt64
-    }
-
-    struct Failure: Decodable {
-        struct Detail: Decodable { var code: String; var message: String }
-        var error: Detail
-    }
-
     /// Runs the pull; its result, or its error as the command reported it.
-    static func run(_ channel: FollowedChannel, stateDirectory: String, executable: String, follower: ChannelFollower) throws(ModuleError) -> Result {
+    static func run(_ channel: FollowedChannel, stateDirectory: String, executable: String, follower: ChannelFollower) throws(ModuleError) -> PullReport {
         let arguments = try channel.pullArguments(stateDirectory: stateDirectory)
 
         let captured: Subprocess.Captured
@@ -312,10 +299,8 @@ enum PullCommand {
         follower.child.store(0, ordering: .releasing)
         let bytes = captured.output
         let status = captured.status
-        if let result = try? JSONDecoder().decode(Result.self, from: Data(bytes)) { return result }
-        if let failure = try? JSONDecoder().decode(Failure.self, from: Data(bytes)) {
-            throw ModuleError(ModuleError.Code(rawValue: failure.error.code) ?? .network, failure.error.message)
-        }
+        if let report = try? JSONDecoder().decode(PullReport.self, from: Data(bytes)) { return report }
+        if let failure = try? JSONDecoder().decode(ModuleErrorReport.self, from: Data(bytes)) { throw failure.moduleError }
         throw ModuleError(.network, "\(executable) pull ended with \(Subprocess.describe(waitStatus: status)) without a result")
     }
 }

@@ -62,17 +62,11 @@ enum CLI {
         do { return try body() } catch {
             writeToStandardError("plugin-host: \(error)\n")
             if json {
-                try? printJSON(JSONFailure(error: .init(code: error.code.rawValue, message: error.message)))
+                try? printJSON(ModuleErrorReport(error))
             }
             throw ExitCode(error.exitCode)
         }
     }
-}
-
-/// An error as `CLI.run(json: true)` prints it.
-struct JSONFailure: Encodable {
-    struct Detail: Encodable { var code: String; var message: String }
-    var error: Detail
 }
 
 func printJSON<T: Encodable>(_ value: T) throws {

@@ -202,25 +202,12 @@ struct Pull: ParsableCommand {
             let pulled = try pullImage(parsed, stateDir: stateDir, registry: registry, json: json)
             return (parsed.digest ?? pulled.index ?? pulled.manifest.digest, pulled)
         }
-        let received = pulled?.blobs.reduce(UInt64(0)) { $0 + $1.received } ?? 0
+        let report = PullReport(reference: reference, digest: digest, pulled: pulled)
         if json {
-            struct Result: Encodable {
-                var reference: String
-                /// What the reference pointed at (an index's digest for a multi-platform image).
-                var digest: String
-                /// With --unless-at: the tag had not moved, nothing was pulled.
-                var unchanged: Bool
-                var manifest: String?
-                var index: String?
-                var blobs: Int
-                var received: UInt64
-            }
-            try printJSON(Result(reference: pulled?.reference.description ?? reference, digest: digest.description, unchanged: pulled == nil,
-                                 manifest: pulled?.manifest.digest.description, index: pulled?.index?.description,
-                                 blobs: pulled?.blobs.count ?? 0, received: received))
+            try printJSON(report)
         } else if let pulled {
             let present = pulled.blobs.filter { $0.received == 0 }.count
-            print("pulled \(pulled.reference) \(pulled.manifest.digest) (\(pulled.blobs.count) blobs, \(PullProgress.bytes(received)) received, \(present) already present)")
+            print("pulled \(pulled.reference) \(pulled.manifest.digest) (\(pulled.blobs.count) blobs, \(PullProgress.bytes(report.received)) received, \(present) already present)")
         } else {
             print("\(reference) still points at \(digest): nothing pulled")
         }
