@@ -235,9 +235,7 @@ extension HostRuntime {
             defer { resume(id) }
             let report = try engine.install(image)
             note("\(id): \(report.active.map { "\($0)" } ?? "?") installed and committed from \(channel.reference)@\(digest)")
-            if let collected = try? engine.collectContent(), collected.blobs + collected.partials > 0 {
-                note("content store: removed \(collected.blobs) unused blob(s) and \(collected.partials) abandoned download(s), \(SizeText.short(collected.bytes))")
-            }
+            if let collected = (try? engine.collectContent())?.afterInstall { note(collected) }
             return act(channel, outcome)
         } catch where [.busy, .io, .network].contains(error.code) {
             return failed(channel, "installing \(channel.reference)@\(digest): \(error.message)")

@@ -87,6 +87,12 @@ public struct ContentStore: Sendable {
         public var blobs = 0
         public var partials = 0
         public var bytes: UInt64 = 0
+
+        /// What an install that collected says of it; nil when nothing was removed.
+        public var afterInstall: String? {
+            guard blobs + partials > 0 else { return nil }
+            return "content store: removed \(blobs) unused blob(s) and \(partials) abandoned download(s), \(SizeText.short(bytes))"
+        }
     }
 
     /// Removes the blobs no image in `keeping` needs (its manifest, config and layers), and

@@ -111,9 +111,7 @@ struct Install: ParsableCommand {
             let engine = try openEngine(stateDir, sandbox: sandbox.options)
             let report = try engine.install(ImageVerifier(trust: engine.trust).verify(pulled.source(in: store)))
             // What the versions replaced by this one needed, and pulls abandoned long ago, go.
-            if let collected = try? engine.collectContent(), collected.blobs + collected.partials > 0 {
-                writeToStandardError("content store: removed \(collected.blobs) unused blob(s) and \(collected.partials) abandoned download(s), \(PullProgress.bytes(collected.bytes))\n")
-            }
+            if let collected = (try? engine.collectContent())?.afterInstall { writeToStandardError(collected + "\n") }
             return report
         }
         print("\(report.id) \(report.active.map { "\($0)" } ?? "?") installed and committed from \(reference)@\(pulled.manifest.digest) (logs: \(report.record.logDirectory))")
