@@ -88,18 +88,15 @@ struct Credentials: Sendable, Equatable {
         case let .success(done): captured = done
         case let .failure(failure): throw ModuleError(.registry, "cannot run the credential helper \(path): \(failure)")
         }
-        let answer = captured.output
-        let status = captured.status
-        let timedOut = captured.timedOut
-        let text = String(decoding: answer, as: UTF8.self).trimmed
-        if timedOut { throw ModuleError(.registry, "the credential helper \(path) did not answer within 10 s for \(registry)") }
-        guard status == 0 else {
+        let text = String(decoding: captured.output, as: UTF8.self).trimmed
+        if captured.timedOut { throw ModuleError(.registry, "the credential helper \(path) did not answer within 10 s for \(registry)") }
+        guard captured.status == 0 else {
             // Docker's helpers say this when they hold nothing for the registry.
             if text.lowercased().contains("credentials not found") { return nil }
-            throw ModuleError(.registry, "the credential helper \(path) failed for \(registry) (\(Subprocess.describe(waitStatus: status))): \(text.prefix(300))")
+            throw ModuleError(.registry, "the credential helper \(path) failed for \(registry) (\(Subprocess.describe(waitStatus: captured.status))): \(text.prefix(300))")
         }
         struct Answer: Decodable { var Username: String; var Secret: String }
-        guard let decoded = try? JSONDecoder().decode(Answer.self, from: Data(answer)) else {
+        guard let decoded = try? JSONDecoder().decode(Answer.self, from: Data(captured.output)) else {
             throw ModuleError(.registry, "the credential helper \(path) answered something other than {\"Username\": …, \"Secret\": …} for \(registry)")
         }
         guard decoded.Username != "<token>" else {

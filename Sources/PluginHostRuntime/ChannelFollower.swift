@@ -295,10 +295,9 @@ enum PullCommand {
         case let .failure(failure): throw ModuleError(.io, "cannot run \(executable) to check \(channel.reference): \(failure)")
         }
         follower.child.store(0, ordering: .releasing)
-        let bytes = captured.output
-        let status = captured.status
-        if let report = try? JSONDecoder().decode(PullReport.self, from: Data(bytes)) { return report }
-        if let failure = try? JSONDecoder().decode(ModuleErrorReport.self, from: Data(bytes)) { throw failure.moduleError }
-        throw ModuleError(.network, "\(executable) pull ended with \(Subprocess.describe(waitStatus: status)) without a result")
+        let output = Data(captured.output)
+        if let report = try? JSONDecoder().decode(PullReport.self, from: output) { return report }
+        if let failure = try? JSONDecoder().decode(ModuleErrorReport.self, from: output) { throw failure.moduleError }
+        throw ModuleError(.network, "\(executable) pull ended with \(Subprocess.describe(waitStatus: captured.status)) without a result")
     }
 }
