@@ -134,11 +134,11 @@ struct List: ParsableCommand {
         }
         let (followed, unreadable) = FollowedChannel.all(stateDirectory: stateDir)
         let channels = Dictionary(uniqueKeysWithValues: followed.map { ($0.module, $0) })
-        // A followed module the channel has not installed yet is listed too.
-        let waiting = followed.filter { channel in !modules.contains { $0.id == channel.module && $0.state != .notInstalled } }.map(\.module)
+        // A followed module that has no directory yet (the channel has not installed it) is listed too.
+        let waiting = followed.filter { channel in !modules.contains { $0.id == channel.module } }
         if json {
             let listed = modules.map { Listed(id: $0.id, status: $0, channel: channels[$0.id]) }
-                + waiting.filter { id in !modules.contains { $0.id == id } }.map { Listed(id: $0, status: nil, channel: channels[$0]) }
+                + waiting.map { Listed(id: $0.module, status: nil, channel: $0) }
             try printJSON(listed)
             return
         }
@@ -151,9 +151,9 @@ struct List: ParsableCommand {
             print("\(module.id)  \(version)  \(module.state.rawValue)\(previous)\(last)")
             if let channel = channels[module.id] { print("    \(channelText(channel))") }
         }
-        for id in waiting where !modules.contains(where: { $0.id == id }) {
-            print("\(id)  -  not-installed")
-            if let channel = channels[id] { print("    \(channelText(channel))") }
+        for channel in waiting {
+            print("\(channel.module)  -  not-installed")
+            print("    \(channelText(channel))")
         }
     }
 
