@@ -45,6 +45,10 @@ public enum Message: Sendable, Equatable, Hashable {
     /// What the hook returned (hook mode), or what a failing start entry point returned (start
     /// mode, sent only when it is not 0, just before the runner exits with status 3).
     case returned(value: Int32)
+    /// The sandbox's syscall filter stopped `call` (e.g. `unshare(CLONE_NEWUSER)`) `count` times
+    /// in this run so far: denied with EPERM if `enforced`, else let through (log-only mode).
+    /// Sent by the sandbox's init, at most once a second for each call, and when the run ends.
+    case syscallDenied(call: String, count: UInt32, enforced: Bool)
 
     // MARK: host → runner
     /// The host accepted `hello`; `sandbox` is the sandbox the runner builds before any module
@@ -75,7 +79,7 @@ public enum Message: Sendable, Equatable, Hashable {
         case welcome = 0x0201, gpioGranted = 0x0202, i2cResult = 0x0203, denied = 0x0204
         case callCommand = 0x0205, stop = 0x0206, failed = 0x0207
         case gpioRequestLines = 0x0109, gpioChipInfo = 0x010A, gpioLineInfo = 0x010B, info = 0x0208
-        case sandboxProbe = 0x010C
+        case sandboxProbe = 0x010C, syscallDenied = 0x010D
 
         /// Who may send it.
         public var sender: Sender { rawValue >> 8 == 1 ? .runner : .host }
@@ -85,7 +89,7 @@ public enum Message: Sendable, Equatable, Hashable {
             switch self {
             case .gpioRequest, .gpioRequestLines, .gpioChipInfo, .gpioLineInfo, .i2cTransfer, .commandResult,
                  .gpioGranted, .info, .i2cResult, .denied, .failed, .callCommand: true
-            case .hello, .ready, .heartbeat, .log, .returned, .welcome, .stop, .sandboxProbe: false
+            case .hello, .ready, .heartbeat, .log, .returned, .welcome, .stop, .sandboxProbe, .syscallDenied: false
             }
         }
 
@@ -163,6 +167,7 @@ public enum Message: Sendable, Equatable, Hashable {
         case .callCommand: .callCommand
         case .stop: .stop
         case .sandboxProbe: .sandboxProbe
+        case .syscallDenied: .syscallDenied
         }
     }
 
@@ -173,7 +178,7 @@ public enum Message: Sendable, Equatable, Hashable {
              let .gpioRequestLines(id, _, _, _), let .gpioChipInfo(id, _), let .gpioLineInfo(id, _, _), let .info(id, _),
              let .gpioGranted(id), let .i2cResult(id, _), let .denied(id, _), let .failed(id, _, _), let .callCommand(id, _, _, _):
             id
-        case .hello, .ready, .heartbeat, .log, .returned, .welcome, .stop, .sandboxProbe:
+        case .hello, .ready, .heartbeat, .log, .returned, .welcome, .stop, .sandboxProbe, .syscallDenied:
             0
         }
     }
@@ -199,6 +204,10 @@ extension Message {
             try sandbox?.write(to: &writer)
         case let .sandboxProbe(probe):
             try probe.write(to: &writer)
+        case let .syscallDenied(call, count, enforced):
+            try writer.string(call, field: "syscall")
+            writer.u32(count)
+            writer.bool(enforced)
         case let .log(level, text):
             writer.u8(level.rawValue)
             try writer.string(text, field: "log text")
@@ -322,6 +331,9 @@ extension Message {
             return .welcome(sandbox: try reader.bool("sandbox present") ? try SandboxSpec(reading: &reader) : nil)
         case .stop: return .stop
         case .sandboxProbe: return .sandboxProbe(try SandboxProbe(reading: &reader))
+        case .syscallDenied:
+            let call = try reader.string("syscall")
+            return .syscallDenied(call: call, count: try reader.u32("count"), enforced: try reader.bool("enforced"))
         case .gpioGranted: return .gpioGranted(requestID: id)
         case .log:
             let rawLevel = try reader.u8("log level")

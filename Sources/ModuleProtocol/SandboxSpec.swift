@@ -17,6 +17,17 @@ public struct SandboxSpec: Sendable, Equatable, Hashable {
         public static let nobody = User(uid: 65534, gid: 65534)
     }
 
+    /// What the sandbox's syscall filter does with a call it stops (plugin-host-runner's
+    /// SyscallFilter.swift).
+    public enum SyscallFilter: UInt8, Sendable, Equatable, Hashable, CaseIterable {
+        /// No filter.
+        case off = 0
+        /// The call fails with EPERM, and is counted.
+        case enforce = 1
+        /// The call runs, and is counted: what a module would hit under `enforce`.
+        case log = 2
+    }
+
     /// The module's files on the host: bound read-only at /module.
     public var moduleDirectory: String
     /// The module's data on the host: bound read-write at /data.
@@ -39,13 +50,21 @@ public struct SandboxSpec: Sendable, Equatable, Hashable {
     /// true: a part of the sandbox that the kernel refuses stops the run (runner exit status 5,
     /// `RunnerExitStatus.sandboxFailed`) instead of being reported and skipped.
     public var strict: Bool
+    /// The syscall filter, installed after the sandbox is built and before module code runs.
+    public var syscallFilter: SyscallFilter
+    /// The I2C addresses the filter lets `ioctl(fd, I2C_SLAVE, address)` select (the addresses
+    /// the manifest declares).
+    public var i2cAddresses: [UInt16]
 
     /// The most cgroup directories and read-only paths a spec carries.
     public static let maxCgroups = 16
     public static let maxReadOnlyPaths = 32
+    /// The most I2C addresses a spec carries (every 7-bit address but the reserved ones fits).
+    public static let maxI2CAddresses = 128
 
     public init(moduleDirectory: String, dataDirectory: String, network: Bool, hostname: String, cgroups: [String] = [],
-                openFiles: UInt64? = nil, user: User? = nil, temporaryBytes: UInt64 = 16 << 20, readOnlyPaths: [String] = [], strict: Bool = false) {
+                openFiles: UInt64? = nil, user: User? = nil, temporaryBytes: UInt64 = 16 << 20, readOnlyPaths: [String] = [], strict: Bool = false,
+                syscallFilter: SyscallFilter = .enforce, i2cAddresses: [UInt16] = []) {
         self.moduleDirectory = moduleDirectory
         self.dataDirectory = dataDirectory
         self.network = network
@@ -56,6 +75,8 @@ public struct SandboxSpec: Sendable, Equatable, Hashable {
         self.temporaryBytes = temporaryBytes
         self.readOnlyPaths = readOnlyPaths
         self.strict = strict
+        self.syscallFilter = syscallFilter
+        self.i2cAddresses = i2cAddresses
     }
 
     /// The spec's bytes, as `welcome` carries them.
@@ -96,6 +117,12 @@ public struct SandboxSpec: Sendable, Equatable, Hashable {
         writer.u64(temporaryBytes)
         try writer.strings(readOnlyPaths, limit: Self.maxReadOnlyPaths, field: "readOnlyPaths")
         writer.bool(strict)
+        writer.u8(syscallFilter.rawValue)
+        guard i2cAddresses.count <= Self.maxI2CAddresses else {
+            throw .outOfBounds(field: "i2cAddresses", value: i2cAddresses.count, limit: Self.maxI2CAddresses)
+        }
+        writer.u8(UInt8(i2cAddresses.count))
+        for address in i2cAddresses { writer.u16(address) }
     }
 
     init(reading reader: inout PayloadReader) throws(ProtocolError) {
@@ -109,6 +136,14 @@ public struct SandboxSpec: Sendable, Equatable, Hashable {
         temporaryBytes = try reader.u64("temporaryBytes")
         readOnlyPaths = try reader.strings(limit: Self.maxReadOnlyPaths, "readOnlyPaths")
         strict = try reader.bool("strict")
+        let filter = try reader.u8("syscallFilter")
+        guard let syscallFilter = SyscallFilter(rawValue: filter) else { throw .invalidValue(field: "syscallFilter", value: UInt64(filter)) }
+        self.syscallFilter = syscallFilter
+        let count = Int(try reader.u8("i2cAddresses"))
+        guard count <= Self.maxI2CAddresses else { throw .outOfBounds(field: "i2cAddresses", value: count, limit: Self.maxI2CAddresses) }
+        var addresses: [UInt16] = []
+        for _ in 0..<count { addresses.append(try reader.u16("I2C address")) }
+        i2cAddresses = addresses
     }
 }
 

@@ -13,7 +13,8 @@ import Synchronization
 //                  (same status, same signal), so that the host sees what it sees unsandboxed.
 //   init (PID 1)   the runner again (posix_spawn of /proc/self/exe: the child is PID 1 of the new
 //                  PID namespace). Builds the new root on a tmpfs, pivots into it, sets the
-//                  hostname, forks the module process, forwards signals to it, reaps every
+//                  hostname, installs the syscall filter (SyscallFilter.swift) and answers for
+//                  it on a thread of its own, forks the module process, forwards signals to it, reaps every
 //                  zombie of the namespace, and when the module process ends reports its wait
 //                  status to the outer runner on a pipe, kills what is left and exits.
 //   module process forked by the init: sets its rlimits, drops every capability, sets
@@ -283,6 +284,9 @@ func runSandboxInit(_ options: Options, _ spec: SandboxSpec) -> Options {
     // Without a PID namespace the orphans of the module still come to this process.
     if !pidNamespace { _ = ciot_set_child_subreaper() }
     report.stopIfStrict()
+    // The last part of the sandbox: from here on this process and the module's are filtered.
+    let listener = SyscallFilter.install(spec, report: &report)
+    report.stopIfStrict()
 
     // The outer runner started this process with every signal blocked; the handlers come first.
     installForwarders()
@@ -292,6 +296,7 @@ func runSandboxInit(_ options: Options, _ spec: SandboxSpec) -> Options {
         setSignalMask(blockAll: false)
         _ = ciot_set_thread_name("plugin-host-run")
         close(statusFD)
+        if let listener { close(listener) }
         _ = ciot_set_parent_death_signal(SIGKILL)
         var sandboxed = options
         sandboxed.sandboxStatusFD = nil
@@ -321,15 +326,23 @@ func runSandboxInit(_ options: Options, _ spec: SandboxSpec) -> Options {
         diagnose("sandbox: cannot fork the module process: \(errorText(errno))")
         finish(.sandboxFailed)
     }
-    close(options.eventsFD) // the module process's, not the init's
+    // The connection is the module process's; the init keeps it only to report the filter's
+    // denials, and ends soon after the module process.
+    var reporter: SyscallDenialReporter?
+    if let listener {
+        reporter = SyscallDenialReporter(listener: listener, channel: Channel(adopting: options.eventsFD), enforced: spec.syscallFilter == .enforce)
+        reporter?.start()
+    } else {
+        close(options.eventsFD)
+    }
     startForwarding(to: child)
     setSignalMask(blockAll: false)
-    supervise(child, statusFD: statusFD, pidNamespace: pidNamespace)
+    supervise(child, statusFD: statusFD, pidNamespace: pidNamespace, reporter: reporter)
 }
 
 /// PID 1's loop: reaps every process of the namespace (orphans are reparented here) until the
 /// module process ends; reports its wait status, kills what is left and exits.
-private func supervise(_ child: pid_t, statusFD: Int32, pidNamespace: Bool) -> Never {
+private func supervise(_ child: pid_t, statusFD: Int32, pidNamespace: Bool, reporter: SyscallDenialReporter?) -> Never {
     var status: Int32 = 0
     while true {
         let reaped = waitpid(-1, &status, 0)
@@ -340,6 +353,7 @@ private func supervise(_ child: pid_t, statusFD: Int32, pidNamespace: Bool) -> N
             finish(.sandboxFailed)
         }
     }
+    reporter?.flush()
     writeAll(statusFD, Array("status \(status)\n".utf8))
     // From PID 1, -1 is every other process of the namespace (the kernel would also kill them
     // when this process exits).

@@ -40,6 +40,9 @@ public struct ChildProcessRunner: ModuleRunner {
     /// Makes the broker that answers a run's hardware requests; nil: one from the manifest's
     /// capabilities, on /dev, auditing to `stateDirectory`.
     public let brokerFactory: (@Sendable (ModuleContext) -> HardwareBroker)?
+    /// What the sandbox's syscall filter stopped, by module, across runs (a factory's brokers
+    /// count only if it passes this to them).
+    public let denials = SyscallDenials()
 
     public init(executable: String, sandbox: SandboxOptions? = nil, stateDirectory: String? = nil,
                 brokerFactory: (@Sendable (ModuleContext) -> HardwareBroker)? = nil) {
@@ -53,7 +56,7 @@ public struct ChildProcessRunner: ModuleRunner {
     func broker(for context: ModuleContext) -> HardwareBroker {
         if let brokerFactory { return brokerFactory(context) }
         return HardwareBroker(moduleID: context.manifest.id, capabilities: context.manifest.capabilities,
-                              audit: stateDirectory.map { AuditLog(stateDirectory: $0) } ?? .discarding)
+                              audit: stateDirectory.map { AuditLog(stateDirectory: $0) } ?? .discarding, denials: denials)
     }
 
     /// The runner executable: `$PLUGIN_HOST_RUNNER` if set, else `plugin-host-runner` next to the

@@ -82,8 +82,14 @@ public final class HardwareBroker: Sendable {
         var sysfsExports: [Int: Int32] = [:]
     }
     private let state = Mutex(State())
+    /// Where the syscall filter's denials of this run are counted for the module (nil: only in
+    /// the audit log), and this run's count of each call so far.
+    let denials: SyscallDenials?
+    let syscallTotals = Mutex<[String: UInt32]>([:])
 
-    public init(moduleID: String, capabilities: ModuleManifest.Capabilities, audit: AuditLog, devRoot: String = "/dev", sysfsRoot: String = "/sys") {
+    public init(moduleID: String, capabilities: ModuleManifest.Capabilities, audit: AuditLog, devRoot: String = "/dev", sysfsRoot: String = "/sys",
+                denials: SyscallDenials? = nil) {
+        self.denials = denials
         self.sysfsRoot = sysfsRoot
         self.moduleID = moduleID
         self.capabilities = capabilities

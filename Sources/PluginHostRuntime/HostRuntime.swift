@@ -106,6 +106,7 @@ public final class HostRuntime: Sendable {
     /// - Throws: `ModuleError` if the state directory cannot be opened (`.busy` while an
     ///   install is still running after `waitingForLock`: the caller retries).
     public func start(waitingForLock: Duration = .zero) throws(ModuleError) {
+        (runner as? ChildProcessRunner)?.denials.onChange { [weak self] in self?.changed() }
         if let child = runner as? ChildProcessRunner, child.sandbox != nil {
             let detected = SandboxFeatures.detect(runner: child.executable)
             features.withLock { $0 = detected }
@@ -271,7 +272,13 @@ public final class HostRuntime: Sendable {
 
     /// The status of every supervised module.
     public var snapshot: Snapshot {
-        let modules = supervisors.withLock { $0.values.map(\.status) }.sorted { $0.id < $1.id }
+        let denials = (runner as? ChildProcessRunner)?.denials
+        let modules = supervisors.withLock { $0.values.map(\.status) }.sorted { $0.id < $1.id }.map { status in
+            var status = status
+            let counts = denials?.counts(of: status.id) ?? [:]
+            status.syscallDenials = counts.isEmpty ? nil : counts
+            return status
+        }
         let channels = follower.statuses(at: .now)
         return Snapshot(pid: getpid(), updatedAt: Date().timeIntervalSince1970, modules: modules, events: events.withLock { $0 },
                         sandbox: features.withLock { $0 }, channels: channels.isEmpty ? nil : channels)

@@ -18,7 +18,9 @@ import PluginHostStore
 /// - `gpioRequest` and `i2cTransfer` are answered at once by the module's `HardwareBroker`:
 ///   `gpioGranted` with the line's descriptor, `i2cResult`, `denied` (undeclared: audited, and a
 ///   `plugin-host: denied` line in the output) or `failed` with the kernel's errno;
-/// - `commandResult` completes the `call` that waits for it.
+/// - `commandResult` completes the `call` that waits for it;
+/// - `syscallDenied` (from the sandbox's init) is counted and audited by the broker, with a
+///   `plugin-host: syscall filter:` line in the output.
 /// Whenever something arrives it writes a byte to a pipe (`wakeDescriptor`), so that a thread
 /// polling the runner's other descriptors wakes too.
 ///
@@ -275,6 +277,13 @@ final class RunnerConnection: @unchecked Sendable {
                 }
             case let .failure(refusal):
                 refuse(id, refusal, what: "i2c transfer")
+            }
+        case let .syscallDenied(call, count, enforced):
+            let added = broker.recordSyscallDenied(call: call, total: count, enforced: enforced)
+            if added > 0 {
+                let line = enforced ? "plugin-host: syscall filter: denied \(call) (EPERM), \(count) time(s) in this run"
+                    : "plugin-host: syscall filter: would deny \(call) (log-only mode, the call ran), \(count) time(s) in this run"
+                update { appendLine(line) }
             }
         case .hello:
             if let fd { close(fd) }

@@ -25,23 +25,28 @@ public struct SandboxOptions: Sendable, Equatable {
     public var readOnlyPaths: [String]
     /// Refuse to run a module when any part of the sandbox or any limit cannot be applied.
     public var strict: Bool
+    /// What the syscall filter does with a call it stops: `enforce` (EPERM, the default) or
+    /// `log` (the call runs; a module author sees what the module would hit). Counted either way,
+    /// in `plugin-host status` and the audit log.
+    public var syscallFilter: SandboxSpec.SyscallFilter
     /// Where the cgroups go: `<hierarchy>/<cgroupRootName>/<module id>@<run>`.
     public var cgroupRootName: String
     public var cgroupPaths: CgroupSystemPaths
-    /// Added to `maxProcesses` for pids.max: the outer runner, the sandbox's init, the thread
-    /// that calls the start entry point and the thread that reads the host's messages are
-    /// counted as tasks of the module's cgroup. (The short-lived thread of each typed command
+    /// Added to `maxProcesses` for pids.max: the outer runner, the sandbox's init and its thread
+    /// that answers for the syscall filter, the thread that calls the start entry point and the
+    /// thread that reads the host's messages are counted as tasks of the module's cgroup. (The short-lived thread of each typed command
     /// call counts against the module's own `maxProcesses`.)
     public var runnerTasks: UInt32
 
     public init(user: SandboxSpec.User? = nil, hostname: String? = nil, temporaryBytes: UInt64 = 16 << 20, readOnlyPaths: [String] = [],
-                strict: Bool = false, cgroupRootName: String = "plugin-host", cgroupPaths: CgroupSystemPaths = .system,
-                runnerTasks: UInt32 = 4) {
+                strict: Bool = false, syscallFilter: SandboxSpec.SyscallFilter = .enforce, cgroupRootName: String = "plugin-host",
+                cgroupPaths: CgroupSystemPaths = .system, runnerTasks: UInt32 = 5) {
         self.user = user
         self.hostname = hostname
         self.temporaryBytes = temporaryBytes
         self.readOnlyPaths = readOnlyPaths
         self.strict = strict
+        self.syscallFilter = syscallFilter
         self.cgroupRootName = cgroupRootName
         self.cgroupPaths = cgroupPaths
         self.runnerTasks = runnerTasks
@@ -77,7 +82,8 @@ struct PreparedSandbox: Sendable {
         let spec = SandboxSpec(moduleDirectory: context.moduleDirectory, dataDirectory: context.dataDirectory,
                                network: manifest.capabilities.network, hostname: String(decoding: (options.hostname ?? manifest.id).utf8.prefix(64), as: UTF8.self),
                                cgroups: cgroups.joinDirectories, openFiles: UInt64(manifest.resources.maxOpenFiles), user: options.user,
-                               temporaryBytes: options.temporaryBytes, readOnlyPaths: options.readOnlyPaths, strict: options.strict)
+                               temporaryBytes: options.temporaryBytes, readOnlyPaths: options.readOnlyPaths, strict: options.strict,
+                               syscallFilter: options.syscallFilter, i2cAddresses: Array(Set(manifest.capabilities.i2c.flatMap(\.addresses))).sorted().map(UInt16.init))
         return PreparedSandbox(cgroups: cgroups, spec: spec, limits: manifest.resources, notes: cgroups.problems.map { notePrefix + $0 })
     }
 

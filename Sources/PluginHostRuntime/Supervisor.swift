@@ -39,6 +39,9 @@ public final class ModuleSupervisor: Sendable {
         public var lastFailure: String?
         /// Seconds since 1970 when `state` was entered.
         public var since: Double
+        /// The calls the sandbox's syscall filter stopped since the host started, with their
+        /// counts (nil: none).
+        public var syscallDenials: [String: Int]?
     }
 
     /// Backoff between restarts: `initial` × 2ⁿ, at most `maximum`.

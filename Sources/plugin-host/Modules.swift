@@ -20,12 +20,24 @@ struct SandboxFlags: ParsableArguments {
     @Flag(help: "Refuse to run module code when any part of the sandbox or any resource limit cannot be applied (by default the module runs with what the kernel offers, and status reports the rest).")
     var strictSandbox = false
 
+    @Option(help: ArgumentHelp("What the sandbox's syscall filter does with a call it stops: enforce (EPERM) or log (the call runs; see what a module would hit in `plugin-host status` and the audit log). Counted either way.",
+                               valueName: "enforce|log"))
+    var syscallFilter: SyscallFilterMode = .enforce
+
     func validate() throws {
         if noSandbox && strictSandbox { throw ValidationError("--no-sandbox and --strict-sandbox contradict each other: give one") }
     }
 
     /// nil without the sandbox.
-    var options: SandboxOptions? { noSandbox ? nil : SandboxOptions(strict: strictSandbox) }
+    var options: SandboxOptions? { noSandbox ? nil : SandboxOptions(strict: strictSandbox, syscallFilter: syscallFilter.mode) }
+}
+
+/// `--syscall-filter`'s values. The filter cannot be turned off on its own: `--no-sandbox` runs
+/// module code with no sandbox at all.
+enum SyscallFilterMode: String, ExpressibleByArgument, CaseIterable {
+    case enforce, log
+
+    var mode: SandboxSpec.SyscallFilter { self == .enforce ? .enforce : .log }
 }
 
 /// Opens the state directory for a change: takes its lock and replays interrupted transactions,
@@ -250,6 +262,7 @@ extension Status {
         print("host       running, pid \(snapshot.pid), status of \(date(snapshot.updatedAt))")
         for module in snapshot.modules {
             print("module     \(module.id) \(module.version): \(module.state.rawValue), \(module.restarts) restart(s)\(module.lastFailure.map { "; last failure: \($0)" } ?? "")")
+            if let denials = module.syscallDenials { print("  syscalls stopped by the filter: \(SyscallDenials.summary(denials))") }
         }
         for channel in snapshot.channels ?? [] {
             let last = channel.lastCheck.map { "last check \(date($0))" + (channel.lastError.map { " failed: \($0)" } ?? " worked") } ?? "not checked yet"

@@ -55,7 +55,10 @@ struct ProtocolTests {
             .welcome(sandbox: SandboxSpec(moduleDirectory: longestString, dataDirectory: "", network: true, hostname: "",
                                           cgroups: (0 ..< SandboxSpec.maxCgroups).map { "/sys/fs/cgroup/\($0)" }, openFiles: .max,
                                           user: .nobody, temporaryBytes: 0, readOnlyPaths: (0 ..< SandboxSpec.maxReadOnlyPaths).map { "/opt/\($0)" },
-                                          strict: true)),
+                                          strict: true, syscallFilter: .log, i2cAddresses: (0 ..< UInt16(SandboxSpec.maxI2CAddresses)).map { $0 })),
+            .welcome(sandbox: SandboxSpec(moduleDirectory: "/m", dataDirectory: "/d", network: false, hostname: "h", syscallFilter: .off, i2cAddresses: [0x76, 0x3ff])),
+            .syscallDenied(call: "unshare(CLONE_NEWUSER)", count: 1, enforced: true),
+            .syscallDenied(call: longestString, count: .max, enforced: false),
             .sandboxProbe(SandboxProbe(namespaces: [], noNewPrivilegesRefusal: nil)),
             .sandboxProbe(SandboxProbe(namespaces: [.init(name: "mnt", refusal: nil), .init(name: "user", refusal: "unshare: Operation not permitted")],
                                        noNewPrivilegesRefusal: "prctl: Invalid argument")),
@@ -233,7 +236,7 @@ struct ProtocolTests {
 
     @Test("unknown types and request ids on messages that take none")
     func typeErrors() throws {
-        for type: UInt16 in [0, 0x0100, 0x010D, 0x0200, 0x0209, 0x0301, .max] {
+        for type: UInt16 in [0, 0x0100, 0x010E, 0x0200, 0x0209, 0x0301, .max] {
             #expect(throws: ProtocolError.unknownMessageType(type)) { try Message(frame: Frame(type: type)) }
         }
         for kind in Message.Kind.allCases where !kind.carriesRequestID {
@@ -424,6 +427,8 @@ struct ProtocolTests {
         case let .welcome(spec?):
             return ([spec.moduleDirectory, spec.dataDirectory, spec.hostname] + spec.cgroups + spec.readOnlyPaths).allSatisfy(ok)
                 && spec.cgroups.count <= SandboxSpec.maxCgroups && spec.readOnlyPaths.count <= SandboxSpec.maxReadOnlyPaths
+                && spec.i2cAddresses.count <= SandboxSpec.maxI2CAddresses
+        case let .syscallDenied(call, _, _): return ok(call)
         case let .log(_, text): return ok(text)
         case let .gpioRequest(_, chip, _, _, _), let .gpioLineInfo(_, chip, _): return ok(chip)
         case let .gpioRequestLines(_, chip, offsets, config):

@@ -69,7 +69,10 @@ struct SandboxSetup {
     let runner: ChildProcessRunner
     var moduleDirectory: String { root + "/module" }
     var dataDirectory: String { root + "/data" }
+    /// Where the broker's audit log goes (`audit.log`).
+    var stateDirectory: String { root + "/state" }
     var network = false
+    var i2c: [ModuleManifest.I2CBus] = []
     var resources = ModuleManifest.ResourceLimits(memoryBytes: 32 << 20, cpuPercent: 50, maxProcesses: 16, maxOpenFiles: 64)
 
     init(behavior: String = "", options: SandboxOptions = SandboxOptions()) throws {
@@ -77,8 +80,9 @@ struct SandboxSetup {
         let executable = try #require(TestModule.runnerExecutable)
         root = try TestModule.temporaryDirectory("sandbox")
         moduleID = "com.example.sandbox-" + UUID().uuidString.prefix(8).lowercased()
-        runner = ChildProcessRunner(executable: executable, sandbox: options)
+        runner = ChildProcessRunner(executable: executable, sandbox: options, stateDirectory: root + "/state")
         try FileManager.default.createDirectory(atPath: root + "/data", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: root + "/state", withIntermediateDirectories: true)
         try TestModule.directory(at: root + "/module", behavior: behavior)
     }
 
@@ -86,6 +90,7 @@ struct SandboxSetup {
         var manifest = TestModule.manifest(id: moduleID)
         manifest.library.entryPoints = .init(start: start, stop: stop)
         manifest.capabilities.network = network
+        manifest.capabilities.i2c = i2c
         manifest.resources = resources
         return manifest
     }
@@ -449,7 +454,7 @@ struct SandboxTests {
             switch (controller, cgroups.versions[controller]) {
             case (.memory, .v1?): #expect(read("memory.limit_in_bytes") == "33554432")
             case (.memory, .v2?): #expect(read("memory.max") == "33554432")
-            case (.pids, _): #expect(read("pids.max") == "20")
+            case (.pids, _): #expect(read("pids.max") == "21")
             case (.cpu, .v1?): #expect(read("cpu.cfs_quota_us") == "50000")
             case (.cpu, .v2?): #expect(read("cpu.max") == "50000 100000")
             default: Issue.record("unexpected \(controller)")
@@ -574,7 +579,7 @@ struct SandboxTests {
         #expect(result.outcome == .succeeded, "\(result.output)")
         let refusals = SandboxOptions.refusals(in: result.output)
         #expect(refusals.contains { $0.hasPrefix("plugin-host: sandbox: the memory limit (33554432 bytes) not applied: ") }, "\(refusals)")
-        #expect(refusals.contains { $0.hasPrefix("plugin-host: sandbox: the process limit (16 processes and threads, 4 more for the runner) not applied: ") })
+        #expect(refusals.contains { $0.hasPrefix("plugin-host: sandbox: the process limit (16 processes and threads, 5 more for the runner) not applied: ") })
         #expect(refusals.contains { $0.hasPrefix("plugin-host: sandbox: the CPU limit (50 % of one CPU) not applied: ") })
         #expect(refusals.contains("plugin-host-runner: sandbox: \(nowhere)/missing in the sandbox not applied: it does not exist on the host"), "\(refusals)")
         #expect(lenient.probe()["module_dir"] == "/module")

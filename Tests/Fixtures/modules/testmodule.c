@@ -18,6 +18,7 @@
  *   fork-child          forks a child that sleeps for ever; its pid goes to <data_dir>/child.pid
  *                       (written before ready())
  *   write-rows N        inserts N rows into readings in <data_dir>/app.db before ready()
+ *   unshare-user        tries unshare(CLONE_NEWUSER) before ready() and prints what happened
  *
  * hooks (module_verify, module_install, module_start_hook, module_health, module_commit,
  * module_rollback, module_failure), keyed by the hook's name, e.g. `hook-install=fail`:
@@ -46,6 +47,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -314,6 +316,10 @@ EXPORT int32_t module_start(const iotsdk_host *host) {
     }
     if (find_word("write-rows", value, sizeof value) && write_rows(host, atoi(value)) != 0) return 1;
     if (has("fork-child") && fork_child(host) != 0) return 1;
+    if (has("unshare-user")) {
+        int rc = (int)syscall(SYS_unshare, 0x10000000 /* CLONE_NEWUSER */);
+        printf("unshare(CLONE_NEWUSER): %s\n", rc == 0 ? "created" : strerror(errno));
+    }
     if (!has("never-ready")) host->ready(host);
     if (has("heartbeat") || has("stop-heartbeat")) spawn_thread(heartbeat_thread, host);
     if (has("crash-after-ready")) spawn_thread(crash_thread, host);
