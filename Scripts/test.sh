@@ -73,12 +73,14 @@ swift build -c release --static-swift-stdlib --product iotsdk-lab
 swift build -c release --product plugin-host-runner
 swift build -c release --product ExampleModuleSwift
 bindir=$(swift build -c release --show-bin-path)
+# The escape probe module (SyscallFilterTests on this machine), for the sandbox on the lab's kernel.
+cc -shared -fPIC -O1 -I Sources/CIoTModule/include -o "$bindir/libEscapeProbe.so" Tests/Fixtures/modules/escape_probe.c
 
 step "the lab's own self-test (a C checker of the fixture contract, and exit-code propagation)"
 bash Scripts/lab/selftest.sh
 
 step "real-kernel tests in the QEMU lab"
-LAB_EXTRA_FILES="$bindir/plugin-host-runner $bindir/libExampleModuleSwift.so" bash Scripts/lab/run.sh "$bindir/iotsdk-lab" "$@"
+LAB_EXTRA_FILES="$bindir/plugin-host-runner $bindir/libExampleModuleSwift.so $bindir/libEscapeProbe.so" bash Scripts/lab/run.sh "$bindir/iotsdk-lab" "$@"
 
 # plugin-host in $bindir is the --static-swift-stdlib build of Scripts/package-deb.sh (the steps
 # since then linked other products only); the runner is the one above, with its libraries.

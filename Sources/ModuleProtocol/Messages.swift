@@ -38,6 +38,11 @@ public enum Message: Sendable, Equatable, Hashable {
     case gpioChipInfo(requestID: UInt32, index: UInt32)
     /// Asks for the `struct gpio_v2_line_info` of a declared line; answered by `info` or `denied`.
     case gpioLineInfo(requestID: UInt32, chip: String, offset: UInt32)
+    /// Asks the host to reconfigure the lines of the line request it granted for request `grant`,
+    /// as GPIO_V2_LINE_SET_CONFIG_IOCTL would, with `config` (a `struct gpio_v2_line_config`):
+    /// each line keeps its declared direction. Answered by `done`, `denied` or `failed`. (The
+    /// sandbox's syscall filter denies that ioctl to the module itself.)
+    case gpioReconfigure(requestID: UInt32, grant: UInt32, config: [UInt8])
     /// The answer to `callCommand`.
     case commandResult(requestID: UInt32, result: CommandOutcome)
     /// What `probe-sandbox` found (sent on the bootstrap socket, the probe's only message).
@@ -58,6 +63,8 @@ public enum Message: Sendable, Equatable, Hashable {
     case gpioGranted(requestID: UInt32)
     /// The kernel structure a `gpioChipInfo` or `gpioLineInfo` asked for, as the kernel filled it.
     case info(requestID: UInt32, bytes: [UInt8])
+    /// The request (`gpioReconfigure`) was carried out.
+    case done(requestID: UInt32)
     /// The bytes of each read segment of an `i2cTransfer`, in order.
     case i2cResult(requestID: UInt32, reads: [[UInt8]])
     /// The request was refused: the manifest does not declare it (the module sees -EACCES).
@@ -79,7 +86,7 @@ public enum Message: Sendable, Equatable, Hashable {
         case welcome = 0x0201, gpioGranted = 0x0202, i2cResult = 0x0203, denied = 0x0204
         case callCommand = 0x0205, stop = 0x0206, failed = 0x0207
         case gpioRequestLines = 0x0109, gpioChipInfo = 0x010A, gpioLineInfo = 0x010B, info = 0x0208
-        case sandboxProbe = 0x010C, syscallDenied = 0x010D
+        case sandboxProbe = 0x010C, syscallDenied = 0x010D, gpioReconfigure = 0x010E, done = 0x0209
 
         /// Who may send it.
         public var sender: Sender { rawValue >> 8 == 1 ? .runner : .host }
@@ -87,8 +94,8 @@ public enum Message: Sendable, Equatable, Hashable {
         /// Whether the frame's request id is meaningful (else it must be 0).
         public var carriesRequestID: Bool {
             switch self {
-            case .gpioRequest, .gpioRequestLines, .gpioChipInfo, .gpioLineInfo, .i2cTransfer, .commandResult,
-                 .gpioGranted, .info, .i2cResult, .denied, .failed, .callCommand: true
+            case .gpioRequest, .gpioRequestLines, .gpioChipInfo, .gpioLineInfo, .gpioReconfigure, .i2cTransfer, .commandResult,
+                 .gpioGranted, .info, .done, .i2cResult, .denied, .failed, .callCommand: true
             case .hello, .ready, .heartbeat, .log, .returned, .welcome, .stop, .sandboxProbe, .syscallDenied: false
             }
         }
@@ -168,6 +175,8 @@ public enum Message: Sendable, Equatable, Hashable {
         case .stop: .stop
         case .sandboxProbe: .sandboxProbe
         case .syscallDenied: .syscallDenied
+        case .gpioReconfigure: .gpioReconfigure
+        case .done: .done
         }
     }
 
@@ -176,6 +185,7 @@ public enum Message: Sendable, Equatable, Hashable {
         switch self {
         case let .gpioRequest(id, _, _, _, _), let .i2cTransfer(id, _, _, _), let .commandResult(id, _),
              let .gpioRequestLines(id, _, _, _), let .gpioChipInfo(id, _), let .gpioLineInfo(id, _, _), let .info(id, _),
+             let .gpioReconfigure(id, _, _), let .done(id),
              let .gpioGranted(id), let .i2cResult(id, _), let .denied(id, _), let .failed(id, _, _), let .callCommand(id, _, _, _):
             id
         case .hello, .ready, .heartbeat, .log, .returned, .welcome, .stop, .sandboxProbe, .syscallDenied:
@@ -197,8 +207,11 @@ extension Message {
             writer.u16(protocolVersion)
             try writer.string(moduleID, field: "moduleID")
             writer.u32(UInt32(bitPattern: pid))
-        case .ready, .heartbeat, .stop, .gpioGranted:
+        case .ready, .heartbeat, .stop, .gpioGranted, .done:
             break
+        case let .gpioReconfigure(_, grant, config):
+            writer.u32(grant)
+            try writer.bytes(config, limit: Self.maxKernelStructBytes, field: "GPIO line config")
         case let .welcome(sandbox):
             writer.bool(sandbox != nil)
             try sandbox?.write(to: &writer)
@@ -335,6 +348,10 @@ extension Message {
             let call = try reader.string("syscall")
             return .syscallDenied(call: call, count: try reader.u32("count"), enforced: try reader.bool("enforced"))
         case .gpioGranted: return .gpioGranted(requestID: id)
+        case .done: return .done(requestID: id)
+        case .gpioReconfigure:
+            let grant = try reader.u32("grant")
+            return .gpioReconfigure(requestID: id, grant: grant, config: try reader.bytes(limit: maxKernelStructBytes, "GPIO line config"))
         case .log:
             let rawLevel = try reader.u8("log level")
             guard let level = LogLevel(rawValue: rawLevel) else { throw .invalidValue(field: "log level", value: UInt64(rawLevel)) }

@@ -79,6 +79,15 @@ final class HostLink: Sendable {
     private let nextRequestID = Atomic<UInt32>(1)
     /// The commands' library and their prepared signatures (start mode only).
     private let commands = Mutex<CommandTable?>(nil)
+    /// The request id each granted line request's descriptor was granted for: the host knows
+    /// the request by it (`gpioReconfigure`).
+    private let grants = Mutex<[Int32: UInt32]>([:])
+
+    /// Notes that the host granted `fd` for request `id`.
+    func granted(_ fd: Int32, forRequest id: UInt32) { grants.withLock { $0[fd] = id } }
+
+    /// The request `fd` was granted for, if it is a line request the host granted.
+    func grantRequest(of fd: Int32) -> UInt32? { grants.withLock { $0[fd] } }
 
     private init(channel: Channel) { self.channel = channel }
 
@@ -133,6 +142,8 @@ final class HostLink: Sendable {
                 replies.fulfil(id, .i2c(reads))
             case let .info(id, bytes):
                 replies.fulfil(id, .info(bytes))
+            case let .done(id):
+                replies.fulfil(id, .done)
             case let .denied(id, reason):
                 replies.fulfil(id, .denied(reason))
             case let .failed(id, code, reason):
@@ -204,6 +215,8 @@ final class ReplyTable: @unchecked Sendable {
         case i2c([[UInt8]])
         /// A kernel structure (gpio_chip_info, gpio_line_info).
         case info([UInt8])
+        /// Carried out (gpio_reconfigure_lines).
+        case done
         case denied(String)
         case failed(Int32, String)
         /// The connection is gone (or the host did not answer in time).

@@ -67,9 +67,12 @@ func makeHostTable(_ options: Options, step: String) -> UnsafePointer<iotsdk_hos
     host.gpio_request = { _, chip, line, output, initialValue in
         let (name, link, failure) = gpioCall("gpio_request", chip: chip)
         guard let name, let link else { return failure }
+        var requestID: UInt32 = 0
         let reply = link.request { id in
-            .gpioRequest(requestID: id, chip: name, line: line, direction: output != 0 ? .output : .input, initialValue: initialValue != 0)
+            requestID = id
+            return .gpioRequest(requestID: id, chip: name, line: line, direction: output != 0 ? .output : .input, initialValue: initialValue != 0)
         }
+        if case let .granted(fd) = reply { link.granted(fd, forRequest: requestID) }
         return hardwareResult(reply, call: "gpio_request")
     }
     host.gpio_request_lines = { _, chip, count, offsets, config in
@@ -81,8 +84,29 @@ func makeHostTable(_ options: Options, step: String) -> UnsafePointer<iotsdk_hos
         }
         let list = Array(UnsafeBufferPointer(start: offsets, count: Int(count)))
         let bytes = Array(UnsafeRawBufferPointer(start: config, count: MemoryLayout<gpio_v2_line_config>.size))
-        return hardwareResult(link.request { id in .gpioRequestLines(requestID: id, chip: name, offsets: list, config: bytes) },
-                              call: "gpio_request_lines")
+        var requestID: UInt32 = 0
+        let reply = link.request { id in
+            requestID = id
+            return .gpioRequestLines(requestID: id, chip: name, offsets: list, config: bytes)
+        }
+        if case let .granted(fd) = reply { link.granted(fd, forRequest: requestID) }
+        return hardwareResult(reply, call: "gpio_request_lines")
+    }
+    host.gpio_reconfigure_lines = { _, fd, config in
+        guard let config else {
+            setLastError("gpio_reconfigure_lines: config is NULL")
+            return -EINVAL
+        }
+        guard let link = hostLink.load() else {
+            setLastError("gpio_reconfigure_lines: not connected to the host")
+            return -EIO
+        }
+        guard let grant = link.grantRequest(of: fd) else {
+            setLastError("gpio_reconfigure_lines: descriptor \(fd) is not a line request the host granted")
+            return -EBADF
+        }
+        let bytes = Array(UnsafeRawBufferPointer(start: config, count: MemoryLayout<gpio_v2_line_config>.size))
+        return hardwareResult(link.request { id in .gpioReconfigure(requestID: id, grant: grant, config: bytes) }, call: "gpio_reconfigure_lines")
     }
     host.gpio_chip_info = { _, index, info in
         guard let info else {
@@ -228,6 +252,9 @@ func hardwareResult(_ reply: ReplyTable.Reply, call: String) -> Int32 {
     case let .granted(fd):
         setLastError("")
         return fd
+    case .done:
+        setLastError("")
+        return 0
     case .i2c, .info:
         setLastError("\(call): the host answered with the result of another kind of request")
         return -EPROTO

@@ -71,10 +71,21 @@ public final class HardwareBroker: Sendable {
     let sysfsRoot: String
     let audit: AuditLog
 
+    /// A line request the host granted, of which it keeps a duplicate: to drive its outputs to
+    /// their safe state when the module stops, and to reconfigure it for the module.
+    private struct Grant {
+        var fd: Int32
+        var chip: String
+        var offsets: [UInt32]
+        /// Which of its lines are outputs (bit i: offsets[i]).
+        var outputMask: UInt64
+        /// The module's request id (`gpioRequest`/`gpioRequestLines`), which `gpioReconfigure` names.
+        var requestID: UInt32?
+    }
+
     private struct State {
-        /// Duplicates of line requests with outputs, by "chip:offsets", and which of their lines
-        /// are outputs, for the safe state.
-        var outputs: [String: (fd: Int32, mask: UInt64)] = [:]
+        /// Every line request granted, by "chip:offsets".
+        var grants: [String: Grant] = [:]
         /// Open /dev/i2c-N descriptors, by bus, and whether the adapter does I2C_RDWR.
         var buses: [UInt32: (fd: Int32, plainI2C: Bool)] = [:]
         /// Lines exported through legacy sysfs for the module, by GPIO number, with a duplicate
@@ -99,7 +110,7 @@ public final class HardwareBroker: Sendable {
 
     deinit {
         state.withLock { state in
-            for output in state.outputs.values { close(output.fd) }
+            for grant in state.grants.values { close(grant.fd) }
             for fd in state.sysfsExports.values where fd >= 0 { close(fd) }
             for bus in state.buses.values { close(bus.fd) }
         }
@@ -128,12 +139,12 @@ public final class HardwareBroker: Sendable {
 
     /// Requests a declared line and returns the line-request descriptor for the runner (the
     /// caller sends it with SCM_RIGHTS and closes its copy). ABI 1's `gpio_request`.
-    public func requestGPIO(chip: String, line: UInt32, direction: Message.Direction, initialValue: Bool) -> Result<Int32, Refusal> {
+    public func requestGPIO(chip: String, line: UInt32, direction: Message.Direction, initialValue: Bool, requestID: UInt32? = nil) -> Result<Int32, Refusal> {
         var config = ciot_gpio_v2_line_config()
         ciot_gpio_v2_config_init(&config)
         config.flags = direction == .output ? CIOT_GPIO_V2_LINE_FLAG_OUTPUT : CIOT_GPIO_V2_LINE_FLAG_INPUT
         if direction == .output, initialValue { _ = ciot_gpio_v2_config_add_output_values(&config, 1, 1) }
-        return requestGPIOLines(chip: chip, offsets: [line], config: config)
+        return requestGPIOLines(chip: chip, offsets: [line], config: config, requestID: requestID)
     }
 
     /// The flags a module may ask for: everything a line request can set, and nothing else.
@@ -146,16 +157,28 @@ public final class HardwareBroker: Sendable {
     /// `gpio_request_lines`: requests `offsets` of `chip` with the module's own kernel line config
     /// (`struct gpio_v2_line_config` as bytes). Every line must be declared, with the direction
     /// its flags give it.
-    public func requestGPIOLines(chip: String, offsets: [UInt32], config bytes: [UInt8]) -> Result<Int32, Refusal> {
+    public func requestGPIOLines(chip: String, offsets: [UInt32], config bytes: [UInt8], requestID: UInt32? = nil) -> Result<Int32, Refusal> {
+        switch Self.lineConfig(bytes) {
+        case let .success(config): return requestGPIOLines(chip: chip, offsets: offsets, config: config, requestID: requestID)
+        case let .failure(refusal): return .failure(refusal)
+        }
+    }
+
+    /// `struct gpio_v2_line_config` from the bytes a module sent.
+    static func lineConfig(_ bytes: [UInt8]) -> Result<ciot_gpio_v2_line_config, Refusal> {
         var config = ciot_gpio_v2_line_config()
         guard bytes.count == MemoryLayout<ciot_gpio_v2_line_config>.size else {
             return .failure(.failed("a GPIO line config of \(bytes.count) bytes; struct gpio_v2_line_config has \(MemoryLayout<ciot_gpio_v2_line_config>.size)", errno: EINVAL))
         }
         withUnsafeMutableBytes(of: &config) { $0.copyBytes(from: bytes) }
-        return requestGPIOLines(chip: chip, offsets: offsets, config: config)
+        return .success(config)
     }
 
-    func requestGPIOLines(chip: String, offsets: [UInt32], config: ciot_gpio_v2_line_config) -> Result<Int32, Refusal> {
+    /// What each line of a config asks for, checked against the manifest: every line declared,
+    /// with the direction its flags give it, and only flags a request may set. `what` names the
+    /// request in reasons and the audit log.
+    private func checkLines(chip: String, offsets: [UInt32], config: ciot_gpio_v2_line_config, what: String)
+        -> Result<(request: String, wanted: [(offset: UInt32, direction: ModuleManifest.Direction, flags: UInt64)]), Refusal> {
         var config = config
         guard (1 ... Message.maxGPIOLines).contains(offsets.count), Set(offsets).count == offsets.count else {
             return .failure(.failed("a GPIO request takes 1 to \(Message.maxGPIOLines) distinct lines, not \(offsets)", errno: EINVAL))
@@ -170,7 +193,7 @@ public final class HardwareBroker: Sendable {
             let input = flags & CIOT_GPIO_V2_LINE_FLAG_INPUT != 0, output = flags & CIOT_GPIO_V2_LINE_FLAG_OUTPUT != 0
             wanted.append((offset, input == output ? nil : output ? .output : .input, flags))
         }
-        let request = "\(chip) " + wanted.map { "line \($0.offset) \($0.direction?.rawValue ?? "without a direction")" }.joined(separator: ", ")
+        let request = what + "\(chip) " + wanted.map { "line \($0.offset) \($0.direction?.rawValue ?? "without a direction")" }.joined(separator: ", ")
         for line in wanted {
             guard let direction = line.direction else {
                 return .failure(.failed("\(request): each line needs exactly one of the INPUT and OUTPUT flags", errno: EINVAL))
@@ -190,9 +213,23 @@ public final class HardwareBroker: Sendable {
                 return .failure(.denied(reason))
             }
         }
+        return .success((request, wanted.map { ($0.offset, $0.direction!, $0.flags) }))
+    }
+
+    func requestGPIOLines(chip: String, offsets: [UInt32], config: ciot_gpio_v2_line_config, requestID: UInt32? = nil) -> Result<Int32, Refusal> {
+        var config = config
+        let checked = checkLines(chip: chip, offsets: offsets, config: config, what: "")
+        guard case let .success((request, wanted)) = checked else { return checked.map { _ in -1 } }
         if let sysfs = sysfsChip(chip) {
-            return requestSysfsLine(sysfs, offsets: offsets, config: config, wanted: wanted.map { ($0.offset, $0.direction!, $0.flags) }, request: request)
+            return requestSysfsLine(sysfs, offsets: offsets, config: config, wanted: wanted, request: request)
         }
+        // Lines the module asks for again: it released them, but the host's duplicate still
+        // holds them. (If the module still holds them, the kernel answers EBUSY as it would.)
+        let released = state.withLock { state -> [Int32] in
+            let keys = state.grants.filter { $0.value.chip == chip && !Set($0.value.offsets).isDisjoint(with: offsets) }.map(\.key)
+            return keys.compactMap { state.grants.removeValue(forKey: $0)?.fd }
+        }
+        released.forEach { close($0) }
         let consumer = String("plugin-host:\(moduleID)".utf8.prefix(31))!
         let granted = withChip(chip, O_RDWR) { chipFD -> Result<Int32, Refusal> in
             var lineFD: Int32 = -1
@@ -204,18 +241,40 @@ public final class HardwareBroker: Sendable {
         guard case let .success(lineFD) = granted else { return granted }
         var outputMask: UInt64 = 0
         for (index, line) in wanted.enumerated() where line.direction == .output { outputMask |= 1 << UInt64(index) }
-        if outputMask != 0 {
-            let keep = fcntl(lineFD, F_DUPFD_CLOEXEC, 3)
-            if keep >= 0 {
-                let key = "\(chip):" + offsets.map(String.init).joined(separator: ",")
-                state.withLock { state in
-                    if let previous = state.outputs[key] { close(previous.fd) }
-                    state.outputs[key] = (keep, outputMask)
-                }
+        let keep = fcntl(lineFD, F_DUPFD_CLOEXEC, 3)
+        if keep >= 0 {
+            let key = "\(chip):" + offsets.map(String.init).joined(separator: ",")
+            let previous = state.withLock { state in
+                defer { state.grants[key] = Grant(fd: keep, chip: chip, offsets: offsets, outputMask: outputMask, requestID: requestID) }
+                return state.grants[key]?.fd
             }
+            if let previous { close(previous) }
         }
         log("gpio", request, denied: nil)
         return .success(lineFD)
+    }
+
+    /// `gpioReconfigure`: sets a new config on the line request granted for `grant`, through
+    /// the host's own duplicate of it, once every line keeps its declared direction. This is
+    /// the only way a sandboxed module reconfigures lines: its syscall filter denies
+    /// GPIO_V2_LINE_SET_CONFIG_IOCTL, which would let a declared input become an output.
+    public func reconfigureGPIOLines(grant: UInt32, config bytes: [UInt8]) -> Result<Void, Refusal> {
+        let config: ciot_gpio_v2_line_config
+        switch Self.lineConfig(bytes) {
+        case let .success(decoded): config = decoded
+        case let .failure(refusal): return .failure(refusal)
+        }
+        guard let granted = state.withLock({ $0.grants.values.first { $0.requestID == grant } }) else {
+            return .failure(.failed("no line request of this module was granted for request \(grant) (a legacy sysfs line cannot be reconfigured)", errno: EBADF))
+        }
+        let checked = checkLines(chip: granted.chip, offsets: granted.offsets, config: config, what: "reconfigure ")
+        guard case let .success((request, _)) = checked else { return checked.map { _ in () } }
+        var kernelConfig = config
+        guard ciot_gpio_v2_line_set_config(granted.fd, &kernelConfig) == 0 else {
+            return .failure(Self.errnoFailure("the kernel refused \(request)"))
+        }
+        log("gpio", request, denied: nil)
+        return .success(())
     }
 
     // MARK: GPIO through legacy sysfs
@@ -378,14 +437,14 @@ public final class HardwareBroker: Sendable {
     /// the host's copies. Called when the module stops, before or after its runner exits.
     @discardableResult
     public func driveOutputsToSafeState() -> [String] {
-        let outputs = state.withLock { state -> [String: (fd: Int32, mask: UInt64)] in
-            defer { state.outputs = [:] }
-            return state.outputs
+        let grants = state.withLock { state -> [String: Grant] in
+            defer { state.grants = [:] }
+            return state.grants
         }
         var driven: [String] = []
-        for (name, output) in outputs.sorted(by: { $0.key < $1.key }) {
-            if ciot_gpio_v2_line_set_values(output.fd, 0, output.mask) == 0 { driven.append(name) }
-            close(output.fd)
+        for (name, grant) in grants.sorted(by: { $0.key < $1.key }) {
+            if grant.outputMask != 0, ciot_gpio_v2_line_set_values(grant.fd, 0, grant.outputMask) == 0 { driven.append(name) }
+            close(grant.fd)
         }
         let exports = state.withLock { state -> [Int: Int32] in
             defer { state.sysfsExports = [:] }

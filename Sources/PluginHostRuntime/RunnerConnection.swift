@@ -15,7 +15,7 @@ import PluginHostStore
 /// health, or nothing at all):
 /// - `ready` and `heartbeat` are queued as events (`takeEvents`), `log` as output lines
 ///   (`takeLines`, `log <level> <text>`), `returned` is kept (`returnedValue`);
-/// - `gpioRequest` and `i2cTransfer` are answered at once by the module's `HardwareBroker`:
+/// - `gpioRequest`, `gpioReconfigure` and `i2cTransfer` are answered at once by the module's `HardwareBroker`:
 ///   `gpioGranted` with the line's descriptor, `i2cResult`, `denied` (undeclared: audited, and a
 ///   `plugin-host: denied` line in the output) or `failed` with the kernel's errno;
 /// - `commandResult` completes the `call` that waits for it;
@@ -259,9 +259,14 @@ final class RunnerConnection: @unchecked Sendable {
                 if let entry = calls[id], entry == nil { calls[id] = .some(outcome) }
             }
         case let .gpioRequest(id, chip, line, direction, initialValue):
-            grant(id, broker.requestGPIO(chip: chip, line: line, direction: direction, initialValue: initialValue))
+            grant(id, broker.requestGPIO(chip: chip, line: line, direction: direction, initialValue: initialValue, requestID: id))
         case let .gpioRequestLines(id, chip, offsets, config):
-            grant(id, broker.requestGPIOLines(chip: chip, offsets: offsets, config: config))
+            grant(id, broker.requestGPIOLines(chip: chip, offsets: offsets, config: config, requestID: id))
+        case let .gpioReconfigure(id, grant, config):
+            switch broker.reconfigureGPIOLines(grant: grant, config: config) {
+            case .success: answer(.done(requestID: id))
+            case let .failure(refusal): refuse(id, refusal, what: "gpio reconfigure")
+            }
         case let .gpioChipInfo(id, index):
             inform(id, broker.gpioChipInfo(index: index), what: "gpio chip info")
         case let .gpioLineInfo(id, chip, offset):
@@ -290,7 +295,7 @@ final class RunnerConnection: @unchecked Sendable {
             return "the runner sent hello again"
         case .sandboxProbe:
             return "the runner sent a probe's result on a module's connection"
-        case .welcome, .gpioGranted, .info, .i2cResult, .denied, .failed, .callCommand, .stop:
+        case .welcome, .gpioGranted, .info, .done, .i2cResult, .denied, .failed, .callCommand, .stop:
             // Messages of the host: receiveMessage(from: .runner) refuses them already.
             return "the runner sent a message of the host"
         }

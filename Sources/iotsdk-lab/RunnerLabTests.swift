@@ -1,6 +1,8 @@
+import CIoTLinux
 import Foundation
 import IoTSDK
 import PluginHost
+import TestSupport
 
 /// A module in its runner, driving real lines through the host: the Swift example module
 /// (Examples/ExampleModuleSwift), whose IoTSDK switches to the host-mediated backend by itself,
@@ -22,6 +24,9 @@ let runnerLabTests: [LabTest] = [
             throw LabFailure(description: "no libswiftCore.so in the VM")
         }
         try runExampleModule(sandbox: SandboxOptions(readOnlyPaths: ["/lab", runtime]))
+    },
+    LabTest(name: "runner.escape-probe-denied-by-the-syscall-filter-on-the-real-kernel-gpio-input-stays-input") {
+        try runEscapeProbe()
     },
     LabTest(name: "runner.swift-module-on-a-legacy-sysfs-chip-through-the-host") {
         // The host's broker sees no /dev/gpiochip* (as on a kernel without the character device)
@@ -117,7 +122,7 @@ func runExampleModule(sandbox: SandboxOptions?, legacySysfs: Bool = false) throw
         let directory = base + "/" + leaf
         try expectEqual(try readFile(directory + "/memory.max"), "67108864", "memory.max")
         try expectEqual(try readFile(directory + "/cpu.max"), "50000 100000", "cpu.max")
-        try expectEqual(try readFile(directory + "/pids.max"), "20", "pids.max (16 + the runner's 4 tasks)")
+        try expectEqual(try readFile(directory + "/pids.max"), "21", "pids.max (16 + the runners' 5 tasks)")
         try expect(!(try readFile(directory + "/cgroup.procs")).isEmpty, "no process in \(directory)")
         // The one part the VM refuses: pivot_root out of the initramfs (rootfs cannot be
         // unmounted), for which the runner moves the new root over / and chroots.
@@ -162,4 +167,57 @@ func runExampleModule(sandbox: SandboxOptions?, legacySysfs: Bool = false) throw
     stopped = true
     _ = instance.stop(timeout: .seconds(10))
     try expectEqual(try sim.driven(chips.pi, 17), false, "heater after the module stopped")
+}
+
+/// The escape probe (Tests/Fixtures/modules/escape_probe.c, built by Scripts/test.sh) as a hook in
+/// the sandbox on the lab's kernel: every escape denied, each denial of the syscall filter counted;
+/// a declared input line of gpio-sim stays an input, by ioctl and through the host, while the
+/// host sets its bias and edges.
+func runEscapeProbe() throws {
+    let runnerPath = "/lab/plugin-host-runner", libraryPath = "/lab/libEscapeProbe.so"
+    for path in [runnerPath, libraryPath] where !FileManager.default.fileExists(atPath: path) {
+        throw LabFailure(description: "\(path) is missing: run the lab through Scripts/test.sh, which builds it and passes it in LAB_EXTRA_FILES")
+    }
+    let chips = try LabChips(try GPIO.linux(.characterDevice))
+    let root = "/tmp/escape-lab"
+    for directory in ["module/lib", "data", "state", "other"] {
+        try FileManager.default.createDirectory(atPath: "\(root)/\(directory)", withIntermediateDirectories: true)
+    }
+    try? FileManager.default.removeItem(atPath: "\(root)/module/lib/libEscapeProbe.so")
+    try FileManager.default.createSymbolicLink(atPath: "\(root)/module/lib/libEscapeProbe.so", withDestinationPath: libraryPath)
+    let listener = try Loopback.listen()
+    defer { close(listener.fd) }
+    try "other_data=\(root)/other\nport=\(listener.port)\ni2c_declared=0x76\ngpio_chip=\(chips.pi.name)\ngpio_input=27\n"
+        .write(toFile: "\(root)/module/escape-targets", atomically: true, encoding: .utf8)
+    let manifest = try ModuleManifest.decode(Data("""
+        {"id": "com.example.escape-probe", "version": "1.0.0", "abi": 1,
+         "library": {"path": "lib/libEscapeProbe.so", "entryPoints": {"start": "escape_probe", "stop": "escape_probe"}},
+         "capabilities": {"gpio": [{"chip": "\(chips.pi.name)", "line": 27, "direction": "input"}],
+                          "i2c": [{"bus": 1, "addresses": [118]}], "storageQuotaBytes": 0, "network": false},
+         "resources": {"memoryBytes": 67108864, "cpuPercent": 50, "maxProcesses": 16, "maxOpenFiles": 64},
+         "hooks": {}, "health": {"readyTimeoutSeconds": 30, "heartbeatIntervalSeconds": 1, "stabilityWindowSeconds": 1, "maxRestarts": 1, "restartWindowSeconds": 60}}
+        """.utf8))
+    let runner = ChildProcessRunner(executable: runnerPath, sandbox: SandboxOptions(readOnlyPaths: ["/lab"]), stateDirectory: "\(root)/state")
+    let result = runner.runHook(name: "verify", hook: ModuleManifest.Hook(symbol: "escape_probe", timeoutSeconds: 60),
+                                context: ModuleContext(manifest: manifest, moduleDirectory: "\(root)/module", dataDirectory: "\(root)/data"))
+    try expect(result.outcome == .succeeded, "the probe did not run: \(result.outcome); output:\n\(result.output)")
+    let results = EscapeProbe.results(dataDirectory: "\(root)/data")
+    let counts = runner.denials.counts(of: manifest.id)
+    // The GPIO part makes one more GPIO_V2_LINE_SET_CONFIG_IOCTL, on the granted line itself.
+    let problems = EscapeProbe.problems(results: results, counts: counts, sysrqTrigger: true, extraCalls: ["ioctl(GPIO_V2_LINE_SET_CONFIG_IOCTL)": 1])
+    try expect(problems.isEmpty, "escapes not denied as they must be on the real kernel:\n\(problems.joined(separator: "\n"))\noutput:\n\(result.output)")
+    print("  \(EscapeProbe.filtered.count) escapes stopped by the filter, \(counts.values.reduce(0, +)) denials counted: \(counts.keys.sorted().joined(separator: " "))")
+
+    try expectEqual(results["gpio_request_input"], "ok", "requesting the declared input")
+    try expectEqual(results["gpio_input_to_output_ioctl"], "EPERM", "the input made an output by ioctl")
+    try expectEqual(results["gpio_input_to_output_host"], "EACCES", "the input made an output through the host")
+    try expectEqual(results["gpio_input_pull_up_host"], "ok", "a pull-up and both edges through the host")
+    try expectEqual(results["gpio_reconfigure_other_fd"], "EBADF", "a descriptor the host did not grant")
+    let flags = UInt64(results["gpio_line_flags"]?.dropFirst(2) ?? "", radix: 16) ?? 0
+    let wanted = CIOT_GPIO_V2_LINE_FLAG_INPUT | CIOT_GPIO_V2_LINE_FLAG_BIAS_PULL_UP | CIOT_GPIO_V2_LINE_FLAG_EDGE_RISING | CIOT_GPIO_V2_LINE_FLAG_EDGE_FALLING
+    try expect(flags & wanted == wanted && flags & CIOT_GPIO_V2_LINE_FLAG_OUTPUT == 0,
+               "line 27 after the probe: flags 0x\(String(flags, radix: 16)), wanted input, pull-up, both edges (\(results["gpio_line_flags"] ?? "none"))")
+    let audit = AuditLog(stateDirectory: "\(root)/state").entries()
+    try expect(audit.contains { $0.decision == "denied" && $0.request.hasPrefix("reconfigure \(chips.pi.name) line 27 output") },
+               "no audit line for the refused reconfiguration: \(audit.filter { $0.resource == "gpio" })")
 }

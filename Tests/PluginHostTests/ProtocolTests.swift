@@ -58,6 +58,9 @@ struct ProtocolTests {
                                           strict: true, syscallFilter: .log, i2cAddresses: (0 ..< UInt16(SandboxSpec.maxI2CAddresses)).map { $0 })),
             .welcome(sandbox: SandboxSpec(moduleDirectory: "/m", dataDirectory: "/d", network: false, hostname: "h", syscallFilter: .off, i2cAddresses: [0x76, 0x3ff])),
             .syscallDenied(call: "unshare(CLONE_NEWUSER)", count: 1, enforced: true),
+            .gpioReconfigure(requestID: 12, grant: 3, config: [UInt8](repeating: 7, count: Message.maxKernelStructBytes)),
+            .gpioReconfigure(requestID: 13, grant: 0, config: []),
+            .done(requestID: 14),
             .syscallDenied(call: longestString, count: .max, enforced: false),
             .sandboxProbe(SandboxProbe(namespaces: [], noNewPrivilegesRefusal: nil)),
             .sandboxProbe(SandboxProbe(namespaces: [.init(name: "mnt", refusal: nil), .init(name: "user", refusal: "unshare: Operation not permitted")],
@@ -236,7 +239,7 @@ struct ProtocolTests {
 
     @Test("unknown types and request ids on messages that take none")
     func typeErrors() throws {
-        for type: UInt16 in [0, 0x0100, 0x010E, 0x0200, 0x0209, 0x0301, .max] {
+        for type: UInt16 in [0, 0x0100, 0x010F, 0x0200, 0x020A, 0x0301, .max] {
             #expect(throws: ProtocolError.unknownMessageType(type)) { try Message(frame: Frame(type: type)) }
         }
         for kind in Message.Kind.allCases where !kind.carriesRequestID {
@@ -420,7 +423,8 @@ struct ProtocolTests {
         func ok(_ v: CommandValue) -> Bool { if case let .string(s) = v { ok(s) } else { true } }
         switch message {
         case let .hello(_, id, _): return ok(id)
-        case .ready, .heartbeat, .welcome(nil), .stop, .gpioGranted, .returned: return true
+        case .ready, .heartbeat, .welcome(nil), .stop, .gpioGranted, .returned, .done: return true
+        case let .gpioReconfigure(_, _, config): return config.count <= Message.maxKernelStructBytes
         case let .sandboxProbe(probe):
             return probe.namespaces.count <= SandboxProbe.maxNamespaces
                 && probe.namespaces.allSatisfy { ok($0.name) && ($0.refusal.map(ok) ?? true) } && (probe.noNewPrivilegesRefusal.map(ok) ?? true)

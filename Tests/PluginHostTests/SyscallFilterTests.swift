@@ -34,90 +34,25 @@ struct EscapeRun {
             .write(toFile: setup.moduleDirectory + "/escape-targets", atomically: true, encoding: .utf8)
         let result = setup.hook("escape_probe")
         #expect(result.outcome == .succeeded, "\(result.output)")
-        var escapes: [String: String] = [:]
-        for line in (setup.dataFile("escapes.txt") ?? "").split(separator: "\n") {
-            guard let equals = line.firstIndex(of: "=") else { continue }
-            escapes[String(line[..<equals])] = String(line[line.index(after: equals)...])
-        }
-        return EscapeRun(escapes: escapes, counts: setup.runner.denials.counts(of: setup.moduleID), output: result.output,
+        return EscapeRun(escapes: EscapeProbe.results(dataDirectory: setup.dataDirectory), counts: setup.runner.denials.counts(of: setup.moduleID), output: result.output,
                          audit: AuditLog(stateDirectory: setup.stateDirectory).entries(), setup: setup)
     }
 }
 
 @Suite("Syscall filter", .serialized, .enabled(if: SandboxEnvironment.shouldRun))
 struct SyscallFilterTests {
-    /// Each escape the filter stops: the probe's key, and the call as the host counts it.
-    static let filtered: [(escape: String, call: String)] = [
-        ("unshare_user", "unshare(CLONE_NEWUSER)"),
-        ("unshare_user_mount", "unshare(CLONE_NEWUSER|CLONE_NEWNS)"),
-        ("clone_user", "clone(CLONE_NEWUSER)"),
-        ("clone_user_high_bits", "clone(CLONE_NEWUSER)"),
-        ("add_key", "add_key()"),
-        ("keyctl", "keyctl()"),
-        ("setuid_chmod", "chmod(setuid)"),
-        ("setuid_fchmodat", "fchmodat(setuid)"),
-        ("setgid_fchmod", "fchmod(setgid)"),
-        ("setuid_open", "openat(setuid)"),
-        ("setuid_mknod", "mknodat(setuid)"),
-        ("mount", "mount()"),
-        ("umount", "umount2()"),
-        ("pivot_root", "pivot_root()"),
-        ("chroot", "chroot()"),
-        ("setns", "setns()"),
-        ("ptrace_traceme", "ptrace()"),
-        ("ptrace_attach_init", "ptrace()"),
-        ("process_vm_readv", "process_vm_readv()"),
-        ("bpf", "bpf()"),
-        ("perf_event_open", "perf_event_open()"),
-        ("socket_raw", "socket(AF_INET, SOCK_RAW)"),
-        ("socket_packet", "socket(AF_PACKET)"),
-        ("init_module", "init_module()"),
-        ("finit_module", "finit_module()"),
-        ("delete_module", "delete_module()"),
-        ("kexec_load", "kexec_load()"),
-        ("open_by_handle_at", "open_by_handle_at()"),
-        ("userfaultfd", "userfaultfd()"),
-        ("personality", "personality(0x40000)"),
-        ("io_uring_setup", "io_uring_setup()"),
-        ("tiocsti", "ioctl(TIOCSTI)"),
-        ("tiocsti_high_bits", "ioctl(TIOCSTI)"),
-        ("i2c_rdwr", "ioctl(I2C_RDWR)"),
-        ("i2c_slave_force", "ioctl(I2C_SLAVE_FORCE 0x50)"),
-        ("i2c_slave_undeclared", "ioctl(I2C_SLAVE 0x50)"),
-        ("i2c_slave_declared_high_bits", "ioctl(I2C_SLAVE 0x100000076)"),
-    ]
-
     @Test("every escape is denied: the filter's with EPERM, each counted; namespaces, mounts and masks hold the rest")
     func escapesDenied() throws {
         let run = try EscapeRun.run(filter: .enforce)
         defer { run.setup.cleanUp() }
-        for (escape, call) in Self.filtered {
-            #expect(run.escapes[escape] == "EPERM", "\(escape): \(run.escapes[escape] ?? "not tried")")
-            #expect(run.counts[call] != nil, "\(escape): \(call) was not counted: \(run.counts)")
-        }
-        // Counted once per call: the two clones and the two TIOCSTIs add up.
-        #expect(run.counts["clone(CLONE_NEWUSER)"] == 2, "\(run.counts)")
-        #expect(run.counts["ioctl(TIOCSTI)"] == 2, "\(run.counts)")
-        #expect(run.counts["ptrace()"] == 2, "\(run.counts)")
-        // clone3 carries its flags in memory: ENOSYS, so that the C library uses clone (filtered).
-        #expect(run.escapes["clone3_user"] == "ENOSYS", "\(run.escapes)")
-        // The filter lets a declared address through; /dev/null then refuses the ioctl itself.
-        #expect(run.escapes["i2c_slave_declared"] == "ENOTTY", "\(run.escapes)")
+        let problems = EscapeProbe.problems(results: run.escapes, counts: run.counts, sysrqTrigger: FileManager.default.fileExists(atPath: "/proc/sysrq-trigger"))
+        #expect(problems.isEmpty, "\(problems)\n\(run.output)")
         #expect(run.counts.keys.allSatisfy { !$0.contains("0x76)") }, "\(run.counts)")
-        // What other parts of the sandbox stop (not the filter).
-        #expect(run.escapes["personality_query"] == "ok")
-        // Read-only where the kernel has it (ENOENT where it has none, as in some containers).
-        #expect(run.escapes["sysrq_trigger"] == (FileManager.default.fileExists(atPath: "/proc/sysrq-trigger") ? "EROFS" : "ENOENT"))
-        #expect(run.escapes["proc_sys_write"] == "EROFS")
-        #expect(run.escapes["sys"] == "ENOENT")
-        #expect(run.escapes["dev_mem"] == "ENOENT")
-        #expect(run.escapes["dev_gpiochip"] == "ENOENT")
-        #expect(run.escapes["other_data"] == "ENOENT")
-        #expect(run.escapes["host_listener"] == "ECONNREFUSED")
         // Each denial is in the output and the audit log.
         #expect(run.output.contains("plugin-host: syscall filter: denied unshare(CLONE_NEWUSER) (EPERM), 1 time(s) in this run"), "\(run.output)")
         let audited = Set(run.audit.filter { $0.resource == "syscall" && $0.decision == "denied" }.map(\.request))
-        #expect(audited == Set(Self.filtered.map(\.call)), "\(audited.symmetricDifference(Set(Self.filtered.map(\.call))))")
+        let filtered = Set(EscapeProbe.filtered.map(\.call))
+        #expect(audited == filtered, "\(audited.symmetricDifference(filtered))")
         // Nothing the module made is setuid or setgid on the host.
         for name in (try? FileManager.default.contentsOfDirectory(atPath: run.setup.dataDirectory)) ?? [] {
             var info = stat()

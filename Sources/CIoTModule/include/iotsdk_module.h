@@ -87,7 +87,8 @@ struct iotsdk_host {
     /* Requests `count` (1-64) lines of character device `chip` as GPIO_V2_GET_LINE_IOCTL does,
      * with the caller's line config: each line needs exactly one of GPIO_V2_LINE_FLAG_INPUT and
      * _OUTPUT, declared with that direction. Returns the line request's file descriptor (>= 0),
-     * whose lines the module reads, drives, reconfigures and takes edge events from itself. */
+     * whose lines the module reads, drives and takes edge events from itself (reconfiguring
+     * goes through gpio_reconfigure_lines below: the sandbox denies GPIO_V2_LINE_SET_CONFIG_IOCTL). */
     int32_t (*gpio_request_lines)(const iotsdk_host *host, const char *chip, uint32_t count, const uint32_t *offsets,
                                   const struct gpio_v2_line_config *config);
     /* Fills `info` for the index-th chip (from 0) of those the manifest declares lines of.
@@ -100,6 +101,12 @@ struct iotsdk_host {
      * The manifest's capabilities.storageQuotaBytes (0: none). IoTSDK's Database limits a
      * database opened in data_dir to this size; other files in data_dir are not counted. */
     uint64_t storage_quota_bytes;
+
+    /* ---- Appended after storage_quota_bytes: check `size` covers it.
+     * Reconfigures the lines of `request_fd` (a descriptor gpio_request or gpio_request_lines
+     * returned) as GPIO_V2_LINE_SET_CONFIG_IOCTL would: the host does it, once every line keeps
+     * its declared direction (-EACCES otherwise). 0, or a negative errno. */
+    int32_t (*gpio_reconfigure_lines)(const iotsdk_host *host, int32_t request_fd, const struct gpio_v2_line_config *config);
 };
 
 /* A module may export this symbol; the runner then calls it once with the host's table before it

@@ -99,6 +99,20 @@ public struct ModuleHost: @unchecked Sendable {
         return result
     }
 
+    /// Whether the host reconfigures line requests for the module (`gpio_reconfigure_lines`).
+    public var hasGPIOReconfigure: Bool { covers(\iotsdk_host.gpio_reconfigure_lines) }
+
+    /// Reconfigures the lines of a line request the host granted (`fd`), through the host, which
+    /// keeps each line to its declared direction.
+    public func reconfigureGPIOLines(fd: Int32, config: ciot_gpio_v2_line_config) throws(HostRequestError) {
+        guard hasGPIOReconfigure, let call = table.pointee.gpio_reconfigure_lines else {
+            throw HostRequestError(code: 38 /* ENOSYS */, reason: "this host does not reconfigure GPIO lines (a plugin host older than the module's IoTSDK)")
+        }
+        var config = config
+        let result = call(table, fd, &config)
+        guard result == 0 else { throw failure(result) }
+    }
+
     /// The kernel's information on the `index`-th chip the manifest declares lines of; nil past
     /// the last one.
     public func gpioChipInfo(index: UInt32) throws(HostRequestError) -> ciot_gpiochip_info? {

@@ -10,12 +10,17 @@
  *   other_data=PATH   another module's data directory on the host
  *   port=N            a TCP port the host listens on at 127.0.0.1
  *   i2c_declared=0xNN an I2C address the manifest declares (I2C_SLAVE with it is not filtered)
+ *   gpio_chip=NAME, gpio_input=N  a line the manifest declares as an input: the probe requests it
+ *                     through the host, tries to make it an output with the ioctl and through the
+ *                     host, then sets a pull-up and both edges on it through the host
  */
 #include "iotsdk_module.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <linux/bpf.h>
+#include <linux/gpio.h>
 #include <linux/i2c-dev.h>
 #include <linux/i2c.h>
 #include <linux/perf_event.h>
@@ -226,12 +231,51 @@ EXPORT int32_t escape_probe(const iotsdk_host *host) {
     fprintf(out, "i2c_rdwr=%s\n", escape_ioctl(I2C_RDWR, (unsigned long)&transfer));
     fprintf(out, "i2c_slave_force=%s\n", escape_ioctl(I2C_SLAVE_FORCE, 0x50));
     fprintf(out, "i2c_slave_undeclared=%s\n", escape_ioctl(I2C_SLAVE, 0x50));
+    /* Turning a line request's input into an output: only through the host, which checks. */
+    struct gpio_v2_line_config line_config;
+    memset(&line_config, 0, sizeof line_config);
+    line_config.flags = GPIO_V2_LINE_FLAG_OUTPUT;
+    fprintf(out, "gpio_set_config=%s\n", escape_ioctl(GPIO_V2_LINE_SET_CONFIG_IOCTL, (unsigned long)&line_config));
+    struct gpiohandle_config handle_config;
+    memset(&handle_config, 0, sizeof handle_config);
+    handle_config.flags = GPIOHANDLE_REQUEST_OUTPUT;
+    fprintf(out, "gpio_v1_set_config=%s\n", escape_ioctl(GPIOHANDLE_SET_CONFIG_IOCTL, (unsigned long)&handle_config));
     escape_target(host, "i2c_declared", target, sizeof target);
     if (target[0]) {
         unsigned long declared = strtoul(target, NULL, 0);
         /* Allowed by the filter: /dev/null then answers ENOTTY. */
         fprintf(out, "i2c_slave_declared=%s\n", escape_ioctl(I2C_SLAVE, declared));
         fprintf(out, "i2c_slave_declared_high_bits=%s\n", escape_ioctl(I2C_SLAVE, (1UL << 32 | declared)));
+    }
+
+    /* A granted input line: an output neither by ioctl nor through the host; other settings are fine. */
+    char chip[256], line[64];
+    escape_target(host, "gpio_chip", chip, sizeof chip);
+    escape_target(host, "gpio_input", line, sizeof line);
+    if (chip[0] && line[0] && host->size >= offsetof(iotsdk_host, gpio_reconfigure_lines) + sizeof host->gpio_reconfigure_lines) {
+        int32_t fd = host->gpio_request(host, chip, (uint32_t)atoi(line), 0, 0);
+        fprintf(out, "gpio_request_input=%s\n", fd >= 0 ? "ok" : escape_errno(-fd));
+        if (fd >= 0) {
+            struct gpio_v2_line_config config;
+            memset(&config, 0, sizeof config);
+            config.flags = GPIO_V2_LINE_FLAG_OUTPUT;
+            fprintf(out, "gpio_input_to_output_ioctl=%s\n", escape_result(ioctl(fd, GPIO_V2_LINE_SET_CONFIG_IOCTL, &config)));
+            int32_t rc = host->gpio_reconfigure_lines(host, fd, &config);
+            fprintf(out, "gpio_input_to_output_host=%s\n", rc == 0 ? "ok" : escape_errno(-rc));
+            config.flags = GPIO_V2_LINE_FLAG_INPUT | GPIO_V2_LINE_FLAG_BIAS_PULL_UP | GPIO_V2_LINE_FLAG_EDGE_RISING | GPIO_V2_LINE_FLAG_EDGE_FALLING;
+            rc = host->gpio_reconfigure_lines(host, fd, &config);
+            fprintf(out, "gpio_input_pull_up_host=%s\n", rc == 0 ? "ok" : escape_errno(-rc));
+            fprintf(out, "gpio_reconfigure_other_fd=%s\n", escape_errno(-host->gpio_reconfigure_lines(host, 0, &config)));
+            /* What the kernel says the line is now, as the host reads it. */
+            struct gpio_v2_line_info info;
+            memset(&info, 0, sizeof info);
+            rc = host->gpio_line_info(host, chip, (uint32_t)atoi(line), &info);
+            if (rc == 0) {
+                fprintf(out, "gpio_line_flags=0x%llx\n", (unsigned long long)info.flags);
+            } else {
+                fprintf(out, "gpio_line_flags=%s\n", escape_errno(-rc));
+            }
+        }
     }
 
     /* Files: the kernel's triggers, /sys, /dev, another module's data. */

@@ -12,13 +12,18 @@ final class CharacterDeviceLineHandle: GPIOLineHandle {
     let offsets: [UInt32]
     private let events = Mutex<EventSubscription?>(nil)
     private let clock: Mutex<EventClock>
+    /// Sets a new config on the request in place of GPIO_V2_LINE_SET_CONFIG_IOCTL (a plugin
+    /// host's runner, whose sandbox denies that ioctl); nil: the ioctl.
+    let setConfig: (@Sendable (Int32, ciot_gpio_v2_line_config) throws(HardwareError) -> Void)?
 
     struct EventSubscription {
         var token: Int
         var continuation: AsyncThrowingStream<GPIOEdgeEvent, any Error>.Continuation
     }
 
-    init(descriptor: OwnedDescriptor, chip: GPIOChipInfo, offsets: [UInt32], settings: [LineSettings]) {
+    init(descriptor: OwnedDescriptor, chip: GPIOChipInfo, offsets: [UInt32], settings: [LineSettings],
+         setConfig: (@Sendable (Int32, ciot_gpio_v2_line_config) throws(HardwareError) -> Void)? = nil) {
+        self.setConfig = setConfig
         self.descriptor = descriptor
         self.chip = chip
         self.offsets = offsets
@@ -52,6 +57,7 @@ final class CharacterDeviceLineHandle: GPIOLineHandle {
     func reconfigure(_ settings: [LineSettings]) throws(HardwareError) {
         var config = try CharacterDeviceGPIO.makeConfig(settings, chip: chip)
         try descriptor.withDescriptor { (fd: Int32) throws(HardwareError) in
+            if let setConfig { return try setConfig(fd, config) }
             guard ciot_gpio_v2_line_set_config(fd, &config) == 0 else {
                 throw HardwareError.fromErrno(ciot_errno(), "reconfiguring lines \(offsets)", path: chip.devicePath ?? chip.name)
             }

@@ -6,9 +6,10 @@ import Logging
 
 /// GPIO inside a plugin-host runner: the host checks each request against the module's manifest
 /// (`capabilities.gpio`), requests the lines from the kernel with the module's own line config,
-/// and hands over the line request's descriptor. From then on the module reads, drives,
-/// reconfigures and takes edge events on its lines itself, at native speed, exactly as with
-/// `CharacterDeviceGPIO`; the kernel confines the descriptor to those lines.
+/// and hands over the line request's descriptor. From then on the module reads, drives and takes
+/// edge events on its lines itself, at native speed, exactly as with `CharacterDeviceGPIO`; the
+/// kernel confines the descriptor to those lines. Reconfiguring goes through the host, which keeps
+/// each line to its declared direction (the sandbox's syscall filter denies the ioctl).
 ///
 /// What the module sees: the chips it declares lines of (`chips()`), and the lines it declares
 /// (`lines(of:)`, `lineInfo`); asking about any other line is refused as not declared.
@@ -88,9 +89,16 @@ public struct MediatedGPIO: GPIOBackend {
             let line = SysfsLine(export: export, value: OwnedDescriptor(fd, path: export.directory + "/value"))
             return SysfsLineHandle(lines: [line], chip: chip, settings: settings)
         }
+        let host = host
         return CharacterDeviceLineHandle(
             descriptor: OwnedDescriptor(fd, path: "line request \(offsets) on \(chip.name) (granted by the plugin host)"),
-            chip: chip, offsets: offsets, settings: settings)
+            chip: chip, offsets: offsets, settings: settings) { (fd: Int32, config: ciot_gpio_v2_line_config) throws(HardwareError) in
+                do throws(ModuleHost.HostRequestError) {
+                    try host.reconfigureGPIOLines(fd: fd, config: config)
+                } catch {
+                    throw Self.error(error, "reconfiguring lines \(offsets)", chip: chip, offsets: offsets)
+                }
+            }
     }
 
     /// A refusal or failure of the host as the error the other backends would throw, with the fix.
