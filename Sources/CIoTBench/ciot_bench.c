@@ -11,6 +11,8 @@
 #include <linux/gpio.h>
 #include <linux/i2c.h>
 #include <linux/i2c-dev.h>
+#include <sys/prctl.h>
+#include "ciot_seccomp.h"
 
 int ciot_bench_request_output(const char *chip_path, uint32_t offset) {
     int chip = open(chip_path, O_RDWR | O_CLOEXEC);
@@ -60,6 +62,35 @@ int ciot_bench_smbus_read(int fd, uint8_t reg, uint64_t iterations) {
         struct i2c_smbus_ioctl_data args = { .read_write = I2C_SMBUS_READ, .command = reg, .size = I2C_SMBUS_BYTE_DATA, .data = &data };
         if (ioctl(fd, I2C_SMBUS, &args) < 0) return -1;
     }
+    return 0;
+}
+
+int ciot_bench_smbus_read_confined_child(int bus_fd, uint16_t address, uint8_t reg, uint64_t iterations, uint64_t *nanoseconds) {
+    int result_pipe[2];
+    if (pipe(result_pipe) != 0) return -1;
+    pid_t child = fork();
+    if (child < 0) { close(result_pipe[0]); close(result_pipe[1]); return -1; }
+    if (child == 0) {
+        uint64_t result = UINT64_MAX;
+        ciot_seccomp_options options = { CIOT_SECCOMP_DENY_ERRNO, &address, 1 };
+        if (prctl(PR_SET_NO_NEW_PRIVS, 1UL, 0UL, 0UL, 0UL) == 0 && ciot_seccomp_install(&options, NULL) == 0
+            && ioctl(bus_fd, I2C_SLAVE, (unsigned long)address) == 0) {
+            struct timespec start, end;
+            clock_gettime(CLOCK_MONOTONIC, &start);
+            int rc = ciot_bench_smbus_read(bus_fd, reg, iterations);
+            clock_gettime(CLOCK_MONOTONIC, &end);
+            if (rc == 0) result = (uint64_t)(end.tv_sec - start.tv_sec) * 1000000000u + (uint64_t)(end.tv_nsec - start.tv_nsec);
+        }
+        _exit(write(result_pipe[1], &result, sizeof result) == sizeof result ? 0 : 1);
+    }
+    close(result_pipe[1]);
+    uint64_t result = UINT64_MAX;
+    int ok = read(result_pipe[0], &result, sizeof result) == sizeof result;
+    close(result_pipe[0]);
+    int status = 0;
+    waitpid(child, &status, 0);
+    if (!ok || result == UINT64_MAX) return -1;
+    *nanoseconds = result;
     return 0;
 }
 

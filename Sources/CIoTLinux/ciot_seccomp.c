@@ -337,6 +337,8 @@ static void assemble(assembler *a, const ciot_seccomp_options *options) {
                 TIOCSTI, TIOCLINUX,
                 // Their messages carry addresses of their own, which a filter cannot read.
                 I2C_SLAVE_FORCE, I2C_RDWR,
+                // Ten-bit addressing would read a declared 7-bit address as another device's.
+                I2C_TENBIT,
                 // A declared input would become an output: the host reconfigures lines instead.
                 GPIO_V2_LINE_SET_CONFIG_IOCTL, GPIOHANDLE_SET_CONFIG_IOCTL,
             };
@@ -495,6 +497,7 @@ void ciot_seccomp_describe(const ciot_seccomp_notice *notice, char *buffer, size
         case TIOCLINUX: snprintf(detail, sizeof detail, "TIOCLINUX"); break;
         case I2C_SLAVE_FORCE: snprintf(detail, sizeof detail, "I2C_SLAVE_FORCE 0x%llx", (unsigned long long)notice->args[2]); break;
         case I2C_RDWR: snprintf(detail, sizeof detail, "I2C_RDWR"); break;
+        case I2C_TENBIT: snprintf(detail, sizeof detail, "I2C_TENBIT"); break;
         case I2C_SLAVE: snprintf(detail, sizeof detail, "I2C_SLAVE 0x%llx", (unsigned long long)notice->args[2]); break;
         case GPIO_V2_LINE_SET_CONFIG_IOCTL: snprintf(detail, sizeof detail, "GPIO_V2_LINE_SET_CONFIG_IOCTL"); break;
         case GPIOHANDLE_SET_CONFIG_IOCTL: snprintf(detail, sizeof detail, "GPIOHANDLE_SET_CONFIG_IOCTL"); break;

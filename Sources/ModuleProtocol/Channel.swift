@@ -96,7 +96,7 @@ public final class Channel: Sendable {
     }
 
     /// Sends `message` (see `send(_:fd:timeout:)`). `fd` must be given for the messages that carry
-    /// one (`gpioGranted`, `hello`) and only for them, as `receiveMessage` on the other side requires.
+    /// one (`gpioGranted`, `i2cGranted`, `hello`) and only for them, as `receiveMessage` on the other side requires.
     /// - Throws: `.missingDescriptor` / `.unexpectedDescriptors` (nothing sent) if not.
     public func send(_ message: Message, fd: Int32? = nil, timeout: Duration? = nil) throws(ProtocolError) {
         if message.kind.carriesDescriptor, fd == nil { throw .missingDescriptor(message.kind.rawValue) }
@@ -144,7 +144,7 @@ public final class Channel: Sendable {
         try receive(deadline: ContinuousClock.now + timeout, maxDescriptors: maxDescriptors)
     }
 
-    /// Receives and decodes one message, checking its descriptors: `gpioGranted` and `hello` must
+    /// Receives and decodes one message, checking its descriptors: `gpioGranted`, `i2cGranted` and `hello` must
     /// carry exactly one (returned), every other message none. A message that breaks this rule is
     /// refused (`.missingDescriptor`, `.unexpectedDescriptors`) and its descriptors are closed.
     /// - Parameters:

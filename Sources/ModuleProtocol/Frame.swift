@@ -275,7 +275,7 @@ public enum ProtocolError: Error, Sendable, Equatable, Hashable, CustomStringCon
     case datagramTooLarge(Int)
     /// The kernel truncated the control data: more descriptors than a message may carry.
     case controlDataTruncated
-    /// A message that must carry a descriptor (`gpioGranted`, `hello`) arrived without one.
+    /// A message that must carry a descriptor (`gpioGranted`, `i2cGranted`, `hello`) arrived without one.
     case missingDescriptor(UInt16)
     /// Descriptors attached to a message that takes none (or more than it takes); they were closed.
     case unexpectedDescriptors(count: Int)

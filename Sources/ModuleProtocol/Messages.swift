@@ -8,11 +8,13 @@
 /// that takes none), so a payload that decodes re-encodes to exactly the same bytes.
 ///
 /// Request ids: a request (`gpioRequest`, `gpioRequestLines`, `gpioChipInfo`, `gpioLineInfo`,
-/// `i2cTransfer`, `callCommand`) carries an id its sender chose; the answer (`gpioGranted`,
-/// `info`, `i2cResult`, `denied`, `failed`, `commandResult`) carries the same id.
+/// `gpioReconfigure`, `i2cOpen`, `i2cTransfer`, `callCommand`) carries an id its sender chose; the
+/// answer (`gpioGranted`, `info`, `done`, `i2cGranted`, `i2cResult`, `denied`, `failed`,
+/// `commandResult`) carries the same id.
 /// The id travels in the frame header; the other messages have id 0 there.
 ///
-/// Descriptors: `gpioGranted` carries the line request's file descriptor, and `hello` the
+/// Descriptors: `gpioGranted` carries the line request's file descriptor, `i2cGranted` the
+/// bus's, and `hello` the
 /// runner's end of the connection (Channel.acceptRunner), as SCM_RIGHTS; no other message
 /// carries one.
 public enum Message: Sendable, Equatable, Hashable {
@@ -43,6 +45,10 @@ public enum Message: Sendable, Equatable, Hashable {
     /// each line keeps its declared direction. Answered by `done`, `denied` or `failed`. (The
     /// sandbox's syscall filter denies that ioctl to the module itself.)
     case gpioReconfigure(requestID: UInt32, grant: UInt32, config: [UInt8])
+    /// Asks for a descriptor of `/dev/i2c-<bus>` (a declared bus), on which the module selects
+    /// declared addresses (`I2C_SLAVE`: the sandbox's syscall filter allows no other) and makes
+    /// SMBus calls itself. Answered by `i2cGranted` (with the descriptor), `denied` or `failed`.
+    case i2cOpen(requestID: UInt32, bus: UInt32)
     /// The answer to `callCommand`.
     case commandResult(requestID: UInt32, result: CommandOutcome)
     /// What `probe-sandbox` found (sent on the bootstrap socket, the probe's only message).
@@ -65,6 +71,8 @@ public enum Message: Sendable, Equatable, Hashable {
     case info(requestID: UInt32, bytes: [UInt8])
     /// The request (`gpioReconfigure`) was carried out.
     case done(requestID: UInt32)
+    /// The I2C bus was opened for the module (`i2cOpen`); its descriptor is attached.
+    case i2cGranted(requestID: UInt32)
     /// The bytes of each read segment of an `i2cTransfer`, in order.
     case i2cResult(requestID: UInt32, reads: [[UInt8]])
     /// The request was refused: the manifest does not declare it (the module sees -EACCES).
@@ -87,6 +95,7 @@ public enum Message: Sendable, Equatable, Hashable {
         case callCommand = 0x0205, stop = 0x0206, failed = 0x0207
         case gpioRequestLines = 0x0109, gpioChipInfo = 0x010A, gpioLineInfo = 0x010B, info = 0x0208
         case sandboxProbe = 0x010C, syscallDenied = 0x010D, gpioReconfigure = 0x010E, done = 0x0209
+        case i2cOpen = 0x010F, i2cGranted = 0x020A
 
         /// Who may send it.
         public var sender: Sender { rawValue >> 8 == 1 ? .runner : .host }
@@ -94,14 +103,14 @@ public enum Message: Sendable, Equatable, Hashable {
         /// Whether the frame's request id is meaningful (else it must be 0).
         public var carriesRequestID: Bool {
             switch self {
-            case .gpioRequest, .gpioRequestLines, .gpioChipInfo, .gpioLineInfo, .gpioReconfigure, .i2cTransfer, .commandResult,
-                 .gpioGranted, .info, .done, .i2cResult, .denied, .failed, .callCommand: true
+            case .gpioRequest, .gpioRequestLines, .gpioChipInfo, .gpioLineInfo, .gpioReconfigure, .i2cOpen, .i2cTransfer, .commandResult,
+                 .gpioGranted, .info, .done, .i2cGranted, .i2cResult, .denied, .failed, .callCommand: true
             case .hello, .ready, .heartbeat, .log, .returned, .welcome, .stop, .sandboxProbe, .syscallDenied: false
             }
         }
 
         /// Whether the message carries exactly one file descriptor (SCM_RIGHTS); others carry none.
-        public var carriesDescriptor: Bool { self == .gpioGranted || self == .hello }
+        public var carriesDescriptor: Bool { self == .gpioGranted || self == .i2cGranted || self == .hello }
     }
 
     public enum Sender: Sendable, Equatable {
@@ -177,6 +186,8 @@ public enum Message: Sendable, Equatable, Hashable {
         case .syscallDenied: .syscallDenied
         case .gpioReconfigure: .gpioReconfigure
         case .done: .done
+        case .i2cOpen: .i2cOpen
+        case .i2cGranted: .i2cGranted
         }
     }
 
@@ -185,7 +196,7 @@ public enum Message: Sendable, Equatable, Hashable {
         switch self {
         case let .gpioRequest(id, _, _, _, _), let .i2cTransfer(id, _, _, _), let .commandResult(id, _),
              let .gpioRequestLines(id, _, _, _), let .gpioChipInfo(id, _), let .gpioLineInfo(id, _, _), let .info(id, _),
-             let .gpioReconfigure(id, _, _), let .done(id),
+             let .gpioReconfigure(id, _, _), let .done(id), let .i2cOpen(id, _), let .i2cGranted(id),
              let .gpioGranted(id), let .i2cResult(id, _), let .denied(id, _), let .failed(id, _, _), let .callCommand(id, _, _, _):
             id
         case .hello, .ready, .heartbeat, .log, .returned, .welcome, .stop, .sandboxProbe, .syscallDenied:
@@ -207,8 +218,10 @@ extension Message {
             writer.u16(protocolVersion)
             try writer.string(moduleID, field: "moduleID")
             writer.u32(UInt32(bitPattern: pid))
-        case .ready, .heartbeat, .stop, .gpioGranted, .done:
+        case .ready, .heartbeat, .stop, .gpioGranted, .done, .i2cGranted:
             break
+        case let .i2cOpen(_, bus):
+            writer.u32(bus)
         case let .gpioReconfigure(_, grant, config):
             writer.u32(grant)
             try writer.bytes(config, limit: Self.maxKernelStructBytes, field: "GPIO line config")
@@ -349,6 +362,8 @@ extension Message {
             return .syscallDenied(call: call, count: try reader.u32("count"), enforced: try reader.bool("enforced"))
         case .gpioGranted: return .gpioGranted(requestID: id)
         case .done: return .done(requestID: id)
+        case .i2cGranted: return .i2cGranted(requestID: id)
+        case .i2cOpen: return .i2cOpen(requestID: id, bus: try reader.u32("bus"))
         case .gpioReconfigure:
             let grant = try reader.u32("grant")
             return .gpioReconfigure(requestID: id, grant: grant, config: try reader.bytes(limit: maxKernelStructBytes, "GPIO line config"))

@@ -136,7 +136,7 @@ final class HostLink: Sendable {
                 return
             }
             switch received.message {
-            case let .gpioGranted(id):
+            case let .gpioGranted(id), let .i2cGranted(id):
                 if !replies.fulfil(id, .granted(received.fd!)) { close(received.fd!) }
             case let .i2cResult(id, reads):
                 replies.fulfil(id, .i2c(reads))

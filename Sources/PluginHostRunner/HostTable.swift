@@ -92,6 +92,13 @@ func makeHostTable(_ options: Options, step: String) -> UnsafePointer<iotsdk_hos
         if case let .granted(fd) = reply { link.granted(fd, forRequest: requestID) }
         return hardwareResult(reply, call: "gpio_request_lines")
     }
+    host.i2c_open = { _, bus in
+        guard let link = hostLink.load() else {
+            setLastError("i2c_open: not connected to the host")
+            return -EIO
+        }
+        return hardwareResult(link.request { id in .i2cOpen(requestID: id, bus: bus) }, call: "i2c_open")
+    }
     host.gpio_reconfigure_lines = { _, fd, config in
         guard let config else {
             setLastError("gpio_reconfigure_lines: config is NULL")

@@ -108,8 +108,10 @@ final class SyscallDenialReporter: Sendable {
                 if errno == EINTR || errno == ENOENT { continue }
                 return
             }
-            _ = ciot_seccomp_respond(listener, notice.id, enforced ? 0 : 1)
+            // Counted (and the first of each call reported) before the caller sees its answer, so
+            // the host hears of a denial before anything the module does about it.
             count(Self.describe(notice))
+            _ = ciot_seccomp_respond(listener, notice.id, enforced ? 0 : 1)
         }
     }
 

@@ -462,6 +462,29 @@ public final class HardwareBroker: Sendable {
 
     // MARK: I2C
 
+    /// `i2cOpen`: a descriptor of a declared bus for the module, on which it makes SMBus calls at
+    /// native speed. The descriptor itself reaches every address: what confines the module to
+    /// its declared addresses is its sandbox's syscall filter, which lets `I2C_SLAVE` select
+    /// declared addresses only and denies `I2C_SLAVE_FORCE`, `I2C_TENBIT` and `I2C_RDWR` (whose
+    /// messages carry their own addresses: those transfers stay brokered, `i2cTransfer`). So the
+    /// host grants it only to a sandboxed run (`confined`); otherwise the module is told to use
+    /// the brokered transfers.
+    public func openI2C(bus: UInt32, confined: Bool) -> Result<Int32, Refusal> {
+        let request = "i2c-\(bus) descriptor"
+        guard let declared = capabilities.i2c.first(where: { $0.bus == bus }) else {
+            let reason = "bus i2c-\(bus) is not declared in capabilities.i2c"
+            log("i2c", request, denied: reason)
+            return .failure(.denied(reason))
+        }
+        guard confined else {
+            return .failure(.failed("an I2C descriptor is handed only to a module under the sandbox's syscall filter, which confines it to the declared addresses; transfers go through the host", errno: EOPNOTSUPP))
+        }
+        let fd = open(devRoot + "/i2c-\(bus)", O_RDWR | O_CLOEXEC)
+        guard fd >= 0 else { return .failure(Self.errnoFailure("cannot open \(devRoot)/i2c-\(bus)")) }
+        log("i2c", request + " (addresses " + declared.addresses.map { "0x" + String($0, radix: 16) }.joined(separator: ", ") + ")", denied: nil)
+        return .success(fd)
+    }
+
     /// Performs one combined transfer for the module; returns the bytes of each read segment.
     public func i2cTransfer(bus: UInt32, address: UInt8, segments: [Message.I2CSegment]) -> Result<[[UInt8]], Refusal> {
         let summary = segments.map { segment -> String in

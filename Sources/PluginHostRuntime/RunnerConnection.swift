@@ -36,6 +36,9 @@ final class RunnerConnection: @unchecked Sendable {
 
     let channel: Channel
     let broker: HardwareBroker
+    /// Whether the run is under the syscall filter in enforcing mode, which confines an I2C
+    /// descriptor to the declared addresses (`i2cOpen` is granted only then).
+    let syscallFiltered: Bool
     private let condition = MonotonicCondition()
     // Guarded by `condition`.
     private var events: [ModuleEvent] = []
@@ -82,7 +85,7 @@ final class RunnerConnection: @unchecked Sendable {
         guard let wake = Subprocess.makePipe() else {
             return .failure(HandshakeFailure(description: "cannot create a pipe: \(String(cString: strerror(errno)))", runnerClosed: false))
         }
-        let connection = RunnerConnection(channel: accepted.channel, broker: broker, wake: wake)
+        let connection = RunnerConnection(channel: accepted.channel, broker: broker, syscallFiltered: sandbox?.syscallFilter == .enforce, wake: wake)
         let created = startDetachedThread(name: "runner \(moduleID)") { connection.readLoop() }
         guard created == 0 else {
             return .failure(HandshakeFailure(description: "cannot start a thread for the runner's messages: \(String(cString: strerror(created)))", runnerClosed: false))
@@ -90,7 +93,8 @@ final class RunnerConnection: @unchecked Sendable {
         return .success(connection)
     }
 
-    private init(channel: Channel, broker: HardwareBroker, wake: (read: Int32, write: Int32)) {
+    private init(channel: Channel, broker: HardwareBroker, syscallFiltered: Bool, wake: (read: Int32, write: Int32)) {
+        self.syscallFiltered = syscallFiltered
         self.channel = channel
         self.broker = broker
         wakeRead = wake.read
@@ -262,6 +266,14 @@ final class RunnerConnection: @unchecked Sendable {
             grant(id, broker.requestGPIO(chip: chip, line: line, direction: direction, initialValue: initialValue, requestID: id))
         case let .gpioRequestLines(id, chip, offsets, config):
             grant(id, broker.requestGPIOLines(chip: chip, offsets: offsets, config: config, requestID: id))
+        case let .i2cOpen(id, bus):
+            switch broker.openI2C(bus: bus, confined: syscallFiltered) {
+            case let .success(fd):
+                answer(.i2cGranted(requestID: id), fd: fd)
+                close(fd)
+            case let .failure(refusal):
+                refuse(id, refusal, what: "i2c open")
+            }
         case let .gpioReconfigure(id, grant, config):
             switch broker.reconfigureGPIOLines(grant: grant, config: config) {
             case .success: answer(.done(requestID: id))
@@ -295,7 +307,7 @@ final class RunnerConnection: @unchecked Sendable {
             return "the runner sent hello again"
         case .sandboxProbe:
             return "the runner sent a probe's result on a module's connection"
-        case .welcome, .gpioGranted, .info, .done, .i2cResult, .denied, .failed, .callCommand, .stop:
+        case .welcome, .gpioGranted, .info, .done, .i2cGranted, .i2cResult, .denied, .failed, .callCommand, .stop:
             // Messages of the host: receiveMessage(from: .runner) refuses them already.
             return "the runner sent a message of the host"
         }

@@ -1,5 +1,6 @@
 #if canImport(Glibc)
 import Glibc
+import LinuxSupport
 #endif
 import CIoTBench
 import IoTSDK
@@ -213,6 +214,9 @@ if options.what == "i2c" || options.what == "all" {
         var c: [Double] = []
         let fd = ciot_bench_open_i2c(bus.devicePath, options.address)
         guard fd >= 0 else { fail("the C loop could not open \(bus.devicePath): errno \(errno)") }
+        let fd2 = ciot_bench_open_i2c(bus.devicePath, options.address)
+        guard fd2 >= 0 else { fail("the C loop could not open \(bus.devicePath): errno \(errno)") }
+        defer { close(fd2) }
         var sink: UInt8 = 0
         for _ in 0..<options.rounds {
             sdk.append(try time(options.iterations) {
@@ -227,6 +231,43 @@ if options.what == "i2c" || options.what == "all" {
         close(fd)
         report("i2c smbus read-byte-data", sdk: sdk, c: c)
         if sink == 0xFF { print("") }
+
+        // The plugin host's confined descriptor: the bus opened by the broker, as `i2c_open`
+        // hands it to a sandboxed module, read in a child process under the sandbox's syscall
+        // filter, against the same C loop unfiltered in this process. Beside it, the brokered
+        // path's host side: HardwareBroker.i2cTransfer for each read (without the runner's IPC
+        // round trip, which `sdk-bench host` measures).
+        let address = UInt8(truncatingIfNeeded: options.address)
+        let broker = HardwareBroker(moduleID: "com.example.bench", capabilities: .init(i2c: [.init(bus: UInt32(bus.number), addresses: [address])]),
+                                    audit: .discarding, devRoot: parentDirectory(of: bus.devicePath))
+        var confined: [Double] = [], direct: [Double] = [], brokered: [Double] = [], directForBroker: [Double] = []
+        let brokeredIterations = max(options.iterations / 10, 1)
+        for _ in 0..<options.rounds {
+            guard case let .success(busFD) = broker.openI2C(bus: UInt32(bus.number), confined: true) else {
+                fail("the broker did not open \(bus.devicePath)")
+            }
+            var nanoseconds: UInt64 = 0
+            guard ciot_bench_smbus_read_confined_child(busFD, options.address, options.register, UInt64(options.iterations), &nanoseconds) == 0 else {
+                fail("the loop on the confined descriptor in a filtered child failed")
+            }
+            close(busFD)
+            confined.append(Double(nanoseconds) / Double(options.iterations))
+            direct.append(time(options.iterations) {
+                if ciot_bench_smbus_read(fd2, options.register, UInt64(options.iterations)) != 0 { fail("C SMBus loop failed: errno \(errno)") }
+            })
+            brokered.append(time(brokeredIterations) {
+                for _ in 0..<brokeredIterations {
+                    guard case .success = broker.i2cTransfer(bus: UInt32(bus.number), address: address, segments: [.write([options.register]), .read(count: 1)]) else {
+                        fail("the broker's transfer failed")
+                    }
+                }
+            })
+            directForBroker.append(time(brokeredIterations) {
+                if ciot_bench_smbus_read(fd2, options.register, UInt64(brokeredIterations)) != 0 { fail("C SMBus loop failed: errno \(errno)") }
+            })
+        }
+        report("i2c smbus read-byte-data on the host's descriptor, under the syscall filter (goal >= 0.9)", sdk: confined, c: direct)
+        report("i2c smbus read-byte-data brokered (HardwareBroker.i2cTransfer in the host, no IPC)", sdk: brokered, c: directForBroker)
     } catch {
         fail("\(error)\nsdk-bench needs an I2C adapter to measure: run it in the lab with Scripts/lab/bench.sh")
     }

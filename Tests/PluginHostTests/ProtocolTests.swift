@@ -61,6 +61,8 @@ struct ProtocolTests {
             .gpioReconfigure(requestID: 12, grant: 3, config: [UInt8](repeating: 7, count: Message.maxKernelStructBytes)),
             .gpioReconfigure(requestID: 13, grant: 0, config: []),
             .done(requestID: 14),
+            .i2cOpen(requestID: 15, bus: 1),
+            .i2cGranted(requestID: 16),
             .syscallDenied(call: longestString, count: .max, enforced: false),
             .sandboxProbe(SandboxProbe(namespaces: [], noNewPrivilegesRefusal: nil)),
             .sandboxProbe(SandboxProbe(namespaces: [.init(name: "mnt", refusal: nil), .init(name: "user", refusal: "unshare: Operation not permitted")],
@@ -239,7 +241,7 @@ struct ProtocolTests {
 
     @Test("unknown types and request ids on messages that take none")
     func typeErrors() throws {
-        for type: UInt16 in [0, 0x0100, 0x010F, 0x0200, 0x020A, 0x0301, .max] {
+        for type: UInt16 in [0, 0x0100, 0x0110, 0x0200, 0x020B, 0x0301, .max] {
             #expect(throws: ProtocolError.unknownMessageType(type)) { try Message(frame: Frame(type: type)) }
         }
         for kind in Message.Kind.allCases where !kind.carriesRequestID {
@@ -423,7 +425,7 @@ struct ProtocolTests {
         func ok(_ v: CommandValue) -> Bool { if case let .string(s) = v { ok(s) } else { true } }
         switch message {
         case let .hello(_, id, _): return ok(id)
-        case .ready, .heartbeat, .welcome(nil), .stop, .gpioGranted, .returned, .done: return true
+        case .ready, .heartbeat, .welcome(nil), .stop, .gpioGranted, .returned, .done, .i2cGranted, .i2cOpen: return true
         case let .gpioReconfigure(_, _, config): return config.count <= Message.maxKernelStructBytes
         case let .sandboxProbe(probe):
             return probe.namespaces.count <= SandboxProbe.maxNamespaces

@@ -42,6 +42,7 @@ public enum EscapeProbe {
         ("gpio_set_config", "ioctl(GPIO_V2_LINE_SET_CONFIG_IOCTL)"),
         ("gpio_v1_set_config", "ioctl(GPIOHANDLE_SET_CONFIG_IOCTL)"),
         ("i2c_slave_force", "ioctl(I2C_SLAVE_FORCE 0x50)"),
+        ("i2c_tenbit", "ioctl(I2C_TENBIT)"),
         ("i2c_slave_undeclared", "ioctl(I2C_SLAVE 0x50)"),
         ("i2c_slave_declared_high_bits", "ioctl(I2C_SLAVE 0x100000076)"),
     ]

@@ -107,6 +107,12 @@ struct iotsdk_host {
      * returned) as GPIO_V2_LINE_SET_CONFIG_IOCTL would: the host does it, once every line keeps
      * its declared direction (-EACCES otherwise). 0, or a negative errno. */
     int32_t (*gpio_reconfigure_lines)(const iotsdk_host *host, int32_t request_fd, const struct gpio_v2_line_config *config);
+    /* Returns a descriptor of /dev/i2c-<bus> (a declared bus) for SMBus calls at native speed:
+     * ioctl(fd, I2C_SLAVE, address) selects a declared address (the sandbox denies any other:
+     * -1 with EPERM), then I2C_SMBUS, read and write work as on the device. I2C_RDWR is denied on
+     * it: combined transfers go through i2c_transfer. -EOPNOTSUPP without the syscall filter
+     * (unsandboxed, or log-only): use i2c_transfer then. */
+    int32_t (*i2c_open)(const iotsdk_host *host, uint32_t bus);
 };
 
 /* A module may export this symbol; the runner then calls it once with the host's table before it

@@ -99,6 +99,19 @@ public struct ModuleHost: @unchecked Sendable {
         return result
     }
 
+    /// A descriptor of `/dev/i2c-<bus>` from the host (`i2c_open`), on which the module selects
+    /// its declared addresses and makes SMBus calls itself; the sandbox's syscall filter denies it
+    /// other addresses and I2C_RDWR. Throws with code EOPNOTSUPP when the run has no filter
+    /// (transfers then go through the host), ENOSYS from a host without the call.
+    public func openI2C(bus: UInt32) throws(HostRequestError) -> Int32 {
+        guard covers(\iotsdk_host.i2c_open), let call = table.pointee.i2c_open else {
+            throw HostRequestError(code: 38 /* ENOSYS */, reason: "this host does not hand out I2C descriptors (a plugin host older than the module's IoTSDK)")
+        }
+        let result = call(table, bus)
+        guard result >= 0 else { throw failure(result) }
+        return result
+    }
+
     /// Whether the host reconfigures line requests for the module (`gpio_reconfigure_lines`).
     public var hasGPIOReconfigure: Bool { covers(\iotsdk_host.gpio_reconfigure_lines) }
 

@@ -10,6 +10,9 @@
  *   other_data=PATH   another module's data directory on the host
  *   port=N            a TCP port the host listens on at 127.0.0.1
  *   i2c_declared=0xNN an I2C address the manifest declares (I2C_SLAVE with it is not filtered)
+ *   i2c_bus=N         a bus the manifest declares with i2c_declared: the probe opens it through
+ *                     the host (i2c_open), reads register 0xD0 of i2c_declared on the descriptor,
+ *                     and tries an undeclared address, I2C_RDWR and I2C_TENBIT on it
  *   gpio_chip=NAME, gpio_input=N  a line the manifest declares as an input: the probe requests it
  *                     through the host, tries to make it an output with the ioctl and through the
  *                     host, then sets a pull-up and both edges on it through the host
@@ -230,6 +233,7 @@ EXPORT int32_t escape_probe(const iotsdk_host *host) {
     struct i2c_rdwr_ioctl_data transfer = { &message, 1 };
     fprintf(out, "i2c_rdwr=%s\n", escape_ioctl(I2C_RDWR, (unsigned long)&transfer));
     fprintf(out, "i2c_slave_force=%s\n", escape_ioctl(I2C_SLAVE_FORCE, 0x50));
+    fprintf(out, "i2c_tenbit=%s\n", escape_ioctl(I2C_TENBIT, 1));
     fprintf(out, "i2c_slave_undeclared=%s\n", escape_ioctl(I2C_SLAVE, 0x50));
     /* Turning a line request's input into an output: only through the host, which checks. */
     struct gpio_v2_line_config line_config;
@@ -246,6 +250,35 @@ EXPORT int32_t escape_probe(const iotsdk_host *host) {
         /* Allowed by the filter: /dev/null then answers ENOTTY. */
         fprintf(out, "i2c_slave_declared=%s\n", escape_ioctl(I2C_SLAVE, declared));
         fprintf(out, "i2c_slave_declared_high_bits=%s\n", escape_ioctl(I2C_SLAVE, (1UL << 32 | declared)));
+    }
+
+    /* The bus descriptor the host hands over: the declared address only, SMBus only. */
+    char bus[64];
+    escape_target(host, "i2c_bus", bus, sizeof bus);
+    if (bus[0] && host->size >= offsetof(iotsdk_host, i2c_open) + sizeof host->i2c_open) {
+        escape_target(host, "i2c_declared", target, sizeof target);
+        unsigned long declared = strtoul(target, NULL, 0);
+        int32_t fd = host->i2c_open(host, (uint32_t)atoi(bus));
+        fprintf(out, "i2c_open_declared=%s\n", fd >= 0 ? "ok" : escape_errno(-fd));
+        int32_t other = host->i2c_open(host, (uint32_t)atoi(bus) + 1);
+        fprintf(out, "i2c_open_undeclared=%s\n", other >= 0 ? "ok" : escape_errno(-other));
+        if (other >= 0) close(other);
+        if (fd >= 0) {
+            fprintf(out, "i2c_fd_slave_declared=%s\n", escape_result(ioctl(fd, I2C_SLAVE, declared)));
+            union i2c_smbus_data data;
+            struct i2c_smbus_ioctl_data smbus = { I2C_SMBUS_READ, 0xD0, I2C_SMBUS_BYTE_DATA, &data };
+            long rc = ioctl(fd, I2C_SMBUS, &smbus);
+            if (rc >= 0) {
+                fprintf(out, "i2c_fd_read_0xd0=0x%02x\n", data.byte);
+            } else {
+                fprintf(out, "i2c_fd_read_0xd0=%s\n", escape_errno(errno));
+            }
+            fprintf(out, "i2c_fd_slave_undeclared=%s\n", escape_result(ioctl(fd, I2C_SLAVE, 0x50)));
+            struct i2c_rdwr_ioctl_data on_bus = { &message, 1 };
+            fprintf(out, "i2c_fd_rdwr=%s\n", escape_result(ioctl(fd, I2C_RDWR, &on_bus)));
+            fprintf(out, "i2c_fd_tenbit=%s\n", escape_result(ioctl(fd, I2C_TENBIT, 1)));
+            close(fd);
+        }
     }
 
     /* A granted input line: an output neither by ioctl nor through the host; other settings are fine. */

@@ -10,9 +10,13 @@ import Synchronization
 /// Calls from several tasks are serialized, so that selecting the target address (I2C_SLAVE) and
 /// the transfer that follows it never interleave with another caller's.
 ///
-/// Inside a plugin-host runner (`ModuleHost.current`) the bus goes through the host instead: every
-/// call becomes one `i2c_transfer` that the host performs on the declared bus, to declared
-/// addresses only, with SMBus calls on adapters that speak only SMBus.
+/// Inside a plugin-host runner (`ModuleHost.current`) the bus goes through the host instead. In
+/// the sandbox the host hands over a descriptor of the bus (`i2c_open`), on which the SMBus calls
+/// run at native speed: the sandbox's syscall filter lets `I2C_SLAVE` select the declared
+/// addresses only. Plain I2C transfers (`transfer`, I2C_RDWR, whose messages carry their own
+/// addresses) become one `i2c_transfer` that the host performs on the declared bus, to declared
+/// addresses only; so do the SMBus calls where there is no descriptor (unsandboxed, or an SMBus
+/// call the adapter does not offer), with SMBus calls on adapters that speak only SMBus.
 public final class LinuxI2CBus: I2CBus {
     public let number: Int
     public let name: String
@@ -23,6 +27,9 @@ public final class LinuxI2CBus: I2CBus {
     private let state: Mutex<(fd: Int32, address: UInt16)>
     /// Set inside a plugin-host runner: the host that performs the transfers.
     private let mediated: Mediated?
+    /// The SMBus calls made on the descriptor: all that the adapter offers outside a runner, and
+    /// inside one those of the host's descriptor (none without it: every call through the host).
+    private let directSMBus: I2CFunctionality
 
     private final class Mediated: Sendable {
         let host: ModuleHost
@@ -50,10 +57,18 @@ public final class LinuxI2CBus: I2CBus {
             self.number = number
             self.devicePath = path
             self.paths = paths
-            self.name = "i2c-\(number) (through the plugin host)"
-            self.functionality = Self.mediatedFunctionality
-            self.state = Mutex((-1, UInt16.max))
             self.mediated = Mediated(host: host)
+            // A descriptor when the host hands one over (a sandboxed run), else none.
+            var fd: Int32 = -1
+            var adapter: UInt = 0
+            if let granted = try? host.openI2C(bus: UInt32(number)) {
+                if ciot_i2c_funcs(granted, &adapter) == 0 { fd = granted } else { _ = Glibc.close(granted) }
+            }
+            let direct = I2CFunctionality(rawValue: adapter).intersection(Self.mediatedFunctionality)
+            self.name = "i2c-\(number) (through the plugin host\(fd >= 0 ? ", SMBus on its descriptor" : ""))"
+            self.functionality = Self.mediatedFunctionality
+            self.directSMBus = fd >= 0 ? direct : []
+            self.state = Mutex((fd, UInt16.max))
             return
         }
         let fd = Syscall.open(path, O_RDWR | O_CLOEXEC)
@@ -78,6 +93,7 @@ public final class LinuxI2CBus: I2CBus {
         self.functionality = I2CFunctionality(rawValue: funcs)
         self.state = Mutex((fd, UInt16.max))
         self.mediated = nil
+        self.directSMBus = I2CFunctionality(rawValue: funcs)
     }
 
     /// Opens the adapter with this name (as in `/sys/class/i2c-adapter/i2c-N/name`).
@@ -115,6 +131,11 @@ public final class LinuxI2CBus: I2CBus {
     }
 
     private func addressError(_ err: Int32, _ address: I2CAddress) -> HardwareError {
+        if mediated != nil, err == EPERM {
+            // The sandbox's syscall filter: the address is not declared. The module sees EACCES,
+            // as for a transfer the host refuses.
+            return HardwareError(.permissionDenied, "the plugin host's sandbox refused address \(address) on i2c-\(number): it is not declared. Declare it in the module manifest's capabilities.i2c (bus and address), then pack and install the module again", errno: EACCES, location: devicePath)
+        }
         if err == EBUSY {
             let client = I2CAdapters.claimedAddresses(paths: paths)[number]?.first { $0.address == address.rawValue }
             let who = client.map { "kernel driver '\($0.driver ?? $0.deviceName)'" } ?? "a kernel driver"
@@ -234,7 +255,7 @@ public final class LinuxI2CBus: I2CBus {
     // MARK: - SMBus
 
     public func smbusQuickWrite(_ address: I2CAddress) throws(HardwareError) {
-        if mediated != nil { _ = try hostTransfer(address, [.write([])], "SMBus quick write"); return }
+        if mediated != nil, !directSMBus.contains(.smbusQuick) { _ = try hostTransfer(address, [.write([])], "SMBus quick write"); return }
         try require(.smbusQuick, "SMBus quick")
         try withAddress(address) { (fd: Int32) throws(HardwareError) in
             if ciot_i2c_smbus_quick(fd, 0) < 0 { throw transferError(ciot_errno(), "SMBus quick write", address) }
@@ -242,7 +263,7 @@ public final class LinuxI2CBus: I2CBus {
     }
 
     public func smbusReadByte(_ address: I2CAddress) throws(HardwareError) -> UInt8 {
-        if mediated != nil { return try hostTransfer(address, [.read(count: 1)], "SMBus receive byte")[0][0] }
+        if mediated != nil, !directSMBus.contains(.smbusReadByte) { return try hostTransfer(address, [.read(count: 1)], "SMBus receive byte")[0][0] }
         try require(.smbusReadByte, "SMBus receive byte")
         return try withAddress(address) { (fd: Int32) throws(HardwareError) -> UInt8 in
             let v = ciot_i2c_smbus_read_byte(fd)
@@ -252,7 +273,7 @@ public final class LinuxI2CBus: I2CBus {
     }
 
     public func smbusWriteByte(_ address: I2CAddress, _ value: UInt8) throws(HardwareError) {
-        if mediated != nil { _ = try hostTransfer(address, [.write([value])], "SMBus send byte"); return }
+        if mediated != nil, !directSMBus.contains(.smbusWriteByte) { _ = try hostTransfer(address, [.write([value])], "SMBus send byte"); return }
         try require(.smbusWriteByte, "SMBus send byte")
         try withAddress(address) { (fd: Int32) throws(HardwareError) in
             if ciot_i2c_smbus_write_byte(fd, value) < 0 { throw transferError(ciot_errno(), "SMBus send byte", address) }
@@ -261,7 +282,7 @@ public final class LinuxI2CBus: I2CBus {
 
     @inline(__always)
     public func smbusReadByteData(_ address: I2CAddress, command: UInt8) throws(HardwareError) -> UInt8 {
-        if mediated != nil { return try hostTransfer(address, [.write([command]), .read(count: 1)], "reading register \(I2CAddress.hex(Int(command)))")[0][0] }
+        if mediated != nil, !directSMBus.contains(.smbusReadByteData) { return try hostTransfer(address, [.write([command]), .read(count: 1)], "reading register \(I2CAddress.hex(Int(command)))")[0][0] }
         return try withAddress(address) { (fd: Int32) throws(HardwareError) -> UInt8 in
             let v = ciot_i2c_smbus_read_byte_data(fd, command)
             if v < 0 { throw transferError(ciot_errno(), "reading register \(I2CAddress.hex(Int(command)))", address) }
@@ -270,7 +291,7 @@ public final class LinuxI2CBus: I2CBus {
     }
 
     public func smbusWriteByteData(_ address: I2CAddress, command: UInt8, _ value: UInt8) throws(HardwareError) {
-        if mediated != nil { _ = try hostTransfer(address, [.write([command, value])], "writing register \(I2CAddress.hex(Int(command)))"); return }
+        if mediated != nil, !directSMBus.contains(.smbusWriteByteData) { _ = try hostTransfer(address, [.write([command, value])], "writing register \(I2CAddress.hex(Int(command)))"); return }
         try withAddress(address) { (fd: Int32) throws(HardwareError) in
             if ciot_i2c_smbus_write_byte_data(fd, command, value) < 0 {
                 throw transferError(ciot_errno(), "writing register \(I2CAddress.hex(Int(command)))", address)
@@ -279,7 +300,7 @@ public final class LinuxI2CBus: I2CBus {
     }
 
     public func smbusReadWordData(_ address: I2CAddress, command: UInt8) throws(HardwareError) -> UInt16 {
-        if mediated != nil {
+        if mediated != nil, !directSMBus.contains(.smbusReadWordData) {
             let bytes = try hostTransfer(address, [.write([command]), .read(count: 2)], "reading word register \(I2CAddress.hex(Int(command)))")[0]
             return UInt16(bytes[0]) | UInt16(bytes[1]) << 8
         }
@@ -292,7 +313,7 @@ public final class LinuxI2CBus: I2CBus {
     }
 
     public func smbusWriteWordData(_ address: I2CAddress, command: UInt8, _ value: UInt16) throws(HardwareError) {
-        if mediated != nil {
+        if mediated != nil, !directSMBus.contains(.smbusWriteWordData) {
             _ = try hostTransfer(address, [.write([command, UInt8(value & 0xFF), UInt8(value >> 8)])], "writing word register \(I2CAddress.hex(Int(command)))")
             return
         }
@@ -307,7 +328,7 @@ public final class LinuxI2CBus: I2CBus {
     public func smbusReadI2CBlockData(_ address: I2CAddress, command: UInt8, count: Int) throws(HardwareError) -> [UInt8] {
         try require(.smbusReadI2CBlock, "SMBus I2C-block read")
         guard count > 0, count <= 32 else { throw HardwareError(.invalidArgument, "an SMBus block carries 1-32 bytes, not \(count)") }
-        if mediated != nil { return try hostTransfer(address, [.write([command]), .read(count: count)], "block read from register \(I2CAddress.hex(Int(command)))")[0] }
+        if mediated != nil, !directSMBus.contains(.smbusReadI2CBlock) { return try hostTransfer(address, [.write([command]), .read(count: count)], "block read from register \(I2CAddress.hex(Int(command)))")[0] }
         return try withAddress(address) { (fd: Int32) throws(HardwareError) -> [UInt8] in
             var bytes = [UInt8](repeating: 0, count: count)
             let n = bytes.withUnsafeMutableBufferPointer { ciot_i2c_smbus_read_i2c_block_data(fd, command, UInt8(count), $0.baseAddress) }
@@ -319,7 +340,7 @@ public final class LinuxI2CBus: I2CBus {
     public func smbusWriteI2CBlockData(_ address: I2CAddress, command: UInt8, _ bytes: [UInt8]) throws(HardwareError) {
         try require(.smbusWriteI2CBlock, "SMBus I2C-block write")
         guard !bytes.isEmpty, bytes.count <= 32 else { throw HardwareError(.invalidArgument, "an SMBus block carries 1-32 bytes, not \(bytes.count)") }
-        if mediated != nil { _ = try hostTransfer(address, [.write([command] + bytes)], "block write to register \(I2CAddress.hex(Int(command)))"); return }
+        if mediated != nil, !directSMBus.contains(.smbusWriteI2CBlock) { _ = try hostTransfer(address, [.write([command] + bytes)], "block write to register \(I2CAddress.hex(Int(command)))"); return }
         try withAddress(address) { (fd: Int32) throws(HardwareError) in
             let rc = bytes.withUnsafeBufferPointer { ciot_i2c_smbus_write_i2c_block_data(fd, command, UInt8($0.count), $0.baseAddress) }
             if rc < 0 { throw transferError(ciot_errno(), "block write to register \(I2CAddress.hex(Int(command)))", address) }
