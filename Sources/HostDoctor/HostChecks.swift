@@ -139,7 +139,7 @@ public enum HostChecks {
     static func trustedKeys(_ stateDirectory: String) -> DoctorCheck {
         let store = TrustStore(stateDirectory: stateDirectory)
         let addKey = "plugin-host trust add release.key.pub --state-dir \(stateDirectory)"
-        let keys: [ModulePublicKey]
+        let keys: [TrustedKey]
         do throws(ModuleError) {
             keys = try store.list()
         } catch {
