@@ -68,7 +68,9 @@ public struct TrustedKey: Sendable, Equatable {
     }
 
     /// Parses a trust file's content.
-    /// - Parameter file: the file's path, for the messages.
+    /// - Parameters:
+    ///   - fileContent: the key line, then the optional `modules` and `expires` lines.
+    ///   - file: the file's path, for the messages.
     /// - Throws: `ModuleError` `.invalidKey` naming the file and what is wrong in it.
     public init(fileContent: String, file: String) throws(ModuleError) {
         func damaged(_ problem: String) -> ModuleError {
