@@ -77,7 +77,7 @@ public struct ImageVerifier: Sendable {
             throw ModuleError(.unsigned, "image '\(source.location)' is not signed (no \(SignaturePayload.signatureAnnotation) annotation on its manifest): sign it with `plugin-host pack --key`")
         }
         guard let trusted = try trust.entry(id: keyID) else {
-            throw ModuleError(.untrustedKey, "image '\(source.location)' is signed by key \(keyID), which this host does not trust: if you trust the publisher, run `plugin-host trust add <their .pub file>`", field: keyID)
+            throw ModuleError(.untrustedKey, "image '\(source.location)' is signed by key \(keyID), which this host does not trust: if you trust the publisher, run `plugin-host trust add <their .pub file> --modules '<the ids they publish, e.g. com.example.*>'`", field: keyID)
         }
         guard let signature = Data(base64Encoded: signatureText), signature.count == 64 else {
             throw ModuleError(.badSignature, "the signature annotation of image '\(source.location)' is not a base64 Ed25519 signature: the image is damaged or was tampered with")

@@ -124,7 +124,9 @@ public struct ModulePattern: Sendable, Hashable, CustomStringConvertible {
         let wildcard = parts.last == "*"
         let named = wildcard ? parts.dropLast() : parts[...]
         if let bad = named.first(where: { $0.contains("*") }) {
-            throw refuse("'*' in '\(bad)' stands for part of a name; '*' may only stand for the parts after a prefix, as the last part ('com.example.*')")
+            throw refuse(bad == "*"
+                ? "'*' may only be the last part, standing for the parts after a prefix ('com.example.*')"
+                : "'\(bad)' mixes '*' with a name; '*' stands for whole parts only, as the last part ('com.example.*')")
         }
         if let bad = named.first(where: { !ModuleManifest.isModuleIDPart($0) }) {
             throw refuse(bad.isEmpty

@@ -82,9 +82,9 @@ struct TrustAndKeyTests {
     @Test("a bad pattern is refused with what is wrong and what to write", arguments: [
         ("", "it is empty; write a module id (com.example.thermostat) or a prefix followed by '.*' (com.example.*)"),
         ("*", "'*' alone would let the key sign any module"),
-        ("com.ex*", "'*' in 'ex*' stands for part of a name; '*' may only stand for the parts after a prefix"),
-        ("com.*.x", "'*' in '*' stands for part of a name"),
-        ("com.example.**", "'*' in '**' stands for part of a name"),
+        ("com.ex*", "'ex*' mixes '*' with a name; '*' stands for whole parts only, as the last part ('com.example.*')"),
+        ("com.*.x", "'*' may only be the last part, standing for the parts after a prefix ('com.example.*')"),
+        ("com.example.**", "'**' mixes '*' with a name"),
         ("Com.Example.*", "part 'Com' is not lowercase letters"),
         ("com..example", "it has an empty part"),
         (".com.example", "it has an empty part"),
