@@ -35,7 +35,7 @@ public enum HostChecks {
             : system.isSimulated ? "a simulated root" : !system.user.isRoot ? "not root" : runner == nil ? "no runner" : "the runner did not answer"
         return [runnerCheck(runner), privileges(system.user), namespaces(system, features, unprobed: unprobed), noNewPrivileges(features)]
             + CgroupController.allCases.map { cgroup(features.cgroups[$0]) }
-            + [stateDirectoryCheck(stateDirectory), trustedKeys(stateDirectory)]
+            + [stateDirectoryCheck(stateDirectory)] + trustedKeys(stateDirectory)
     }
 
     // MARK: - Runner and root
@@ -135,20 +135,47 @@ public enum HostChecks {
                            fix: "sudo mkdir -p \(path), or \(elsewhere)")
     }
 
-    /// The keys whose images this host accepts.
-    static func trustedKeys(_ stateDirectory: String) -> DoctorCheck {
+    /// The keys whose images this host accepts (`trusted-keys`), and whether each is limited to
+    /// some modules and still valid (`key-scope`).
+    static func trustedKeys(_ stateDirectory: String) -> [DoctorCheck] {
         let store = TrustStore(stateDirectory: stateDirectory)
         let addKey = "plugin-host trust add release.key.pub --state-dir \(stateDirectory)"
-        let keys: [ModulePublicKey]
+        let keys: [TrustedKey]
         do throws(ModuleError) {
             keys = try store.list()
         } catch {
-            return DoctorCheck("trusted-keys", .fail, error.message + ": images signed with the other keys cannot be verified",
-                               fix: "remove the damaged file, then add the key again: \(addKey)")
+            return [DoctorCheck("trusted-keys", .fail, error.message + ": images signed with the other keys cannot be verified",
+                                fix: "remove the damaged file, then add the key again: \(addKey)"),
+                    DoctorCheck("key-scope", .warn, "the trusted keys cannot be read (see trusted-keys), so neither can their scopes")]
         }
         guard !keys.isEmpty else {
-            return DoctorCheck("trusted-keys", .warn, "no trusted keys in \(store.directory.path): every install is refused (exit 11)", fix: addKey)
+            return [DoctorCheck("trusted-keys", .warn, "no trusted keys in \(store.directory.path): every install is refused (exit 11)", fix: addKey),
+                    DoctorCheck("key-scope", .ok, "no trusted keys, so none may sign any module")]
         }
-        return DoctorCheck("trusted-keys", .ok, "\(keys.count) trusted key(s) in \(store.directory.path): " + keys.map(\.keyID).joined(separator: ", "))
+        return [DoctorCheck("trusted-keys", .ok, "\(keys.count) trusted key(s) in \(store.directory.path): " + keys.map(\.keyID).joined(separator: ", ")),
+                keyScope(keys, stateDirectory: stateDirectory)]
+    }
+
+    /// Warns about keys that may sign any module (trust files from before scopes, or added
+    /// without --modules) and keys past their expiry.
+    static func keyScope(_ keys: [TrustedKey], stateDirectory: String, now: Date = Date()) -> DoctorCheck {
+        let unscoped = keys.filter { $0.modules == nil }
+        let expired = keys.filter { $0.expires?.hasPassed(at: now) == true }
+        var problems: [String] = []
+        var fixes: [String] = []
+        if let first = unscoped.first {
+            problems.append("key\(unscoped.count == 1 ? "" : "s") \(unscoped.map(\.keyID).joined(separator: ", ")) may sign any module")
+            fixes.append("scope \(unscoped.count == 1 ? "it" : "each") with the modules its publisher makes: \(first.addCommand(addingPattern: "<id pattern>")) --state-dir \(stateDirectory)")
+        }
+        if let first = expired.first {
+            problems.append(expired.map { "key \($0.keyID) expired after \($0.expires?.day ?? "?")" }.joined(separator: ", ") + ": images it signed are refused")
+            fixes.append("renew a key still in use: \(first.addCommand(expires: "<YYYY-MM-DD>")) --state-dir \(stateDirectory), or remove it: plugin-host trust remove \(first.keyID) --state-dir \(stateDirectory)")
+        }
+        guard problems.isEmpty else {
+            return DoctorCheck("key-scope", .warn, problems.joined(separator: "; "), fix: fixes.joined(separator: "; "))
+        }
+        return DoctorCheck("key-scope", .ok, keys.map { key in
+            "\(key.keyID) may sign \(key.scopeDescription)\(key.expires.map { " until \($0.day)" } ?? "")"
+        }.joined(separator: "; "))
     }
 }

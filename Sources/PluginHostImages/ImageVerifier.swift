@@ -6,7 +6,8 @@ import Foundation
 #endif
 
 /// An image that passed every check: all blobs match their digests and sizes, the signature is
-/// by a trusted key, and the module manifest is valid. This is the only way to reach the layers.
+/// by a trusted key that may sign this module, and the module manifest is valid. This is the
+/// only way to reach the layers.
 ///
 /// The install step unpacks `layers` through `layerStream(_:)` (the seam for the extractor: the
 /// bytes are checked against their digest again while they are read, so nothing unverified is
@@ -50,21 +51,23 @@ public struct VerifiedImage: Sendable {
 /// 1. layout: `oci-layout`, `index.json`, the image manifest, media types;
 /// 2. every blob (image manifest, config, layers) against its descriptor's size, then sha256 digest;
 /// 3. the Ed25519 signature over `SignaturePayload` by a key in the trust store;
-/// 4. the module manifest schema (`ModuleManifest.decode`).
+/// 4. the module manifest schema (`ModuleManifest.decode`);
+/// 5. the signing key's scope (the module id) and expiry (`TrustedKey.authorize`).
 public struct ImageVerifier: Sendable {
     public let trust: TrustStore
 
     public init(trust: TrustStore) { self.trust = trust }
 
     /// Checks an image as it is before anything of it is unpacked: its structure, digests and
-    /// signature against the trusted keys.
+    /// signature against the trusted keys, and that the key may sign this module now.
     ///
     /// - Parameters:
     ///   - source: the image (an OCI layout directory or archive).
     ///   - reference: the tag (`org.opencontainers.image.ref.name`) to select when
     ///     `index.json` lists more than one manifest.
+    ///   - now: the time a key's expiry is checked against: the device clock, unless a test says.
     /// - Throws: `ModuleError`; its `code` says which check failed.
-    public func verify(_ source: ImageSource, reference: String? = nil) throws(ModuleError) -> VerifiedImage {
+    public func verify(_ source: ImageSource, reference: String? = nil, at now: Date = Date()) throws(ModuleError) -> VerifiedImage {
         let unverified = try Self.readStructure(source, reference: reference)
 
         // 3. Signature by a trusted key.
@@ -73,19 +76,22 @@ public struct ImageVerifier: Sendable {
               let signatureText = annotations[SignaturePayload.signatureAnnotation] else {
             throw ModuleError(.unsigned, "image '\(source.location)' is not signed (no \(SignaturePayload.signatureAnnotation) annotation on its manifest): sign it with `plugin-host pack --key`")
         }
-        guard let key = try trust.key(id: keyID) else {
-            throw ModuleError(.untrustedKey, "image '\(source.location)' is signed by key \(keyID), which this host does not trust: if you trust the publisher, run `plugin-host trust add <their .pub file>`", field: keyID)
+        guard let trusted = try trust.entry(id: keyID) else {
+            throw ModuleError(.untrustedKey, "image '\(source.location)' is signed by key \(keyID), which this host does not trust: if you trust the publisher, run `plugin-host trust add <their .pub file> --modules '<the ids they publish, e.g. com.example.*>'`", field: keyID)
         }
         guard let signature = Data(base64Encoded: signatureText), signature.count == 64 else {
             throw ModuleError(.badSignature, "the signature annotation of image '\(source.location)' is not a base64 Ed25519 signature: the image is damaged or was tampered with")
         }
         let payload = SignaturePayload.make(config: unverified.imageManifest.config.digest, layers: unverified.imageManifest.layers.map(\.digest))
-        guard try key.isValidSignature(signature, for: payload) else {
+        guard try trusted.key.isValidSignature(signature, for: payload) else {
             throw ModuleError(.badSignature, "the signature of image '\(source.location)' by key \(keyID) does not match its module manifest and layers: the image was modified after signing; do not install it")
         }
 
         // 4. Schema.
         let manifest = try ModuleManifest.decode(unverified.config)
+
+        // 5. The key may sign this module, and has not expired.
+        try trusted.authorize(manifest.id, at: now, image: source.location)
         return VerifiedImage(manifest: manifest, manifestDigest: unverified.imageManifest.config.digest,
                              imageManifestDigest: unverified.imageManifestDigest, layers: unverified.imageManifest.layers,
                              keyID: keyID, source: source)

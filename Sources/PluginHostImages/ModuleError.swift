@@ -71,6 +71,11 @@ public struct ModuleError: Error, Sendable, CustomStringConvertible, Equatable {
         case registry = "registry"
         /// The image has no manifest for this device's platform.
         case noPlatform = "no-platform"
+        // Key scope (exit code 25): the signature is valid, but its key may not sign this module
+        /// The module id is outside the signing key's scope (`trust add --modules`).
+        case keyOutOfScope = "key-out-of-scope"
+        /// The signing key's expiry (`trust add --expires`) has passed by the device's clock.
+        case keyExpired = "key-expired"
     }
 
     public var code: Code
@@ -113,6 +118,7 @@ public struct ModuleError: Error, Sendable, CustomStringConvertible, Equatable {
         case .denied: 22
         case .commandFailed: 23
         case .network, .registry, .noPlatform: 24
+        case .keyOutOfScope, .keyExpired: 25
         }
     }
 }

@@ -74,9 +74,13 @@ extension ModuleManifest {
         guard !id.isEmpty, id.utf8.count <= 128 else { return false }
         let parts = id.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count >= 2 else { return false }
-        return parts.allSatisfy { part in
-            part.first?.isLetter == true && part.allSatisfy { $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "-" || $0 == "_") }
-        }
+        return parts.allSatisfy(isModuleIDPart)
+    }
+
+    /// One dot-separated part of a module id: a lowercase ASCII letter, then lowercase letters,
+    /// digits, '-' and '_'.
+    package static func isModuleIDPart(_ part: Substring) -> Bool {
+        part.first?.isLetter == true && part.allSatisfy { $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "-" || $0 == "_") }
     }
 
     static func isCSymbol(_ name: String) -> Bool {

@@ -19,8 +19,9 @@ struct Inspect: ParsableCommand {
         abstract: "Verify a module image and show its manifest.",
         discussion: """
         Checks every blob's size and digest, the signature against the keys trusted in \
-        <state-dir>/trust, and the module manifest's schema. Exits 0 if the image verifies, else \
-        with the exit code of the first failed check.
+        <state-dir>/trust, the module manifest's schema, and that the key may sign this module \
+        (its scope and expiry, by this device's clock). Exits 0 if the image verifies, else with \
+        the exit code of the first failed check.
         """
     )
 

@@ -63,14 +63,16 @@ struct Install: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Verify, install and activate a module image; roll back by itself if the new version is not healthy.",
         discussion: """
-        Steps: verify the image (digests, signature, manifest) and the version policy; unpack; \
-        verify hook; snapshot the module's data; install hook; switch `current`; start hook; \
+        Steps: verify the image (digests, signature, manifest, the signing key's scope and \
+        expiry) and the version policy; unpack; verify hook; snapshot the module's data; install \
+        hook; switch `current`; start hook; \
         start the module and judge its health (ready, heartbeats, stability window, health hook); \
         commit hook; commit. A failure after unpacking rolls back to the version that was active. \
         Exit codes: 0 committed; 10-16 refused before anything changed (image, signature, \
         manifest, files, layer content, version policy); 18 another plugin-host is busy; \
         20 the new version failed a hook or its health check and was rolled back; 24 the \
         registry could not be reached, refused, or has no image for this platform (nothing \
+        installed); 25 the image's signing key may not sign this module, or has expired (nothing \
         installed). An image in a registry is pulled first (as `pull`), then installed the same way.
         """
     )

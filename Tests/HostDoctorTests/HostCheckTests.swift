@@ -153,5 +153,30 @@ struct HostCheckTests {
         let broken = try #require(Self.checks(fake)["trusted-keys"])
         #expect(broken.verdict == .fail)
         #expect(broken.found.hasPrefix("\(state)/trust/release.pub is not named <keyid>.pub"), "\(broken)")
+        #expect(Self.checks(fake)["key-scope"]?.verdict == .warn)
+    }
+
+    @Test("key-scope: warn for a key that may sign any module and for an expired one, naming the command; ok when every key is scoped")
+    func keyScope() throws {
+        let fake = try FakeRoot()
+        defer { fake.cleanUp() }
+        let state = fake.path + "/var/lib/plugin-host"
+        let store = TrustStore(stateDirectory: state)
+        #expect(Self.checks(fake)["key-scope"] == DoctorCheck("key-scope", .ok, "no trusted keys, so none may sign any module"))
+
+        let key = ModuleSigningKey().publicKey
+        try store.add(key)
+        #expect(Self.checks(fake)["key-scope"] == DoctorCheck("key-scope", .warn, "key \(key.keyID) may sign any module",
+                                                               fix: "scope it with the modules its publisher makes: plugin-host trust add \(key.keyID) --modules '<id pattern>' --state-dir \(state)"))
+
+        try store.add(key, modules: [try ModulePattern("com.example.*")], expires: try KeyExpiry("2099-12-31"))
+        #expect(Self.checks(fake)["key-scope"] == DoctorCheck("key-scope", .ok, "\(key.keyID) may sign com.example.* until 2099-12-31"))
+        #expect(Self.checks(fake)["trusted-keys"]?.verdict == .ok)
+
+        try store.add(key, modules: [try ModulePattern("com.example.*")], expires: try KeyExpiry("2020-01-31"))
+        let expired = try #require(Self.checks(fake)["key-scope"])
+        #expect(expired.verdict == .warn)
+        #expect(expired.found == "key \(key.keyID) expired after 2020-01-31: images it signed are refused")
+        #expect(expired.fix == "renew a key still in use: plugin-host trust add \(key.keyID) --modules 'com.example.*' --expires <YYYY-MM-DD> --state-dir \(state), or remove it: plugin-host trust remove \(key.keyID) --state-dir \(state)")
     }
 }

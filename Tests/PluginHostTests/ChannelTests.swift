@@ -150,6 +150,16 @@ struct ChannelFollowingTests {
         #expect(try channel()?.outcome?.reason?.contains("older than the installed 1.1.0") == true)
         #expect(HostRuntimeTests.running(f, "1.1.0"))
 
+        // The publisher's key is scoped to other modules: the next release is refused before it is
+        // unpacked (the follower verifies as install does), and remembered.
+        let store = TrustStore(stateDirectory: f.state)
+        try store.add(f.base.key.publicKey, modules: [try ModulePattern("org.acme.*")])
+        try release("1.2.5")
+        #expect(waitUntil(seconds: 60) { (try? channel()?.outcome?.reason)??.contains("which key \(f.base.key.publicKey.keyID) may not sign") == true }, "\(snapshot())")
+        #expect(try channel()?.outcome?.result == .refused)
+        #expect(HostRuntimeTests.running(f, "1.1.0"))
+        try store.add(f.base.key.publicKey, modules: [try ModulePattern("com.example.*")])
+
         // The next good release goes in; list shows the channel and what it did.
         try release("1.3.0")
         #expect(waitUntil(seconds: 60) { HostRuntimeTests.running(f, "1.3.0") }, "\(snapshot())")

@@ -31,7 +31,7 @@ struct CommandLineTests {
 
         let add = try Tool.run(binary, ["trust", "add", fixture.path("signing.key.pub"), "--state-dir", state])
         #expect(add.status == 0 && add.stdout.contains(keyID))
-        #expect(try Tool.run(binary, ["trust", "list", "--state-dir", state]).stdout == keyID + "\n")
+        #expect(try Tool.run(binary, ["trust", "list", "--state-dir", state]).stdout == keyID + "  may sign any module\n")
 
         let inspect = try Tool.run(binary, ["inspect", fixture.path("image.tar"), "--state-dir", state, "--json"])
         #expect(inspect.status == 0, "\(inspect.stderr)")
@@ -56,6 +56,59 @@ struct CommandLineTests {
         #expect(try Tool.run(binary, ["inspect", fixture.path("nothing-here"), "--state-dir", state]).status == 14)
         #expect(try Tool.run(binary, ["pack", fixture.path("nowhere"), "--key", fixture.path("signing.key"), "--output", fixture.path("x")]).status == 14)
         #expect(try Tool.run(binary, ["pack", fixture.path("nowhere"), "--key", fixture.path("no-key"), "--output", fixture.path("x")]).status == 13)
+    }
+
+    @Test("trust add --modules --expires: listed with the key; an image outside the scope exits 25 and installs nothing; bad patterns and dates exit 64")
+    func scopedTrust() throws {
+        let binary = try #require(Tool.pluginHost, "plugin-host was not built next to the tests")
+        let fixture = try Fixture()
+        defer { fixture.cleanUp() }
+        let state = fixture.path("state")
+        let publicKey = fixture.path("signing.key.pub")
+        try Data(fixture.key.publicKey.fileContent.utf8).write(to: URL(fileURLWithPath: publicKey))
+        let keyID = fixture.key.publicKey.keyID
+        let image = try fixture.packedImage() // com.example.thermostat
+
+        let add = try Tool.run(binary, ["trust", "add", publicKey, "--modules", "org.acme.*", "--modules", "com.example.thermostat.*",
+                                        "--expires", "2099-12-31", "--state-dir", state])
+        #expect(add.status == 0 && add.stdout == keyID + "\n", "\(add.stderr)")
+        #expect(try Tool.run(binary, ["trust", "list", "--state-dir", state]).stdout
+            == "\(keyID)  may sign org.acme.*, com.example.thermostat.* until 2099-12-31 (UTC)\n")
+        let list = try Tool.run(binary, ["trust", "list", "--json", "--state-dir", state])
+        let entries = try #require(try JSONSerialization.jsonObject(with: Data(list.stdout.utf8)) as? [[String: Any]])
+        #expect(entries.first?["modules"] as? [String] == ["org.acme.*", "com.example.thermostat.*"])
+        #expect(entries.first?["expires"] as? String == "2099-12-31")
+
+        let inspect = try Tool.run(binary, ["inspect", image, "--state-dir", state, "--json"])
+        #expect(inspect.status == 25)
+        #expect(inspect.stdout.contains("\"code\" : \"key-out-of-scope\""), "\(inspect.stdout)")
+        #expect(inspect.stdout.contains("\"exitCode\" : 25"), "\(inspect.stdout)")
+        let install = try Tool.run(binary, ["install", image, "--state-dir", state])
+        #expect(install.status == 25)
+        #expect(install.stderr.contains("plugin-host trust add \(keyID) --modules 'org.acme.*' --modules 'com.example.thermostat.*' --modules 'com.example.thermostat' --expires 2099-12-31"),
+                "\(install.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: state + "/modules/com.example.thermostat"))
+
+        // The key id stands for the trusted key: its scope changes without the .pub file.
+        let rescope = try Tool.run(binary, ["trust", "add", keyID, "--modules", "com.example.*", "--state-dir", state])
+        #expect(rescope.status == 0, "\(rescope.stderr)")
+        #expect(try Tool.run(binary, ["trust", "list", "--state-dir", state]).stdout == "\(keyID)  may sign com.example.*\n")
+        #expect(try Tool.run(binary, ["inspect", image, "--state-dir", state]).status == 0)
+
+        let pattern = try Tool.run(binary, ["trust", "add", publicKey, "--modules", "com.ex*", "--state-dir", state])
+        #expect(pattern.status == 64)
+        #expect(pattern.stderr.contains("'com.ex*' is not a module pattern: 'ex*' mixes '*' with a name"), "\(pattern.stderr)")
+        let past = try Tool.run(binary, ["trust", "add", publicKey, "--expires", "2020-01-31", "--state-dir", state])
+        #expect(past.status == 64)
+        #expect(past.stderr.contains("--expires 2020-01-31 is already past by this device's clock"), "\(past.stderr)")
+        let date = try Tool.run(binary, ["trust", "add", publicKey, "--expires", "31.01.2099", "--state-dir", state])
+        #expect(date.status == 64)
+        #expect(date.stderr.contains("write the key's last valid day (UTC) as YYYY-MM-DD"), "\(date.stderr)")
+        let unknown = try Tool.run(binary, ["trust", "add", "0123456789abcdef", "--state-dir", state])
+        #expect(unknown.status == 14)
+        #expect(unknown.stderr.contains("or the id of a key already trusted"), "\(unknown.stderr)")
+        // None of the refused commands changed the stored scope.
+        #expect(try Tool.run(binary, ["trust", "list", "--state-dir", state]).stdout == "\(keyID)  may sign com.example.*\n")
     }
 }
 

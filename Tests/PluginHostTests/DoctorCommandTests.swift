@@ -7,7 +7,7 @@ import TestSupport
 @Suite("doctor and --version on the command line")
 struct DoctorCommandTests {
     static let hostIDs = ["gpio", "gpio-access", "gpio-lines", "i2c", "i2c-access", "runner", "root", "namespaces", "no_new_privs",
-                          "cgroup-memory", "cgroup-pids", "cgroup-cpu", "state-dir", "trusted-keys"]
+                          "cgroup-memory", "cgroup-pids", "cgroup-cpu", "state-dir", "trusted-keys", "key-scope"]
     static let demoIDs = Array(hostIDs.prefix(5))
 
     /// A simulated root holding `files` (absolute path inside the root → content).

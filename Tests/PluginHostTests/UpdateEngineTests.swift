@@ -93,6 +93,35 @@ struct UpdateEngineTests {
         try f.expectConsistent()
     }
 
+    @Test("a key outside its scope or past its expiry installs nothing (exit 25); in scope it installs, and its expiry leaves the installed version running")
+    func scopedKeys() throws {
+        let f = try UpdateFixture()
+        defer { f.base.cleanUp() }
+        let store = TrustStore(stateDirectory: f.state)
+        let key = f.base.key.publicKey
+        let image = try f.image("1.0.0")
+
+        try store.add(key, modules: [try ModulePattern("org.acme.*")])
+        let outside = ModuleError.caught { try f.engine().install(imageAt: image) }
+        #expect(outside?.code == .keyOutOfScope && outside?.exitCode == 25, "\(String(describing: outside))")
+        try store.add(key, modules: [try ModulePattern("com.example.*")], expires: try KeyExpiry("2020-01-31"))
+        let expired = ModuleError.caught { try f.engine().install(imageAt: image) }
+        #expect(expired?.code == .keyExpired && expired?.exitCode == 25, "\(String(describing: expired))")
+        #expect(!FileManager.default.fileExists(atPath: f.paths.root))
+        #expect(f.hookLog.isEmpty)
+
+        try store.add(key, modules: [try ModulePattern("com.example.*")])
+        try f.engine().install(imageAt: image)
+        #expect(f.activeVersion == "1.0.0")
+
+        // Expiry refuses new images, not what is installed.
+        try store.add(key, modules: [try ModulePattern("com.example.*")], expires: try KeyExpiry("2020-01-31"))
+        #expect(ModuleError.caught { try f.engine().install(imageAt: try f.image("1.1.0")) }?.code == .keyExpired)
+        #expect(f.activeVersion == "1.0.0")
+        #expect(try UpdateEngine.status(id: UpdateFixture.id, stateDirectory: f.state).state == .active)
+        try f.expectConsistent()
+    }
+
     @Test("an allowance names the installed version exactly, build metadata included")
     func allowanceIsExact() throws {
         let installed = UpdateFixture.manifest("1.1.0+build.2")
