@@ -3,6 +3,7 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+import LinuxSupport
 
 /// The public keys this host trusts, one file per key: `<state-dir>/trust/<keyid>.pub`.
 public struct TrustStore: Sendable {
@@ -32,6 +33,8 @@ public struct TrustStore: Sendable {
     public func add(_ key: ModulePublicKey) throws(ModuleError) -> String {
         let url = directory.appendingPathComponent(key.keyID + ".pub")
         do {
+            // The state directory itself is root's alone (0700), as the update engine makes it.
+            try DurableFiles.makeOwnerOnlyDirectory(directory.deletingLastPathComponent().path)
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             try Data(key.fileContent.utf8).write(to: url, options: .atomic)
         } catch {
