@@ -221,8 +221,15 @@ check "plugin-host list shows it active" has_line "$(in_sys plugin-host list 2>&
 # An upgrade (here the same version again) keeps a changed conffile and the modules.
 echo 'PLUGIN_HOST_RUN_OPTIONS="--fresh-update-window 1800"' >>"$sys/etc/default/plugin-host"
 echo reading >"$sys/var/lib/plugin-host/modules/com.example.hello-c/data/kept"
+# A state directory that other users may enter (made by an older package or host, or by hand),
+# and one moved in the config, are root's alone after the upgrade.
+chmod 0755 "$sys/var/lib/plugin-host"
+mkdir -m 0755 "$sys/srv/moved-state"
+echo 'PLUGIN_HOST_STATE_DIR="/srv/moved-state"' >>"$sys/etc/default/plugin-host"
 dpkg --root="$sys" --install "$deb" >/dev/null 2>&1
 check "reinstall: still installed" same "$(dpkg --root="$sys" --status plugin-host 2>/dev/null | sed -n 's/^Status: //p')" "install ok installed"
+check "reinstall over a 0755 state directory and a moved one: both 0700" \
+    same "$(stat -c '%a' "$sys/var/lib/plugin-host" "$sys/srv/moved-state" | tr '\n' ' ')" "700 700 "
 check "reinstall: the changed config is kept" has_line "$(cat "$sys/etc/default/plugin-host")" 'PLUGIN_HOST_RUN_OPTIONS="--fresh-update-window 1800"'
 check "reinstall: the module is still installed, its data kept" \
     same "$(in_sys plugin-host list 2>&1 | awk '{print $1, $2, $3}'; cat "$sys/var/lib/plugin-host/modules/com.example.hello-c/data/kept")" "$(printf 'com.example.hello-c 1.0.0 active\nreading')"
