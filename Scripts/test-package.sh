@@ -95,6 +95,23 @@ lrwxrwxrwx root/root ./usr/bin/plugin-host-runner
     check "the unit reads the default config" has_line "$(cat "$unit")" 'EnvironmentFile=-/etc/default/plugin-host'
     check "the unit's default state directory is the config's" \
         same "$(sed -n 's/^Environment=.*PLUGIN_HOST_STATE_DIR=\([^ ]*\).*/\1/p' "$unit")" "$(sed -n 's/^PLUGIN_HOST_STATE_DIR=//p' "$root/etc/default/plugin-host")"
+    # The unit's hardening (Packaging/plugin-host.service): systemd's own rating of the packaged
+    # unit, read offline (no running systemd needed), must stay at 5.0 ("OK") or below.
+    if ! command -v systemd-analyze >/dev/null 2>&1; then
+        . Scripts/lib/apt-install.sh
+        apt_install systemd || echo "      systemd (for systemd-analyze) could not be installed" >&2
+    fi
+    security=$(systemd-analyze security --offline=true --no-pager "$unit" 2>&1)
+    exposure=$(sed -n 's/^→ Overall exposure level for plugin-host.service: \([0-9.]*\) .*/\1/p' <<<"$security")
+    echo "      systemd-analyze security: ${exposure:-no score} (of 10)"
+    exposure_at_most() { # exposure_at_most LIMIT: else the score and the worst lines
+        [ -n "$exposure" ] && awk -v score="$exposure" -v limit="$1" 'BEGIN { exit !(score <= limit) }' && return 0
+        echo "      expected an overall exposure of at most $1, got '${exposure:-nothing}'; the worst lines:" >&2
+        grep '✗' <<<"$security" | awk '{ print $NF "\t" $0 }' | sort -rn | head -n 12 | cut -f2- | sed 's/^/      | /' >&2
+        grep '^→' <<<"$security" | sed 's/^/      | /' >&2
+        return 1
+    }
+    check "systemd-analyze security: the unit's overall exposure is 5.0 or less" exposure_at_most 5.0
     libraries=$(ldd "$root/usr/bin/plugin-host" 2>&1 || true)
     check "ldd plugin-host: every library found, none of Swift's" lacks "$libraries" "not found|libswift|Foundation|libdispatch|libBlocksRuntime|libicu"
     check "plugin-host-runner is a link to plugin-host (one executable for host and runner)" same "$(readlink "$root/usr/bin/plugin-host-runner")" plugin-host
@@ -221,8 +238,15 @@ check "plugin-host list shows it active" has_line "$(in_sys plugin-host list 2>&
 # An upgrade (here the same version again) keeps a changed conffile and the modules.
 echo 'PLUGIN_HOST_RUN_OPTIONS="--fresh-update-window 1800"' >>"$sys/etc/default/plugin-host"
 echo reading >"$sys/var/lib/plugin-host/modules/com.example.hello-c/data/kept"
+# A state directory that other users may enter (made by an older package or host, or by hand),
+# and one moved in the config, are root's alone after the upgrade.
+chmod 0755 "$sys/var/lib/plugin-host"
+mkdir -m 0755 "$sys/srv/moved-state"
+echo 'PLUGIN_HOST_STATE_DIR="/srv/moved-state"' >>"$sys/etc/default/plugin-host"
 dpkg --root="$sys" --install "$deb" >/dev/null 2>&1
 check "reinstall: still installed" same "$(dpkg --root="$sys" --status plugin-host 2>/dev/null | sed -n 's/^Status: //p')" "install ok installed"
+check "reinstall over a 0755 state directory and a moved one: both 0700" \
+    same "$(stat -c '%a' "$sys/var/lib/plugin-host" "$sys/srv/moved-state" | tr '\n' ' ')" "700 700 "
 check "reinstall: the changed config is kept" has_line "$(cat "$sys/etc/default/plugin-host")" 'PLUGIN_HOST_RUN_OPTIONS="--fresh-update-window 1800"'
 check "reinstall: the module is still installed, its data kept" \
     same "$(in_sys plugin-host list 2>&1 | awk '{print $1, $2, $3}'; cat "$sys/var/lib/plugin-host/modules/com.example.hello-c/data/kept")" "$(printf 'com.example.hello-c 1.0.0 active\nreading')"

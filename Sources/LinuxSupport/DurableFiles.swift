@@ -21,13 +21,33 @@ package enum DurableFiles {
         try sync(parentDirectory(of: path))
     }
 
-    /// Creates a directory (and missing parents) and fsyncs each parent it changed.
-    package static func makeDirectory(_ path: String, mode: mode_t = 0o755) throws(FileFailure) {
+    /// Creates a directory (and missing parents) and fsyncs each parent it changed. The directory
+    /// gets `mode`, missing parents `parentMode` (`mode` if nil); the umask applies to both, and
+    /// an existing directory keeps its mode.
+    package static func makeDirectory(_ path: String, mode: mode_t = 0o755, parentMode: mode_t? = nil) throws(FileFailure) {
         if Files.isDirectory(path, followingLinks: false) { return }
         let parent = parentDirectory(of: path)
-        if !parent.isEmpty, parent != path { try makeDirectory(parent, mode: mode) }
+        if !parent.isEmpty, parent != path { try makeDirectory(parent, mode: parentMode ?? mode) }
         guard mkdir(path, mode) == 0 || errno == EEXIST else { throw .current("creating directory", path) }
         try sync(parent.isEmpty ? "." : parent)
+    }
+
+    /// Creates a directory only its owner may enter (0700; missing parents 0755), as
+    /// `makeDirectory` does.
+    package static func makeOwnerOnlyDirectory(_ path: String) throws(FileFailure) {
+        try makeDirectory(path, mode: 0o700, parentMode: 0o755)
+    }
+
+    /// Takes every permission of the group and of others off an existing directory or file
+    /// (chmod, following a symbolic link), keeping the owner's. Returns the permission bits it
+    /// had when it changed them; nil when there was nothing to take off, or nothing at `path`.
+    package static func restrictToOwner(_ path: String) throws(FileFailure) -> mode_t? {
+        guard let status = Files.status(path) else { return nil }
+        let permissions = mode_t(status.permissions.rawValue & 0o7777)
+        guard permissions & 0o077 != 0 else { return nil }
+        guard chmod(path, permissions & ~0o077) == 0 else { throw .current("changing the mode of", path) }
+        try sync(path)
+        return permissions
     }
 
     /// Writes `bytes` to `path` atomically: a temporary file in the same directory, fsync, rename,

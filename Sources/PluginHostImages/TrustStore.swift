@@ -3,6 +3,7 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+import LinuxSupport
 
 /// The public keys this host trusts, one file per key: `<state-dir>/trust/<keyid>.pub`, holding
 /// the key and, for a scoped key, the modules it may sign and its expiry (`TrustedKey`).
@@ -36,6 +37,8 @@ public struct TrustStore: Sendable {
         let url = directory.appendingPathComponent(key.keyID + ".pub")
         let entry = TrustedKey(key, modules: modules, expires: expires)
         do {
+            // The state directory itself is root's alone (0700), as the update engine makes it.
+            try DurableFiles.makeOwnerOnlyDirectory(directory.deletingLastPathComponent().path)
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             try Data(entry.fileContent.utf8).write(to: url, options: .atomic)
         } catch {

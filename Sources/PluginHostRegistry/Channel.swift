@@ -146,6 +146,7 @@ public struct FollowedChannel: Codable, Sendable, Equatable {
 
     /// Writes the channel's file (atomically, fsync'd).
     public func save(stateDirectory: String) throws(ModuleError) {
+        try StateFiles.makeStateDirectory(stateDirectory)
         try StateFiles.makeDirectory(Self.directory(stateDirectory: stateDirectory))
         try StateFiles.writeAtomically(try OCI.encode(self), to: Self.path(stateDirectory: stateDirectory, module: module))
     }

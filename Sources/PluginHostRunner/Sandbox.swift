@@ -427,6 +427,11 @@ enum SandboxRoot {
         }
         // Nothing mounted here may propagate to the host's mount table.
         guard ciot_mount(nil, "/", nil, CIOT_MS_REC | CIOT_MS_PRIVATE, nil) == 0 else { return give(up: "making every mount private", errno) }
+        // The directories of the new root are 0755 whatever the host's umask (the service unit
+        // sets 0077): a module running as another user must still reach /etc, /usr and the
+        // runner's libraries. The module process gets the host's umask back.
+        let hostUmask = umask(0o022)
+        defer { umask(hostUmask) }
 
         let libraries = mappedLibraryDirectories()
         let sources = ([spec.moduleDirectory, spec.dataDirectory] + spec.readOnlyPaths + libraries).map { Files.realPath($0) ?? $0 }

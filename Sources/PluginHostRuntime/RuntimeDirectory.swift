@@ -36,7 +36,7 @@ public enum RuntimeDirectory {
     @discardableResult
     public static func prepare(stateDirectory: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws(ModuleError) -> (directory: String, note: String?) {
         let link = path(stateDirectory: stateDirectory)
-        try StateFiles.makeDirectory(stateDirectory)
+        try StateFiles.makeStateDirectory(stateDirectory)
         for candidate in candidates(stateDirectory: stateDirectory, environment: environment) {
             guard makePrivateDirectory(candidate) else { continue }
             if Files.linkTarget(link) == candidate { return (candidate, nil) }

@@ -17,8 +17,10 @@ import Glibc
 /// resumes, also after the host was killed or the power failed.
 public struct ContentStore: Sendable {
     public let root: String
+    let stateDirectory: String
 
     public init(stateDirectory: String) {
+        self.stateDirectory = stateDirectory
         root = stateDirectory + "/content"
     }
 
@@ -43,6 +45,7 @@ public struct ContentStore: Sendable {
 
     /// Creates the directories (and `oci-layout`) if they are missing.
     public func prepare() throws(ModuleError) {
+        try StateFiles.makeStateDirectory(stateDirectory)
         try StateFiles.makeDirectory(blobsDirectory)
         try StateFiles.makeDirectory(partialDirectory)
         let layout = root + "/oci-layout"

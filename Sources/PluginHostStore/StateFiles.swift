@@ -30,6 +30,25 @@ package enum StateFiles {
     static func sync(_ path: String) throws(ModuleError) { do { try DurableFiles.sync(path) } catch { throw ioError(error) } }
     static func syncParent(of path: String) throws(ModuleError) { do { try DurableFiles.syncParent(of: path) } catch { throw ioError(error) } }
     package static func makeDirectory(_ path: String) throws(ModuleError) { do { try DurableFiles.makeDirectory(path) } catch { throw ioError(error) } }
+
+    /// Makes the state directory if it is missing: 0700, as the Debian package makes
+    /// /var/lib/plugin-host, because module data (a module running as root may leave a setuid
+    /// file there) and the trust store are root's alone. Missing parents get 0755.
+    package static func makeStateDirectory(_ path: String) throws(ModuleError) {
+        do { try DurableFiles.makeOwnerOnlyDirectory(path) } catch { throw ioError(error) }
+    }
+
+    /// Takes the group's and others' permissions off an existing state directory (`run` and
+    /// `install` call it: a directory made by an older host, or by hand, may be 0755). The line
+    /// to log when it did, nil when there was nothing to do.
+    /// - Throws: `ModuleError` `.io` if the mode cannot be changed (not the directory's owner or root).
+    package static func tightenStateDirectory(_ path: String) throws(ModuleError) -> String? {
+        let before: mode_t?
+        do { before = try DurableFiles.restrictToOwner(path) } catch { throw ioError(error) }
+        guard let before else { return nil }
+        let after = before & ~0o077
+        return "the state directory \(path) was mode \(String(before, radix: 8)), open to other users: made it \(String(after, radix: 8)) (module data and trusted keys are root's alone)"
+    }
     package static func writeAtomically(_ data: Data, to path: String, durable: Bool = true) throws(ModuleError) {
         do { try DurableFiles.writeAtomically([UInt8](data), to: path, durable: durable) } catch { throw ioError(error) }
     }

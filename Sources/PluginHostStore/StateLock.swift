@@ -15,7 +15,7 @@ final class StateLock {
     ///   holder lets go (or dies), and then tries again.
     /// - Throws: `ModuleError` `.busy` if another process still holds it, `.io` if it cannot be created.
     init(stateDirectory: String, wait: Duration = .zero) throws(ModuleError) {
-        try StateFiles.makeDirectory(stateDirectory)
+        try StateFiles.makeStateDirectory(stateDirectory)
         let path = stateDirectory + "/.lock"
         fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw StateFiles.ioError("opening lock", path) }

@@ -55,6 +55,12 @@ func openEngine(_ stateDir: String, sandbox: SandboxOptions? = SandboxOptions(),
     return engine
 }
 
+/// Makes an existing state directory that other users may enter root's alone again (0700), and
+/// says so on stderr; `install` does it before it writes there, `run` (HostService) at start.
+func tightenStateDirectory(_ stateDir: String) throws(ModuleError) {
+    if let line = try StateFiles.tightenStateDirectory(stateDir) { writeToStandardError("plugin-host: \(line)\n") }
+}
+
 func date(_ seconds: Double) -> String {
     Date(timeIntervalSince1970: seconds).formatted(.iso8601)
 }
@@ -91,6 +97,7 @@ struct Install: ParsableCommand {
     @OptionGroup var registry: RegistryFlags
 
     func run() throws {
+        try CLI.run { () throws(ModuleError) in try tightenStateDirectory(stateDir) }
         // Not a file or directory here: an image in a registry.
         if !Files.exists(image) {
             let reference = try CLI.run { () throws(ModuleError) -> ImageReference in

@@ -62,6 +62,12 @@ struct HostService: Service {
     let logger: Logger
 
     func run() async throws {
+        // A state directory made by an older host, or by hand, may be open to other users.
+        do {
+            if let line = try StateFiles.tightenStateDirectory(runtime.stateDirectory) { logger.notice("\(line)") }
+        } catch {
+            logger.warning("\(error)")
+        }
         do {
             let (directory, note) = try RuntimeDirectory.prepare(stateDirectory: runtime.stateDirectory)
             if let note { logger.warning("\(note)") } else { logger.info("runtime status in \(directory)") }

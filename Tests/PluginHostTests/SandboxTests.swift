@@ -75,9 +75,10 @@ struct SandboxSetup {
     var i2c: [ModuleManifest.I2CBus] = []
     var resources = ModuleManifest.ResourceLimits(memoryBytes: 32 << 20, cpuPercent: 50, maxProcesses: 16, maxOpenFiles: 64)
 
-    init(behavior: String = "", options: SandboxOptions = SandboxOptions()) throws {
+    /// - Parameter runnerExecutable: the built plugin-host-runner if nil.
+    init(behavior: String = "", options: SandboxOptions = SandboxOptions(), runnerExecutable: String? = nil) throws {
         try SandboxEnvironment.ready()
-        let executable = try #require(TestModule.runnerExecutable)
+        let executable = try #require(runnerExecutable ?? TestModule.runnerExecutable)
         root = try TestModule.temporaryDirectory("sandbox")
         moduleID = "com.example.sandbox-" + UUID().uuidString.prefix(8).lowercased()
         runner = ChildProcessRunner(executable: executable, sandbox: options, stateDirectory: root + "/state")
@@ -415,15 +416,24 @@ struct SandboxTests {
         }
     }
 
-    @Test("an unprivileged user: uid 65534 writes its own data directory; one it does not own is reported")
+    @Test("an unprivileged user, under the service unit's UMask=0077: uid 65534 writes its own data directory and reads /etc; one it does not own is reported")
     func unprivilegedUser() throws {
-        let setup = try SandboxSetup(options: SandboxOptions(user: .nobody))
+        // The runner as the unit starts it, with umask 077: the directories of the sandbox's root
+        // must still be 0755 (Sandbox.swift), or a module that is not root could not read /etc.
+        let runner = try #require(TestModule.runnerExecutable)
+        let scripts = try TestModule.temporaryDirectory("umask-runner")
+        defer { try? FileManager.default.removeItem(atPath: scripts) }
+        let wrapper = scripts + "/plugin-host-runner"
+        try "#!/bin/sh\numask 077\nexec '\(runner)' \"$@\"\n".write(toFile: wrapper, atomically: true, encoding: .utf8)
+        #expect(chmod(wrapper, 0o755) == 0)
+        let setup = try SandboxSetup(options: SandboxOptions(user: .nobody), runnerExecutable: wrapper)
         defer { setup.cleanUp() }
         #expect(chown(setup.dataDirectory, 65534, 65534) == 0)
         let result = setup.hook("probe_sandbox")
         #expect(result.outcome == .succeeded, "\(result.output)")
         let probe = setup.probe()
         #expect(probe["uid"] == "65534")
+        #expect((probe["etc"] ?? "").split(separator: ",").contains("ld.so.cache"), "/etc in the sandbox: \(probe["etc"] ?? "nothing")")
         #expect(probe["gid"] == "65534")
         #expect(probe["write_data"] == "created")
         #expect(probe["cap_eff"] == "0000000000000000")
