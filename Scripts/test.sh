@@ -10,8 +10,11 @@ step() { printf '\n== %s\n' "$*"; }
 step "documentation: every sh block is exercised by a script or test, or says why not"
 python3 Scripts/check-doc-commands.py
 
-step "C libraries and compiler (SQLite, zlib, zstd, libffi, cc)"
+step "C libraries and compilers (SQLite, zlib, zstd, libffi, cc; aarch64 and armhf cross compilers, qemu-user)"
 bash Scripts/ensure-build-deps.sh
+
+step "the sandbox's syscall filter, run on calls made up for x86_64, aarch64 and 32-bit ARM (qemu-user)"
+bash Scripts/check-seccomp-arches.sh
 
 step "skopeo for the module-image conformance test"
 if bash Scripts/ensure-skopeo.sh; then export PLUGIN_HOST_REQUIRE_SKOPEO=1; fi

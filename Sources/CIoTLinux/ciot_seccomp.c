@@ -373,13 +373,21 @@ static int build(const ciot_seccomp_options *options, assembler *a) {
     return resolve(a);
 }
 
-int ciot_seccomp_program_length(const ciot_seccomp_options *options) {
+int ciot_seccomp_program(const ciot_seccomp_options *options, void *code, int capacity) {
     assembler *a = malloc(sizeof *a);
-    if (!a) return -1;
-    int length = build(options, a) == 0 ? a->count : -1;
+    if (!a) { errno = ENOMEM; return -1; }
+    int length = -1;
+    if (build(options, a) == 0) {
+        length = a->count;
+        if (code && capacity > 0) memcpy(code, a->code, sizeof a->code[0] * (size_t)(length < capacity ? length : capacity));
+    }
+    int saved = errno;
     free(a);
+    errno = saved;
     return length;
 }
+
+int ciot_seccomp_program_length(const ciot_seccomp_options *options) { return ciot_seccomp_program(options, NULL, 0); }
 
 int ciot_seccomp_install(const ciot_seccomp_options *options, int *listener) {
     assembler *a = malloc(sizeof *a);

@@ -38,6 +38,11 @@ int ciot_seccomp_install(const ciot_seccomp_options *options, int *listener);
 /// The number of instructions the filter of `options` has (for tests and reports).
 int ciot_seccomp_program_length(const ciot_seccomp_options *options);
 
+/// The filter's BPF program itself: copies up to `capacity` instructions (each a
+/// `struct sock_filter`: u16 code, u8 jt, u8 jf, u32 k) to `code` and returns how many the
+/// program has, or -1 with errno. For the tests that run the program on each architecture.
+int ciot_seccomp_program(const ciot_seccomp_options *options, void *code, int capacity);
+
 /// One call the filter stopped, as the listener received it.
 typedef struct {
     uint64_t id;
