@@ -71,6 +71,11 @@ public struct ModuleError: Error, Sendable, CustomStringConvertible, Equatable {
         case registry = "registry"
         /// The image has no manifest for this device's platform.
         case noPlatform = "no-platform"
+        // Module users (exit code 26): nothing was installed
+        /// The manifest asks for `capabilities.root` and the install did not allow it.
+        case rootNotAllowed = "root-not-allowed"
+        /// Every uid of the module users' range is taken.
+        case noModuleUser = "no-module-user"
     }
 
     public var code: Code
@@ -113,6 +118,7 @@ public struct ModuleError: Error, Sendable, CustomStringConvertible, Equatable {
         case .denied: 22
         case .commandFailed: 23
         case .network, .registry, .noPlatform: 24
+        case .rootNotAllowed, .noModuleUser: 26
         }
     }
 }
