@@ -238,3 +238,60 @@ struct RootCapabilityTests {
         }
     }
 }
+
+@Suite("Module users on the command line", .enabled(if: geteuid() == 0, "changing owners needs root"))
+struct ModuleUserCommandTests {
+    @Test("install refuses a root module with exit code 26 unless --allow-root-module; status shows each module's user")
+    func install() throws {
+        let f = try UpdateFixture()
+        defer { f.base.cleanUp() }
+        let image = try f.image("1.0.0", manifest: manifest("1.0.0", root: true))
+        let refused = try UpdateCrashTests.pluginHost(["install", image, "--state-dir", f.state], fault: nil)
+        #expect(refused.status == 26, "\(refused)")
+        #expect(refused.stderr.contains("asks to run as root (capabilities.root)") && refused.stderr.contains("--allow-root-module"), "\(refused.stderr)")
+        #expect(f.activeVersion == nil)
+
+        let allowed = try UpdateCrashTests.pluginHost(["install", image, "--allow-root-module", "--state-dir", f.state], fault: nil)
+        #expect(allowed.status == 0, "\(allowed.stderr)")
+        let rootStatus = try UpdateCrashTests.pluginHost(["status", UpdateFixture.id, "--state-dir", f.state], fault: nil)
+        #expect(rootStatus.stdout.contains("\nuser       0:0 (root: the manifest asks for capabilities.root)\n"), "\(rootStatus.stdout)")
+
+        let installed = try UpdateCrashTests.pluginHost(["install", try f.image("1.0.0", manifest: manifest("1.0.0", id: other), name: "other"), "--state-dir", f.state], fault: nil)
+        #expect(installed.status == 0, "\(installed.stderr)")
+        let user = try #require(ModuleUsers.recorded(other, stateDirectory: f.state))
+        let status = try UpdateCrashTests.pluginHost(["status", other, "--state-dir", f.state], fault: nil)
+        #expect(status.stdout.contains("\nuser       \(user.uid):\(user.gid)\n"), "\(status.stdout)")
+        let json = try UpdateCrashTests.pluginHost(["status", other, "--json", "--state-dir", f.state], fault: nil)
+        let decoded = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
+        #expect((decoded?["user"] as? [String: Any])?["uid"] as? Int == Int(user.uid), "\(json.stdout)")
+    }
+
+    @Test("a channel refuses a root module unless followed with --allow-root-module, which its file records",
+          .enabled(if: LocalRegistry.available, "the registry and skopeo are not installed (Scripts/ensure-registry.sh)"))
+    func channel() throws {
+        let registry = try LocalRegistry()
+        let f = try UpdateFixture()
+        defer { f.base.cleanUp() }
+        let host = try #require(Tool.pluginHost)
+        let reference = "\(registry.address)/acme/rootmodule:stable"
+        try registry.push(layout: try f.image("1.0.0", manifest: manifest("1.0.0", root: true)), tag: "1.0.0", to: "acme/rootmodule", as: "stable")
+        func channel() throws -> FollowedChannel? { try FollowedChannel.load(stateDirectory: f.state, module: UpdateFixture.id) }
+        let process = try HostRuntimeTests.startHost(f)
+        defer { HostRuntimeTests.stop(process) }
+        #expect(waitUntil(seconds: 20) { HostRuntime.runningSnapshot(stateDirectory: f.state) != nil })
+
+        let follow = try Tool.run(host, ["follow", UpdateFixture.id, reference, "--every", "1s", "--insecure-registry", registry.address, "--state-dir", f.state])
+        #expect(follow.status == 0, "\(follow.stderr)")
+        #expect(waitUntil(seconds: 60) { (try? channel()?.outcome?.result) == .refused })
+        #expect(try channel()?.outcome?.reason?.contains("--allow-root-module") == true)
+        #expect(f.activeVersion == nil)
+
+        let allowed = try Tool.run(host, ["follow", UpdateFixture.id, reference, "--every", "1s", "--allow-root-module", "--insecure-registry", registry.address, "--state-dir", f.state])
+        #expect(allowed.status == 0, "\(allowed.stderr)")
+        #expect(try channel()?.allowRootModule == true)
+        #expect(waitUntil(seconds: 60) { HostRuntimeTests.running(f, "1.0.0") })
+        #expect(try UpdateEngine.status(id: UpdateFixture.id, stateDirectory: f.state).user == .root)
+        let list = try Tool.run(host, ["list", "--state-dir", f.state])
+        #expect(list.stdout.contains("every 1s (root modules allowed)"), "\(list.stdout)")
+    }
+}
