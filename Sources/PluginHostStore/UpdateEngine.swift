@@ -37,8 +37,7 @@ public final class UpdateEngine {
     ///     (zero: fail at once); woken by the holder letting go, not by polling.
     /// Modules installed before modules had users of their own get one now, and their data
     /// directories are given to it (see `ModuleUsers`).
-    /// - Throws: `ModuleError` `.busy` if another process holds the state directory, `.io`,
-    ///   `.noModuleUser`.
+    /// - Throws: `ModuleError` `.busy` if another process holds the state directory, `.io`.
     public init(stateDirectory: String, runner: (any ModuleRunner)?, limits: ExtractionLimits = .default,
                 waitingForLock: Duration = .zero) throws(ModuleError) {
         self.stateDirectory = stateDirectory
@@ -380,14 +379,23 @@ public final class UpdateEngine {
 
     /// Each active module without a recorded user (installed before modules had users) gets one,
     /// and a data directory whose top does not belong to its user, mode 0700, is given to it
-    /// whole. After that it costs one stat per module and writes nothing.
+    /// whole. After that it costs one stat per module and writes nothing. A module for which no
+    /// uid is left keeps running as before, with a line in `recoveryLog`.
     private func migrateUsers() throws(ModuleError) {
         for name in Files.list(stateDirectory + "/modules") where ModuleManifest.isModuleID(name) {
             let paths = ModulePaths(stateDirectory: stateDirectory, id: name)
             guard let active = paths.target(of: paths.current).flatMap({ try? paths.installed($0) }) else { continue }
             // A manifest asking for root was allowed when it was installed.
             var user = active.context.user
-            if user == nil { user = try users.assign(active.manifest, allowingRoot: true) }
+            if user == nil {
+                do throws(ModuleError) {
+                    user = try users.assign(active.manifest, allowingRoot: true)
+                } catch where error.code == .noModuleUser {
+                    // The host still starts: this module runs as before (uid 0, no capability).
+                    recoveryLog.append("\(name): \(error.message)")
+                    continue
+                }
+            }
             guard let user else { continue }
             guard let top = Files.status(paths.data, followingLinks: false) else { continue }
             if top.userID.rawValue == user.uid, top.groupID.rawValue == user.gid, top.permissions.rawValue & 0o7777 == 0o700 { continue }
