@@ -92,14 +92,17 @@ package enum DurableFiles {
     }
 
     /// Copies a directory tree (regular files, directories, symbolic links as links), fsyncing
-    /// every file and directory written. `to` must not exist.
+    /// every file and directory written, with the permission bits of files and directories (so
+    /// the copy of a 0700 directory is not readable by others either). `to` must not exist.
     package static func copyTree(_ from: String, to: String) throws(FileFailure) {
         let status: Stat
         do { status = try Stat(from, followTargetSymlink: false) } catch { throw FileFailure(error, "reading", from) }
         switch status.type {
         case .directory:
-            guard mkdir(to, 0o755) == 0 else { throw .current("creating directory", to) }
+            // Private while it fills; its own mode once it is complete.
+            guard mkdir(to, 0o700) == 0 else { throw .current("creating directory", to) }
             for name in try Files.listing(from) { try copyTree(from + "/" + name, to: to + "/" + name) }
+            guard chmod(to, mode_t(status.permissions.rawValue & 0o777)) == 0 else { throw .current("changing the mode of", to) }
             try sync(to)
         case .symbolicLink:
             guard let target = Files.linkTarget(from) else { throw .current("reading link", from) }
