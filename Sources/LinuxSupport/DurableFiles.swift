@@ -112,14 +112,17 @@ package enum DurableFiles {
     }
 
     /// Copies a directory tree (regular files, directories, symbolic links as links), fsyncing
-    /// every file and directory written. `to` must not exist.
+    /// every file and directory written, with the permission bits of files and directories (so
+    /// the copy of a 0700 directory is not readable by others either). `to` must not exist.
     package static func copyTree(_ from: String, to: String) throws(FileFailure) {
         let status: Stat
         do { status = try Stat(from, followTargetSymlink: false) } catch { throw FileFailure(error, "reading", from) }
         switch status.type {
         case .directory:
-            guard mkdir(to, 0o755) == 0 else { throw .current("creating directory", to) }
+            // Private while it fills; its own mode once it is complete.
+            guard mkdir(to, 0o700) == 0 else { throw .current("creating directory", to) }
             for name in try Files.listing(from) { try copyTree(from + "/" + name, to: to + "/" + name) }
+            guard chmod(to, mode_t(status.permissions.rawValue & 0o777)) == 0 else { throw .current("changing the mode of", to) }
             try sync(to)
         case .symbolicLink:
             guard let target = Files.linkTarget(from) else { throw .current("reading link", from) }
@@ -177,6 +180,12 @@ package enum DurableFiles {
 
     /// Empties the directory open at `fd` (and closes `fd`); the first failure, if any.
     private static func removeContents(of fd: Int32, path: String) -> FileFailure? {
+        withEntries(of: fd, path: path) { parent, names in removeEntries(names, in: parent, path: path) }
+    }
+
+    /// Calls `body` with the directory open at `fd` (which it takes over and closes) and the names
+    /// of its entries but `.` and `..`, read before `body` changes anything.
+    private static func withEntries(of fd: Int32, path: String, _ body: (Int32, [[UInt8]]) -> FileFailure?) -> FileFailure? {
         guard let directory = fdopendir(fd) else {
             let failure = FileFailure.current("listing", path)
             close(fd)
@@ -189,7 +198,10 @@ package enum DurableFiles {
             if name == [UInt8(ascii: ".")] || name == [UInt8(ascii: "."), UInt8(ascii: ".")] { continue }
             names.append(name)
         }
-        let parent = dirfd(directory)
+        return body(dirfd(directory), names)
+    }
+
+    private static func removeEntries(_ names: [[UInt8]], in parent: Int32, path: String) -> FileFailure? {
         var failure: FileFailure?
         for name in names {
             let childPath = path + "/" + String(decoding: name, as: UTF8.self)
@@ -208,5 +220,70 @@ package enum DurableFiles {
             }
         }
         return failure
+    }
+
+    // MARK: Owners
+
+    /// Gives `path` and everything below it to `uid:gid`, and `path` itself the mode `mode`.
+    /// Symbolic links are changed themselves, never followed, and the walk opens each directory
+    /// relative to its parent with O_NOFOLLOW, so a link planted in the tree cannot hand a file
+    /// outside it to the user. A regular file with more than one hard link is left as it is (the
+    /// other name may be outside the tree). Entries that already belong to `uid:gid` are not
+    /// written. Returns how many entries changed owner.
+    @discardableResult
+    package static func changeOwner(ofTree path: String, uid: uid_t, gid: gid_t, mode: mode_t) throws(FileFailure) -> Int {
+        let fd = Syscall.open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else { throw .current("opening", path) }
+        var status = stat()
+        guard fstat(fd, &status) == 0 else {
+            let failure = FileFailure.current("reading", path)
+            close(fd)
+            throw failure
+        }
+        var changed = 0
+        if status.st_uid != uid || status.st_gid != gid {
+            guard fchown(fd, uid, gid) == 0 else {
+                let failure = FileFailure.current("changing the owner of", path)
+                close(fd)
+                throw failure
+            }
+            changed += 1
+        }
+        if status.st_mode & 0o7777 != mode, fchmod(fd, mode) != 0 {
+            let failure = FileFailure.current("changing the mode of", path)
+            close(fd)
+            throw failure
+        }
+        if let failure = changeOwner(ofContents: fd, path: path, uid: uid, gid: gid, changed: &changed) { throw failure }
+        return changed
+    }
+
+    /// `changeOwner(ofTree:)` for the entries of the directory open at `fd` (which it closes).
+    private static func changeOwner(ofContents fd: Int32, path: String, uid: uid_t, gid: gid_t, changed: inout Int) -> FileFailure? {
+        withEntries(of: fd, path: path) { parent, names in
+            var failure: FileFailure?
+            for name in names where failure == nil {
+                let childPath = path + "/" + String(decoding: name, as: UTF8.self)
+                var status = stat()
+                guard withCPath(name, { fstatat(parent, $0, &status, AT_SYMLINK_NOFOLLOW) }) == 0 else {
+                    if errno != ENOENT { failure = .current("reading", childPath) }
+                    continue
+                }
+                let type = status.st_mode & S_IFMT
+                if type == S_IFREG && status.st_nlink > 1 { continue }
+                if status.st_uid != uid || status.st_gid != gid {
+                    guard withCPath(name, { fchownat(parent, $0, uid, gid, AT_SYMLINK_NOFOLLOW) }) == 0 else {
+                        failure = .current("changing the owner of", childPath)
+                        continue
+                    }
+                    changed += 1
+                }
+                guard type == S_IFDIR else { continue }
+                let child = withCPath(name) { openat(parent, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
+                guard child >= 0 else { failure = .current("opening", childPath); continue }
+                failure = changeOwner(ofContents: child, path: childPath, uid: uid, gid: gid, changed: &changed)
+            }
+            return failure
+        }
     }
 }

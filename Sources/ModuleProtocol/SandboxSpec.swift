@@ -4,7 +4,9 @@
 /// (`encoded`/`init(encoded:)`). One type and one binary encoding on both sides: the payload
 /// rules of `Message` (bounded strings and lists, canonical forms, no trailing bytes).
 public struct SandboxSpec: Sendable, Equatable, Hashable {
-    public struct User: Sendable, Equatable, Hashable {
+    /// A user and group, as the runner switches to them; also the user the host gives a module
+    /// (PluginHostStore's `ModuleUsers`).
+    public struct User: Codable, Sendable, Equatable, Hashable, CustomStringConvertible {
         public var uid: UInt32
         public var gid: UInt32
 
@@ -15,6 +17,11 @@ public struct SandboxSpec: Sendable, Equatable, Hashable {
 
         /// nobody:nogroup on Debian and Raspberry Pi OS.
         public static let nobody = User(uid: 65534, gid: 65534)
+        /// uid 0 (a module whose manifest asks for `capabilities.root`, allowed at install).
+        public static let root = User(uid: 0, gid: 0)
+
+        /// `uid:gid`.
+        public var description: String { "\(uid):\(gid)" }
     }
 
     /// What the sandbox's syscall filter does with a call it stops (plugin-host-runner's

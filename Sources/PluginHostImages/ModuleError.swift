@@ -76,6 +76,11 @@ public struct ModuleError: Error, Sendable, CustomStringConvertible, Equatable {
         case keyOutOfScope = "key-out-of-scope"
         /// The signing key's expiry (`trust add --expires`) has passed by the device's clock.
         case keyExpired = "key-expired"
+        // Module users (exit code 26): nothing was installed
+        /// The manifest asks for `capabilities.root` and the install did not allow it.
+        case rootNotAllowed = "root-not-allowed"
+        /// Every uid of the module users' range is taken.
+        case noModuleUser = "no-module-user"
     }
 
     public var code: Code
@@ -119,6 +124,7 @@ public struct ModuleError: Error, Sendable, CustomStringConvertible, Equatable {
         case .commandFailed: 23
         case .network, .registry, .noPlatform: 24
         case .keyOutOfScope, .keyExpired: 25
+        case .rootNotAllowed, .noModuleUser: 26
         }
     }
 }

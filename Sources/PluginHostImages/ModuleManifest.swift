@@ -110,11 +110,16 @@ public struct ModuleManifest: Codable, Sendable, Equatable {
         public var i2c: [I2CBus]
         public var storageQuotaBytes: UInt64
         public var network: Bool
-        public init(gpio: [GPIOLine] = [], i2c: [I2CBus] = [], storageQuotaBytes: UInt64 = 0, network: Bool = false) {
+        /// The module's code runs as uid 0 (still without any capability) instead of a user of its
+        /// own; an install must allow it (`plugin-host install --allow-root-module`). Optional in
+        /// the JSON, and written there only when true, so manifests without it keep their bytes.
+        public var root: Bool
+        public init(gpio: [GPIOLine] = [], i2c: [I2CBus] = [], storageQuotaBytes: UInt64 = 0, network: Bool = false, root: Bool = false) {
             self.gpio = gpio
             self.i2c = i2c
             self.storageQuotaBytes = storageQuotaBytes
             self.network = network
+            self.root = root
         }
     }
 
@@ -353,7 +358,7 @@ extension ModuleManifest {
 }
 
 extension ModuleManifest.Capabilities {
-    private enum CodingKeys: String, CodingKey { case gpio, i2c, storageQuotaBytes, network }
+    private enum CodingKeys: String, CodingKey { case gpio, i2c, storageQuotaBytes, network, root }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -361,6 +366,16 @@ extension ModuleManifest.Capabilities {
         i2c = try c.decode([ModuleManifest.I2CBus].self, forKey: .i2c)
         storageQuotaBytes = try c.decodeInteger(forKey: .storageQuotaBytes)
         network = try c.decode(Bool.self, forKey: .network)
+        root = try c.decodeIfPresent(Bool.self, forKey: .root) ?? false
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(gpio, forKey: .gpio)
+        try c.encode(i2c, forKey: .i2c)
+        try c.encode(storageQuotaBytes, forKey: .storageQuotaBytes)
+        try c.encode(network, forKey: .network)
+        if root { try c.encode(true, forKey: .root) }
     }
 }
 

@@ -32,6 +32,9 @@ public struct FollowedChannel: Codable, Sendable, Equatable {
     public var seen: String?
     /// What the host did with `seen`.
     public var outcome: Outcome?
+    /// An image whose manifest asks for `capabilities.root` may be installed from this channel
+    /// (`follow --allow-root-module`); nil or false: such an image is refused.
+    public var allowRootModule: Bool?
 
     public struct Access: Codable, Sendable, Equatable {
         /// Credentials as `skopeo login` writes them; nil: the default auth files.
@@ -84,12 +87,14 @@ public struct FollowedChannel: Codable, Sendable, Equatable {
         }
     }
 
-    public init(module: String, reference: ImageReference, every: Double, registry: Access, since: Double = Date().timeIntervalSince1970) {
+    public init(module: String, reference: ImageReference, every: Double, registry: Access, since: Double = Date().timeIntervalSince1970,
+                allowRootModule: Bool = false) {
         self.module = module
         self.reference = reference.description
         everySeconds = every
         self.registry = registry
         self.since = since
+        self.allowRootModule = allowRootModule ? true : nil
     }
 
     /// The arguments of the `plugin-host pull` that checks the channel: `--unless-at` the digest

@@ -233,7 +233,7 @@ extension HostRuntime {
             try VersionPolicy.check(new: image.manifest, installed: active?.manifest)
             _ = pause(id)
             defer { resume(id) }
-            let report = try engine.install(image)
+            let report = try engine.install(image, allowingRoot: channel.allowRootModule == true)
             note("\(id): \(report.active.map { "\($0)" } ?? "?") installed and committed from \(channel.reference)@\(digest)")
             if let collected = (try? engine.collectContent())?.afterInstall { note(collected) }
             return act(channel, outcome)

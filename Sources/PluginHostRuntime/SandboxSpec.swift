@@ -13,10 +13,11 @@ import Synchronization
 /// Documentation): each run gets cgroups with the manifest's `resources`, made here and removed
 /// when the run ends, and the runner isolates itself as `SandboxSpec` says.
 public struct SandboxOptions: Sendable, Equatable {
-    /// nil (the default): the module runs as uid 0 with no capability at all, which keeps data
-    /// directories owned by root working. `.nobody` or another user is stronger (files of root
-    /// that are writable by their owner stay out of reach), but the module's data directory must
-    /// then belong to that user: chown it when the module is installed.
+    /// The user of a module the host has not given one of its own (`ModuleContext.user` is nil:
+    /// a context made by hand, not by the update engine). nil (the default): uid 0 with no
+    /// capability at all. A module with a user of its own runs as that user, and one whose
+    /// manifest asks for root (allowed at install) as uid 0; a host that is not root cannot
+    /// switch users, and its modules run as its own user.
     public var user: SandboxSpec.User?
     /// nil: the module id (cut to 64 bytes).
     public var hostname: String?
@@ -81,10 +82,19 @@ struct PreparedSandbox: Sendable {
         }
         let spec = SandboxSpec(moduleDirectory: context.moduleDirectory, dataDirectory: context.dataDirectory,
                                network: manifest.capabilities.network, hostname: String(decoding: (options.hostname ?? manifest.id).utf8.prefix(64), as: UTF8.self),
-                               cgroups: cgroups.joinDirectories, openFiles: UInt64(manifest.resources.maxOpenFiles), user: options.user,
+                               cgroups: cgroups.joinDirectories, openFiles: UInt64(manifest.resources.maxOpenFiles), user: user(options, context),
                                temporaryBytes: options.temporaryBytes, readOnlyPaths: options.readOnlyPaths, strict: options.strict,
                                syscallFilter: options.syscallFilter, i2cAddresses: Array(Set(manifest.capabilities.i2c.flatMap(\.addresses))).sorted().map(UInt16.init))
         return PreparedSandbox(cgroups: cgroups, spec: spec, limits: manifest.resources, notes: cgroups.problems.map { notePrefix + $0 })
+    }
+
+    /// The user the runner switches to: the module's own, or `options.user` for a context
+    /// without one; nil (stay uid 0, without capabilities) for root, and for a host that is not
+    /// root (it cannot switch).
+    static func user(_ options: SandboxOptions, _ context: ModuleContext) -> SandboxSpec.User? {
+        guard geteuid() == 0 else { return nil }
+        guard let user = context.user else { return options.user }
+        return user == .root ? nil : user
     }
 
     /// After the run: what the OOM killer did, then the cgroups go. Output lines.

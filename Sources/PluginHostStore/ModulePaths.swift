@@ -13,15 +13,20 @@ import PluginHostImages
 ///         versions/<version>@<transaction>/manifest.json, image.json
 ///         current  -> versions/<dir>                  the active version (a symbolic link)
 ///         previous -> versions/<dir>                  the version `rollback` returns to
-///         data/                                       the module's data, shared by its versions
+///         data/                                       the module's data, shared by its versions;
+///                                                     0700, owned by the module's user
 ///         snapshots/<transaction>/                    data before an update's install hook
 ///         logs/<transaction>/NN-<step>.log            hook and module output, kept
 ///         journal                                     transitions, fsync'd (Journal)
 ///         state.json                                  the last transaction's outcome
 package struct ModulePaths {
+    let stateDirectory: String
+    let id: String
     let root: String
 
     package init(stateDirectory: String, id: String) {
+        self.stateDirectory = stateDirectory
+        self.id = id
         root = stateDirectory + "/modules/" + id
     }
 
@@ -108,6 +113,9 @@ public struct ModuleStatus: Codable, Sendable, Equatable {
     public var imageManifestDigest: String?
     public var keyID: String?
     public var dataDirectory: String
+    /// The user the active version runs as in the sandbox (`ModuleUsers`); nil when none is
+    /// recorded (the host has not seen the module since it began to give modules users).
+    public var user: ModuleUser?
     public var lastTransaction: TransactionRecord?
 }
 
@@ -123,7 +131,13 @@ extension ModulePaths {
             throw ModuleError(.io, "'\(dir)/image.json' is damaged: reinstall the module", field: dir + "/image.json")
         }
         return InstalledVersion(directory: directory, manifest: manifest, image: image,
-                                context: ModuleContext(manifest: manifest, moduleDirectory: files(directory), dataDirectory: data))
+                                context: ModuleContext(manifest: manifest, moduleDirectory: files(directory), dataDirectory: data, user: user(of: manifest)))
+    }
+
+    /// The user the module runs as: root if its manifest asks for it (an install allowed it),
+    /// else the uid recorded for its id, if any.
+    func user(of manifest: ModuleManifest) -> ModuleUser? {
+        manifest.capabilities.root ? .root : ModuleUsers.recorded(id, stateDirectory: stateDirectory)
     }
 
     package func lastRecord() -> TransactionRecord? {
@@ -138,6 +152,6 @@ extension ModulePaths {
         return ModuleStatus(id: id, state: open ? .updating : (active == nil ? .notInstalled : .active),
                             version: active?.manifest.version, versionDirectory: currentDirectory,
                             previousVersion: previousVersion, imageManifestDigest: active?.image.imageManifestDigest,
-                            keyID: active?.image.keyID, dataDirectory: data, lastTransaction: lastRecord())
+                            keyID: active?.image.keyID, dataDirectory: data, user: active?.context.user, lastTransaction: lastRecord())
     }
 }

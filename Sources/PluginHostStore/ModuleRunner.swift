@@ -15,11 +15,15 @@ public struct ModuleContext: Sendable, Equatable {
     public var moduleDirectory: String
     /// The module's writable data directory, shared by all its versions.
     public var dataDirectory: String
+    /// The user the module's sandboxed code runs as, which owns `dataDirectory` (`ModuleUsers`);
+    /// nil for a module the host has not given a user (the runner's default applies).
+    public var user: ModuleUser?
 
-    public init(manifest: ModuleManifest, moduleDirectory: String, dataDirectory: String) {
+    public init(manifest: ModuleManifest, moduleDirectory: String, dataDirectory: String, user: ModuleUser? = nil) {
         self.manifest = manifest
         self.moduleDirectory = moduleDirectory
         self.dataDirectory = dataDirectory
+        self.user = user
     }
 }
 

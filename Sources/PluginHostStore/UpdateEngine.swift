@@ -21,6 +21,8 @@ public final class UpdateEngine {
     public let trust: TrustStore
     public var limits: ExtractionLimits
     let runner: (any ModuleRunner)?
+    /// Where modules' users come from (a test gives a small range).
+    package var users: ModuleUsers
     private let lock: StateLock
     /// What start-up recovery did, one line per module it touched.
     public private(set) var recoveryLog: [String] = []
@@ -33,6 +35,8 @@ public final class UpdateEngine {
     ///   - limits: how large and how many the entries of an image's layers may be.
     ///   - waitingForLock: how long to wait while another process holds the state directory
     ///     (zero: fail at once); woken by the holder letting go, not by polling.
+    /// Modules installed before modules had users of their own get one now, and their data
+    /// directories are given to it (see `ModuleUsers`).
     /// - Throws: `ModuleError` `.busy` if another process holds the state directory, `.io`.
     public init(stateDirectory: String, runner: (any ModuleRunner)?, limits: ExtractionLimits = .default,
                 waitingForLock: Duration = .zero) throws(ModuleError) {
@@ -40,9 +44,11 @@ public final class UpdateEngine {
         self.trust = TrustStore(stateDirectory: stateDirectory)
         self.runner = runner
         self.limits = limits
+        users = ModuleUsers(stateDirectory: stateDirectory)
         lock = try StateLock(stateDirectory: stateDirectory, wait: waitingForLock)
         try StateFiles.makeDirectory(stateDirectory + "/modules")
         try recover()
+        try migrateUsers()
     }
 
     // MARK: - Reading
@@ -110,17 +116,22 @@ public final class UpdateEngine {
     /// Verifies an image, checks the version policy, unpacks it, runs its hooks, activates it,
     /// judges its health and commits it; on any failure after unpacking it rolls back to the
     /// version that was active before and throws.
+    ///
+    /// The module's code runs as its own user (`ModuleUsers`), which gets the data directory;
+    /// uid 0 only if the manifest asks for it (`capabilities.root`) and `allowingRoot`.
     /// - Throws: `ModuleError`: verification and extraction errors (nothing changed), `.downgrade`
-    ///   or `.sameVersion` (nothing changed), `.hookFailed` / `.unhealthy` / `.runnerFailed`
-    ///   (rolled back; the message names the log directory).
+    ///   or `.sameVersion` (nothing changed), `.rootNotAllowed` or `.noModuleUser` (nothing
+    ///   changed), `.hookFailed` / `.unhealthy` / `.runnerFailed` (rolled back; the message names
+    ///   the log directory).
     @discardableResult
-    public func install(imageAt path: String, reference: String? = nil) throws(ModuleError) -> Report {
+    public func install(imageAt path: String, reference: String? = nil, allowingRoot: Bool = false) throws(ModuleError) -> Report {
         let image = try ImageVerifier(trust: trust).verify(ImageSource.open(path), reference: reference)
-        return try install(image)
+        return try install(image, allowingRoot: allowingRoot)
     }
 
+    /// `install(imageAt:reference:allowingRoot:)` for an image verified already.
     @discardableResult
-    public func install(_ image: VerifiedImage) throws(ModuleError) -> Report {
+    public func install(_ image: VerifiedImage, allowingRoot: Bool = false) throws(ModuleError) -> Report {
         let manifest = image.manifest
         let paths = ModulePaths(stateDirectory: stateDirectory, id: manifest.id)
         let old = try activeVersion(of: manifest.id)
@@ -128,7 +139,10 @@ public final class UpdateEngine {
         guard let runner else {
             throw ModuleError(.runnerFailed, "no module runner is available to run the module's hooks and health check: install plugin-host-runner next to plugin-host or set PLUGIN_HOST_RUNNER")
         }
+        let user = try users.assign(manifest, allowingRoot: allowingRoot)
         for directory in [paths.root, paths.versions, paths.data, paths.snapshots, paths.logs] { try StateFiles.makeDirectory(directory) }
+        // The new version's hooks run as its user, so the data is its user's before they do.
+        try ModuleUsers.own(paths.data, by: user)
 
         let transaction = Self.newTransactionID()
         let newDirectory = "\(manifest.version)@\(transaction)"
@@ -165,6 +179,8 @@ public final class UpdateEngine {
             try steps.snapshot()
             try update.write(.snapshotted)
             try steps.hook("install", new.manifest.hooks.install)
+            // What an unsandboxed install hook wrote belongs to the module's user too.
+            try ModuleUsers.own(paths.data, by: user)
             try update.write(.installed)
             try update.write(.activating)
             try StateFiles.switchLink(paths.current, to: paths.linkValue(newDirectory))
@@ -204,6 +220,7 @@ public final class UpdateEngine {
         }
         try StateFiles.removeTree(paths.snapshot(update.id))
         try collectGarbage(paths)
+        try ownData(paths)
         try update.close(.done, reason: nil, result: .committed)
     }
 
@@ -228,6 +245,8 @@ public final class UpdateEngine {
         }
         if let steps { try? steps.hook("failure", steps.new.manifest.hooks.failure) }
         try collectGarbage(paths)
+        // The restored snapshot was copied by the host, as root.
+        try ownData(paths)
         try update.close(.rolledBack, reason: reason, result: .rolledBack)
     }
 
@@ -330,6 +349,8 @@ public final class UpdateEngine {
             let garbage = stateDirectory + "/modules/.removed-\(id)-\(Self.newTransactionID())"
             try StateFiles.move(paths.root, to: garbage)
             try StateFiles.removeTree(garbage)
+            // Its data is gone, so its uid may go to another module.
+            try users.free(id)
             return
         }
         var transaction = Transaction(paths: paths, id: Self.newTransactionID(), kind: .remove, from: paths.target(of: paths.current), to: nil)
@@ -343,6 +364,43 @@ public final class UpdateEngine {
         try StateFiles.removeFile(paths.previous)
         try collectGarbage(paths)
         try transaction.close(.done, reason: nil, result: .committed)
+    }
+
+    // MARK: - Users
+
+    /// Gives the data directory to the user the active version runs as (none: the recorded
+    /// user of the id, if any).
+    private func ownData(_ paths: ModulePaths) throws(ModuleError) {
+        guard Files.isDirectory(paths.data, followingLinks: false) else { return }
+        let active = paths.target(of: paths.current).flatMap { try? paths.installed($0) }
+        guard let user = active?.context.user ?? ModuleUsers.recorded(paths.id, stateDirectory: stateDirectory) else { return }
+        try ModuleUsers.own(paths.data, by: user)
+    }
+
+    /// Each active module without a recorded user (installed before modules had users) gets one,
+    /// and a data directory whose top does not belong to its user, mode 0700, is given to it
+    /// whole. After that it costs one stat per module and writes nothing. A module for which no
+    /// uid is left keeps running as before, with a line in `recoveryLog`.
+    private func migrateUsers() throws(ModuleError) {
+        for name in Files.list(stateDirectory + "/modules") where ModuleManifest.isModuleID(name) {
+            let paths = ModulePaths(stateDirectory: stateDirectory, id: name)
+            guard let active = paths.target(of: paths.current).flatMap({ try? paths.installed($0) }) else { continue }
+            // A manifest asking for root was allowed when it was installed.
+            var user = active.context.user
+            if user == nil {
+                do throws(ModuleError) {
+                    user = try users.assign(active.manifest, allowingRoot: true)
+                } catch where error.code == .noModuleUser {
+                    // The host still starts: this module runs as before (uid 0, no capability).
+                    recoveryLog.append("\(name): \(error.message)")
+                    continue
+                }
+            }
+            guard let user else { continue }
+            guard let top = Files.status(paths.data, followingLinks: false) else { continue }
+            if top.userID.rawValue == user.uid, top.groupID.rawValue == user.gid, top.permissions.rawValue & 0o7777 == 0o700 { continue }
+            try ModuleUsers.own(paths.data, by: user)
+        }
     }
 
     // MARK: - Recovery

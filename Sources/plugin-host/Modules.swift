@@ -32,6 +32,12 @@ struct SandboxFlags: ParsableArguments {
     var options: SandboxOptions? { noSandbox ? nil : SandboxOptions(strict: strictSandbox, syscallFilter: syscallFilter.mode) }
 }
 
+/// `install`'s and `follow`'s permission for a module that asks to run as root.
+struct RootModuleFlag: ParsableArguments {
+    @Flag(help: "Let the module run as uid 0 (still without capabilities) if its manifest asks for it (capabilities.root); without this flag such an image is refused with exit code 26. Other modules run as a user of their own.")
+    var allowRootModule = false
+}
+
 /// `--syscall-filter`'s values. The filter cannot be turned off on its own: `--no-sandbox` runs
 /// module code with no sandbox at all.
 enum SyscallFilterMode: String, ExpressibleByArgument, CaseIterable {
@@ -79,7 +85,9 @@ struct Install: ParsableCommand {
         20 the new version failed a hook or its health check and was rolled back; 24 the \
         registry could not be reached, refused, or has no image for this platform (nothing \
         installed); 25 the image's signing key may not sign this module, or has expired (nothing \
-        installed). An image in a registry is pulled first (as `pull`), then installed the same way.
+        installed); 26 the manifest asks for root without --allow-root-module, or no module user \
+        is left (nothing installed). An image in a registry is pulled first (as `pull`), then \
+        installed the same way. The module runs as a user of its own, which owns its data directory.
         """
     )
 
@@ -93,6 +101,8 @@ struct Install: ParsableCommand {
     var stateDir = defaultStateDirectory
 
     @OptionGroup var sandbox: SandboxFlags
+
+    @OptionGroup var root: RootModuleFlag
 
     @OptionGroup var registry: RegistryFlags
 
@@ -115,7 +125,7 @@ struct Install: ParsableCommand {
         if let id { _ = try? ControlServer.send(.init("pause", module: id), stateDirectory: stateDir) }
         defer { if let id { _ = try? ControlServer.send(.init("resume", module: id), stateDirectory: stateDir) } }
         let report = try CLI.run { () throws(ModuleError) -> UpdateEngine.Report in
-            try openEngine(stateDir, sandbox: sandbox.options).install(imageAt: image, reference: tag)
+            try openEngine(stateDir, sandbox: sandbox.options).install(imageAt: image, reference: tag, allowingRoot: root.allowRootModule)
         }
         print("\(report.id) \(report.active.map { "\($0)" } ?? "?") installed and committed (logs: \(report.record.logDirectory))")
     }
@@ -130,7 +140,7 @@ struct Install: ParsableCommand {
         defer { if let id { _ = try? ControlServer.send(.init("resume", module: id), stateDirectory: stateDir) } }
         let report = try CLI.run { () throws(ModuleError) -> UpdateEngine.Report in
             let engine = try openEngine(stateDir, sandbox: sandbox.options)
-            let report = try engine.install(ImageVerifier(trust: engine.trust).verify(pulled.source(in: store)))
+            let report = try engine.install(ImageVerifier(trust: engine.trust).verify(pulled.source(in: store)), allowingRoot: root.allowRootModule)
             // What the versions replaced by this one needed, and pulls abandoned long ago, go.
             if let collected = (try? engine.collectContent())?.afterInstall { writeToStandardError(collected + "\n") }
             return report
@@ -244,6 +254,7 @@ struct Status: ParsableCommand {
         if let key = status.keyID { print("signed by  \(key)") }
         if let digest = status.imageManifestDigest { print("image      \(digest)") }
         print("data       \(status.dataDirectory)")
+        if let user = status.user { print("user       \(user)\(user == .root ? " (root: the manifest asks for capabilities.root)" : "")") }
         if let last = status.lastTransaction {
             print("last       \(last.kind.rawValue) \(last.from ?? "-") -> \(last.to ?? "-"): \(last.result.rawValue) at \(date(last.finishedAt))")
             if let reason = last.reason { print("reason     \(reason)") }

@@ -31,7 +31,8 @@ struct PluginHostCommand: AsyncParsableCommand {
         health check and was rolled back; 21 (command) unknown command or bad arguments, no call \
         made; 23 (command) the call returned no value; 24 a registry could not be reached, refused, \
         or has no image for this platform; 25 the image's signing key may not sign this module \
-        (outside its --modules scope) or has expired; 64 usage error; 1 anything else.
+        (outside its --modules scope) or has expired; 26 the manifest asks for root without \
+        --allow-root-module, or no module user is left; 64 usage error; 1 anything else.
         """,
         version: IoTSDKVersion.current,
         subcommands: [Keygen.self, Pack.self, Index.self, Inspect.self, Trust.self, Pull.self, Install.self, Follow.self, Unfollow.self, CollectContent.self, List.self, Status.self, Rollback.self, Remove.self, Run.self, Logs.self, CallCommand.self,

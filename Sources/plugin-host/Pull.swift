@@ -250,6 +250,7 @@ struct Follow: ParsableCommand {
         back if it fails. A digest that was refused or rolled back is not tried again until the \
         tag moves on; following again forgets it. A check that fails (no network, the registry \
         down) is retried sooner, backing off up to --every, and changes nothing on the device. \
+        An image that asks to run as root is refused unless --allow-root-module is given here. \
         Recorded in <state-dir>/channels/<module-id>.json. Exit codes: 0 followed; 12 a bad \
         REF, module id or interval; 14 the state directory cannot be written.
         """
@@ -266,6 +267,8 @@ struct Follow: ParsableCommand {
 
     @Option(help: "Host state directory.")
     var stateDir = defaultStateDirectory
+
+    @OptionGroup var root: RootModuleFlag
 
     @OptionGroup var registry: RegistryFlags
 
@@ -284,7 +287,7 @@ struct Follow: ParsableCommand {
             let options = registry.options
             let access = FollowedChannel.Access(authFile: registry.authfile, insecure: options.insecureRegistries.contains(parsed.registry),
                                                 caFile: options.caFiles[parsed.registry], platform: registry.platform)
-            let channel = FollowedChannel(module: id, reference: parsed, every: seconds, registry: access)
+            let channel = FollowedChannel(module: id, reference: parsed, every: seconds, registry: access, allowRootModule: root.allowRootModule)
             try channel.save(stateDirectory: stateDir)
             return channel
         }
@@ -319,6 +322,7 @@ struct Unfollow: ParsableCommand {
 /// How `list` and `status` show a channel: `follows REF every 15m; last: installed 1.2.0 (sha256:…)`.
 func channelText(_ channel: FollowedChannel) -> String {
     var text = "follows \(channel.reference) every \(FollowedChannel.intervalText(channel.everySeconds))"
+    if channel.allowRootModule == true { text += " (root modules allowed)" }
     if let outcome = channel.outcome {
         text += "; last: \(outcome.result.rawValue)\(outcome.version.map { " " + $0 } ?? "") (\(outcome.digest.prefix(19))…) at \(date(outcome.at))"
         if let reason = outcome.reason, outcome.result != .installed { text += ": \(reason)" }

@@ -105,20 +105,51 @@ struct DurableFilesTests {
         try DurableFiles.removeTree(directory + "/tree")
     }
 
-    @Test("a copied tree has the files, modes and links of the original")
+    @Test("a copied tree has the files, modes (of directories too) and links of the original")
     func copyTree() throws {
         let directory = try makeTemporaryDirectory()
         defer { try? DurableFiles.removeTree(directory) }
         try DurableFiles.makeDirectory(directory + "/from/sub")
         try DurableFiles.writeAtomically(Array(repeating: 7, count: 100_000), to: directory + "/from/sub/big")
         #expect(chmod(directory + "/from/sub/big", 0o600) == 0)
+        #expect(chmod(directory + "/from", 0o700) == 0)
+        #expect(chmod(directory + "/from/sub", 0o750) == 0)
         try DurableFiles.switchLink(directory + "/from/link", to: "sub/big")
         try DurableFiles.copyTree(directory + "/from", to: directory + "/to")
         #expect(try Files.readBytes(directory + "/to/sub/big") == Array(repeating: 7, count: 100_000))
         #expect(Files.status(directory + "/to/sub/big")?.permissions.rawValue == 0o600)
+        #expect(Files.status(directory + "/to")?.permissions.rawValue == 0o700)
+        #expect(Files.status(directory + "/to/sub")?.permissions.rawValue == 0o750)
         #expect(Files.linkTarget(directory + "/to/link") == "sub/big")
         let failure = try #require(throws: FileFailure.self) { try DurableFiles.copyTree(directory + "/from", to: directory + "/to") }
         #expect(failure.errno == .fileExists)
+    }
+
+    @Test("changeOwner gives a tree to a user, never through a link, and leaves multiply-linked files alone",
+          .enabled(if: geteuid() == 0, "changing owners needs root"))
+    func changeOwner() throws {
+        let directory = try makeTemporaryDirectory()
+        defer { try? DurableFiles.removeTree(directory) }
+        try DurableFiles.makeDirectory(directory + "/outside/inner")
+        try DurableFiles.writeAtomically([1], to: directory + "/outside/file")
+        try DurableFiles.makeDirectory(directory + "/tree/sub")
+        try DurableFiles.writeAtomically([2], to: directory + "/tree/sub/own")
+        #expect(symlink(directory + "/outside", directory + "/tree/dirlink") == 0)
+        #expect(symlink(directory + "/outside/file", directory + "/tree/filelink") == 0)
+        #expect(link(directory + "/outside/file", directory + "/tree/hardlink") == 0)
+
+        let changed = try DurableFiles.changeOwner(ofTree: directory + "/tree", uid: 60999, gid: 60998, mode: 0o700)
+        #expect(changed == 5) // tree, sub, own, and the two links themselves
+        for path in ["/tree", "/tree/sub", "/tree/sub/own", "/tree/dirlink", "/tree/filelink"] {
+            let status = Files.status(directory + path, followingLinks: false)
+            #expect(status?.userID.rawValue == 60999 && status?.groupID.rawValue == 60998, "\(path)")
+        }
+        #expect(Files.status(directory + "/tree")?.permissions.rawValue == 0o700)
+        for path in ["/outside", "/outside/inner", "/outside/file"] {
+            #expect(Files.status(directory + path, followingLinks: false)?.userID.rawValue == 0, "\(path) changed through a link")
+        }
+        // Nothing left to change: nothing is written.
+        #expect(try DurableFiles.changeOwner(ofTree: directory + "/tree", uid: 60999, gid: 60998, mode: 0o700) == 0)
     }
 }
 
