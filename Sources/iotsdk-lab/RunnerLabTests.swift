@@ -201,7 +201,7 @@ func runEscapeProbe() throws {
         .write(toFile: "\(root)/module/escape-targets", atomically: true, encoding: .utf8)
     let manifest = try ModuleManifest.decode(Data("""
         {"id": "com.example.escape-probe", "version": "1.0.0", "abi": 1,
-         "library": {"path": "lib/libEscapeProbe.so", "entryPoints": {"start": "escape_probe", "stop": "escape_probe"}},
+         "library": {"path": "lib/libEscapeProbe.so", "entryPoints": {"start": "escape_probe", "stop": "escape_probe"}}, "commands": [],
          "capabilities": {"gpio": [{"chip": "\(chips.pi.name)", "line": 27, "direction": "input"}],
                           "i2c": [{"bus": \(bus), "addresses": [118]}], "storageQuotaBytes": 0, "network": false},
          "resources": {"memoryBytes": 67108864, "cpuPercent": 50, "maxProcesses": 16, "maxOpenFiles": 64},
