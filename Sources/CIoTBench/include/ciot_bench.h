@@ -25,8 +25,10 @@ int ciot_bench_smbus_read(int fd, uint8_t reg, uint64_t iterations);
 /// The same loop in a child process that holds `bus_fd` as a sandboxed module holds the bus
 /// descriptor the plugin host hands over: under the sandbox's syscall filter (no_new_privs, then
 /// ciot_seccomp_install allowing `address` only), after I2C_SLAVE `address`. The loop's time in
-/// `*nanoseconds`. 0, or -1.
-int ciot_bench_smbus_read_confined_child(int bus_fd, uint16_t address, uint8_t reg, uint64_t iterations, uint64_t *nanoseconds);
+/// `*nanoseconds`. With `least` the child installs instead the least filter the kernel runs on
+/// every call (it loads an argument and allows everything): the cost any filter that checks
+/// arguments has. 0, or -1.
+int ciot_bench_smbus_read_confined_child(int bus_fd, uint16_t address, uint8_t reg, uint64_t iterations, int least, uint64_t *nanoseconds);
 
 // MARK: Storage (sdk-bench storage): the time-series store's inserts and queries in plain C.
 
