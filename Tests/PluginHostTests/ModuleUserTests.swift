@@ -196,7 +196,10 @@ struct ModuleUserSandboxTests {
         #expect(Self.probe(otherPaths)["uid"] == "\(second.uid)")
         #expect(owner(f.paths.data + "/probe.txt")?.uid == first.uid)
 
-        // Its own file it reads, the other module's not.
+        // Its own file it reads, the other module's not. The state directory is 0700 (no other
+        // user gets past it: StateDirectoryModeTests); opened to traversal here, the data
+        // directories' own owners and modes decide.
+        #expect(chmod(f.state, 0o711) == 0)
         let own = try Self.cat(f.paths.data + "/probe.txt", as: first.uid)
         #expect(own.status == 0, "\(own.stderr)")
         let denied = try Self.cat(otherPaths.data + "/probe.txt", as: first.uid)
