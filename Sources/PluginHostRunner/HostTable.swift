@@ -93,10 +93,7 @@ func makeHostTable(_ options: Options, step: String) -> UnsafePointer<iotsdk_hos
         return hardwareResult(reply, call: "gpio_request_lines")
     }
     host.i2c_open = { _, bus in
-        guard let link = hostLink.load() else {
-            setLastError("i2c_open: not connected to the host")
-            return -EIO
-        }
+        guard let link = connectedLink("i2c_open") else { return -EIO }
         return hardwareResult(link.request { id in .i2cOpen(requestID: id, bus: bus) }, call: "i2c_open")
     }
     host.gpio_reconfigure_lines = { _, fd, config in
@@ -104,10 +101,7 @@ func makeHostTable(_ options: Options, step: String) -> UnsafePointer<iotsdk_hos
             setLastError("gpio_reconfigure_lines: config is NULL")
             return -EINVAL
         }
-        guard let link = hostLink.load() else {
-            setLastError("gpio_reconfigure_lines: not connected to the host")
-            return -EIO
-        }
+        guard let link = connectedLink("gpio_reconfigure_lines") else { return -EIO }
         guard let grant = link.grantRequest(of: fd) else {
             setLastError("gpio_reconfigure_lines: descriptor \(fd) is not a line request the host granted")
             return -EBADF
@@ -120,10 +114,7 @@ func makeHostTable(_ options: Options, step: String) -> UnsafePointer<iotsdk_hos
             setLastError("gpio_chip_info: info is NULL")
             return -EINVAL
         }
-        guard let link = hostLink.load() else {
-            setLastError("gpio_chip_info: not connected to the host")
-            return -EIO
-        }
+        guard let link = connectedLink("gpio_chip_info") else { return -EIO }
         return copyInfo(link.request { id in .gpioChipInfo(requestID: id, index: index) }, into: info, call: "gpio_chip_info")
     }
     host.gpio_line_info = { _, chip, offset, info in
@@ -165,10 +156,7 @@ func makeHostTable(_ options: Options, step: String) -> UnsafePointer<iotsdk_hos
             setLastError("i2c_transfer: \(readBytes) bytes to read in one transfer; at most about \(Frame.maxPayloadSize - 2 * list.count - 1)")
             return -EMSGSIZE
         }
-        guard let link = hostLink.load() else {
-            setLastError("i2c_transfer: not connected to the host")
-            return -EIO
-        }
+        guard let link = connectedLink("i2c_transfer") else { return -EIO }
         let reply = link.request { id in .i2cTransfer(requestID: id, bus: bus, address: address, segments: request) }
         guard case let .i2c(reads) = reply else { return hardwareResult(reply, call: "i2c_transfer") }
         // One read per read segment, of the length asked for.
@@ -221,6 +209,16 @@ func lookUp(_ symbol: String, in handle: UnsafeMutableRawPointer, library: Strin
     finish(.moduleUnusable)
 }
 
+/// The module process's connection to the host; nil, with the thread's last error saying so, if
+/// there is none (the call then returns -EIO).
+func connectedLink(_ call: String) -> HostLink? {
+    guard let link = hostLink.load() else {
+        setLastError("\(call): not connected to the host")
+        return nil
+    }
+    return link
+}
+
 /// The checks every GPIO call makes first: a chip name of 1 to `maxStringBytes` bytes and a
 /// connection. On failure the name or link is nil and `failure` the value to return.
 func gpioCall(_ call: String, chip: UnsafePointer<CChar>?) -> (name: String?, link: HostLink?, failure: Int32) {
@@ -233,10 +231,7 @@ func gpioCall(_ call: String, chip: UnsafePointer<CChar>?) -> (name: String?, li
         setLastError("\(call): the chip name must be 1 to \(Message.maxStringBytes) bytes")
         return (nil, nil, -EINVAL)
     }
-    guard let link = hostLink.load() else {
-        setLastError("\(call): not connected to the host")
-        return (nil, nil, -EIO)
-    }
+    guard let link = connectedLink(call) else { return (nil, nil, -EIO) }
     return (name, link, 0)
 }
 
