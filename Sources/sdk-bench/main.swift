@@ -214,9 +214,13 @@ if options.what == "i2c" || options.what == "all" {
         var c: [Double] = []
         let fd = ciot_bench_open_i2c(bus.devicePath, options.address)
         guard fd >= 0 else { fail("the C loop could not open \(bus.devicePath): errno \(errno)") }
-        let fd2 = ciot_bench_open_i2c(bus.devicePath, options.address)
-        guard fd2 >= 0 else { fail("the C loop could not open \(bus.devicePath): errno \(errno)") }
-        defer { close(fd2) }
+        defer { close(fd) }
+        /// The C loop of `count` reads on `fd`: nanoseconds per read.
+        func cReads(_ count: Int) -> Double {
+            time(count) {
+                if ciot_bench_smbus_read(fd, options.register, UInt64(count)) != 0 { fail("C SMBus loop failed: errno \(errno)") }
+            }
+        }
         var sink: UInt8 = 0
         for _ in 0..<options.rounds {
             sdk.append(try time(options.iterations) {
@@ -224,11 +228,8 @@ if options.what == "i2c" || options.what == "all" {
                     sink ^= try device.readRegister(options.register)
                 }
             })
-            c.append(time(options.iterations) {
-                if ciot_bench_smbus_read(fd, options.register, UInt64(options.iterations)) != 0 { fail("C SMBus loop failed: errno \(errno)") }
-            })
+            c.append(cReads(options.iterations))
         }
-        close(fd)
         report("i2c smbus read-byte-data", sdk: sdk, c: c)
         if sink == 0xFF { print("") }
 
@@ -256,9 +257,7 @@ if options.what == "i2c" || options.what == "all" {
             }
             least.append(Double(nanoseconds) / Double(options.iterations))
             close(busFD)
-            direct.append(time(options.iterations) {
-                if ciot_bench_smbus_read(fd2, options.register, UInt64(options.iterations)) != 0 { fail("C SMBus loop failed: errno \(errno)") }
-            })
+            direct.append(cReads(options.iterations))
             brokered.append(time(brokeredIterations) {
                 for _ in 0..<brokeredIterations {
                     guard case .success = broker.i2cTransfer(bus: UInt32(bus.number), address: address, segments: [.write([options.register]), .read(count: 1)]) else {
@@ -266,9 +265,7 @@ if options.what == "i2c" || options.what == "all" {
                     }
                 }
             })
-            directForBroker.append(time(brokeredIterations) {
-                if ciot_bench_smbus_read(fd2, options.register, UInt64(brokeredIterations)) != 0 { fail("C SMBus loop failed: errno \(errno)") }
-            })
+            directForBroker.append(cReads(brokeredIterations))
         }
         report("i2c smbus read-byte-data on the host's descriptor, under the syscall filter (goal >= 0.9)", sdk: confined, c: direct)
         report("i2c smbus read-byte-data under the least filter the kernel cannot skip (what any argument check costs)", sdk: least, c: direct)
