@@ -83,8 +83,6 @@ final class HostLink: Sendable {
     /// the request by it (`gpioReconfigure`).
     private let grants = Mutex<[Int32: UInt32]>([:])
 
-    /// Notes that the host granted `fd` for request `id`.
-    func granted(_ fd: Int32, forRequest id: UInt32) { grants.withLock { $0[fd] = id } }
 
     /// The request `fd` was granted for, if it is a line request the host granted.
     func grantRequest(of fd: Int32) -> UInt32? { grants.withLock { $0[fd] } }
@@ -174,6 +172,17 @@ final class HostLink: Sendable {
             return .invalid("the request cannot be sent: \(error)")
         }
         return replies.wait(id, seconds: 60)
+    }
+
+    /// `request` for a GPIO line request: the descriptor granted is noted with the request's id.
+    func requestLines(_ make: (UInt32) -> Message) -> ReplyTable.Reply {
+        var requestID: UInt32 = 0
+        let reply = request { id in
+            requestID = id
+            return make(id)
+        }
+        if case let .granted(fd) = reply { grants.withLock { $0[fd] = requestID } }
+        return reply
     }
 
     // MARK: Commands

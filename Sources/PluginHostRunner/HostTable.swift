@@ -67,12 +67,9 @@ func makeHostTable(_ options: Options, step: String) -> UnsafePointer<iotsdk_hos
     host.gpio_request = { _, chip, line, output, initialValue in
         let (name, link, failure) = gpioCall("gpio_request", chip: chip)
         guard let name, let link else { return failure }
-        var requestID: UInt32 = 0
-        let reply = link.request { id in
-            requestID = id
-            return .gpioRequest(requestID: id, chip: name, line: line, direction: output != 0 ? .output : .input, initialValue: initialValue != 0)
+        let reply = link.requestLines { id in
+            .gpioRequest(requestID: id, chip: name, line: line, direction: output != 0 ? .output : .input, initialValue: initialValue != 0)
         }
-        if case let .granted(fd) = reply { link.granted(fd, forRequest: requestID) }
         return hardwareResult(reply, call: "gpio_request")
     }
     host.gpio_request_lines = { _, chip, count, offsets, config in
@@ -84,13 +81,8 @@ func makeHostTable(_ options: Options, step: String) -> UnsafePointer<iotsdk_hos
         }
         let list = Array(UnsafeBufferPointer(start: offsets, count: Int(count)))
         let bytes = Array(UnsafeRawBufferPointer(start: config, count: MemoryLayout<gpio_v2_line_config>.size))
-        var requestID: UInt32 = 0
-        let reply = link.request { id in
-            requestID = id
-            return .gpioRequestLines(requestID: id, chip: name, offsets: list, config: bytes)
-        }
-        if case let .granted(fd) = reply { link.granted(fd, forRequest: requestID) }
-        return hardwareResult(reply, call: "gpio_request_lines")
+        return hardwareResult(link.requestLines { id in .gpioRequestLines(requestID: id, chip: name, offsets: list, config: bytes) },
+                              call: "gpio_request_lines")
     }
     host.i2c_open = { _, bus in
         guard let link = connectedLink("i2c_open") else { return -EIO }

@@ -267,13 +267,7 @@ final class RunnerConnection: @unchecked Sendable {
         case let .gpioRequestLines(id, chip, offsets, config):
             grant(id, broker.requestGPIOLines(chip: chip, offsets: offsets, config: config, requestID: id))
         case let .i2cOpen(id, bus):
-            switch broker.openI2C(bus: bus, confined: syscallFiltered) {
-            case let .success(fd):
-                answer(.i2cGranted(requestID: id), fd: fd)
-                close(fd)
-            case let .failure(refusal):
-                refuse(id, refusal, what: "i2c open")
-            }
+            grant(id, broker.openI2C(bus: bus, confined: syscallFiltered), as: Message.i2cGranted, what: "i2c open")
         case let .gpioReconfigure(id, grant, config):
             switch broker.reconfigureGPIOLines(grant: grant, config: config) {
             case .success: answer(.done(requestID: id))
@@ -314,14 +308,16 @@ final class RunnerConnection: @unchecked Sendable {
         return nil
     }
 
-    /// Answers a GPIO request: the line request's descriptor, or the refusal.
-    private func grant(_ id: UInt32, _ result: Result<Int32, HardwareBroker.Refusal>) {
+    /// Answers a request for a descriptor (a GPIO line request's, or an I2C bus's): the
+    /// descriptor with `message`, or the refusal.
+    private func grant(_ id: UInt32, _ result: Result<Int32, HardwareBroker.Refusal>,
+                       as message: (UInt32) -> Message = Message.gpioGranted, what: String = "gpio request") {
         switch result {
-        case let .success(lineFD):
-            answer(.gpioGranted(requestID: id), fd: lineFD)
-            close(lineFD)
+        case let .success(fd):
+            answer(message(id), fd: fd)
+            close(fd)
         case let .failure(refusal):
-            refuse(id, refusal, what: "gpio request")
+            refuse(id, refusal, what: what)
         }
     }
 

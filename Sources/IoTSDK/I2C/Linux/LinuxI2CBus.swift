@@ -161,6 +161,11 @@ public final class LinuxI2CBus: I2CBus {
         }
     }
 
+    /// Whether an SMBus call goes through the host: inside a runner, unless the host's
+    /// descriptor offers it.
+    @inline(__always)
+    private func brokered(_ call: I2CFunctionality) -> Bool { mediated != nil && !directSMBus.contains(call) }
+
     private func require(_ needed: I2CFunctionality, _ what: String) throws(HardwareError) {
         guard functionality.contains(needed) else {
             throw HardwareError(.unsupported, "\(name) cannot do \(what): the adapter offers only [\(functionality)]", location: devicePath)
@@ -255,7 +260,7 @@ public final class LinuxI2CBus: I2CBus {
     // MARK: - SMBus
 
     public func smbusQuickWrite(_ address: I2CAddress) throws(HardwareError) {
-        if mediated != nil, !directSMBus.contains(.smbusQuick) { _ = try hostTransfer(address, [.write([])], "SMBus quick write"); return }
+        if brokered(.smbusQuick) { _ = try hostTransfer(address, [.write([])], "SMBus quick write"); return }
         try require(.smbusQuick, "SMBus quick")
         try withAddress(address) { (fd: Int32) throws(HardwareError) in
             if ciot_i2c_smbus_quick(fd, 0) < 0 { throw transferError(ciot_errno(), "SMBus quick write", address) }
@@ -263,7 +268,7 @@ public final class LinuxI2CBus: I2CBus {
     }
 
     public func smbusReadByte(_ address: I2CAddress) throws(HardwareError) -> UInt8 {
-        if mediated != nil, !directSMBus.contains(.smbusReadByte) { return try hostTransfer(address, [.read(count: 1)], "SMBus receive byte")[0][0] }
+        if brokered(.smbusReadByte) { return try hostTransfer(address, [.read(count: 1)], "SMBus receive byte")[0][0] }
         try require(.smbusReadByte, "SMBus receive byte")
         return try withAddress(address) { (fd: Int32) throws(HardwareError) -> UInt8 in
             let v = ciot_i2c_smbus_read_byte(fd)
@@ -273,7 +278,7 @@ public final class LinuxI2CBus: I2CBus {
     }
 
     public func smbusWriteByte(_ address: I2CAddress, _ value: UInt8) throws(HardwareError) {
-        if mediated != nil, !directSMBus.contains(.smbusWriteByte) { _ = try hostTransfer(address, [.write([value])], "SMBus send byte"); return }
+        if brokered(.smbusWriteByte) { _ = try hostTransfer(address, [.write([value])], "SMBus send byte"); return }
         try require(.smbusWriteByte, "SMBus send byte")
         try withAddress(address) { (fd: Int32) throws(HardwareError) in
             if ciot_i2c_smbus_write_byte(fd, value) < 0 { throw transferError(ciot_errno(), "SMBus send byte", address) }
@@ -282,7 +287,7 @@ public final class LinuxI2CBus: I2CBus {
 
     @inline(__always)
     public func smbusReadByteData(_ address: I2CAddress, command: UInt8) throws(HardwareError) -> UInt8 {
-        if mediated != nil, !directSMBus.contains(.smbusReadByteData) { return try hostTransfer(address, [.write([command]), .read(count: 1)], "reading register \(I2CAddress.hex(Int(command)))")[0][0] }
+        if brokered(.smbusReadByteData) { return try hostTransfer(address, [.write([command]), .read(count: 1)], "reading register \(I2CAddress.hex(Int(command)))")[0][0] }
         return try withAddress(address) { (fd: Int32) throws(HardwareError) -> UInt8 in
             let v = ciot_i2c_smbus_read_byte_data(fd, command)
             if v < 0 { throw transferError(ciot_errno(), "reading register \(I2CAddress.hex(Int(command)))", address) }
@@ -291,7 +296,7 @@ public final class LinuxI2CBus: I2CBus {
     }
 
     public func smbusWriteByteData(_ address: I2CAddress, command: UInt8, _ value: UInt8) throws(HardwareError) {
-        if mediated != nil, !directSMBus.contains(.smbusWriteByteData) { _ = try hostTransfer(address, [.write([command, value])], "writing register \(I2CAddress.hex(Int(command)))"); return }
+        if brokered(.smbusWriteByteData) { _ = try hostTransfer(address, [.write([command, value])], "writing register \(I2CAddress.hex(Int(command)))"); return }
         try withAddress(address) { (fd: Int32) throws(HardwareError) in
             if ciot_i2c_smbus_write_byte_data(fd, command, value) < 0 {
                 throw transferError(ciot_errno(), "writing register \(I2CAddress.hex(Int(command)))", address)
@@ -300,7 +305,7 @@ public final class LinuxI2CBus: I2CBus {
     }
 
     public func smbusReadWordData(_ address: I2CAddress, command: UInt8) throws(HardwareError) -> UInt16 {
-        if mediated != nil, !directSMBus.contains(.smbusReadWordData) {
+        if brokered(.smbusReadWordData) {
             let bytes = try hostTransfer(address, [.write([command]), .read(count: 2)], "reading word register \(I2CAddress.hex(Int(command)))")[0]
             return UInt16(bytes[0]) | UInt16(bytes[1]) << 8
         }
@@ -313,7 +318,7 @@ public final class LinuxI2CBus: I2CBus {
     }
 
     public func smbusWriteWordData(_ address: I2CAddress, command: UInt8, _ value: UInt16) throws(HardwareError) {
-        if mediated != nil, !directSMBus.contains(.smbusWriteWordData) {
+        if brokered(.smbusWriteWordData) {
             _ = try hostTransfer(address, [.write([command, UInt8(value & 0xFF), UInt8(value >> 8)])], "writing word register \(I2CAddress.hex(Int(command)))")
             return
         }
@@ -328,7 +333,7 @@ public final class LinuxI2CBus: I2CBus {
     public func smbusReadI2CBlockData(_ address: I2CAddress, command: UInt8, count: Int) throws(HardwareError) -> [UInt8] {
         try require(.smbusReadI2CBlock, "SMBus I2C-block read")
         guard count > 0, count <= 32 else { throw HardwareError(.invalidArgument, "an SMBus block carries 1-32 bytes, not \(count)") }
-        if mediated != nil, !directSMBus.contains(.smbusReadI2CBlock) { return try hostTransfer(address, [.write([command]), .read(count: count)], "block read from register \(I2CAddress.hex(Int(command)))")[0] }
+        if brokered(.smbusReadI2CBlock) { return try hostTransfer(address, [.write([command]), .read(count: count)], "block read from register \(I2CAddress.hex(Int(command)))")[0] }
         return try withAddress(address) { (fd: Int32) throws(HardwareError) -> [UInt8] in
             var bytes = [UInt8](repeating: 0, count: count)
             let n = bytes.withUnsafeMutableBufferPointer { ciot_i2c_smbus_read_i2c_block_data(fd, command, UInt8(count), $0.baseAddress) }
@@ -340,7 +345,7 @@ public final class LinuxI2CBus: I2CBus {
     public func smbusWriteI2CBlockData(_ address: I2CAddress, command: UInt8, _ bytes: [UInt8]) throws(HardwareError) {
         try require(.smbusWriteI2CBlock, "SMBus I2C-block write")
         guard !bytes.isEmpty, bytes.count <= 32 else { throw HardwareError(.invalidArgument, "an SMBus block carries 1-32 bytes, not \(bytes.count)") }
-        if mediated != nil, !directSMBus.contains(.smbusWriteI2CBlock) { _ = try hostTransfer(address, [.write([command] + bytes)], "block write to register \(I2CAddress.hex(Int(command)))"); return }
+        if brokered(.smbusWriteI2CBlock) { _ = try hostTransfer(address, [.write([command] + bytes)], "block write to register \(I2CAddress.hex(Int(command)))"); return }
         try withAddress(address) { (fd: Int32) throws(HardwareError) in
             let rc = bytes.withUnsafeBufferPointer { ciot_i2c_smbus_write_i2c_block_data(fd, command, UInt8($0.count), $0.baseAddress) }
             if rc < 0 { throw transferError(ciot_errno(), "block write to register \(I2CAddress.hex(Int(command)))", address) }
