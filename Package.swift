@@ -50,7 +50,7 @@ let package = Package(
         // The system libsqlite3, for local storage.
         .systemLibrary(name: "CSQLite", providers: [.apt(["libsqlite3-dev"])]),
         // Plain C loops that the benchmark measures the SDK against.
-        .target(name: "CIoTBench", dependencies: ["CIoTLinux", "CSQLite"]),
+        .target(name: "CIoTBench", dependencies: ["CIoTLinux", "CIoTMosquitto", "CSQLite"]),
         .target(
             name: "IoTSDK",
             dependencies: [
@@ -58,8 +58,10 @@ let package = Package(
                 "CIoTModule",
                 "CSQLite",
                 "LinuxSupport",
+                "MQTTClient",
                 "SDKVersion",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         // Bridges to Foundation (Measurement, Date); kept apart so that IoTSDK itself stays small.
@@ -99,7 +101,12 @@ let package = Package(
         .executableTarget(name: "iotsdk-lab", dependencies: ["IoTSDK", "SensorDrivers", "SensorDriversTesting", "PluginHost", "Doctor", "CIoTLinux", "TestSupport"]),
         // The child process of the storage crash test (Tests/IoTSDKTests/StorageCrashTests.swift).
         .executableTarget(name: "iotsdk-storage-writer", dependencies: ["IoTSDK"]),
+        // The device process of the uplink's crash test (Tests/IoTSDKTests/UplinkTests.swift): drains an outbox until killed.
+        .executableTarget(name: "iotsdk-uplink-device", dependencies: ["IoTSDK", .product(name: "Logging", package: "swift-log"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]),
         .testTarget(name: "IoTSDKTests", dependencies: ["IoTSDK", "IoTSDKFoundation", "CSQLite", "CIoTLinux", "CIoTModule", "LinuxSupport", "iotsdk-storage-writer"]),
+        // The uplink against real mosquitto brokers (TestSupport starts them on 127.0.0.1), with
+        // the device process it kills; run beside PluginHostTests, apart from the timing-sensitive async tests.
+        .testTarget(name: "UplinkTests", dependencies: ["IoTSDK", "MQTTClient", "TestSupport", "iotsdk-uplink-device"]),
         .testTarget(name: "LinuxSupportTests", dependencies: ["LinuxSupport"]),
         // The system zlib, for gzip-compressed module layers.
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
@@ -148,6 +155,12 @@ let package = Package(
             name: "PluginHostRegistry",
             dependencies: ["CIoTCurl", "LinuxSupport", "PluginHostImages", "PluginHostStore", .product(name: "Crypto", package: "swift-crypto")]
         ),
+        // libmosquitto, loaded at run time by the process that connects to a broker (not linked:
+        // an app that never uses the uplink, and every runner, should not map it). Headers at build time only.
+        .target(name: "CIoTMosquitto"),
+        // One connection to an MQTT broker (libmosquitto): reconnects with backoff, keepalive, TLS,
+        // will and birth, subscriptions. The SDK's uplink and the host's both use it. Foundation-free.
+        .target(name: "MQTTClient", dependencies: ["CIoTMosquitto", "LinuxSupport", .product(name: "Logging", package: "swift-log")]),
         // The layers as one import, for the command, HostDoctor and the tests.
         .target(name: "PluginHost", dependencies: ["PluginHostImages", "PluginHostStore", "PluginHostRegistry", "PluginHostRuntime"]),
         // The module runner: loads a module's library in a child process (in its sandbox) and

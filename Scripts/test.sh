@@ -10,7 +10,7 @@ step() { printf '\n== %s\n' "$*"; }
 step "documentation: every sh block is exercised by a script or test, or says why not"
 python3 Scripts/check-doc-commands.py
 
-step "C libraries and compilers (SQLite, zlib, zstd, libffi, cc; aarch64 and armhf cross compilers, qemu-user)"
+step "C libraries and compilers (SQLite, zlib, zstd, libffi, libcurl and libmosquitto headers, cc; aarch64 and armhf cross compilers, qemu-user)"
 bash Scripts/ensure-build-deps.sh
 
 step "the sandbox's syscall filter, run on calls made up for x86_64, aarch64 and 32-bit ARM (qemu-user)"
@@ -22,20 +22,23 @@ if bash Scripts/ensure-skopeo.sh; then export PLUGIN_HOST_REQUIRE_SKOPEO=1; fi
 step "docker-registry for the delivery tests (they start and stop their own on 127.0.0.1)"
 if bash Scripts/ensure-registry.sh; then export PLUGIN_HOST_REQUIRE_REGISTRY=1; fi
 
-# Two runs of the one test binary: the PluginHost and sdk-demo tests wait on real child processes
+# Two runs of the one test binary: the PluginHost, sdk-demo and uplink tests wait on real child processes
 # for seconds at a time, synchronously, and on a 2-core machine that would hold both threads of
 # Swift's cooperative pool and starve the timing-sensitive async tests of IoTSDK and
 # SensorDrivers. SdkDemoTests runs with PluginHostTests for that reason, and because its module
 # test runs a real `plugin-host run`: it needs the examples built, and root for the sandbox.
-step "host tests: swift test (IoTSDK, SensorDrivers, Doctor, HostDoctor)"
-swift test --skip PluginHostTests --skip SdkDemoTests
+step "mosquitto for the uplink tests (they start and stop their own brokers on 127.0.0.1)"
+if bash Scripts/ensure-mosquitto.sh; then export IOTSDK_REQUIRE_MOSQUITTO=1; fi
 
-step "host tests: swift test (PluginHost: images, updates, runner, sandbox; sdk-demo as built)"
+step "host tests: swift test (IoTSDK, SensorDrivers, Doctor, HostDoctor)"
+swift test --skip PluginHostTests --skip SdkDemoTests --skip UplinkTests
+
+step "host tests: swift test (PluginHost: images, updates, runner, sandbox; sdk-demo as built; the uplink against mosquitto)"
 export PLUGIN_HOST_REQUIRE_SANDBOX=$([ "$(id -u)" -eq 0 ] && echo 1 || echo 0)
 swift build --product ExampleModuleC
 swift build --product ExampleModuleSwift
 export PLUGIN_HOST_REQUIRE_EXAMPLES=1
-swift test --skip-build --filter 'PluginHostTests|SdkDemoTests'
+swift test --skip-build --filter 'PluginHostTests|SdkDemoTests|UplinkTests'
 
 step "walkthroughs: every command of Documentation/WritingAModule.md and Delivery.md, in order"
 if [ "$(id -u)" -eq 0 ]; then

@@ -28,7 +28,7 @@ struct Options {
 
 func usage() -> Never {
     print("""
-    usage: sdk-bench [gpio|i2c|storage|host|delivery|all] [--iterations N] [--rounds N] [--chip-label L] [--offset N]
+    usage: sdk-bench [gpio|i2c|storage|host|delivery|uplink|all] [--iterations N] [--rounds N] [--chip-label L] [--offset N]
                      [--adapter NAME] [--address 0xNN] [--register 0xNN] [--icount] [--idle-seconds N]
       Measures GPIO line sets (character device and sysfs) and SMBus register reads through the
       SDK and through a plain C loop on the same line/register, and prints ops/s and SDK/C ratios.
@@ -44,6 +44,9 @@ func usage() -> Never {
       1 MB, plugin-host pull's throughput against skopeo's (median of --rounds), and the peak RSS
       of `plugin-host install REF` with a 200 MB layer (needs docker-registry and skopeo:
       Scripts/ensure-registry.sh, Scripts/ensure-skopeo.sh; and what host needs next to sdk-bench).
+      uplink: the SDK's uplink draining an outbox to a mosquitto it starts on 127.0.0.1 at QoS 1,
+      against a C loop publishing the same payloads with libmosquitto and waiting for the same
+      PUBACKs (--iterations = messages per round; needs mosquitto: Scripts/ensure-mosquitto.sh).
       --icount: the guest runs under QEMU -icount shift=0, where 1 ns of guest time is one
       instruction; figures are then printed as instructions per operation.
     """)
@@ -67,7 +70,7 @@ func parse() -> Options {
     }
     while let arg = args.popFirst() {
         switch arg {
-        case "gpio", "i2c", "storage", "host", "delivery", "all": options.what = arg
+        case "gpio", "i2c", "storage", "host", "delivery", "uplink", "all": options.what = arg
         case "--iterations": options.iterations = int()
         case "--rounds": options.rounds = int()
         case "--chip-label": options.chipLabel = text()
@@ -285,4 +288,8 @@ if options.what == "host" {
 
 if options.what == "delivery" {
     do { try runDeliveryBench(options) } catch { fail("\(error)") }
+}
+
+if options.what == "uplink" {
+    do { try await runUplinkBench(options) } catch { fail("\(error)") }
 }

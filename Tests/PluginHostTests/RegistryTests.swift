@@ -90,23 +90,9 @@ final class LocalRegistry {
     /// Stops the registry, as a registry that went down.
     func stop() { server.stop() }
 
-    /// A CA and a server certificate for 127.0.0.1 signed by it (openssl, P-256, two days).
+    /// A CA and a server certificate for 127.0.0.1 signed by it (`ca.pem`, `server.crt`, `server.key`).
     static func makeCertificates(in directory: TemporaryDirectory) throws {
-        let openssl = try #require(Tool.onPath("openssl"), "openssl is needed to make the test registry's certificates")
-        try Data("subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n".utf8)
-            .write(to: URL(fileURLWithPath: directory.path("server.ext")))
-        let steps: [[String]] = [
-            ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
-             "-keyout", directory.path("ca.key"), "-out", directory.path("ca.pem"), "-subj", "/CN=plugin-host test CA"],
-            ["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-             "-keyout", directory.path("server.key"), "-out", directory.path("server.csr"), "-subj", "/CN=127.0.0.1"],
-            ["x509", "-req", "-in", directory.path("server.csr"), "-CA", directory.path("ca.pem"), "-CAkey", directory.path("ca.key"),
-             "-CAcreateserial", "-days", "2", "-out", directory.path("server.crt"), "-extfile", directory.path("server.ext")],
-        ]
-        for step in steps {
-            let run = try Tool.run(openssl, step)
-            guard run.status == 0 else { throw ModuleError(.io, "openssl \(step[0]) failed: \(run.stderr)") }
-        }
+        _ = try TestCertificates(directory: directory.path)
     }
 
     /// Pushes an image layout's tagged manifest with skopeo, as a publisher does (as the user in

@@ -79,4 +79,10 @@ static inline int ciot_bench_set_child_subreaper(int on) {
 }
 #endif
 
+/// Publishes `count` copies of `payload` to `topic` at QoS 1 through libmosquitto (loaded as the
+/// SDK loads it), at most `window` awaiting their PUBACK, on this thread; `*nanoseconds` from the
+/// CONNACK to the last PUBACK. 0, or -1 (errno ENOSYS: libmosquitto missing).
+int ciot_bench_mqtt_publish(const char *host, int port, const char *client_id, const char *topic,
+                            const void *payload, int payload_length, int count, int window, uint64_t *nanoseconds);
+
 #endif

@@ -128,7 +128,9 @@ public final class Outbox: Sendable {
             return .success(try tables.insert(topic: topic, payload: payload, size: size, priority: priority, now: now,
                                               expiresAt: ttl.map { Self.time(now, plus: $0) }, in: c))
         }
-        return try outcome.get()
+        let id = try outcome.get()
+        notifyEnqueued()
+        return id
     }
 
     /// `now` + `duration` in nanoseconds, saturating instead of overflowing.

@@ -1,0 +1,73 @@
+import Synchronization
+
+// What a long-running consumer of an outbox (the uplink) needs beyond take/acknowledge/release:
+// to be told when a message is enqueued in this process, instead of polling the database, and to
+// end the leases a consumer that died (SIGKILL, power cut) left behind.
+
+extension Outbox {
+    /// Calls `body` after every `enqueue` into this outbox (same database file, same name) in
+    /// this process, on the enqueuing task, until the returned token is cancelled. Messages that
+    /// another process enqueues are not seen: such consumers also poll now and then.
+    public func observeEnqueues(_ body: @escaping @Sendable () -> Void) -> EnqueueObservation {
+        EnqueueObservation.register(key: "\(database.path)\u{0}\(name)", body)
+    }
+
+    /// Ends every lease in this outbox, so that its messages can be taken at once: for the one
+    /// consumer of an outbox starting after an earlier run of it ended without releasing what it
+    /// had taken. Those messages are delivered again (at least once). Never call it while
+    /// another consumer is delivering from the same outbox.
+    /// - Returns: how many leases were ended.
+    /// - Throws: `StorageError` for SQLite failures (nothing changes then).
+    @discardableResult
+    public func releaseAllLeases() async throws -> Int {
+        let name = self.name
+        return try await database.write(checkingFreeSpace: false) { c in
+            let update = try c.statement("""
+                UPDATE iotsdk_outbox SET leased_at_ns = NULL, lease_until_ns = NULL
+                WHERE outbox = ? AND lease_until_ns IS NOT NULL
+                """)
+            try update.bind(.text(name))
+            try update.run()
+            return c.changes
+        }
+    }
+
+    func notifyEnqueued() {
+        EnqueueObservation.notify(key: "\(database.path)\u{0}\(name)")
+    }
+}
+
+/// An observation made with `Outbox.observeEnqueues(_:)`; `cancel()` (or deinit) ends it.
+public final class EnqueueObservation: Sendable {
+    private static let observers = Mutex<[String: [Int: @Sendable () -> Void]]>([:])
+    private static let nextID = Atomic<Int>(0)
+    private let key: String
+    private let id: Int
+
+    private init(key: String, id: Int) {
+        self.key = key
+        self.id = id
+    }
+
+    static func register(key: String, _ body: @escaping @Sendable () -> Void) -> EnqueueObservation {
+        let id = nextID.wrappingAdd(1, ordering: .relaxed).newValue
+        observers.withLock { $0[key, default: [:]][id] = body }
+        return EnqueueObservation(key: key, id: id)
+    }
+
+    static func notify(key: String) {
+        let bodies = observers.withLock { $0[key].map { Array($0.values) } ?? [] }
+        for body in bodies { body() }
+    }
+
+    /// Ends the observation.
+    public func cancel() {
+        let (key, id) = (self.key, self.id)
+        Self.observers.withLock {
+            $0[key]?[id] = nil
+            if $0[key]?.isEmpty == true { $0[key] = nil }
+        }
+    }
+
+    deinit { cancel() }
+}

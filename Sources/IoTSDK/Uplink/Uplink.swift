@@ -1,0 +1,299 @@
+import Logging
+import MQTTClient
+import ServiceLifecycle
+import Synchronization
+
+/// Delivers an `Outbox` to an MQTT broker at least once, and brings subscriptions in.
+///
+/// ```swift
+/// var mqtt = MQTTConfiguration(broker: try MQTTBroker(url: "mqtts://broker.example.com"), clientID: "pi-0042")
+/// mqtt.tls = .init(caFile: "/etc/iot/ca.pem", certificateFile: "/etc/iot/device.crt", keyFile: "/etc/iot/device.key")
+/// mqtt.status = .init(topic: "devices/pi-0042/status")   // retained "online", will "offline"
+/// let uplink = try Uplink(outbox: outbox, mqtt: mqtt, logger: logger)
+/// let commands = try uplink.subscribe("devices/pi-0042/commands/#")
+/// try await ServiceGroup(services: [uplink], logger: logger).run()   // or: try await uplink.run()
+/// ```
+///
+/// **Delivery.** `run()` takes messages from the outbox (highest priority first, then oldest),
+/// publishes each at QoS 1 to its topic (`Options.topicPrefix` in front), and acknowledges it in
+/// the outbox only when the broker's PUBACK arrives: a message leaves the outbox only once the
+/// broker has it. At most `MQTTConfiguration.inflightWindow` messages await their PUBACK at once.
+/// A message's remaining time to live goes with it as MQTT 5's message expiry interval, and an
+/// expired message is never sent. Messages of one topic and priority are published in the order
+/// they were enqueued, and the broker keeps that order.
+///
+/// **Duplicates.** When the connection ends (or the process dies) before a PUBACK arrives, the
+/// message stays in the outbox and is published again after the reconnect: the broker may then
+/// have it twice. At most the in-flight window is repeated per lost connection. Receivers that
+/// must not act twice deduplicate, e.g. by a message id in the payload.
+///
+/// **Refusals.** A message the broker refuses (an MQTT 5 PUBACK reason ≥ 0x80: not authorized,
+/// quota exceeded, payload format invalid) or that the connection cannot carry (too large)
+/// stays in the outbox and is tried again after `Options.refusedRetry`, so that fixing an ACL
+/// loses nothing; it is counted in `statistics` and logged.
+///
+/// One uplink drains an outbox: at start it ends the leases an earlier run left (a process killed
+/// while messages were in flight), so they go out again at once.
+public final class Uplink: Service, Sendable {
+    public struct Options: Sendable {
+        /// Prepended to every outbox topic (e.g. "devices/pi-0042/"); empty for none.
+        public var topicPrefix: String
+        /// When a refused message is tried again.
+        public var refusedRetry: Outbox.RetryDelay
+        /// How often the outbox is looked at when nothing happened, for messages that another
+        /// process enqueued and for retry delays that ran out. Enqueues in this process wake the
+        /// uplink at once.
+        public var idleCheck: Duration
+        /// How long a stopping uplink waits for the PUBACKs of messages in flight before it
+        /// leaves them in the outbox for the next run.
+        public var stopTimeout: Duration
+        /// Messages buffered per subscription before the oldest are dropped.
+        public var subscriptionBuffer: Int
+        /// Called with the messages the broker acknowledged, after they were deleted from the
+        /// outbox, on the uplink's task; it must not block. For a delivery log or metrics.
+        public var onDelivered: (@Sendable ([OutboxMessage]) -> Void)?
+
+        public init(topicPrefix: String = "", refusedRetry: Outbox.RetryDelay = .exponential(initial: .seconds(60), maximum: .seconds(3600)),
+                    idleCheck: Duration = .seconds(60), stopTimeout: Duration = .seconds(5), subscriptionBuffer: Int = 1000,
+                    onDelivered: (@Sendable ([OutboxMessage]) -> Void)? = nil) {
+            self.topicPrefix = topicPrefix
+            self.refusedRetry = refusedRetry
+            self.idleCheck = idleCheck
+            self.stopTimeout = stopTimeout
+            self.subscriptionBuffer = subscriptionBuffer
+            self.onDelivered = onDelivered
+        }
+    }
+
+    public let outbox: Outbox
+    public let options: Options
+    private let connection: MQTTConnection
+    private let logger: Logger
+    private let mailbox = UplinkMailbox<Event>()
+    private let counters = Mutex(UplinkStatistics())
+    private let subscribers = Mutex<[Int: (filter: String, continuation: AsyncStream<MQTTMessage>.Continuation)]>([:])
+    private let nextSubscriber = Atomic<Int>(0)
+
+    enum Event: Sendable {
+        case connection(MQTTConnection.Event)
+        case enqueued
+        case tick
+        case stop
+    }
+
+    /// - Parameters:
+    ///   - outbox: the messages to deliver; topics are MQTT topic names (with `options.topicPrefix`).
+    ///   - mqtt: the broker, identity, TLS, status topic and reconnect backoff.
+    ///   - options: topic prefix, refusal retry, idle check, stop timeout.
+    ///   - logger: connection changes and refusals.
+    /// - Throws: `MQTTError` from `MQTTConfiguration.validate()`, or `.invalidArgument` for a
+    ///   prefix that is not a valid start of a topic.
+    public init(outbox: Outbox, mqtt: MQTTConfiguration, options: Options = Options(), logger: Logger) throws(MQTTError) {
+        if !options.topicPrefix.isEmpty {
+            try MQTTTopic.validate(name: options.topicPrefix + "x")
+        }
+        self.outbox = outbox
+        self.options = options
+        self.logger = logger
+        let mailbox = self.mailbox
+        connection = try MQTTConnection(configuration: mqtt, logger: logger) { event in mailbox.post(.connection(event)) }
+    }
+
+    /// Counters since this uplink was made.
+    public var statistics: UplinkStatistics { counters.withLock { $0 } }
+
+    /// Whether the broker has accepted the current connection.
+    public var isConnected: Bool { connection.isConnected }
+
+    // MARK: - Subscriptions
+
+    /// Subscribes to `filter` (now, and on every reconnection) and returns its messages.
+    /// - Throws: `MQTTError(.invalidArgument)` for an invalid filter or QoS.
+    public func subscribe(_ filter: String, qos: Int = 1) throws(MQTTError) -> UplinkSubscription {
+        try connection.subscribe(filter, qos: qos)
+        let id = nextSubscriber.wrappingAdd(1, ordering: .relaxed).newValue
+        let (stream, continuation) = AsyncStream<MQTTMessage>.makeStream(bufferingPolicy: .bufferingNewest(max(1, options.subscriptionBuffer)))
+        subscribers.withLock { $0[id] = (filter, continuation) }
+        continuation.onTermination = { [weak self] _ in
+            guard let self else { return }
+            let stillWanted = subscribers.withLock { subscribers -> Bool in
+                subscribers[id] = nil
+                return subscribers.values.contains { $0.filter == filter }
+            }
+            if !stillWanted { connection.unsubscribe(filter) }
+        }
+        return UplinkSubscription(filter: filter, stream: stream)
+    }
+
+    private func deliver(_ message: MQTTMessage) {
+        let targets = subscribers.withLock { $0.values.filter { MQTTTopic.matches(filter: $0.filter, topic: message.topic) }.map(\.continuation) }
+        var dropped = 0
+        for target in targets {
+            if case .dropped = target.yield(message) { dropped += 1 }
+        }
+        counters.withLock {
+            $0.received += 1
+            $0.droppedIncoming += dropped
+        }
+    }
+
+    // MARK: - Running
+
+    /// Connects and delivers the outbox until the task is cancelled or a graceful shutdown
+    /// (`ServiceGroup`) begins; then waits up to `options.stopTimeout` for PUBACKs in flight,
+    /// publishes the `offline` status, and disconnects.
+    /// - Throws: `MQTTError(.libraryUnavailable)` when libmosquitto cannot be loaded;
+    ///   `StorageError` when the outbox's database fails.
+    public func run() async throws {
+        try await outbox.releaseAllLeases()
+        try connection.start()
+        let observation = outbox.observeEnqueues { [mailbox] in mailbox.post(.enqueued) }
+        let ticker = Task { [mailbox, options] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: options.idleCheck)
+                mailbox.post(.tick)
+            }
+        }
+        defer {
+            ticker.cancel()
+            observation.cancel()
+        }
+        do {
+            try await withGracefulShutdownHandler {
+                try await withTaskCancellationHandler {
+                    try await drain()
+                } onCancel: { [mailbox] in
+                    mailbox.post(.stop)
+                }
+            } onGracefulShutdown: { [mailbox] in
+                mailbox.post(.stop)
+            }
+        } catch {
+            await connection.stop()
+            finishSubscriptions()
+            throw error
+        }
+        await connection.stop()
+        finishSubscriptions()
+    }
+
+    private func finishSubscriptions() {
+        let continuations = subscribers.withLock { $0.values.map(\.continuation) }
+        for continuation in continuations { continuation.finish() }
+    }
+
+    /// The drain loop: keeps the window full while connected, acknowledges on PUBACK, gives
+    /// everything in flight back when the connection ends.
+    private func drain() async throws {
+        let window = connection.configuration.inflightWindow
+        var inFlight: [Int32: OutboxMessage] = [:]
+        var connected = false
+        var outboxMayHaveMore = true
+        var stopping = false
+        var stopDeadline: ContinuousClock.Instant?
+        while true {
+            if connected && !stopping && outboxMayHaveMore && inFlight.count < window {
+                let batch = try await outbox.take(batch: window - inFlight.count, lease: .seconds(3600))
+                outboxMayHaveMore = batch.count == window - inFlight.count
+                var unsent: [OutboxMessage] = []
+                var refused: [OutboxMessage] = []
+                for (index, message) in batch.enumerated() {
+                    if !connected {
+                        unsent.append(contentsOf: batch[index...])
+                        break
+                    }
+                    do throws(MQTTError) {
+                        let id = try connection.publish(topic: options.topicPrefix + message.topic, payload: message.payload, qos: 1,
+                                                        retain: false, expiry: remainingLife(of: message))
+                        inFlight[id] = message
+                        if message.attempt > 1 { counters.withLock { $0.republished += 1 } }
+                    } catch where error.code == .notConnected {
+                        connected = false
+                        unsent.append(message)
+                    } catch {
+                        logger.warning("uplink: message \(message.id) for '\(message.topic)' cannot be sent (\(error.message)); it stays in the outbox and is tried again later")
+                        refused.append(message)
+                    }
+                }
+                try await outbox.release(unsent)
+                if !refused.isEmpty {
+                    try await outbox.release(refused, retry: options.refusedRetry)
+                    counters.withLock { $0.refused += refused.count }
+                }
+            }
+            if stopping && (inFlight.isEmpty || !connected || stopDeadline.map({ .now >= $0 }) == true) {
+                try await outbox.release(Array(inFlight.values))
+                return
+            }
+            var delivered: [OutboxMessage] = []
+            var refused: [OutboxMessage] = []
+            for event in await mailbox.next() {
+                switch event {
+                case .connection(.connected):
+                    connected = true
+                    outboxMayHaveMore = true
+                    counters.withLock { $0.connections += 1 }
+                case .connection(.connectFailed(let error)):
+                    counters.withLock { $0.lastError = error.message }
+                case .connection(.disconnected(let error)):
+                    connected = false
+                    if let error { counters.withLock { $0.lastError = error.message } }
+                    // What was in flight goes back to the outbox, to be published after the reconnect.
+                    try await outbox.release(Array(inFlight.values))
+                    inFlight = [:]
+                case .connection(.published(let id, let reason)):
+                    guard let message = inFlight.removeValue(forKey: id) else { continue }
+                    if reason >= 0x80 {
+                        logger.warning("uplink: the broker refused message \(message.id) for '\(message.topic)' (reason 0x\(String(reason, radix: 16))); it stays in the outbox and is tried again later")
+                        refused.append(message)
+                    } else {
+                        delivered.append(message)
+                    }
+                case .connection(.message(let message)):
+                    deliver(message)
+                case .enqueued, .tick:
+                    outboxMayHaveMore = true
+                case .stop:
+                    stopping = true
+                    stopDeadline = .now + options.stopTimeout
+                }
+            }
+            if !delivered.isEmpty {
+                try await outbox.acknowledge(delivered)
+                counters.withLock { $0.published += delivered.count }
+                options.onDelivered?(delivered)
+            }
+            if !refused.isEmpty {
+                try await outbox.release(refused, retry: options.refusedRetry)
+                counters.withLock { $0.refused += refused.count }
+            }
+        }
+    }
+
+    /// The time a message has left to live, for its MQTT 5 expiry; nil without a TTL.
+    private func remainingLife(of message: OutboxMessage) -> Duration? {
+        guard let expiresAt = message.expiresAt, let now = try? Timestamp.now() else { return nil }
+        return max(expiresAt - now, .seconds(1))
+    }
+}
+
+/// What an `Uplink` has done since it was made.
+public struct UplinkStatistics: Sendable, Hashable {
+    /// Messages the broker acknowledged (PUBACK), now deleted from the outbox.
+    public var published = 0
+    /// Publications of a message that had been taken before (after a lost connection or a
+    /// restart): the broker may have these twice.
+    public var republished = 0
+    /// Messages refused by the broker or too large for the connection, left in the outbox.
+    public var refused = 0
+    /// Connections the broker accepted.
+    public var connections = 0
+    /// Messages that arrived for subscriptions.
+    public var received = 0
+    /// Arrived messages dropped because a subscription's buffer was full.
+    public var droppedIncoming = 0
+    /// The last connection or delivery error, for status displays.
+    public var lastError: String?
+
+    public init() {}
+}
