@@ -7,12 +7,13 @@ import Glibc
 /// booted at 1970 and then got NTP — neither ends a wait early nor stretches it by the jump.
 /// (`NSCondition.wait(until:)` takes a `Date`: it waits on the wall clock.)
 ///
-/// Deadlines are `ContinuousClock` instants, the clock every deadline of the host uses.
-final class MonotonicCondition: @unchecked Sendable {
+/// Deadlines are `ContinuousClock` instants, the clock every deadline of the host and the runner
+/// uses.
+public final class MonotonicCondition: @unchecked Sendable {
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
     private let condition: UnsafeMutablePointer<pthread_cond_t>
 
-    init() {
+    public init() {
         mutex = .allocate(capacity: 1)
         condition = .allocate(capacity: 1)
         pthread_mutex_init(mutex, nil)
@@ -31,20 +32,20 @@ final class MonotonicCondition: @unchecked Sendable {
     }
 
     /// Runs `body` with the mutex held.
-    func locked<T>(_ body: () throws -> T) rethrows -> T {
+    public func locked<T>(_ body: () throws -> T) rethrows -> T {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         return try body()
     }
 
     /// Wakes every waiter. Call with the mutex held (inside `locked`).
-    func broadcast() { pthread_cond_broadcast(condition) }
+    public func broadcast() { pthread_cond_broadcast(condition) }
 
     /// Waits (with the mutex held, inside `locked`) until woken or until `deadline`; nil waits
     /// without a deadline. Returns false once the deadline has passed. Wakes may be spurious:
     /// callers check their condition in a loop.
     @discardableResult
-    func wait(until deadline: ContinuousClock.Instant?) -> Bool {
+    public func wait(until deadline: ContinuousClock.Instant?) -> Bool {
         guard let deadline else {
             pthread_cond_wait(condition, mutex)
             return true
