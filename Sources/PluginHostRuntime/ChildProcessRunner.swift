@@ -40,12 +40,16 @@ public struct ChildProcessRunner: ModuleRunner {
     /// Makes the broker that answers a run's hardware requests; nil: one from the manifest's
     /// capabilities, on /dev, auditing to `stateDirectory`.
     public let brokerFactory: (@Sendable (ModuleContext) -> HardwareBroker)?
+    /// The host's uplink, through which modules publish and subscribe (`.notConfigured`: every MQTT call
+    /// of a module answers ENOTCONN).
+    public let uplink: ModuleUplink
     /// What the sandbox's syscall filter stopped, by module, across runs (a factory's brokers
     /// count only if it passes this to them).
     public let denials = SyscallDenials()
 
     public init(executable: String, sandbox: SandboxOptions? = nil, stateDirectory: String? = nil,
-                brokerFactory: (@Sendable (ModuleContext) -> HardwareBroker)? = nil) {
+                brokerFactory: (@Sendable (ModuleContext) -> HardwareBroker)? = nil, uplink: ModuleUplink = .notConfigured) {
+        self.uplink = uplink
         self.executable = executable
         self.sandbox = sandbox
         self.stateDirectory = stateDirectory
@@ -104,7 +108,7 @@ public struct ChildProcessRunner: ModuleRunner {
 
         let deadline = started + Self.duration(seconds: hook.timeoutSeconds)
         let broker = broker(for: context)
-        let connection = child.connect(moduleID: context.manifest.id, broker: broker, sandbox: sandboxRun?.spec,
+        let connection = child.connect(moduleID: context.manifest.id, broker: broker, sandbox: sandboxRun?.spec, uplink: uplink,
                                        timeout: max(min(RunnerConnection.handshakeTimeout, deadline - clock.now), .seconds(1)))
         var killedAtDeadline = false
         while child.exit == nil {
@@ -153,7 +157,7 @@ public struct ChildProcessRunner: ModuleRunner {
         case var .success(child):
             sandboxRun?.notes.forEach { child.note($0) }
             let broker = broker(for: context)
-            let connection = child.connect(moduleID: context.manifest.id, broker: broker, sandbox: sandboxRun?.spec, timeout: RunnerConnection.handshakeTimeout)
+            let connection = child.connect(moduleID: context.manifest.id, broker: broker, sandbox: sandboxRun?.spec, uplink: uplink, timeout: RunnerConnection.handshakeTimeout)
             return ChildModuleInstance(child, connection: connection, broker: broker, moduleID: context.manifest.id, sandbox: sandboxRun)
         }
     }
@@ -445,10 +449,12 @@ struct RunnerProcess {
     /// The handshake with the runner (`RunnerConnection.accept`), once, right after spawning. On
     /// failure the reason goes to the output and, unless the runner closed the socket itself
     /// (it is exiting: its exit status tells why), the runner is killed. nil then.
-    mutating func connect(moduleID: String, broker: HardwareBroker, sandbox: SandboxSpec?, timeout: Duration) -> RunnerConnection? {
+    mutating func connect(moduleID: String, broker: HardwareBroker, sandbox: SandboxSpec?, uplink: ModuleUplink = .notConfigured,
+                          timeout: Duration) -> RunnerConnection? {
         guard let bootstrap else { return nil }
         self.bootstrap = nil
-        switch RunnerConnection.accept(bootstrap: bootstrap, runnerPID: pid, moduleID: moduleID, broker: broker, sandbox: sandbox, timeout: timeout) {
+        switch RunnerConnection.accept(bootstrap: bootstrap, runnerPID: pid, moduleID: moduleID, broker: broker, sandbox: sandbox,
+                                       uplink: uplink, timeout: timeout) {
         case let .success(connection):
             return connection
         case let .failure(failure):
