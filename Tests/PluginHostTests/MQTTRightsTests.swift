@@ -136,6 +136,29 @@ struct MQTTRightsTests {
         #expect(instance.stop(timeout: .seconds(10)) == .exited(0))
     }
 
+    @Test("requests are answered while every thread of the cooperative pool is blocked (the uplink has a thread of its own)")
+    func answeredWithThePoolBlocked() throws {
+        let sink = RecordingMessagingSink()
+        var setup = try SandboxSetup(uplink: ModuleUplink(messaging: sink))
+        defer { setup.cleanUp() }
+        setup.mqtt = Self.rights
+        try TestModule.directory(at: setup.moduleDirectory, behavior: "mq-pub sensors/pi-42/\(setup.moduleID)/t mq-sub fleet/eu/desired")
+        // Code that waits synchronously, as a supervisor or a test does, on every pool thread.
+        let release = DispatchSemaphore(value: 0)
+        let blockers = ProcessInfo.processInfo.activeProcessorCount + 1
+        for _ in 0..<blockers {
+            Task.detached { _ = release.wait(timeout: .now() + 60) }
+        }
+        defer { for _ in 0..<blockers { release.signal() } }
+        Thread.sleep(forTimeInterval: 0.2)
+        let instance = try setup.start("mq_start", stop: "mq_stop")
+        #expect(HardwareRequestTests.waitForOutput(instance, "mq: requests done", seconds: 30), "\(instance.output)")
+        #expect(instance.output.contains("mq: publish(sensors/pi-42/\(setup.moduleID)/t, 5) = 0 (ok)"), "\(instance.output)")
+        #expect(instance.output.contains("mq: subscribe(fleet/eu/desired) = 0 (ok)"), "\(instance.output)")
+        #expect(sink.published.withLock { $0.count } == 1)
+        #expect(instance.stop(timeout: .seconds(10)) == .exited(0))
+    }
+
     @Test("a host without an uplink answers -ENOTCONN and says how to configure one; the uplink's own errors reach the module")
     func noUplink() throws {
         let (setup, instance) = try Self.run("mq-pub sensors/pi-42/{id}/t mq-sub fleet/+/desired", uplink: .notConfigured)
