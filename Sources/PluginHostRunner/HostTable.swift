@@ -224,6 +224,7 @@ func makeHostTable(_ options: Options, step: String) -> UnsafePointer<iotsdk_hos
     host.mqtt_message_free = { _, message in free(message) }
     host.last_error = { _ in lastError() }
     host.storage_quota_bytes = options.storageQuota
+    host.device_id = UnsafePointer(strdup(options.deviceID))
     let table = UnsafeMutablePointer<iotsdk_host>.allocate(capacity: 1)
     table.initialize(to: host)
     return UnsafePointer(table)

@@ -86,7 +86,7 @@ public struct ChildProcessRunner: ModuleRunner {
             let elapsed = (clock.now - started).components
             return Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18
         }
-        let arguments = ["hook", "--library", Self.libraryPath(context), "--symbol", hook.symbol, "--step", name] + Self.commonArguments(context)
+        let arguments = ["hook", "--library", Self.libraryPath(context), "--symbol", hook.symbol, "--step", name] + commonArguments(context)
         var sandboxRun: PreparedSandbox?
         if let sandbox {
             do {
@@ -145,7 +145,7 @@ public struct ChildProcessRunner: ModuleRunner {
 
     public func start(_ context: ModuleContext) throws(ModuleError) -> any ModuleInstance {
         let entryPoints = context.manifest.library.entryPoints
-        let arguments = ["start", "--library", Self.libraryPath(context), "--start", entryPoints.start, "--stop", entryPoints.stop] + Self.commonArguments(context)
+        let arguments = ["start", "--library", Self.libraryPath(context), "--start", entryPoints.start, "--stop", entryPoints.stop] + commonArguments(context)
         var sandboxRun: PreparedSandbox?
         if let sandbox {
             sandboxRun = try PreparedSandbox.prepare(sandbox, context: context, label: "run")
@@ -168,11 +168,13 @@ public struct ChildProcessRunner: ModuleRunner {
         context.moduleDirectory + "/" + context.manifest.library.path
     }
 
-    static func commonArguments(_ context: ModuleContext) -> [String] {
+    /// The options of every run: `--device-id` only when the host has an uplink.
+    func commonArguments(_ context: ModuleContext) -> [String] {
         ["--module-id", context.manifest.id, "--module-version", context.manifest.version.description,
          "--module-dir", context.moduleDirectory, "--data-dir", context.dataDirectory,
-         "--events-fd", String(eventsDescriptor)]
+         "--events-fd", String(Self.eventsDescriptor)]
             + (context.manifest.capabilities.storageQuotaBytes > 0 ? ["--storage-quota", String(context.manifest.capabilities.storageQuotaBytes)] : [])
+            + (uplink.messaging.map { ["--device-id", $0.deviceID] } ?? [])
     }
 
     static func duration(seconds: Double) -> Duration {

@@ -63,14 +63,17 @@ struct MQTTRightsTests {
     @Test("inside its filters a publish reaches the uplink; outside, or to $SYS, it is -EACCES with the reason and an audit line")
     func publish() throws {
         let sink = RecordingMessagingSink()
-        let (setup, instance) = try Self.run("mq-pub sensors/pi-42/{id}/temperature mq-pub sensors/pi-43/{id}/temperature mq-pub $SYS/x",
+        let (setup, instance) = try Self.run("mq-pub sensors/pi-42/{id}/temperature mq-pub sensors/pi-43/{id}/temperature mq-pub $SYS/x mq-pub-own",
                                              uplink: ModuleUplink(messaging: sink))
         defer { setup.cleanUp() }
         let id = setup.moduleID
         let output = instance.output
         #expect(output.contains("mq: publish(sensors/pi-42/\(id)/temperature, 5) = 0 (ok): "), "\(output)")
-        #expect(sink.published.withLock { $0 } == [.init(module: id, topic: "sensors/pi-42/\(id)/temperature", payload: Array("hello".utf8),
-                                                          qos: 1, retain: false, expiry: 60)])
+        // The module builds its topic from the host table's device_id and module_id.
+        #expect(sink.published.withLock { $0 } == [
+            .init(module: id, topic: "sensors/pi-42/\(id)/temperature", payload: Array("hello".utf8), qos: 1, retain: false, expiry: 60),
+            .init(module: id, topic: "sensors/pi-42/\(id)/own", payload: Array("hello".utf8), qos: 1, retain: false, expiry: nil),
+        ])
         let reason = "publishing to 'sensors/pi-43/\(id)/temperature' is not allowed by capabilities.mqtt.publish (declared: sensors/pi-42/\(id)/#)"
         #expect(output.contains("mq: publish(sensors/pi-43/\(id)/temperature, 5) = -13 (Permission denied): " + reason), "\(output)")
         #expect(output.contains("mq: publish($SYS/x, 5) = -13 (Permission denied): publishing to '$SYS/x' is not allowed"), "\(output)")

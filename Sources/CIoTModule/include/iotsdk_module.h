@@ -123,7 +123,7 @@ struct iotsdk_host {
      * (unsandboxed, or log-only): use i2c_transfer then. */
     int32_t (*i2c_open)(const iotsdk_host *host, uint32_t bus);
 
-    /* ---- Appended after i2c_open: check `size` covers mqtt_message_free.
+    /* ---- Appended after i2c_open: check `size` covers device_id.
      * MQTT through the host's one broker connection (its uplink), limited to the topic filters
      * of the manifest's capabilities.mqtt ({device} and {module} expanded). Like the hardware
      * calls: any thread, blocking until the host answered, last_error says why a call failed.
@@ -154,6 +154,9 @@ struct iotsdk_host {
     int32_t (*mqtt_receive)(const iotsdk_host *host, int32_t timeout_ms, iotsdk_mqtt_message **message);
     /* Frees a message mqtt_receive returned (NULL: nothing). */
     void (*mqtt_message_free)(const iotsdk_host *host, iotsdk_mqtt_message *message);
+    /* The device's id, which {device} in the manifest's filters stands for (e.g. "pi-42"), to
+     * build topics with; "" when the host has no uplink. */
+    const char *device_id;
 };
 
 /* A module may export this symbol; the runner then calls it once with the host's table before it

@@ -8,6 +8,7 @@
  * in this order, then signals ready:
  *   mq-pub TOPIC        mqtt_publish(TOPIC, "hello", qos 1, not retained, expiry 60 s)
  *   mq-pub-big TOPIC N  mqtt_publish(TOPIC, N bytes of 'x', qos 0)
+ *   mq-pub-own          mqtt_publish("sensors/<device_id>/<module_id>/own", "hello", qos 1)
  *   mq-pub-bad-utf8     mqtt_publish("sensors/\xff", ...): not UTF-8
  *   mq-sub FILTER       mqtt_subscribe(FILTER)
  *   mq-unsub FILTER     mqtt_unsubscribe(FILTER)
@@ -43,7 +44,7 @@ static void mq_result(const iotsdk_host *host, const char *call, const char *sub
 }
 
 static void mq_requests(const iotsdk_host *host) {
-    if (host->size < offsetof(iotsdk_host, mqtt_message_free) + sizeof host->mqtt_message_free) {
+    if (host->size < offsetof(iotsdk_host, device_id) + sizeof host->device_id) {
         hw_log(host, "mq: the host's table (%u bytes) has no MQTT calls", host->size);
         return;
     }
@@ -54,6 +55,12 @@ static void mq_requests(const iotsdk_host *host) {
         if (strcmp(token, "mq-pub-bad-utf8") == 0) {
             int32_t result = host->mqtt_publish(host, "sensors/\xff", "hello", 5, 0, 0, 0);
             mq_result(host, "publish", "sensors/<0xff>", 5, result);
+            continue;
+        }
+        if (strcmp(token, "mq-pub-own") == 0) { /* sensors/<device_id>/<module_id>/own, from the host table */
+            char topic[1024];
+            snprintf(topic, sizeof topic, "sensors/%s/%s/own", host->device_id, host->module_id);
+            mq_result(host, "publish", topic, 5, host->mqtt_publish(host, topic, "hello", 5, 1, 0, 0));
             continue;
         }
         int pub = strcmp(token, "mq-pub") == 0, big = strcmp(token, "mq-pub-big") == 0;
@@ -102,7 +109,7 @@ EXPORT int32_t mq_start(const iotsdk_host *host) {
     hw_load(host);
     mq_requests(host);
     host->ready(host);
-    if (host->size < offsetof(iotsdk_host, mqtt_message_free) + sizeof host->mqtt_message_free) return 0;
+    if (host->size < offsetof(iotsdk_host, device_id) + sizeof host->device_id) return 0;
     pthread_t thread;
     if (pthread_create(&thread, NULL, mq_receiver, (void *)host) != 0) return 1;
     pthread_detach(thread);
