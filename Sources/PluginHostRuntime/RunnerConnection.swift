@@ -337,8 +337,8 @@ final class RunnerConnection: @unchecked Sendable {
     }
 
     /// Decides an MQTT request in a task of its own on the uplink's thread (the uplink may take
-    /// its time; the reader stays free), then answers `done` or the refusal. The module's call waits for the answer,
-    /// so one thread's requests stay in order.
+    /// its time; the reader stays free), then answers `done` or the refusal. The module's call
+    /// waits for the answer, so one thread's requests stay in order.
     private func mqtt(_ id: UInt32, what: String, _ body: @escaping @Sendable (UplinkSession) async -> UplinkError?) {
         guard let session else {
             refuse(id, .failed(UplinkSession.notConnected.message, errno: ENOTCONN), what: what)
