@@ -10,7 +10,8 @@ import Musl
 /// booted at 1970 and then got NTP — neither ends a wait early nor stretches it by the jump.
 /// (`NSCondition.wait(until:)` takes a `Date`: it waits on the wall clock.)
 ///
-/// Deadlines are `ContinuousClock` instants, the clock every deadline of the host uses.
+/// Deadlines are `ContinuousClock` instants, the clock every deadline of the host, the runner
+/// and the MQTT connection uses.
 public final class MonotonicCondition: @unchecked Sendable {
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
     private let condition: UnsafeMutablePointer<pthread_cond_t>

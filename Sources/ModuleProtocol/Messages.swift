@@ -2,13 +2,15 @@
 ///
 /// Payload encoding: fixed-width little-endian integers; `bool` is one byte, 0 or 1; a string is
 /// a u16 byte count and that many bytes of UTF-8 without NUL (at most `maxStringBytes`); bytes are
-/// a u16 count and the bytes; a list is a u8 count and its elements. Decoding checks every count
+/// a u16 count and the bytes (an MQTT payload: a u32 count, at most `maxMQTTPayloadBytes`); an
+/// optional u32 is a bool, then the value if it is 1; a list is a u8 count and its elements. Decoding checks every count
 /// and length against the payload and against its bound before it reads or allocates anything,
 /// refuses trailing bytes, and refuses non-canonical forms (a bool of 2, a request id on a message
 /// that takes none), so a payload that decodes re-encodes to exactly the same bytes.
 ///
 /// Request ids: a request (`gpioRequest`, `gpioRequestLines`, `gpioChipInfo`, `gpioLineInfo`,
-/// `gpioReconfigure`, `i2cOpen`, `i2cTransfer`, `callCommand`) carries an id its sender chose; the
+/// `gpioReconfigure`, `i2cOpen`, `i2cTransfer`, `mqttPublish`, `mqttSubscribe`,
+/// `mqttUnsubscribe`, `callCommand`) carries an id its sender chose; the
 /// answer (`gpioGranted`, `info`, `done`, `i2cGranted`, `i2cResult`, `denied`, `failed`,
 /// `commandResult`) carries the same id.
 /// The id travels in the frame header; the other messages have id 0 there.
@@ -49,6 +51,19 @@ public enum Message: Sendable, Equatable, Hashable {
     /// declared addresses (`I2C_SLAVE`: the sandbox's syscall filter allows no other) and makes
     /// SMBus calls itself. Answered by `i2cGranted` (with the descriptor), `denied` or `failed`.
     case i2cOpen(requestID: UInt32, bus: UInt32)
+    /// Asks the host to publish `payload` to MQTT topic `topic` through its uplink, at QoS 0 or 1,
+    /// retained or not, expiring after `expirySeconds` (MQTT 5 message expiry; nil: never).
+    /// Answered by `done` (the host's uplink took it), `denied` (the manifest's
+    /// `capabilities.mqtt.publish` does not allow the topic: audited) or `failed` (ENOTCONN: the
+    /// host has no uplink; EMSGSIZE: payload over the host's limit; EINVAL: not a topic name;
+    /// EDQUOT: the module's queue quota is used up).
+    case mqttPublish(requestID: UInt32, topic: String, payload: [UInt8], qos: UInt8, retain: Bool, expirySeconds: UInt32?)
+    /// Asks the host to subscribe the module to MQTT topic filter `filter` (covered by one of
+    /// `capabilities.mqtt.subscribe`); messages then arrive as `mqttMessage`. Answered like
+    /// `mqttPublish`.
+    case mqttSubscribe(requestID: UInt32, filter: String)
+    /// Ends the module's subscription to `filter`. Answered by `done` or `failed`.
+    case mqttUnsubscribe(requestID: UInt32, filter: String)
     /// The answer to `callCommand`.
     case commandResult(requestID: UInt32, result: CommandOutcome)
     /// What `probe-sandbox` found (sent on the bootstrap socket, the probe's only message).
@@ -80,6 +95,10 @@ public enum Message: Sendable, Equatable, Hashable {
     /// The request was allowed but failed: `code` is the errno value (1...`maxErrorCode`) of the
     /// kernel's refusal (no such chip, line busy, I/O error), which the module sees negated.
     case failed(requestID: UInt32, code: Int32, reason: String)
+    /// A message from the broker on `topic`, which one of the module's subscriptions matches
+    /// (once per message, however many of them match). `retain`: the broker sent it from its
+    /// retained messages (on subscribing).
+    case mqttMessage(topic: String, payload: [UInt8], retain: Bool)
     /// Calls a command the module exports.
     case callCommand(requestID: UInt32, symbol: String, arguments: [CommandValue], returns: ValueType)
     /// The module is to stop.
@@ -96,6 +115,7 @@ public enum Message: Sendable, Equatable, Hashable {
         case gpioRequestLines = 0x0109, gpioChipInfo = 0x010A, gpioLineInfo = 0x010B, info = 0x0208
         case sandboxProbe = 0x010C, syscallDenied = 0x010D, gpioReconfigure = 0x010E, done = 0x0209
         case i2cOpen = 0x010F, i2cGranted = 0x020A
+        case mqttPublish = 0x0110, mqttSubscribe = 0x0111, mqttUnsubscribe = 0x0112, mqttMessage = 0x020B
 
         /// Who may send it.
         public var sender: Sender { rawValue >> 8 == 1 ? .runner : .host }
@@ -104,8 +124,9 @@ public enum Message: Sendable, Equatable, Hashable {
         public var carriesRequestID: Bool {
             switch self {
             case .gpioRequest, .gpioRequestLines, .gpioChipInfo, .gpioLineInfo, .gpioReconfigure, .i2cOpen, .i2cTransfer, .commandResult,
+                 .mqttPublish, .mqttSubscribe, .mqttUnsubscribe,
                  .gpioGranted, .info, .done, .i2cGranted, .i2cResult, .denied, .failed, .callCommand: true
-            case .hello, .ready, .heartbeat, .log, .returned, .welcome, .stop, .sandboxProbe, .syscallDenied: false
+            case .hello, .ready, .heartbeat, .log, .returned, .welcome, .stop, .sandboxProbe, .syscallDenied, .mqttMessage: false
             }
         }
 
@@ -158,6 +179,12 @@ public enum Message: Sendable, Equatable, Hashable {
     public static let maxKernelStructBytes = 1024
     /// The largest errno value `failed` may carry (the kernel's MAX_ERRNO).
     public static let maxErrorCode: Int32 = 4095
+    /// The largest MQTT payload one `mqttPublish` or `mqttMessage` carries: 56 KiB, so that
+    /// it fits one frame with the longest topic (MQTT itself allows 268,435,455 bytes; the
+    /// host's own limit may be lower). The topic is a string: at most `maxStringBytes`.
+    public static let maxMQTTPayloadBytes = 56 * 1024
+    /// The highest MQTT QoS a module may ask for: 1 (at least once).
+    public static let maxMQTTQoS: UInt8 = 1
 
     // MARK: Properties
 
@@ -188,6 +215,10 @@ public enum Message: Sendable, Equatable, Hashable {
         case .done: .done
         case .i2cOpen: .i2cOpen
         case .i2cGranted: .i2cGranted
+        case .mqttPublish: .mqttPublish
+        case .mqttSubscribe: .mqttSubscribe
+        case .mqttUnsubscribe: .mqttUnsubscribe
+        case .mqttMessage: .mqttMessage
         }
     }
 
@@ -197,9 +228,10 @@ public enum Message: Sendable, Equatable, Hashable {
         case let .gpioRequest(id, _, _, _, _), let .i2cTransfer(id, _, _, _), let .commandResult(id, _),
              let .gpioRequestLines(id, _, _, _), let .gpioChipInfo(id, _), let .gpioLineInfo(id, _, _), let .info(id, _),
              let .gpioReconfigure(id, _, _), let .done(id), let .i2cOpen(id, _), let .i2cGranted(id),
-             let .gpioGranted(id), let .i2cResult(id, _), let .denied(id, _), let .failed(id, _, _), let .callCommand(id, _, _, _):
+             let .gpioGranted(id), let .i2cResult(id, _), let .denied(id, _), let .failed(id, _, _), let .callCommand(id, _, _, _),
+             let .mqttPublish(id, _, _, _, _, _), let .mqttSubscribe(id, _), let .mqttUnsubscribe(id, _):
             id
-        case .hello, .ready, .heartbeat, .log, .returned, .welcome, .stop, .sandboxProbe, .syscallDenied:
+        case .hello, .ready, .heartbeat, .log, .returned, .welcome, .stop, .sandboxProbe, .syscallDenied, .mqttMessage:
             0
         }
     }
@@ -222,6 +254,20 @@ extension Message {
             break
         case let .i2cOpen(_, bus):
             writer.u32(bus)
+        case let .mqttPublish(_, topic, payload, qos, retain, expirySeconds):
+            try writer.string(topic, field: "topic")
+            try writer.largeBytes(payload, limit: Self.maxMQTTPayloadBytes, field: "MQTT payload")
+            guard qos <= Self.maxMQTTQoS else { throw .outOfBounds(field: "QoS", value: Int(qos), limit: Int(Self.maxMQTTQoS)) }
+            writer.u8(qos)
+            writer.bool(retain)
+            writer.bool(expirySeconds != nil)
+            if let expirySeconds { writer.u32(expirySeconds) }
+        case let .mqttSubscribe(_, filter), let .mqttUnsubscribe(_, filter):
+            try writer.string(filter, field: "topic filter")
+        case let .mqttMessage(topic, payload, retain):
+            try writer.string(topic, field: "topic")
+            try writer.largeBytes(payload, limit: Self.maxMQTTPayloadBytes, field: "MQTT payload")
+            writer.bool(retain)
         case let .gpioReconfigure(_, grant, config):
             writer.u32(grant)
             try writer.bytes(config, limit: Self.maxKernelStructBytes, field: "GPIO line config")
@@ -364,6 +410,20 @@ extension Message {
         case .done: return .done(requestID: id)
         case .i2cGranted: return .i2cGranted(requestID: id)
         case .i2cOpen: return .i2cOpen(requestID: id, bus: try reader.u32("bus"))
+        case .mqttPublish:
+            let topic = try reader.string("topic")
+            let payload = try reader.largeBytes(limit: maxMQTTPayloadBytes, "MQTT payload")
+            let qos = try reader.u8("QoS")
+            guard qos <= maxMQTTQoS else { throw .outOfBounds(field: "QoS", value: Int(qos), limit: Int(maxMQTTQoS)) }
+            let retain = try reader.bool("retain")
+            let expiry = try reader.bool("expiry present") ? try reader.u32("expiry seconds") : nil
+            return .mqttPublish(requestID: id, topic: topic, payload: payload, qos: qos, retain: retain, expirySeconds: expiry)
+        case .mqttSubscribe: return .mqttSubscribe(requestID: id, filter: try reader.string("topic filter"))
+        case .mqttUnsubscribe: return .mqttUnsubscribe(requestID: id, filter: try reader.string("topic filter"))
+        case .mqttMessage:
+            let topic = try reader.string("topic")
+            let payload = try reader.largeBytes(limit: maxMQTTPayloadBytes, "MQTT payload")
+            return .mqttMessage(topic: topic, payload: payload, retain: try reader.bool("retain"))
         case .gpioReconfigure:
             let grant = try reader.u32("grant")
             return .gpioReconfigure(requestID: id, grant: grant, config: try reader.bytes(limit: maxKernelStructBytes, "GPIO line config"))
@@ -500,6 +560,13 @@ struct PayloadWriter {
         bytes.append(contentsOf: data)
     }
 
+    /// A u32 count and the bytes (for payloads that may exceed a u16 count).
+    mutating func largeBytes(_ data: [UInt8], limit: Int, field: String) throws(ProtocolError) {
+        guard data.count <= limit else { throw .outOfBounds(field: field, value: data.count, limit: limit) }
+        u32(UInt32(data.count))
+        bytes.append(contentsOf: data)
+    }
+
     mutating func string(_ text: String, field: String) throws(ProtocolError) {
         let utf8 = Array(text.utf8)
         guard utf8.count <= Message.maxStringBytes else { throw .outOfBounds(field: field, value: utf8.count, limit: Message.maxStringBytes) }
@@ -555,6 +622,13 @@ struct PayloadReader {
     /// A u16 length (checked against `limit`, then against the bytes left), then the bytes.
     mutating func bytes(limit: Int, _ field: String) throws(ProtocolError) -> [UInt8] {
         let count = Int(try u16(field))
+        guard count <= limit else { throw .outOfBounds(field: field, value: count, limit: limit) }
+        return Array(try take(count, field))
+    }
+
+    /// A u32 length (checked against `limit`, then against the bytes left), then the bytes.
+    mutating func largeBytes(limit: Int, _ field: String) throws(ProtocolError) -> [UInt8] {
+        let count = Int(try u32(field))
         guard count <= limit else { throw .outOfBounds(field: field, value: count, limit: limit) }
         return Array(try take(count, field))
     }

@@ -114,13 +114,37 @@ public struct ModuleManifest: Codable, Sendable, Equatable {
         /// own; an install must allow it (`plugin-host install --allow-root-module`). Optional in
         /// the JSON, and written there only when true, so manifests without it keep their bytes.
         public var root: Bool
-        public init(gpio: [GPIOLine] = [], i2c: [I2CBus] = [], storageQuotaBytes: UInt64 = 0, network: Bool = false, root: Bool = false) {
+        /// The MQTT topics the module may publish to and subscribe to through the host's uplink.
+        /// Optional in the JSON, and written there only when it declares a filter, so manifests
+        /// without it keep their bytes.
+        public var mqtt: MQTTRights
+        public init(gpio: [GPIOLine] = [], i2c: [I2CBus] = [], storageQuotaBytes: UInt64 = 0, network: Bool = false, root: Bool = false,
+                    mqtt: MQTTRights = MQTTRights()) {
+            self.mqtt = mqtt
             self.gpio = gpio
             self.i2c = i2c
             self.storageQuotaBytes = storageQuotaBytes
             self.network = network
             self.root = root
         }
+    }
+
+    /// MQTT topic filters (`sensors/{device}/{module}/#`) for the topics a module may publish to
+    /// and the filters it may subscribe to, through the host's one broker connection. `{device}`
+    /// and `{module}` stand for the device's and the module's id; `+` and `#` are MQTT's
+    /// wildcards. Empty: none. `MQTTTopicSyntax` says what a valid filter is.
+    public struct MQTTRights: Codable, Sendable, Equatable {
+        /// Filters of the topics the module may publish to.
+        public var publish: [String]
+        /// Filters that cover every filter the module may subscribe to.
+        public var subscribe: [String]
+        public init(publish: [String] = [], subscribe: [String] = []) {
+            self.publish = publish
+            self.subscribe = subscribe
+        }
+
+        /// Whether it declares no filter at all.
+        public var isEmpty: Bool { publish.isEmpty && subscribe.isEmpty }
     }
 
     public struct GPIOLine: Codable, Sendable, Equatable {
@@ -358,7 +382,7 @@ extension ModuleManifest {
 }
 
 extension ModuleManifest.Capabilities {
-    private enum CodingKeys: String, CodingKey { case gpio, i2c, storageQuotaBytes, network, root }
+    private enum CodingKeys: String, CodingKey { case gpio, i2c, storageQuotaBytes, network, root, mqtt }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -367,6 +391,7 @@ extension ModuleManifest.Capabilities {
         storageQuotaBytes = try c.decodeInteger(forKey: .storageQuotaBytes)
         network = try c.decode(Bool.self, forKey: .network)
         root = try c.decodeIfPresent(Bool.self, forKey: .root) ?? false
+        mqtt = try c.decodeIfPresent(ModuleManifest.MQTTRights.self, forKey: .mqtt) ?? ModuleManifest.MQTTRights()
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -376,6 +401,18 @@ extension ModuleManifest.Capabilities {
         try c.encode(storageQuotaBytes, forKey: .storageQuotaBytes)
         try c.encode(network, forKey: .network)
         if root { try c.encode(true, forKey: .root) }
+        if !mqtt.isEmpty { try c.encode(mqtt, forKey: .mqtt) }
+    }
+}
+
+extension ModuleManifest.MQTTRights {
+    private enum CodingKeys: String, CodingKey { case publish, subscribe }
+
+    // Each list is optional: a module that only publishes need not write `"subscribe": []`.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        publish = try c.decodeIfPresent([String].self, forKey: .publish) ?? []
+        subscribe = try c.decodeIfPresent([String].self, forKey: .subscribe) ?? []
     }
 }
 

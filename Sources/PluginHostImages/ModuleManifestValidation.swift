@@ -50,6 +50,14 @@ extension ModuleManifest {
                 throw fail(base + ".addresses[\(a)]", "must be a 7-bit device address in 0x08...0x77 (8...119); got \(address)")
             }
         }
+        for (list, filters) in [("publish", capabilities.mqtt.publish), ("subscribe", capabilities.mqtt.subscribe)] {
+            guard filters.count <= 256 else { throw fail("capabilities.mqtt.\(list)", "lists \(filters.count) filters; at most 256 are allowed") }
+            for (index, filter) in filters.enumerated() {
+                if let problem = MQTTTopicSyntax.problem(template: filter) {
+                    throw fail("capabilities.mqtt.\(list)[\(index)]", "is not a valid MQTT topic filter: \(problem); got '\(MQTTTopicSyntax.quoted(filter))'")
+                }
+            }
+        }
         guard capabilities.storageQuotaBytes <= 1 << 40 else { throw fail("capabilities.storageQuotaBytes", "must be at most 1 TiB; got \(capabilities.storageQuotaBytes)") }
         guard (1 << 20 ... 1 << 40).contains(resources.memoryBytes) else { throw fail("resources.memoryBytes", "must be between 1 MiB and 1 TiB; got \(resources.memoryBytes)") }
         guard (1...25_600).contains(resources.cpuPercent) else { throw fail("resources.cpuPercent", "must be 1...25600 (per cent of one CPU); got \(resources.cpuPercent)") }

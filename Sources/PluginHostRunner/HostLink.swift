@@ -76,6 +76,8 @@ let hostLink = AtomicLazyReference<HostLink>()
 final class HostLink: Sendable {
     let channel: Channel
     let replies = ReplyTable()
+    /// The MQTT messages delivered until the module takes them (`mqtt_receive`).
+    let inbox = MQTTInbox()
     private let nextRequestID = Atomic<UInt32>(1)
     /// The commands' library and their prepared signatures (start mode only).
     private let commands = Mutex<CommandTable?>(nil)
@@ -119,17 +121,20 @@ final class HostLink: Sendable {
 
     private func readLoop() {
         _ = ciot_set_thread_name("host-link")
+        var dropped = 0
         while true {
             let received: (message: Message, fd: Int32?)
             do {
                 received = try channel.receiveMessage(from: .host)
             } catch .closed {
                 replies.loseAll("the host closed the connection")
+                inbox.wake(lost: true)
                 return
             } catch {
                 // The host is trusted, but a frame it sent is not what this runner understands.
                 diagnose("the host sent a message this runner does not understand (\(error)); hardware requests fail from now on")
                 replies.loseAll("the connection to the host failed: \(error)")
+                inbox.wake(lost: true)
                 channel.shutdown()
                 return
             }
@@ -148,6 +153,13 @@ final class HostLink: Sendable {
                 replies.fulfil(id, .failed(code, reason))
             case let .callCommand(id, symbol, arguments, returns):
                 call(id: id, symbol: symbol, arguments: arguments, returns: returns)
+            case let .mqttMessage(topic, payload, retain):
+                let lost = inbox.add(.init(topic: topic, payload: payload, retain: retain))
+                // One line when the count reaches another power of two, not one per message.
+                if (dropped + lost).leadingZeroBitCount < dropped.leadingZeroBitCount {
+                    diagnose("mqtt: the module does not take its messages (mqtt_receive): \(dropped + lost) older one(s) dropped so far; the newest \(MQTTInbox.capacity) (at most \(MQTTInbox.capacityBytes >> 20) MiB) are kept")
+                }
+                dropped += lost
             case .stop:
                 requestStop()
             default:
@@ -209,6 +221,7 @@ final class HostLink: Sendable {
 /// main thread calls the stop entry point.
 func requestStop() {
     stopRequested.store(true, ordering: .sequentiallyConsistent)
+    hostLink.load()?.inbox.wake(stopping: true)
     var byte = UInt8(ascii: "T")
     let fd = wakeWriteFD.load(ordering: .relaxed)
     if fd >= 0 { _ = write(fd, &byte, 1) }

@@ -163,8 +163,68 @@ func makeHostTable(_ options: Options, step: String) -> UnsafePointer<iotsdk_hos
         setLastError("")
         return 0
     }
+    host.mqtt_publish = { _, topic, payload, length, qos, retain, expiry in
+        let (name, link, failure) = mqttCall("mqtt_publish", topic, what: "topic")
+        guard let name, let link else { return failure }
+        guard qos == 0 || qos == 1 else {
+            setLastError("mqtt_publish: qos must be 0 or 1, not \(qos)")
+            return -EINVAL
+        }
+        guard Int(length) <= Message.maxMQTTPayloadBytes else {
+            setLastError("mqtt_publish: a payload of \(length) bytes; the host takes at most \(Message.maxMQTTPayloadBytes) in one message")
+            return -EMSGSIZE
+        }
+        guard length == 0 || payload != nil else {
+            setLastError("mqtt_publish: payload is NULL")
+            return -EINVAL
+        }
+        let bytes = length == 0 ? [] : Array(UnsafeRawBufferPointer(start: payload, count: Int(length)))
+        let reply = link.request { id in
+            .mqttPublish(requestID: id, topic: name, payload: bytes, qos: UInt8(qos), retain: retain != 0, expirySeconds: expiry == 0 ? nil : expiry)
+        }
+        return hardwareResult(reply, call: "mqtt_publish")
+    }
+    host.mqtt_subscribe = { _, filter in
+        let (name, link, failure) = mqttCall("mqtt_subscribe", filter, what: "filter")
+        guard let name, let link else { return failure }
+        return hardwareResult(link.request { id in .mqttSubscribe(requestID: id, filter: name) }, call: "mqtt_subscribe")
+    }
+    host.mqtt_unsubscribe = { _, filter in
+        let (name, link, failure) = mqttCall("mqtt_unsubscribe", filter, what: "filter")
+        guard let name, let link else { return failure }
+        return hardwareResult(link.request { id in .mqttUnsubscribe(requestID: id, filter: name) }, call: "mqtt_unsubscribe")
+    }
+    host.mqtt_receive = { _, timeout, message in
+        guard let message else {
+            setLastError("mqtt_receive: message is NULL")
+            return -EINVAL
+        }
+        message.pointee = nil
+        guard let link = connectedLink("mqtt_receive") else { return -EIO }
+        switch link.inbox.take(waiting: timeout) {
+        case let .message(delivery):
+            guard let allocated = allocateMessage(delivery) else {
+                setLastError("mqtt_receive: out of memory for a message of \(delivery.payload.count) bytes")
+                return -ENOMEM
+            }
+            message.pointee = allocated
+            setLastError("")
+            return 0
+        case .timedOut:
+            setLastError("mqtt_receive: no message within \(timeout) ms")
+            return -ETIMEDOUT
+        case .stopping:
+            setLastError("mqtt_receive: the host asked the module to stop")
+            return -ECANCELED
+        case .lost:
+            setLastError("mqtt_receive: the connection to the host is gone")
+            return -EIO
+        }
+    }
+    host.mqtt_message_free = { _, message in free(message) }
     host.last_error = { _ in lastError() }
     host.storage_quota_bytes = options.storageQuota
+    host.device_id = UnsafePointer(strdup(options.deviceID))
     let table = UnsafeMutablePointer<iotsdk_host>.allocate(capacity: 1)
     table.initialize(to: host)
     return UnsafePointer(table)
@@ -222,6 +282,27 @@ func gpioCall(_ call: String, chip: UnsafePointer<CChar>?) -> (name: String?, li
     guard !name.isEmpty, name.utf8.count <= Message.maxStringBytes else {
         setLastError("\(call): the chip name must be 1 to \(Message.maxStringBytes) bytes")
         return (nil, nil, -EINVAL)
+    }
+    guard let link = connectedLink(call) else { return (nil, nil, -EIO) }
+    return (name, link, 0)
+}
+
+/// The checks every MQTT call makes first: a topic or filter of UTF-8 (strictly: the host
+/// decides rights on exactly these bytes) of 1 to `maxStringBytes` bytes, and a connection. On
+/// failure the name or link is nil, the thread's last error says why and `failure` is the value
+/// to return (-EINVAL, or -EIO without a connection).
+func mqttCall(_ call: String, _ text: UnsafePointer<CChar>?, what: String) -> (name: String?, link: HostLink?, failure: Int32) {
+    func fail(_ reason: String) -> (name: String?, link: HostLink?, failure: Int32) {
+        setLastError("\(call): \(reason)")
+        return (nil, nil, -EINVAL)
+    }
+    guard let text else { return fail("\(what) is NULL") }
+    let bytes = UnsafeRawBufferPointer(start: text, count: strlen(text))
+    guard !bytes.isEmpty, bytes.count <= Message.maxStringBytes else {
+        return fail("the \(what) must be 1 to \(Message.maxStringBytes) bytes, not \(bytes.count)")
+    }
+    guard let name = String(validating: bytes.assumingMemoryBound(to: UInt8.self), as: UTF8.self) else {
+        return fail("the \(what) is not valid UTF-8")
     }
     guard let link = connectedLink(call) else { return (nil, nil, -EIO) }
     return (name, link, 0)

@@ -106,6 +106,7 @@ func runStart(_ options: Options, link: HostLink) -> Never {
             // start() returned 0: the module runs on threads of its own. Stay until SIGTERM.
         case wakeForSignal:
             stopRequested.store(true, ordering: .sequentiallyConsistent)
+            link.inbox.wake(stopping: true)
             let result = stop(host)
             if result != 0 { diagnose("'\(options.stop)' returned \(result)") }
             if startRunning {

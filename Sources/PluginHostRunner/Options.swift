@@ -9,7 +9,7 @@ import ModuleProtocol
 ///     plugin-host-runner probe-sandbox
 ///
 /// common options: --module-id <id> --module-version <v> --module-dir <dir> --data-dir <dir> --events-fd <n>
-/// [--storage-quota <bytes>]. `--events-fd` is the host's end of a bootstrap socketpair on which the
+/// [--storage-quota <bytes>] [--device-id <id>]. `--events-fd` is the host's end of a bootstrap socketpair on which the
 /// runner connects to the host (HostLink.swift); the host's `welcome` says whether and how to
 /// sandbox the module (`SandboxSpec`, Sandbox.swift). `--sandbox-spec`, `--sandbox-status-fd` and
 /// `--sandbox-namespaces` are internal: the runner passes them to itself when it re-executes as the
@@ -46,13 +46,15 @@ struct Options {
     var libraryOnHost: String?
     /// `--storage-quota`: the manifest's storageQuotaBytes, for the host table (0: none).
     var storageQuota: UInt64 = 0
+    /// `--device-id`: the device's id in MQTT topics, for the host table ("": the host has no uplink).
+    var deviceID = ""
 
     static let usage = """
     usage: plugin-host-runner hook --library <path.so> --symbol <symbol> --step <name> COMMON
            plugin-host-runner start --library <path.so> --start <symbol> --stop <symbol> COMMON
            plugin-host-runner probe-sandbox [--events-fd <n>]
     COMMON: --module-id <id> --module-version <version> --module-dir <dir> --data-dir <dir> --events-fd <n>
-            [--storage-quota <bytes>]
+            [--storage-quota <bytes>] [--device-id <id>]
 
     Runs one hook or the start/stop entry points of a module's shared library; plugin-host starts it,
     with one end of a bootstrap AF_UNIX SOCK_SEQPACKET socketpair as --events-fd, on which the
@@ -90,7 +92,7 @@ struct Options {
         }
         var required = ["library", "module-id", "module-version", "module-dir", "data-dir", "events-fd"]
         required += mode == .hook ? ["symbol", "step"] : ["start", "stop"]
-        let optional = ["sandbox-spec", "sandbox-status-fd", "sandbox-namespaces", "storage-quota"]
+        let optional = ["sandbox-spec", "sandbox-status-fd", "sandbox-namespaces", "storage-quota", "device-id"]
         let known = Set(required + optional)
         if let unknown = values.keys.sorted().first(where: { !known.contains($0) }) {
             return .failure(UsageError("unknown option --\(unknown) for mode \(mode.rawValue)"))
@@ -118,6 +120,7 @@ struct Options {
             guard let bytes = UInt64(quota) else { return .failure(UsageError("--storage-quota must be a number of bytes; got '\(quota)'")) }
             options.storageQuota = bytes
         }
+        options.deviceID = values["device-id"] ?? ""
         if let status = values["sandbox-status-fd"] {
             guard let hex = values["sandbox-spec"], let bytes = bytes(hex: hex), let spec = try? SandboxSpec(encoded: bytes) else {
                 return .failure(UsageError("--sandbox-status-fd needs --sandbox-spec with the spec the outer runner received"))

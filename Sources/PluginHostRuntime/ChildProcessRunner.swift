@@ -40,12 +40,16 @@ public struct ChildProcessRunner: ModuleRunner {
     /// Makes the broker that answers a run's hardware requests; nil: one from the manifest's
     /// capabilities, on /dev, auditing to `stateDirectory`.
     public let brokerFactory: (@Sendable (ModuleContext) -> HardwareBroker)?
+    /// The host's uplink, through which modules publish and subscribe (`.notConfigured`: every MQTT call
+    /// of a module answers ENOTCONN).
+    public let uplink: ModuleUplink
     /// What the sandbox's syscall filter stopped, by module, across runs (a factory's brokers
     /// count only if it passes this to them).
     public let denials = SyscallDenials()
 
     public init(executable: String, sandbox: SandboxOptions? = nil, stateDirectory: String? = nil,
-                brokerFactory: (@Sendable (ModuleContext) -> HardwareBroker)? = nil) {
+                brokerFactory: (@Sendable (ModuleContext) -> HardwareBroker)? = nil, uplink: ModuleUplink = .notConfigured) {
+        self.uplink = uplink
         self.executable = executable
         self.sandbox = sandbox
         self.stateDirectory = stateDirectory
@@ -82,7 +86,7 @@ public struct ChildProcessRunner: ModuleRunner {
             let elapsed = (clock.now - started).components
             return Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18
         }
-        let arguments = ["hook", "--library", Self.libraryPath(context), "--symbol", hook.symbol, "--step", name] + Self.commonArguments(context)
+        let arguments = ["hook", "--library", Self.libraryPath(context), "--symbol", hook.symbol, "--step", name] + commonArguments(context)
         var sandboxRun: PreparedSandbox?
         if let sandbox {
             do {
@@ -104,7 +108,7 @@ public struct ChildProcessRunner: ModuleRunner {
 
         let deadline = started + Self.duration(seconds: hook.timeoutSeconds)
         let broker = broker(for: context)
-        let connection = child.connect(moduleID: context.manifest.id, broker: broker, sandbox: sandboxRun?.spec,
+        let connection = child.connect(moduleID: context.manifest.id, broker: broker, sandbox: sandboxRun?.spec, uplink: uplink,
                                        timeout: max(min(RunnerConnection.handshakeTimeout, deadline - clock.now), .seconds(1)))
         var killedAtDeadline = false
         while child.exit == nil {
@@ -141,7 +145,7 @@ public struct ChildProcessRunner: ModuleRunner {
 
     public func start(_ context: ModuleContext) throws(ModuleError) -> any ModuleInstance {
         let entryPoints = context.manifest.library.entryPoints
-        let arguments = ["start", "--library", Self.libraryPath(context), "--start", entryPoints.start, "--stop", entryPoints.stop] + Self.commonArguments(context)
+        let arguments = ["start", "--library", Self.libraryPath(context), "--start", entryPoints.start, "--stop", entryPoints.stop] + commonArguments(context)
         var sandboxRun: PreparedSandbox?
         if let sandbox {
             sandboxRun = try PreparedSandbox.prepare(sandbox, context: context, label: "run")
@@ -153,7 +157,7 @@ public struct ChildProcessRunner: ModuleRunner {
         case var .success(child):
             sandboxRun?.notes.forEach { child.note($0) }
             let broker = broker(for: context)
-            let connection = child.connect(moduleID: context.manifest.id, broker: broker, sandbox: sandboxRun?.spec, timeout: RunnerConnection.handshakeTimeout)
+            let connection = child.connect(moduleID: context.manifest.id, broker: broker, sandbox: sandboxRun?.spec, uplink: uplink, timeout: RunnerConnection.handshakeTimeout)
             return ChildModuleInstance(child, connection: connection, broker: broker, moduleID: context.manifest.id, sandbox: sandboxRun)
         }
     }
@@ -164,11 +168,13 @@ public struct ChildProcessRunner: ModuleRunner {
         context.moduleDirectory + "/" + context.manifest.library.path
     }
 
-    static func commonArguments(_ context: ModuleContext) -> [String] {
+    /// The options of every run: `--device-id` only when the host has an uplink.
+    func commonArguments(_ context: ModuleContext) -> [String] {
         ["--module-id", context.manifest.id, "--module-version", context.manifest.version.description,
          "--module-dir", context.moduleDirectory, "--data-dir", context.dataDirectory,
-         "--events-fd", String(eventsDescriptor)]
+         "--events-fd", String(Self.eventsDescriptor)]
             + (context.manifest.capabilities.storageQuotaBytes > 0 ? ["--storage-quota", String(context.manifest.capabilities.storageQuotaBytes)] : [])
+            + (uplink.messaging.map { ["--device-id", $0.deviceID] } ?? [])
     }
 
     static func duration(seconds: Double) -> Duration {
@@ -445,10 +451,12 @@ struct RunnerProcess {
     /// The handshake with the runner (`RunnerConnection.accept`), once, right after spawning. On
     /// failure the reason goes to the output and, unless the runner closed the socket itself
     /// (it is exiting: its exit status tells why), the runner is killed. nil then.
-    mutating func connect(moduleID: String, broker: HardwareBroker, sandbox: SandboxSpec?, timeout: Duration) -> RunnerConnection? {
+    mutating func connect(moduleID: String, broker: HardwareBroker, sandbox: SandboxSpec?, uplink: ModuleUplink = .notConfigured,
+                          timeout: Duration) -> RunnerConnection? {
         guard let bootstrap else { return nil }
         self.bootstrap = nil
-        switch RunnerConnection.accept(bootstrap: bootstrap, runnerPID: pid, moduleID: moduleID, broker: broker, sandbox: sandbox, timeout: timeout) {
+        switch RunnerConnection.accept(bootstrap: bootstrap, runnerPID: pid, moduleID: moduleID, broker: broker, sandbox: sandbox,
+                                       uplink: uplink, timeout: timeout) {
         case let .success(connection):
             return connection
         case let .failure(failure):

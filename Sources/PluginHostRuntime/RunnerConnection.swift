@@ -18,6 +18,10 @@ import PluginHostStore
 /// - `gpioRequest`, `gpioReconfigure` and `i2cTransfer` are answered at once by the module's `HardwareBroker`:
 ///   `gpioGranted` with the line's descriptor, `i2cResult`, `denied` (undeclared: audited, and a
 ///   `plugin-host: denied` line in the output) or `failed` with the kernel's errno;
+/// - `mqttPublish`, `mqttSubscribe` and `mqttUnsubscribe` are decided by the run's
+///   `UplinkSession` (the manifest's `capabilities.mqtt`; refusals audited) and handed to the
+///   host's uplink in a task of their own on the uplink's thread, then answered `done`, `denied`
+///   or `failed`;
 /// - `commandResult` completes the `call` that waits for it;
 /// - `syscallDenied` (from the sandbox's init) is counted and audited by the broker, with a
 ///   `plugin-host: syscall filter:` line in the output.
@@ -39,6 +43,8 @@ final class RunnerConnection: @unchecked Sendable {
     /// Whether the run is under the syscall filter in enforcing mode, which confines an I2C
     /// descriptor to the declared addresses (`i2cOpen` is granted only then).
     let syscallFiltered: Bool
+    /// The run's MQTT through the host's uplink; set once in `accept`, before the reader starts.
+    private(set) var session: UplinkSession?
     private let condition = MonotonicCondition()
     // Guarded by `condition`.
     private var events: [ModuleEvent] = []
@@ -62,7 +68,7 @@ final class RunnerConnection: @unchecked Sendable {
     /// with the run's sandbox (or `denied`, and fails) and starts reading. The bootstrap socket is
     /// closed either way.
     static func accept(bootstrap: Channel, runnerPID: pid_t, moduleID: String, broker: HardwareBroker, sandbox: SandboxSpec?,
-                       timeout: Duration) -> Result<RunnerConnection, HandshakeFailure> {
+                       uplink: ModuleUplink = .notConfigured, timeout: Duration) -> Result<RunnerConnection, HandshakeFailure> {
         defer { bootstrap.close() }
         let accepted: (channel: Channel, moduleID: String)
         do {
@@ -86,6 +92,8 @@ final class RunnerConnection: @unchecked Sendable {
             return .failure(HandshakeFailure(description: "cannot create a pipe: \(String(cString: strerror(errno)))", runnerClosed: false))
         }
         let connection = RunnerConnection(channel: accepted.channel, broker: broker, syscallFiltered: sandbox?.syscallFilter == .enforce, wake: wake)
+        connection.session = UplinkSession(moduleID: moduleID, capabilities: broker.capabilities, uplink: uplink, audit: broker.audit,
+                                           channel: accepted.channel) { [weak connection] line in connection?.note(line) }
         let created = startDetachedThread(name: "runner \(moduleID)") { connection.readLoop() }
         guard created == 0 else {
             return .failure(HandshakeFailure(description: "cannot start a thread for the runner's messages: \(String(cString: strerror(created)))", runnerClosed: false))
@@ -237,6 +245,7 @@ final class RunnerConnection: @unchecked Sendable {
                 break
             }
         }
+        session?.close()
         update {
             done = true
             endReason = reason ?? "the runner closed the connection"
@@ -289,6 +298,12 @@ final class RunnerConnection: @unchecked Sendable {
             case let .failure(refusal):
                 refuse(id, refusal, what: "i2c transfer")
             }
+        case let .mqttPublish(id, topic, payload, qos, retain, expiry):
+            mqtt(id, what: "mqtt publish") { await $0.publish(topic: topic, payload: payload, qos: qos, retain: retain, expiry: expiry) }
+        case let .mqttSubscribe(id, filter):
+            mqtt(id, what: "mqtt subscribe") { await $0.subscribe(filter: filter) }
+        case let .mqttUnsubscribe(id, filter):
+            mqtt(id, what: "mqtt unsubscribe") { await $0.unsubscribe(filter: filter) }
         case let .syscallDenied(call, count, enforced):
             let added = broker.recordSyscallDenied(call: call, total: count, enforced: enforced)
             if added > 0 {
@@ -301,7 +316,7 @@ final class RunnerConnection: @unchecked Sendable {
             return "the runner sent hello again"
         case .sandboxProbe:
             return "the runner sent a probe's result on a module's connection"
-        case .welcome, .gpioGranted, .info, .done, .i2cGranted, .i2cResult, .denied, .failed, .callCommand, .stop:
+        case .welcome, .gpioGranted, .info, .done, .i2cGranted, .i2cResult, .denied, .failed, .callCommand, .stop, .mqttMessage:
             // Messages of the host: receiveMessage(from: .runner) refuses them already.
             return "the runner sent a message of the host"
         }
@@ -319,6 +334,28 @@ final class RunnerConnection: @unchecked Sendable {
         case let .failure(refusal):
             refuse(id, refusal, what: what)
         }
+    }
+
+    /// Decides an MQTT request in a task of its own on the uplink's thread (the uplink may take
+    /// its time; the reader stays free), then answers `done` or the refusal. The module's call
+    /// waits for the answer, so one thread's requests stay in order.
+    private func mqtt(_ id: UInt32, what: String, _ body: @escaping @Sendable (UplinkSession) async -> UplinkError?) {
+        guard let session else {
+            refuse(id, .failed(UplinkSession.notConnected.message, errno: ENOTCONN), what: what)
+            return
+        }
+        Task(executorPreference: session.uplink.executor) { [self] in
+            if let error = await body(session) {
+                refuse(id, error.code == .denied ? .denied(error.message) : .failed(error.message, errno: error.errno), what: what)
+            } else {
+                answer(.done(requestID: id))
+            }
+        }
+    }
+
+    /// Adds `line` to the run's output.
+    func note(_ line: String) {
+        update { appendLine(line) }
     }
 
     /// Answers an info request with the kernel's structure, or the refusal.

@@ -63,6 +63,15 @@ struct ProtocolTests {
             .done(requestID: 14),
             .i2cOpen(requestID: 15, bus: 1),
             .i2cGranted(requestID: 16),
+            .mqttPublish(requestID: 17, topic: "sensors/pi-42/com.example.m/temperature", payload: Array("21.5".utf8), qos: 1, retain: false, expirySeconds: 3600),
+            .mqttPublish(requestID: 0, topic: "", payload: [], qos: 0, retain: true, expirySeconds: nil),
+            // The largest publish: the longest topic and payload, in one frame.
+            .mqttPublish(requestID: .max, topic: longestString, payload: [UInt8](repeating: 0xC3, count: Message.maxMQTTPayloadBytes),
+                         qos: Message.maxMQTTQoS, retain: true, expirySeconds: .max),
+            .mqttSubscribe(requestID: 18, filter: "commands/+/#"),
+            .mqttUnsubscribe(requestID: 19, filter: longestString),
+            .mqttMessage(topic: "commands/pi-42/set", payload: [0, 0xFF, 0], retain: true),
+            .mqttMessage(topic: longestString, payload: [UInt8](repeating: 1, count: Message.maxMQTTPayloadBytes), retain: false),
             .syscallDenied(call: longestString, count: .max, enforced: false),
             .sandboxProbe(SandboxProbe(namespaces: [], noNewPrivilegesRefusal: nil)),
             .sandboxProbe(SandboxProbe(namespaces: [.init(name: "mnt", refusal: nil), .init(name: "user", refusal: "unshare: Operation not permitted")],
@@ -241,7 +250,7 @@ struct ProtocolTests {
 
     @Test("unknown types and request ids on messages that take none")
     func typeErrors() throws {
-        for type: UInt16 in [0, 0x0100, 0x0110, 0x0200, 0x020B, 0x0301, .max] {
+        for type: UInt16 in [0, 0x0100, 0x0113, 0x0200, 0x020C, 0x0301, .max] {
             #expect(throws: ProtocolError.unknownMessageType(type)) { try Message(frame: Frame(type: type)) }
         }
         for kind in Message.Kind.allCases where !kind.carriesRequestID {
@@ -288,6 +297,11 @@ struct ProtocolTests {
             (.failed, le(UInt32(4096)) + str("x"), .outOfBounds(field: "error code", value: 4096, limit: 4095)),
             (.failed, le(UInt32.max) + str("x"), .outOfBounds(field: "error code", value: -1, limit: 4095)),
             (.failed, le(UInt32(2)) + le(UInt16(4097)) + tooLong, .outOfBounds(field: "reason", value: 4097, limit: 4096)),
+            // An MQTT payload's u32 count is checked against its bound before anything is read.
+            (.mqttPublish, str("t") + le(UInt32(Message.maxMQTTPayloadBytes + 1)), .outOfBounds(field: "MQTT payload", value: Message.maxMQTTPayloadBytes + 1, limit: Message.maxMQTTPayloadBytes)),
+            (.mqttMessage, str("t") + le(UInt32.max), .outOfBounds(field: "MQTT payload", value: Int(UInt32.max), limit: Message.maxMQTTPayloadBytes)),
+            (.mqttPublish, str("t") + le(UInt32(0)) + [2, 0, 0], .outOfBounds(field: "QoS", value: 2, limit: 1)),
+            (.mqttSubscribe, le(UInt16(4097)) + tooLong, .outOfBounds(field: "topic filter", value: 4097, limit: 4096)),
         ]
         for (kind, payload, expected) in cases {
             #expect(Self.decodeError(kind, payload) == expected, "\(kind)")
@@ -313,6 +327,12 @@ struct ProtocolTests {
             (.denied, str([0x61, 0x00, 0x62]), .invalidString(field: "reason")),
             (.gpioRequest, str([0xFF]) + le(UInt32(1)) + [1, 0], .invalidString(field: "chip")),
             (.commandResult, [0, 6] + str([0x00]), .invalidString(field: "string value")),
+            (.mqttPublish, str("t") + le(UInt32(0)) + [0, 2, 0], .invalidValue(field: "retain", value: 2)),
+            (.mqttPublish, str("t") + le(UInt32(0)) + [0, 0, 2], .invalidValue(field: "expiry present", value: 2)),
+            (.mqttMessage, str("t") + le(UInt32(0)) + [3], .invalidValue(field: "retain", value: 3)),
+            // A topic that is not UTF-8 never reaches the host's rights check.
+            (.mqttPublish, str([0x73, 0xFF]) + le(UInt32(0)) + [0, 0, 0], .invalidString(field: "topic")),
+            (.mqttUnsubscribe, str([0xC0, 0x80]), .invalidString(field: "topic filter")),
         ]
         for (kind, payload, expected) in cases {
             #expect(Self.decodeError(kind, payload) == expected, "\(kind) \(payload)")
@@ -324,6 +344,10 @@ struct ProtocolTests {
         let tooLong = String(repeating: "a", count: Message.maxStringBytes + 1)
         let cases: [(Message, ProtocolError)] = [
             (.log(level: .info, text: tooLong), .outOfBounds(field: "log text", value: 4097, limit: 4096)),
+            (.mqttPublish(requestID: 1, topic: "t", payload: [UInt8](repeating: 0, count: Message.maxMQTTPayloadBytes + 1), qos: 0, retain: false, expirySeconds: nil),
+             .outOfBounds(field: "MQTT payload", value: Message.maxMQTTPayloadBytes + 1, limit: Message.maxMQTTPayloadBytes)),
+            (.mqttPublish(requestID: 1, topic: "t", payload: [], qos: 2, retain: false, expirySeconds: nil), .outOfBounds(field: "QoS", value: 2, limit: 1)),
+            (.mqttSubscribe(requestID: 1, filter: "a\u{0}"), .invalidString(field: "topic filter")),
             (.denied(requestID: 1, reason: "a\u{0}b"), .invalidString(field: "reason")),
             (.failed(requestID: 1, code: 0, reason: "x"), .outOfBounds(field: "error code", value: 0, limit: 4095)),
             (.failed(requestID: 1, code: -13, reason: "x"), .outOfBounds(field: "error code", value: -13, limit: 4095)),
@@ -427,6 +451,10 @@ struct ProtocolTests {
         case let .hello(_, id, _): return ok(id)
         case .ready, .heartbeat, .welcome(nil), .stop, .gpioGranted, .returned, .done, .i2cGranted, .i2cOpen: return true
         case let .gpioReconfigure(_, _, config): return config.count <= Message.maxKernelStructBytes
+        case let .mqttPublish(_, topic, payload, qos, _, _):
+            return ok(topic) && payload.count <= Message.maxMQTTPayloadBytes && qos <= Message.maxMQTTQoS
+        case let .mqttSubscribe(_, filter), let .mqttUnsubscribe(_, filter): return ok(filter)
+        case let .mqttMessage(topic, payload, _): return ok(topic) && payload.count <= Message.maxMQTTPayloadBytes
         case let .sandboxProbe(probe):
             return probe.namespaces.count <= SandboxProbe.maxNamespaces
                 && probe.namespaces.allSatisfy { ok($0.name) && ($0.refusal.map(ok) ?? true) } && (probe.noNewPrivilegesRefusal.map(ok) ?? true)

@@ -73,15 +73,16 @@ struct SandboxSetup {
     var stateDirectory: String { root + "/state" }
     var network = false
     var i2c: [ModuleManifest.I2CBus] = []
+    var mqtt = ModuleManifest.MQTTRights()
     var resources = ModuleManifest.ResourceLimits(memoryBytes: 32 << 20, cpuPercent: 50, maxProcesses: 16, maxOpenFiles: 64)
 
     /// - Parameter runnerExecutable: the built plugin-host-runner if nil.
-    init(behavior: String = "", options: SandboxOptions = SandboxOptions(), runnerExecutable: String? = nil) throws {
+    init(behavior: String = "", options: SandboxOptions = SandboxOptions(), runnerExecutable: String? = nil, uplink: ModuleUplink = .notConfigured) throws {
         try SandboxEnvironment.ready()
         let executable = try #require(runnerExecutable ?? TestModule.runnerExecutable)
         root = try TestModule.temporaryDirectory("sandbox")
         moduleID = "com.example.sandbox-" + UUID().uuidString.prefix(8).lowercased()
-        runner = ChildProcessRunner(executable: executable, sandbox: options, stateDirectory: root + "/state")
+        runner = ChildProcessRunner(executable: executable, sandbox: options, stateDirectory: root + "/state", uplink: uplink)
         try FileManager.default.createDirectory(atPath: root + "/data", withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: root + "/state", withIntermediateDirectories: true)
         try TestModule.directory(at: root + "/module", behavior: behavior)
@@ -92,6 +93,7 @@ struct SandboxSetup {
         manifest.library.entryPoints = .init(start: start, stop: stop)
         manifest.capabilities.network = network
         manifest.capabilities.i2c = i2c
+        manifest.capabilities.mqtt = mqtt
         manifest.resources = resources
         return manifest
     }

@@ -35,6 +35,15 @@ typedef struct iotsdk_i2c_segment {
     uint8_t *data;
 } iotsdk_i2c_segment;
 
+/* A message from the MQTT broker (iotsdk_host.mqtt_receive), in one allocation: free it with
+ * iotsdk_host.mqtt_message_free. */
+typedef struct iotsdk_mqtt_message {
+    const char *topic;        /* NUL-terminated UTF-8, e.g. "commands/pi-42/com.example.m/set" */
+    const uint8_t *payload;   /* payload_length bytes, not NUL-terminated */
+    uint32_t payload_length;
+    int32_t retain;           /* 1: the broker sent it from its retained messages */
+} iotsdk_mqtt_message;
+
 /* What the host gives a module. Fields are only ever appended; check `size` before using a
  * field added after ABI 1's first release. */
 struct iotsdk_host {
@@ -113,6 +122,41 @@ struct iotsdk_host {
      * it: combined transfers go through i2c_transfer. -EOPNOTSUPP without the syscall filter
      * (unsandboxed, or log-only): use i2c_transfer then. */
     int32_t (*i2c_open)(const iotsdk_host *host, uint32_t bus);
+
+    /* ---- Appended after i2c_open: check `size` covers device_id.
+     * MQTT through the host's one broker connection (its uplink), limited to the topic filters
+     * of the manifest's capabilities.mqtt ({device} and {module} expanded). Like the hardware
+     * calls: any thread, blocking until the host answered, last_error says why a call failed.
+     * -EACCES: the manifest does not allow the topic or filter (the host audits it);
+     * -EINVAL: not a topic (publish: no '+' or '#') or filter, not UTF-8, over 4096 bytes, or qos
+     * not 0 or 1; -EMSGSIZE: payload over the host's limit (at most 57344 bytes);
+     * -ENOTCONN: the host has no uplink (plugin-host started without one); -EDQUOT: the module's
+     * quota of queued bytes in the host is used up; -EIO: the host is gone. */
+
+    /* Publishes `length` bytes at `payload` to `topic` at QoS `qos` (0 or 1), retained if
+     * `retain` != 0, expiring after `expiry_seconds` (MQTT 5 message expiry; 0: never). 0 once
+     * the host's uplink has taken the message (it delivers it at least once at QoS 1, also
+     * across a broker outage), or a negative errno. */
+    int32_t (*mqtt_publish)(const iotsdk_host *host, const char *topic, const void *payload, uint32_t length, int32_t qos,
+                            int32_t retain, uint32_t expiry_seconds);
+    /* Subscribes the module to `filter` ('+' and '#' allowed), which must be covered by a
+     * declared subscribe filter (every topic it matches, the declared one matches too). Its
+     * messages then wait for mqtt_receive. 0 or a negative errno. */
+    int32_t (*mqtt_subscribe)(const iotsdk_host *host, const char *filter);
+    /* Ends a subscription mqtt_subscribe made. 0 or a negative errno. */
+    int32_t (*mqtt_unsubscribe)(const iotsdk_host *host, const char *filter);
+    /* Waits up to `timeout_ms` (< 0: no limit, 0: just look) for the next message of the
+     * module's subscriptions, in the order they arrived; once per message, however many of its
+     * subscriptions match. 0 with *message set (free it with mqtt_message_free), -ETIMEDOUT,
+     * -ECANCELED once the host asked the module to stop (should_stop), or -EIO when the host is
+     * gone. When the module takes none for a while, the runner keeps the newest 1024 (at most
+     * 1 MiB) and drops older ones (with a line in the module's output). */
+    int32_t (*mqtt_receive)(const iotsdk_host *host, int32_t timeout_ms, iotsdk_mqtt_message **message);
+    /* Frees a message mqtt_receive returned (NULL: nothing). */
+    void (*mqtt_message_free)(const iotsdk_host *host, iotsdk_mqtt_message *message);
+    /* The device's id, which {device} in the manifest's filters stands for (e.g. "pi-42"), to
+     * build topics with; "" when the host has no uplink. */
+    const char *device_id;
 };
 
 /* A module may export this symbol; the runner then calls it once with the host's table before it

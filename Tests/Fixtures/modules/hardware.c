@@ -1,7 +1,8 @@
 /*
  * hardware.c: the part of the test module that asks the host for hardware through the module
  * ABI's gpio_request and i2c_transfer (Tests/PluginHostTests/HardwareRequestTests.swift).
- * Compiled into libtestmodule.so with testmodule.c; everything here is static or prefixed `hw_`.
+ * Compiled into libtestmodule.so with testmodule.c; everything here is static or prefixed `hw_`
+ * (hw_behavior, hw_load and hw_log serve mqtt.c too).
  *
  * start entry point hw_start (stop: hw_stop), and the hook hw_hook, do what the words of
  * <module_dir>/behavior (the file testmodule.c reads too) say, in this order:
@@ -34,9 +35,10 @@
 
 #define EXPORT __attribute__((visibility("default")))
 
-static char hw_behavior[4096];
+/* Shared with mqtt.c (with hw_load and hw_log). */
+char hw_behavior[4096];
 
-static void hw_load(const iotsdk_host *host) {
+void hw_load(const iotsdk_host *host) {
     char path[4096];
     hw_behavior[0] = 0;
     snprintf(path, sizeof path, "%s/behavior", host->module_dir);
@@ -52,8 +54,8 @@ static void hw_sleep_ms(long milliseconds) {
     while (nanosleep(&t, &t) == -1 && errno == EINTR) {}
 }
 
-static void hw_log(const iotsdk_host *host, const char *format, ...) __attribute__((format(printf, 2, 3)));
-static void hw_log(const iotsdk_host *host, const char *format, ...) {
+void hw_log(const iotsdk_host *host, const char *format, ...) __attribute__((format(printf, 2, 3)));
+void hw_log(const iotsdk_host *host, const char *format, ...) {
     char line[2048];
     va_list arguments;
     va_start(arguments, format);
