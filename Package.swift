@@ -133,6 +133,7 @@ let package = Package(
                 "CZstd",
                 "LinuxSupport",
                 "ModuleProtocol",
+                "MQTTTopics",
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
@@ -144,7 +145,7 @@ let package = Package(
         // hardware broker, the control socket, supervision, following channels (PluginHostRegistry), the daemon's event loop.
         .target(
             name: "PluginHostRuntime",
-            dependencies: ["PluginHostImages", "PluginHostStore", "PluginHostRegistry", "CIoTLinux", "LinuxSupport", "ModuleProtocol"]
+            dependencies: ["PluginHostImages", "PluginHostStore", "PluginHostRegistry", "CIoTLinux", "LinuxSupport", "ModuleProtocol", "MQTTTopics"]
         ),
         // libcurl, loaded at run time by the process that pulls (not linked: every runner process
         // is this executable too). Its headers at build time only.
@@ -160,7 +161,10 @@ let package = Package(
         .target(name: "CIoTMosquitto"),
         // One connection to an MQTT broker (libmosquitto): reconnects with backoff, keepalive, TLS,
         // will and birth, subscriptions. The SDK's uplink and the host's both use it. Foundation-free.
-        .target(name: "MQTTClient", dependencies: ["CIoTMosquitto", "LinuxSupport", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "MQTTClient", dependencies: ["CIoTMosquitto", "LinuxSupport", "MQTTTopics", .product(name: "Logging", package: "swift-log")]),
+        // MQTT's rules for topic names and filters (validity, matching, one filter covering
+        // another): for the client, the manifest and the host's per-topic rights. Portable.
+        .target(name: "MQTTTopics"),
         // The layers as one import, for the command, HostDoctor and the tests.
         .target(name: "PluginHost", dependencies: ["PluginHostImages", "PluginHostStore", "PluginHostRegistry", "PluginHostRuntime"]),
         // The module runner: loads a module's library in a child process (in its sandbox) and
@@ -191,7 +195,7 @@ let package = Package(
         // of it (which `sdk-bench delivery` uses too). Foundation only, so that it links no target it tests.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         // sdk-demo: DoctorCommandTests runs `sdk-demo doctor` and `--version`.
-        .testTarget(name: "PluginHostTests", dependencies: ["PluginHost", "PluginHostImages", "PluginHostStore", "PluginHostRegistry", "PluginHostRuntime", "plugin-host", "plugin-host-runner", "sdk-demo", "TestSupport", "CIoTModule", "CSQLite", "CIoTLinux", "CZlib", "LinuxSupport", "ModuleProtocol", "ModuleFFI",
+        .testTarget(name: "PluginHostTests", dependencies: ["PluginHost", "MQTTTopics", "PluginHostImages", "PluginHostStore", "PluginHostRegistry", "PluginHostRuntime", "plugin-host", "plugin-host-runner", "sdk-demo", "TestSupport", "CIoTModule", "CSQLite", "CIoTLinux", "CZlib", "LinuxSupport", "ModuleProtocol", "ModuleFFI",
                                                             // The token service of the registry tests signs its JWTs (ES256).
                                                             .product(name: "Crypto", package: "swift-crypto")]),
         // The built sdk-demo on the simulated board; its module test installs the demo module and

@@ -1,3 +1,4 @@
+import MQTTTopics
 /// Range and consistency checks that the JSON types alone cannot express.
 extension ModuleManifest {
     /// Checks every value against its allowed range.
@@ -54,7 +55,7 @@ extension ModuleManifest {
             guard filters.count <= 256 else { throw fail("capabilities.mqtt.\(list)", "lists \(filters.count) filters; at most 256 are allowed") }
             for (index, filter) in filters.enumerated() {
                 if let problem = MQTTTopicSyntax.problem(template: filter) {
-                    throw fail("capabilities.mqtt.\(list)[\(index)]", "is not a valid MQTT topic filter: \(problem); got '\(MQTTTopicSyntax.quoted(filter))'")
+                    throw fail("capabilities.mqtt.\(list)[\(index)]", "is not a valid MQTT topic filter: \(problem); got '\(MQTTTopic.quoted(filter))'")
                 }
             }
         }

@@ -1,3 +1,4 @@
+import MQTTTopics
 import Testing
 @testable import PluginHostRuntime
 
@@ -24,7 +25,7 @@ struct TopicRightsTests {
         ("a/b", "A/b", false),
     ])
     func matching(_ filter: String, _ topic: String, _ expected: Bool) {
-        #expect(TopicRights.matches(filter: filter, topic: topic) == expected)
+        #expect(MQTTTopic.matches(filter: filter, topic: topic) == expected)
     }
 
     @Test("a declared filter covers a requested one only if it matches every topic the requested one can", arguments: [
@@ -36,7 +37,7 @@ struct TopicRightsTests {
         ("+", "a", true), ("+", "+", true), ("+", "#", false), ("a/+", "a/#", false),
     ])
     func covering(_ declared: String, _ requested: String, _ expected: Bool) {
-        #expect(TopicRights.covers(declared: declared, requested: requested) == expected, "\(declared) covers \(requested)")
+        #expect(MQTTTopic.covers(declared: declared, requested: requested) == expected, "\(declared) covers \(requested)")
     }
 
     @Test("covering agrees with matching on every topic of a small universe")
@@ -54,8 +55,8 @@ struct TopicRightsTests {
         filters = Array(Set(filters)).filter { TopicRightsTests.isFilter($0) }
         for declared in filters {
             for requested in filters {
-                let truth = topics.allSatisfy { !TopicRights.matches(filter: requested, topic: $0) || TopicRights.matches(filter: declared, topic: $0) }
-                let covered = TopicRights.covers(declared: declared, requested: requested)
+                let truth = topics.allSatisfy { !MQTTTopic.matches(filter: requested, topic: $0) || MQTTTopic.matches(filter: declared, topic: $0) }
+                let covered = MQTTTopic.covers(declared: declared, requested: requested)
                 // covered ⇒ truth always; truth ⇒ covered holds on this universe because it has
                 // a second literal ('b') at every level for '+' to differ on.
                 #expect(covered == truth, "\(declared) covers \(requested): \(covered), by enumeration \(truth)")

@@ -1,3 +1,4 @@
+import MQTTTopics
 import PluginHostImages
 
 /// One module's MQTT rights on one device: its manifest's `capabilities.mqtt` filters with
@@ -38,15 +39,15 @@ public struct TopicRights: Sendable, Equatable {
     public init(publish: [String], subscribe: [String], device: String, module: String) throws(UplinkError) {
         for (name, id) in [("device", device), ("module", module)] {
             if let problem = Self.idProblem(id) {
-                throw UplinkError(.invalidID, "the \(name) id '\(MQTTTopicSyntax.quoted(id))' cannot stand in MQTT topics: \(problem)")
+                throw UplinkError(.invalidID, "the \(name) id '\(MQTTTopic.quoted(id))' cannot stand in MQTT topics: \(problem)")
             }
         }
         func expanded(_ list: [String], _ field: String) throws(UplinkError) -> [String] {
             var result: [String] = []
             for (index, template) in list.enumerated() {
                 let filter = MQTTTopicSyntax.expand(template, device: device, module: module)
-                if let problem = MQTTTopicSyntax.problem(template: template) ?? MQTTTopicSyntax.problem(filter: filter) {
-                    throw UplinkError(.invalidTopic, "capabilities.mqtt.\(field)[\(index)] '\(MQTTTopicSyntax.quoted(template))' is not a valid MQTT topic filter: \(problem)")
+                if let problem = MQTTTopicSyntax.problem(template: template) ?? MQTTTopic.problem(filter: filter) {
+                    throw UplinkError(.invalidTopic, "capabilities.mqtt.\(field)[\(index)] '\(MQTTTopic.quoted(template))' is not a valid MQTT topic filter: \(problem)")
                 }
                 result.append(filter)
             }
@@ -66,66 +67,26 @@ public struct TopicRights: Sendable, Equatable {
 
     /// May the module publish to `topic`?
     public func mayPublish(to topic: String) -> Decision {
-        if let problem = MQTTTopicSyntax.problem(topic: topic) { return .invalid("topic '\(MQTTTopicSyntax.quoted(topic))': \(problem)") }
-        if let filter = publish.first(where: { Self.matches(filter: $0, topic: topic) }) { return .allowed(by: filter) }
-        return .denied("publishing to '\(MQTTTopicSyntax.quoted(topic))' is not allowed by capabilities.mqtt.publish (\(Self.list(publish)))")
+        if let problem = MQTTTopic.problem(name: topic) { return .invalid("topic '\(MQTTTopic.quoted(topic))': \(problem)") }
+        if let filter = publish.first(where: { MQTTTopic.matches(filter: $0, topic: topic) }) { return .allowed(by: filter) }
+        return .denied("publishing to '\(MQTTTopic.quoted(topic))' is not allowed by capabilities.mqtt.publish (\(Self.list(publish)))")
     }
 
     /// May the module subscribe to `filter`?
     public func maySubscribe(to filter: String) -> Decision {
-        if let problem = MQTTTopicSyntax.problem(filter: filter) { return .invalid("filter '\(MQTTTopicSyntax.quoted(filter))': \(problem)") }
-        if let declared = subscribe.first(where: { Self.covers(declared: $0, requested: filter) }) { return .allowed(by: declared) }
-        return .denied("subscribing to '\(MQTTTopicSyntax.quoted(filter))' is not allowed by capabilities.mqtt.subscribe (\(Self.list(subscribe)))")
+        if let problem = MQTTTopic.problem(filter: filter) { return .invalid("filter '\(MQTTTopic.quoted(filter))': \(problem)") }
+        if let declared = subscribe.first(where: { MQTTTopic.covers(declared: $0, requested: filter) }) { return .allowed(by: declared) }
+        return .denied("subscribing to '\(MQTTTopic.quoted(filter))' is not allowed by capabilities.mqtt.subscribe (\(Self.list(subscribe)))")
     }
 
     private static func list(_ filters: [String]) -> String {
-        filters.isEmpty ? "none declared" : "declared: " + filters.map(MQTTTopicSyntax.quoted).joined(separator: ", ")
-    }
-
-    // MARK: - MQTT matching
-
-    /// Whether `filter` (a valid topic filter) matches `topic` (a valid topic name), by MQTT's
-    /// rules: `+` is one level, `#` this level's parent and everything below, and a topic
-    /// starting with `$` is not matched by a wildcard in the first level.
-    public static func matches(filter: String, topic: String) -> Bool {
-        let f = filter.split(separator: "/", omittingEmptySubsequences: false)
-        let t = topic.split(separator: "/", omittingEmptySubsequences: false)
-        if topic.hasPrefix("$"), f.first == "+" || f.first == "#" { return false }
-        for index in f.indices {
-            if f[index] == "#" { return true }
-            guard index < t.count else { return false }
-            if f[index] != "+", f[index] != t[index] { return false }
-        }
-        return f.count == t.count
-    }
-
-    /// Whether `declared` covers `requested` (both valid topic filters): every topic that
-    /// `requested` matches, `declared` matches too.
-    public static func covers(declared: String, requested: String) -> Bool {
-        let d = declared.split(separator: "/", omittingEmptySubsequences: false)
-        let r = requested.split(separator: "/", omittingEmptySubsequences: false)
-        // A literal first level starting with '$' names broker topics, which a wildcard first
-        // level does not match; a wildcard first level in `requested` matches none of them.
-        if r[0].hasPrefix("$"), d[0] == "+" || d[0] == "#" { return false }
-        for index in r.indices {
-            guard index < d.count else { return false }
-            if d[index] == "#" { return true }
-            // '#' in `requested` matches its parent and any depth below: only '#' covers that,
-            // and, for a whole `#` (one level or more: a topic has at least one), `+/#` too.
-            if r[index] == "#" { return index == 0 && d.count == 2 && d[0] == "+" && d[1] == "#" }
-            if d[index] == "+" { continue }
-            // A literal level covers only the same literal ('+' in `requested` matches any).
-            if d[index] != r[index] { return false }
-        }
-        // `requested` ended; `declared` matches the same topics only if it ends too, or goes on
-        // with just '#', which matches its parent level (`a/#` matches `a`).
-        return d.count == r.count || (d.count == r.count + 1 && d[r.count] == "#")
+        filters.isEmpty ? "none declared" : "declared: " + filters.map(MQTTTopic.quoted).joined(separator: ", ")
     }
 
     /// The filters of `subscriptions` that match `topic`: to which of its subscriptions a message
     /// that arrived on `topic` is delivered.
     public static func subscriptions(_ subscriptions: some Sequence<String>, matching topic: String) -> [String] {
-        subscriptions.filter { matches(filter: $0, topic: topic) }
+        subscriptions.filter { MQTTTopic.matches(filter: $0, topic: topic) }
     }
 
     /// Why `id` cannot replace a placeholder, or nil.

@@ -1,3 +1,4 @@
+import MQTTTopics
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
@@ -57,7 +58,7 @@ final class UplinkSession: Sendable {
         case let .failure(error): return error
         }
         guard payload.count <= uplink.maxPayloadBytes else {
-            return UplinkError(.payloadTooLarge, "a payload of \(payload.count) bytes for '\(MQTTTopicSyntax.quoted(topic))'; this host takes at most \(uplink.maxPayloadBytes) bytes in one message: split it, or compress it")
+            return UplinkError(.payloadTooLarge, "a payload of \(payload.count) bytes for '\(MQTTTopic.quoted(topic))'; this host takes at most \(uplink.maxPayloadBytes) bytes in one message: split it, or compress it")
         }
         do {
             try await messaging.publish(module: moduleID, topic: topic, payload: payload, qos: qos, retain: retain, expiry: expiry)
@@ -89,8 +90,8 @@ final class UplinkSession: Sendable {
 
     func unsubscribe(filter: String) async -> UplinkError? {
         guard let messaging = uplink.messaging else { return Self.notConnected }
-        if let problem = MQTTTopicSyntax.problem(filter: filter) {
-            return UplinkError(.invalidTopic, "filter '\(MQTTTopicSyntax.quoted(filter))': \(problem)")
+        if let problem = MQTTTopic.problem(filter: filter) {
+            return UplinkError(.invalidTopic, "filter '\(MQTTTopic.quoted(filter))': \(problem)")
         }
         // Unsubscribing from what the module is not subscribed to is no error (as in MQTT).
         guard state.withLock({ $0.subscriptions.remove(filter) != nil }) else { return nil }
@@ -141,7 +142,7 @@ final class UplinkSession: Sendable {
         } catch .closed {
             return false
         } catch {
-            note("plugin-host: mqtt message on '\(MQTTTopicSyntax.quoted(topic))' (\(payload.count) bytes) not delivered: \(error)")
+            note("plugin-host: mqtt message on '\(MQTTTopic.quoted(topic))' (\(payload.count) bytes) not delivered: \(error)")
             return false
         }
     }
