@@ -16,6 +16,14 @@
 ///   (not kept) until a store with a row or byte limit needs it; it is then counted once and
 ///   kept by every append from then on. Until then an append transaction writes only the pages
 ///   of its points, and no totals page.
+/// - `iotsdk_ts_unsynced` (migration 2): one row per reading appended while the wall clock was
+///   not synchronized (a device without a real-time clock before NTP), with the boot id and the
+///   reading's `CLOCK_BOOTTIME` (its timestamp minus wall − boot clock at the append). A reading
+///   of this boot leaves the table when it is re-based; one of an earlier boot stays (its time
+///   stays not synchronized) with the wall-clock time at which the clock was first seen
+///   synchronized, from which its age counts. Readings stored with a synchronized clock (the
+///   usual case) add nothing here, so the points table keeps its size per row; a trigger removes
+///   the row of a deleted point.
 enum TimeSeriesSchema {
     static let name = "iotsdk.timeseries"
 
@@ -46,6 +54,20 @@ enum TimeSeriesSchema {
                 dropped_by_quota INTEGER NOT NULL
             );
             INSERT INTO iotsdk_ts_totals VALUES (1, NULL, 0, 0);
+            """),
+        .sql(2, "boot clock of readings stored before the clock was synchronized", """
+            CREATE TABLE iotsdk_ts_unsynced (
+                series_id INTEGER NOT NULL,
+                t INTEGER NOT NULL,
+                boot_id TEXT,
+                boottime_ns INTEGER NOT NULL,
+                seen_synchronized_at_ns INTEGER,
+                PRIMARY KEY (series_id, t)
+            ) WITHOUT ROWID;
+            CREATE INDEX iotsdk_ts_unsynced_boot ON iotsdk_ts_unsynced (boot_id);
+            CREATE TRIGGER iotsdk_ts_point_removed AFTER DELETE ON iotsdk_ts_points BEGIN
+                DELETE FROM iotsdk_ts_unsynced WHERE series_id = OLD.series_id AND t = OLD.t;
+            END;
             """),
     ]
 

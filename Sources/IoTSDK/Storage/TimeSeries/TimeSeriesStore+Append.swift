@@ -24,8 +24,8 @@ extension TimeSeriesStore {
     /// - Throws: `StorageError`: `.typeMismatch` when the series holds another quantity;
     ///   `.invalidArgument` for an empty name or a value that is NaN or infinite;
     ///   `.quotaExceeded` when the store is full and its policy is `.rejectNew`; `.diskFull`;
-    ///   `TimestampError` when the wall clock cannot be read (for `maxAge`). Nothing is stored
-    ///   when it throws.
+    ///   `TimestampError` when the clocks cannot be read (`SystemClock.sample()`). Nothing is
+    ///   stored when it throws.
     @discardableResult
     public func append<Q: PhysicalQuantity>(_ reading: Reading<Q>, to series: String) async throws -> AppendReport {
         try await append([reading], to: series)
@@ -44,12 +44,21 @@ extension TimeSeriesStore {
         try SeriesBinding.validate(name: series)
         guard !readings.isEmpty else { return AppendReport() }
         let policy = retention
-        let now = try Timestamp.now()
+        let clock = try self.clock.read()
+        let now = clock.wallClock
+        let rebase = clock.isSynchronized && unsynchronizedPending.withLock { $0 }
         let (report, created) = try await database.write { c in
+            if rebase { try Self.rebase(c, now: clock) }
             let (id, created) = try SeriesBinding.forAppending(c, name: series, Q.self, now: now)
             var report = try Self.insert(c, series: id, named: series, readings)
-            report.retention = try Self.applyRetention(c, policy: policy, now: now, added: report.inserted)
+            if !clock.isSynchronized {
+                try Self.recordUnsynchronized(c, series: id, timestamps: readings.map(\.timestamp.nanosecondsSinceEpoch), now: clock)
+            }
+            report.retention = try Self.applyRetention(c, policy: policy, now: now, added: report.inserted, bootID: clock.bootID)
             return (report, created)
+        }
+        if !clock.isSynchronized || rebase {
+            unsynchronizedPending.withLock { $0 = !clock.isSynchronized }
         }
         if created {
             logger.debug("created series", metadata: ["series": "\(series)", "quantity": "\(SeriesBinding.quantityName(Q.self))"])
