@@ -122,9 +122,11 @@ extension TimeSeriesStore {
     ///
     /// Counting reads every row of the store: use ``usage()`` for the total alone.
     ///
-    /// - Throws: `StorageError` when the database cannot be read.
+    /// - Throws: `StorageError` when the database cannot be read; `TimestampError` when the
+    ///   clocks cannot be read.
     public func series() async throws -> [SeriesInfo] {
-        try await database.perform { c in
+        try await rebaseIfSynchronized()
+        return try await database.perform { c in
             let statement = try c.statement("""
                 SELECT s.name, s.quantity, s.unit, count(p.t), min(p.t), max(p.t)
                 FROM iotsdk_ts_series s LEFT JOIN iotsdk_ts_points p ON p.series_id = s.id
