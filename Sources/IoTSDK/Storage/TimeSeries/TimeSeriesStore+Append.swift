@@ -50,10 +50,8 @@ extension TimeSeriesStore {
         let (report, created) = try await database.write { c in
             if rebase { try Self.rebase(c, now: clock) }
             let (id, created) = try SeriesBinding.forAppending(c, name: series, Q.self, now: now)
-            var report = try Self.insert(c, series: id, named: series, readings)
-            if !clock.isSynchronized {
-                try Self.recordUnsynchronized(c, series: id, timestamps: readings.map(\.timestamp.nanosecondsSinceEpoch), now: clock)
-            }
+            let boot = clock.isSynchronized ? nil : try Self.unsynchronizedBoot(c, now: clock, readings.lazy.map(\.timestamp.nanosecondsSinceEpoch))
+            var report = try Self.insert(c, series: id, named: series, readings, unsynchronized: boot)
             report.retention = try Self.applyRetention(c, policy: policy, now: now, added: report.inserted, bootID: clock.bootID)
             return (report, created)
         }
@@ -70,7 +68,10 @@ extension TimeSeriesStore {
     }
 
     /// The hot path: binds and steps one cached statement per reading; no allocation per row.
-    static func insert<Q: PhysicalQuantity>(_ c: SQLiteConnection, series id: Int64, named name: String, _ readings: [Reading<Q>]) throws(StorageError) -> AppendReport {
+    /// With `unsynchronized` (the clock is not synchronized), each row also gets its boot and its
+    /// boot clock, the timestamp minus the boot's wall − boot clock offset; otherwise both stay NULL.
+    static func insert<Q: PhysicalQuantity>(_ c: SQLiteConnection, series id: Int64, named name: String, _ readings: [Reading<Q>],
+                                            unsynchronized boot: UnsynchronizedBoot? = nil) throws(StorageError) -> AppendReport {
         let insert = try c.statement(TimeSeriesSchema.insertPoint)
         var inserted = 0
         var replaced = 0
@@ -83,13 +84,18 @@ extension TimeSeriesStore {
             try insert.bind(.integer(id), at: 1)
             try insert.bind(.integer(t), at: 2)
             try insert.bind(.real(value), at: 3)
+            if let boot {
+                try insert.bind(.integer(boot.id), at: 4)
+                try insert.bind(.integer(t - boot.offset), at: 5)
+            }
             try insert.run()
             if c.changes == 1 {
                 inserted += 1
             } else {
                 // The series already has a reading at this instant: the last write wins.
                 let update = try c.statement(TimeSeriesSchema.replacePoint)
-                try update.bind(.integer(id), .integer(t), .real(value))
+                try update.bind(.integer(id), .integer(t), .real(value), boot.map { .integer($0.id) } ?? .null,
+                                boot.map { .integer(t - $0.offset) } ?? .null)
                 try update.run()
                 replaced += 1
             }

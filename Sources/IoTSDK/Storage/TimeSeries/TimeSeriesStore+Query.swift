@@ -30,8 +30,7 @@ extension TimeSeriesStore {
     /// A reading's time is not synchronized when it was appended while the system clock was not
     /// (a device without a real-time clock before NTP) and could not be re-based: it was stored
     /// in an earlier boot, or the clock is still not synchronized. An uplink says so in its
-    /// payload. Each reading costs one more lookup in the (nearly always empty) table
-    /// `iotsdk_ts_unsynced` than with `readings`.
+    /// payload.
     ///
     /// - Throws: As ``readings(in:as:from:to:limit:order:)``; `TimestampError` when the clocks
     ///   cannot be read.
@@ -55,12 +54,9 @@ extension TimeSeriesStore {
             try await database.perform { c in _ = try SeriesBinding.forReading(c, name: series, Q.self) }
             return RawPoints()
         }
-        let flag = timeStatus
-            ? "EXISTS (SELECT 1 FROM iotsdk_ts_unsynced u WHERE u.series_id = p.series_id AND u.t = p.t)"
-            : "0"
         let sql = """
-            SELECT p.t, p.v, \(flag) FROM iotsdk_ts_points p WHERE p.series_id = ? AND p.t >= ? AND p.t <= ?
-            ORDER BY p.t\(order == .oldestFirst ? "" : " DESC") LIMIT ?
+            SELECT t, v\(timeStatus ? ", " + Self.isUnsynchronized : "") FROM iotsdk_ts_points WHERE series_id = ? AND t >= ? AND t <= ?
+            ORDER BY t\(order == .oldestFirst ? "" : " DESC") LIMIT ?
             """
         return try await database.perform { c in
             let id = try SeriesBinding.forReading(c, name: series, Q.self)
@@ -100,9 +96,7 @@ extension TimeSeriesStore {
         try await rebaseIfSynchronized()
         return try await database.perform { c in
             let statement = try c.statement("""
-                SELECT s.name, s.quantity, s.unit, p.t, p.v,
-                       EXISTS (SELECT 1 FROM iotsdk_ts_unsynced u WHERE u.series_id = p.series_id AND u.t = p.t)
-                FROM iotsdk_ts_series s
+                SELECT s.name, s.quantity, s.unit, p.t, p.v, p.\(Self.isUnsynchronized) FROM iotsdk_ts_series s
                 JOIN iotsdk_ts_points p ON p.series_id = s.id
                     AND p.t = (SELECT max(t) FROM iotsdk_ts_points WHERE series_id = s.id)
                 ORDER BY s.name

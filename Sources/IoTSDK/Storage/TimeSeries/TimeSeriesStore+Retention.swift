@@ -43,13 +43,11 @@ extension TimeSeriesStore {
         guard !policy.isUnlimited else { return RetentionReport() }
         var report = RetentionReport()
         if let cutoff = policy.ageCutoff(now: now) {
-            // One seek per series on the (series_id, t) key; a probe of the (nearly always
-            // empty) unsynchronized table for each row found too old.
+            // One seek per series on the (series_id, t) key; the boots' list is read once.
             let expire = try c.statement("""
                 DELETE FROM iotsdk_ts_points WHERE series_id IN (SELECT id FROM iotsdk_ts_series) AND t < ?1
-                AND NOT EXISTS (SELECT 1 FROM iotsdk_ts_unsynced u
-                                WHERE u.series_id = iotsdk_ts_points.series_id AND u.t = iotsdk_ts_points.t
-                                AND ((u.seen_synchronized_at_ns IS NULL AND u.boot_id IS NOT ?2) OR u.seen_synchronized_at_ns >= ?1))
+                AND (boot_ref IS NULL OR boot_ref NOT IN (SELECT id FROM iotsdk_ts_boots
+                     WHERE (seen_synchronized_at_ns IS NULL AND boot_id IS NOT ?2) OR seen_synchronized_at_ns >= ?1))
                 """)
             try expire.bind(.integer(cutoff.nanosecondsSinceEpoch), bootID.map { .text($0) } ?? .null)
             try expire.run()
@@ -79,11 +77,10 @@ extension TimeSeriesStore {
     /// With `keepingPending`, readings stored unsynchronized and not re-based yet are passed over:
     /// at 1970 they would look the oldest of all.
     static func dropOldest(_ c: SQLiteConnection, count: Int, keepingPending: Bool) throws(StorageError) -> Int {
-        let passOver = keepingPending ? """
-             AND NOT EXISTS (SELECT 1 FROM iotsdk_ts_unsynced u WHERE u.series_id = iotsdk_ts_points.series_id
-                             AND u.t = iotsdk_ts_points.t AND u.seen_synchronized_at_ns IS NULL)
-            """ : ""
-        if keepingPending, try c.scalar("SELECT count(*) FROM iotsdk_ts_unsynced WHERE seen_synchronized_at_ns IS NULL") == 0 {
+        let passOver = keepingPending
+            ? " AND (boot_ref IS NULL OR boot_ref NOT IN (SELECT id FROM iotsdk_ts_boots WHERE seen_synchronized_at_ns IS NULL))"
+            : ""
+        if keepingPending, try c.scalar("SELECT count(*) FROM iotsdk_ts_boots WHERE seen_synchronized_at_ns IS NULL") == 0 {
             return try dropOldest(c, count: count, keepingPending: false)
         }
         let ids = try seriesIDs(c)
