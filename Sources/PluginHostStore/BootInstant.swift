@@ -1,8 +1,4 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
+import LinuxSupport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -33,14 +29,10 @@ public struct BootInstant: Codable, Sendable, Equatable {
         return current.seconds - seconds
     }
 
-    static let currentBootID: String = {
-        guard let text = try? String(contentsOfFile: "/proc/sys/kernel/random/boot_id", encoding: .utf8) else { return "" }
-        return text.trimmed
-    }()
+    static var currentBootID: String { KernelClock.bootID ?? "" }
 
     static func bootSeconds() -> Double {
-        var now = timespec()
-        clock_gettime(CLOCK_BOOTTIME, &now)
-        return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
+        let nanoseconds = (try? KernelClock.nanoseconds(CLOCK_BOOTTIME).get()) ?? 0
+        return Double(nanoseconds) / 1e9
     }
 }

@@ -27,6 +27,9 @@ struct WallClock {
         startMonotonic = .now
     }
 
+    /// When the clock was found, on the monotonic clock.
+    var started: ContinuousClock.Instant { startMonotonic }
+
     func jump(by seconds: Int) throws {
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)

@@ -87,7 +87,7 @@ struct TimeSeriesStoreTests {
         let database = try Database(path: scratch.path)
         let reopened = try await TimeSeriesStore(database: database)
         #expect(try await reopened.readings(in: "kept", as: Temperature.self) == [kelvin(300, at: 0), kelvin(301, at: 1)])
-        #expect(try await database.schemaVersion("iotsdk.timeseries") == 1)
+        #expect(try await database.schemaVersion("iotsdk.timeseries") == 2)
         #expect(try await database.integrityCheck() == ["ok"])
     }
 
@@ -192,9 +192,13 @@ struct TimeSeriesStoreTests {
                                 Reading(value: Pressure(baseValue: 100_500), timestamp: t0 + .seconds(2))], to: "a/pressure")
 
         let latest = try await store.latestPerSeries()
+        // Stored with the real clock: flagged when this machine's clock is not synchronized.
+        let synchronized = try SystemClock.isSynchronized()
         #expect(latest == [
-            LatestValue(series: "a/pressure", quantity: "Pressure", unit: "Pa", timestamp: t0 + .seconds(2), baseValue: 100_500),
-            LatestValue(series: "b/temperature", quantity: "Temperature", unit: "K", timestamp: t0 + .seconds(5), baseValue: 291),
+            LatestValue(series: "a/pressure", quantity: "Pressure", unit: "Pa", timestamp: t0 + .seconds(2), baseValue: 100_500,
+                        timeSynchronized: synchronized),
+            LatestValue(series: "b/temperature", quantity: "Temperature", unit: "K", timestamp: t0 + .seconds(5), baseValue: 291,
+                        timeSynchronized: synchronized),
         ])
         #expect(try latest[1].reading(as: Temperature.self) == kelvin(291, at: 5))
         #expect(throws: StorageError.self) { try latest[0].reading(as: Temperature.self) }

@@ -10,6 +10,7 @@
 #include <sys/eventfd.h>
 #include <sys/prctl.h>
 #include <sys/ioctl.h>
+#include <sys/timex.h>
 #include <linux/gpio.h>
 #include <linux/i2c.h>
 #include <linux/i2c-dev.h>
@@ -33,6 +34,40 @@ static inline int ciot_eventfd(void) { return eventfd(0, EFD_CLOEXEC | EFD_NONBL
 // prctl is variadic, which Swift cannot call. Asks the kernel to send `signal` to this process
 // when the thread that created it exits (the module runner dies with its host).
 static inline int ciot_set_parent_death_signal(int signal) { return prctl(PR_SET_PDEATHSIG, (unsigned long)signal, 0, 0, 0); }
+
+// MARK: - Clock synchronization, adjtimex(2)
+
+/// adjtimex(2) with modes = 0, which only reads: returns the clock state (TIME_OK … TIME_ERROR, or
+/// -1 with errno set) and stores the status bits in `*status`.
+static inline int ciot_clock_state(int *status) {
+    struct timex tx;
+    memset(&tx, 0, sizeof tx);
+    int rc = adjtimex(&tx);
+    *status = tx.status;
+    return rc;
+}
+
+/// Whether a `ciot_clock_state` result means "not synchronized", as systemd's timedatectl decides:
+/// the state is TIME_ERROR or the status has STA_UNSYNC.
+static inline int ciot_clock_is_unsynchronized(int state, int status) {
+    return state == TIME_ERROR || (status & STA_UNSYNC) != 0;
+}
+
+/// adjtimex(ADJ_STATUS): sets or clears STA_UNSYNC, keeping the other status bits (needs
+/// CAP_SYS_TIME), as an NTP client does. Clearing also sets the maximum and estimated errors to 0,
+/// as a client does when it synchronizes: the kernel grows the maximum error by 500 us a second
+/// and sets STA_UNSYNC again once it passes 16 s, which it already does after clock_settime.
+/// Returns the clock state, or -1 with errno set.
+static inline int ciot_clock_set_unsynchronized(int unsynchronized) {
+    struct timex tx;
+    memset(&tx, 0, sizeof tx);
+    if (adjtimex(&tx) == -1) return -1;
+    int status = unsynchronized ? (tx.status | STA_UNSYNC) : (tx.status & ~STA_UNSYNC);
+    memset(&tx, 0, sizeof tx);
+    tx.modes = unsynchronized ? ADJ_STATUS : (ADJ_STATUS | ADJ_MAXERROR | ADJ_ESTERROR);
+    tx.status = status;
+    return adjtimex(&tx);
+}
 
 // MARK: - GPIO character device, uAPI v2
 

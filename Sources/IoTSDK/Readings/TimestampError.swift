@@ -3,7 +3,8 @@
 public struct TimestampError: Error, Hashable, Sendable, CustomStringConvertible {
     /// What went wrong.
     public enum Code: String, Hashable, Sendable {
-        /// `clock_gettime(CLOCK_REALTIME)` failed; ``TimestampError/errorNumber`` holds `errno`.
+        /// A clock system call (`clock_gettime`, `adjtimex`) failed; ``TimestampError/errorNumber``
+        /// holds `errno`.
         case clockUnavailable
         /// The time is NaN, infinite, or outside 1677-09-21…2262-04-11.
         case outOfRange

@@ -44,11 +44,13 @@ extension Outbox {
         guard lease > .zero else {
             throw StorageError(.invalidArgument, "take(lease: \(lease)) from outbox '\(name)': a lease must be positive; make it longer than sending a batch takes")
         }
-        let (tables, clock) = (self.tables, self.now)
+        let (tables, clock) = (self.tables, self.clock)
         return try await database.write(checkingFreeSpace: false) { c in
-            let now = clock()
+            let now = try clock.read()
+            try tables.rebase(now: now, in: c)
             try tables.dropExpired(now: now, in: c)
-            return try tables.lease(batch: batch, topic: topic, now: now, leaseEnd: Self.time(now, plus: lease), in: c)
+            let wall = now.wallNanoseconds
+            return try tables.lease(batch: batch, topic: topic, now: wall, leaseEnd: Self.time(wall, plus: lease), in: c)
         }
     }
 
@@ -100,9 +102,9 @@ extension Outbox {
     private func release(_ deliveries: [(id: OutboxMessage.ID, attempt: Int?)], retry: RetryDelay) async throws -> Int {
         guard !deliveries.isEmpty else { return 0 }
         let deliveries = deliveries.map { (id: $0.id.rawValue, attempt: $0.attempt.map(Int64.init)) }
-        let (tables, clock) = (self.tables, self.now)
+        let (tables, clock) = (self.tables, self.clock)
         return try await database.write(checkingFreeSpace: false) { c in
-            try tables.release(deliveries, retry: retry, now: clock(), in: c)
+            try tables.release(deliveries, retry: retry, now: try clock.read().wallNanoseconds, in: c)
         }
     }
 }

@@ -21,10 +21,21 @@
 /// queue, in tables `iotsdk_outbox` and `iotsdk_outbox_state` (schema `iotsdk.outbox`). Several
 /// named outboxes can share one database.
 ///
-/// Times are wall-clock (`CLOCK_REALTIME`), since they must survive a reboot. A clock that jumps
-/// forward ends leases early (a message is delivered once more); a lease taken "in the future"
-/// after the clock went back counts as ended. A retry delay or TTL stretches or shrinks with such
-/// a jump.
+/// **Time.** Each message records the wall clock (`CLOCK_REALTIME`, which survives a reboot), the
+/// boot clock (`CLOCK_BOOTTIME`, which never jumps) with the boot's id, and whether the wall clock
+/// was synchronized (`SystemClock`, `adjtimex(2)`). A device without a real-time clock boots at
+/// 1970 or a stale saved time and jumps hours or years when NTP synchronizes it, so:
+/// - A message enqueued while the clock is not synchronized has its TTL counted on the boot
+///   clock: the jump neither expires it early nor keeps it late. Every operation checks the clock
+///   (one `adjtimex` call); the first one that finds it synchronized re-bases that boot's
+///   messages to their true times (wall now − boot time elapsed since) and their expiry with them.
+///   Until then `OutboxMessage.timeSynchronized` is false.
+/// - A message enqueued unsynchronized in an earlier boot cannot be placed on the wall clock: it
+///   does not expire until the clock is synchronized, then gets its whole TTL again from that
+///   moment (it may live longer, never shorter), and keeps `timeSynchronized` false.
+/// - Leases and retry delays stay on the wall clock: a jump forward ends a lease early (the
+///   message is delivered once more, as at-least-once allows); a lease taken "in the future"
+///   after the clock went back counts as ended.
 public final class Outbox: Sendable {
     /// How much an outbox may hold, and what happens when a new message does not fit.
     public struct Quota: Sendable, Hashable {
@@ -64,8 +75,8 @@ public final class Outbox: Sendable {
     /// The quota the outbox was opened with (it is not stored: each opening says it).
     public var quota: Quota { tables.quota }
     let tables: OutboxTables
-    /// Nanoseconds since the Unix epoch; tests move it.
-    let now: @Sendable () -> Int64
+    /// The wall clock, the boot clock and whether the wall clock is synchronized; tests simulate it.
+    let clock: ClockSource
 
     /// Opens the outbox `name`, creating the tables (`migrate(schema: "iotsdk.outbox")`) when
     /// needed. Messages, leases and counters left by an earlier run are there.
@@ -73,10 +84,15 @@ public final class Outbox: Sendable {
     /// - Throws: `StorageError`: `.invalidArgument` for an empty name or a quota limit below 1;
     ///   what `migrate` throws (`.schemaTooNew`, `.migrationFailed`, `.diskFull`…).
     public convenience init(database: Database, name: String = "default", quota: Quota = .unlimited) async throws {
-        try await self.init(database: database, name: name, quota: quota, clock: { Database.nowNanoseconds() })
+        try await self.init(database: database, name: name, quota: quota, clockSource: .system)
     }
 
-    init(database: Database, name: String, quota: Quota, clock: @escaping @Sendable () -> Int64) async throws {
+    /// An outbox on a synchronized wall clock that `clock` gives (nanoseconds since the epoch).
+    convenience init(database: Database, name: String, quota: Quota, clock: @escaping @Sendable () -> Int64) async throws {
+        try await self.init(database: database, name: name, quota: quota, clockSource: .wallOnly(clock))
+    }
+
+    init(database: Database, name: String, quota: Quota, clockSource: ClockSource) async throws {
         guard !name.isEmpty else {
             throw StorageError(.invalidArgument, "an outbox name must not be empty; the default is \"default\"")
         }
@@ -91,7 +107,7 @@ public final class Outbox: Sendable {
         try await database.perform { c in try tables.createState(in: c) }
         self.database = database
         self.tables = tables
-        self.now = clock
+        self.clock = clockSource
     }
 
     // MARK: - Enqueueing
@@ -117,16 +133,17 @@ public final class Outbox: Sendable {
             throw StorageError(.invalidArgument, "the time to live of a message for '\(topic)' is \(ttl): give a positive duration, or nil for none")
         }
         let size = Int64(payload.count) + Int64(topic.utf8.count)
-        let (tables, clock) = (self.tables, self.now)
+        let (tables, clock) = (self.tables, self.clock)
         // A rejection is returned, not thrown, so that its counter is committed.
         let outcome: Result<OutboxMessage.ID, StorageError> = try await database.write { c in
-            let now = clock()
+            let now = try clock.read()
+            try tables.rebase(now: now, in: c)
             try tables.dropExpired(now: now, in: c)
-            if let rejection = try tables.admit(size: size, priority: priority, topic: topic, now: now, in: c) {
+            if let rejection = try tables.admit(size: size, priority: priority, topic: topic, now: now.wallNanoseconds, in: c) {
                 return .failure(rejection)
             }
             return .success(try tables.insert(topic: topic, payload: payload, size: size, priority: priority, now: now,
-                                              expiresAt: ttl.map { Self.time(now, plus: $0) }, in: c))
+                                              ttl: ttl, in: c))
         }
         let id = try outcome.get()
         notifyEnqueued()

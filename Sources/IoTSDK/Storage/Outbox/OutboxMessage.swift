@@ -22,7 +22,8 @@ public struct OutboxMessage: Sendable, Hashable, Identifiable {
     public let payload: [UInt8]
     /// Higher is taken first.
     public let priority: Int
-    /// When `enqueue` stored the message (wall clock).
+    /// When `enqueue` stored the message (wall clock). For a message enqueued before the clock
+    /// was synchronized, re-based once it was (see ``timeSynchronized``).
     public let enqueuedAt: Timestamp
     /// When the message stops being deliverable; nil when it has no time to live.
     public let expiresAt: Timestamp?
@@ -31,4 +32,9 @@ public struct OutboxMessage: Sendable, Hashable, Identifiable {
     public let attempt: Int
     /// Until when no other taker gets the message. Acknowledge it (or release it) before then.
     public let leaseExpiresAt: Timestamp
+    /// Whether ``enqueuedAt`` and ``expiresAt`` are true wall-clock times. False for a message
+    /// enqueued while the system clock was not synchronized (a device without a real-time clock
+    /// before NTP) and not re-based yet, or enqueued so in an earlier boot, which no clock can
+    /// re-base. A sender should say so in its payload rather than send a wrong time as right.
+    public let timeSynchronized: Bool
 }

@@ -23,7 +23,7 @@ extension Outbox {
     ///
     /// - Throws: `StorageError` for SQLite failures.
     public func statistics() async throws -> OutboxStatistics {
-        let (tables, clock) = (self.tables, self.now)
-        return try await database.perform { c in try tables.statistics(now: clock(), in: c) }
+        let (tables, clock) = (self.tables, self.clock)
+        return try await database.perform { c in try tables.statistics(now: try clock.read(), in: c) }
     }
 }

@@ -10,22 +10,60 @@ struct OutboxTables: Sendable {
 
     // MARK: - Messages
 
-    func insert(topic: String, payload: [UInt8], size: Int64, priority: Int, now: Int64, expiresAt: Int64?,
+    /// Stores a message with the clocks read at `now`: with a synchronized wall clock its expiry
+    /// is wall-clock; without one it has none until it is re-based (its TTL runs on the boot clock).
+    func insert(topic: String, payload: [UInt8], size: Int64, priority: Int, now: SystemClock.Sample, ttl: Duration?,
                 in c: SQLiteConnection) throws -> OutboxMessage.ID {
         let insert = try c.statement("""
-            INSERT INTO iotsdk_outbox (outbox, topic, payload, size, priority, enqueued_at_ns, expires_at_ns)
-            VALUES (?, ?, coalesce(?, zeroblob(0)), ?, ?, ?, ?)
+            INSERT INTO iotsdk_outbox (outbox, topic, payload, size, priority, enqueued_at_ns, expires_at_ns,
+                                       boot_id, enqueued_boottime_ns, ttl_ns, time_state)
+            VALUES (?, ?, coalesce(?, zeroblob(0)), ?, ?, ?, ?, ?, ?, ?, ?)
             """)
+        let ttl = ttl.map { min(Outbox.time(0, plus: $0), OutboxSchema.longestTTL) }
+        let state: OutboxSchema.TimeState = now.isSynchronized ? .synchronized : .pending
+        let expiresAt = now.isSynchronized ? ttl.map { now.wallNanoseconds + $0 } : nil
         try insert.bind(.text(name), .text(topic), .blob(payload), .integer(size), .integer(Int64(priority)),
-                        .integer(now), expiresAt.map { .integer($0) } ?? .null)
+                        .integer(now.wallNanoseconds), expiresAt.map { .integer($0) } ?? .null,
+                        now.bootID.map { .text($0) } ?? .null, .integer(now.bootNanoseconds),
+                        ttl.map { .integer($0) } ?? .null, .integer(state.rawValue))
         try insert.run()
         return OutboxMessage.ID(rawValue: c.lastInsertRowID)
     }
 
+    /// Once the wall clock is synchronized, gives the messages enqueued without it their true
+    /// times: for this boot, wall time = now − (boot clock now − boot clock then), and the expiry
+    /// that follows from the TTL; messages of earlier boots, which no clock can place, keep their
+    /// enqueue time (marked not synchronized) and count their whole TTL from now.
+    /// One probe of a partial index when there is nothing to do.
+    func rebase(now: SystemClock.Sample, in c: SQLiteConnection) throws {
+        guard now.isSynchronized else { return }
+        if let bootID = now.bootID {
+            let thisBoot = try c.statement("""
+                UPDATE iotsdk_outbox SET
+                    enqueued_at_ns = enqueued_boottime_ns + ?3,
+                    expires_at_ns = enqueued_boottime_ns + ?3 + ttl_ns,
+                    time_state = 0
+                WHERE outbox = ?1 AND time_state = 1 AND boot_id = ?2
+                """)
+            try thisBoot.bind(.text(name), .text(bootID), .integer(now.wallNanoseconds - now.bootNanoseconds))
+            try thisBoot.run()
+        }
+        let earlierBoots = try c.statement("""
+            UPDATE iotsdk_outbox SET expires_at_ns = ?2 + ttl_ns, time_state = 2
+            WHERE outbox = ?1 AND time_state = 1
+            """)
+        try earlierBoots.bind(.text(name), .integer(now.wallNanoseconds))
+        try earlierBoots.run()
+    }
+
     /// Selects up to `batch` available messages in delivery order and leases them until `leaseEnd`.
+    /// A message not re-based yet shows the expiry its TTL gives on the same unsynchronized clock
+    /// as its enqueue time.
     func lease(batch: Int, topic: String?, now: Int64, leaseEnd: Int64, in c: SQLiteConnection) throws -> [OutboxMessage] {
         let select = try c.statement("""
-            SELECT id, topic, payload, priority, enqueued_at_ns, expires_at_ns, attempts FROM iotsdk_outbox
+            SELECT id, topic, payload, priority, enqueued_at_ns,
+                   CASE WHEN time_state = 1 THEN enqueued_at_ns + ttl_ns ELSE expires_at_ns END, attempts, time_state
+            FROM iotsdk_outbox
             WHERE outbox = ?1 AND not_before_ns <= ?2 AND NOT \(OutboxSchema.isLeased) AND (?3 IS NULL OR topic = ?3)
             ORDER BY priority DESC, id
             LIMIT ?4
@@ -37,7 +75,8 @@ struct OutboxTables: Sendable {
                 id: OutboxMessage.ID(rawValue: select.int64(0)), topic: select.text(1), payload: select.blob(2),
                 priority: Int(select.int64(3)), enqueuedAt: Timestamp(nanosecondsSinceEpoch: select.int64(4)),
                 expiresAt: select.isNull(5) ? nil : Timestamp(nanosecondsSinceEpoch: select.int64(5)),
-                attempt: Int(select.int64(6)) + 1, leaseExpiresAt: Timestamp(nanosecondsSinceEpoch: leaseEnd)))
+                attempt: Int(select.int64(6)) + 1, leaseExpiresAt: Timestamp(nanosecondsSinceEpoch: leaseEnd),
+                timeSynchronized: select.int64(7) == OutboxSchema.TimeState.synchronized.rawValue))
         }
         select.reset()
         let update = try c.statement("UPDATE iotsdk_outbox SET leased_at_ns = ?, lease_until_ns = ?, attempts = attempts + 1 WHERE id = ?")
@@ -83,15 +122,27 @@ struct OutboxTables: Sendable {
         return released
     }
 
-    /// Drops the messages whose TTL has passed and that are not leased; counts them.
-    func dropExpired(now: Int64, in c: SQLiteConnection) throws {
-        let delete = try c.statement("""
-            DELETE FROM iotsdk_outbox
-            WHERE outbox = ?1 AND expires_at_ns IS NOT NULL AND expires_at_ns <= ?2 AND NOT \(OutboxSchema.isLeased)
-            """)
-        try delete.bind(.text(name), .integer(now))
-        try delete.run()
-        try count(.expired, c.changes, in: c)
+    /// Drops the messages whose TTL has passed and that are not leased; counts them. Two
+    /// statements, so that each reads its own index: expiry on the wall clock, and on the boot
+    /// clock for messages enqueued unsynchronized in this boot.
+    func dropExpired(now: SystemClock.Sample, in c: SQLiteConnection) throws {
+        var dropped = 0
+        for (expired, bootClock) in [(OutboxSchema.isExpiredByWallClock, false), (OutboxSchema.isExpiredByBootClock, true)] {
+            let delete = try c.statement("DELETE FROM iotsdk_outbox WHERE outbox = ?1 AND \(expired) AND NOT \(OutboxSchema.isLeased)")
+            try bindClock(delete, now, bootClock: bootClock)
+            try delete.run()
+            dropped += c.changes
+        }
+        try count(.expired, dropped, in: c)
+    }
+
+    /// Binds ?1 to ?4 of the SQL fragments: the name, the wall clock, and with `bootClock` (for
+    /// a statement that uses them) the boot id and the boot clock.
+    private func bindClock(_ statement: SQLiteStatement, _ now: SystemClock.Sample, bootClock: Bool = true) throws {
+        try statement.bind(.text(name), .integer(now.wallNanoseconds))
+        guard bootClock else { return }
+        try statement.bind(now.bootID.map { .text($0) } ?? .null, at: 3)
+        try statement.bind(.integer(now.bootNanoseconds), at: 4)
     }
 
     // MARK: - State
@@ -123,7 +174,7 @@ struct OutboxTables: Sendable {
         try update.run()
     }
 
-    func statistics(now: Int64, in c: SQLiteConnection) throws -> OutboxStatistics {
+    func statistics(now: SystemClock.Sample, in c: SQLiteConnection) throws -> OutboxStatistics {
         let leased = OutboxSchema.isLeased, expired = OutboxSchema.isExpired
         let query = try c.statement("""
             SELECT
@@ -134,7 +185,7 @@ struct OutboxTables: Sendable {
             FROM iotsdk_outbox_state WHERE outbox = ?1
             """)
         defer { query.reset() }
-        try query.bind(.text(name), .integer(now))
+        try bindClock(query, now)
         guard try query.step() else {
             throw StorageError(.notFound, "outbox '\(name)' has no state row in \(path); open it with Outbox(database:name:) first", path: path)
         }

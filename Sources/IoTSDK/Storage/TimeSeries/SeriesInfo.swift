@@ -35,13 +35,18 @@ public struct LatestValue: Sendable, Hashable {
     public var timestamp: Timestamp
     /// The value in ``unit``.
     public var baseValue: Double
+    /// Whether ``timestamp`` is a synchronized wall-clock time; see
+    /// ``TimeSeriesStore/storedReadings(in:as:from:to:limit:order:)``.
+    public var timeSynchronized: Bool
 
-    public init(series: String, quantity: String, unit: String, timestamp: Timestamp, baseValue: Double) {
+    public init(series: String, quantity: String, unit: String, timestamp: Timestamp, baseValue: Double,
+                timeSynchronized: Bool = true) {
         self.series = series
         self.quantity = quantity
         self.unit = unit
         self.timestamp = timestamp
         self.baseValue = baseValue
+        self.timeSynchronized = timeSynchronized
     }
 
     /// The reading as a `Q`.
@@ -52,5 +57,23 @@ public struct LatestValue: Sendable, Hashable {
             throw SeriesBinding.readMismatch(series: series, quantity: quantity, unit: unit, type, path: nil)
         }
         return Reading(value: Q(baseValue: baseValue), timestamp: timestamp)
+    }
+}
+
+/// A reading as a ``TimeSeriesStore`` holds it, with whether its time is synchronized; see
+/// ``TimeSeriesStore/storedReadings(in:as:from:to:limit:order:)``.
+public struct StoredReading<Q: PhysicalQuantity>: Sendable, Hashable {
+    /// The value and its timestamp (re-based if it was stored before the clock was synchronized
+    /// in this boot).
+    public var reading: Reading<Q>
+    /// False when ``reading``'s timestamp is not a synchronized wall-clock time: it was stored
+    /// while the system clock was not synchronized and could not be re-based (an earlier boot,
+    /// or the clock is still not synchronized).
+    public var timeSynchronized: Bool
+
+    /// Creates a stored reading.
+    public init(reading: Reading<Q>, timeSynchronized: Bool) {
+        self.reading = reading
+        self.timeSynchronized = timeSynchronized
     }
 }

@@ -16,6 +16,13 @@
 ///   (not kept) until a store with a row or byte limit needs it; it is then counted once and
 ///   kept by every append from then on. Until then an append transaction writes only the pages
 ///   of its points, and no totals page.
+/// - Migration 2, for devices without a real-time clock: a reading appended while the wall clock
+///   was not synchronized keeps its `CLOCK_BOOTTIME` in `boottime_ns` and its boot in `boot_ref`
+///   (a row of `iotsdk_ts_boots`: the kernel's boot id, the range of `t` of its unsynchronized
+///   readings, and for an earlier boot when the clock was first seen synchronized, from which
+///   their age counts). Both are NULL for a synchronized reading: 2 bytes of record header, and no
+///   second B-tree on any append. Re-basing a boot walks its `t` range series by series on the
+///   primary key, once, when the clock is first seen synchronized.
 enum TimeSeriesSchema {
     static let name = "iotsdk.timeseries"
 
@@ -47,12 +54,23 @@ enum TimeSeriesSchema {
             );
             INSERT INTO iotsdk_ts_totals VALUES (1, NULL, 0, 0);
             """),
+        .sql(2, "boot clock of readings stored before the clock was synchronized", """
+            ALTER TABLE iotsdk_ts_points ADD COLUMN boot_ref INTEGER;
+            ALTER TABLE iotsdk_ts_points ADD COLUMN boottime_ns INTEGER;
+            CREATE TABLE iotsdk_ts_boots (
+                id INTEGER PRIMARY KEY,
+                boot_id TEXT,
+                first_t INTEGER NOT NULL,
+                last_t INTEGER NOT NULL,
+                seen_synchronized_at_ns INTEGER
+            );
+            """),
     ]
 
     // MARK: - Statements shared by several files
 
-    static let insertPoint = "INSERT OR IGNORE INTO iotsdk_ts_points (series_id, t, v) VALUES (?, ?, ?)"
-    static let replacePoint = "UPDATE iotsdk_ts_points SET v = ?3 WHERE series_id = ?1 AND t = ?2"
+    static let insertPoint = "INSERT OR IGNORE INTO iotsdk_ts_points (series_id, t, v, boot_ref, boottime_ns) VALUES (?, ?, ?, ?, ?)"
+    static let replacePoint = "UPDATE iotsdk_ts_points SET v = ?3, boot_ref = ?4, boottime_ns = ?5 WHERE series_id = ?1 AND t = ?2"
     static let findSeries = "SELECT id, quantity, unit FROM iotsdk_ts_series WHERE name = ?"
     static let createSeries = "INSERT INTO iotsdk_ts_series (name, quantity, unit, created_at_ns) VALUES (?, ?, ?, ?)"
     static let readTotals = "SELECT row_count, dropped_by_age, dropped_by_quota FROM iotsdk_ts_totals WHERE id = 1"

@@ -39,6 +39,8 @@ extension TimeSeriesStore {
     ///   - bucket: The width of each bucket; at least 1 ns.
     /// - Throws: `StorageError`: `.notFound` for an unknown series; `.typeMismatch` when the
     ///   series holds another quantity than `Q`; `.invalidArgument` for a width under 1 ns.
+    ///   `TimestampError` when the clocks cannot be read (to re-base readings stored before the
+    ///   clock was synchronized).
     public func aggregate<Q: PhysicalQuantity>(in series: String, as type: Q.Type = Q.self,
                                                from: Timestamp? = nil, to: Timestamp? = nil,
                                                bucket: Duration) async throws -> [Bucket<Q>] {
@@ -46,6 +48,7 @@ extension TimeSeriesStore {
         guard width > 0 else {
             throw StorageError(.invalidArgument, "the bucket width must be at least 1 ns (got \(bucket))")
         }
+        try await rebaseIfSynchronized()
         let range = Self.closedRange(from: from, to: to)
         return try await database.perform(inline: false) { c in
             let id = try SeriesBinding.forReading(c, name: series, Q.self)

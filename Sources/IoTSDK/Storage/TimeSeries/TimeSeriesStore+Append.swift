@@ -24,8 +24,8 @@ extension TimeSeriesStore {
     /// - Throws: `StorageError`: `.typeMismatch` when the series holds another quantity;
     ///   `.invalidArgument` for an empty name or a value that is NaN or infinite;
     ///   `.quotaExceeded` when the store is full and its policy is `.rejectNew`; `.diskFull`;
-    ///   `TimestampError` when the wall clock cannot be read (for `maxAge`). Nothing is stored
-    ///   when it throws.
+    ///   `TimestampError` when the clocks cannot be read (`SystemClock.sample()`). Nothing is
+    ///   stored when it throws.
     @discardableResult
     public func append<Q: PhysicalQuantity>(_ reading: Reading<Q>, to series: String) async throws -> AppendReport {
         try await append([reading], to: series)
@@ -44,12 +44,19 @@ extension TimeSeriesStore {
         try SeriesBinding.validate(name: series)
         guard !readings.isEmpty else { return AppendReport() }
         let policy = retention
-        let now = try Timestamp.now()
+        let clock = try self.clock.read()
+        let now = clock.wallClock
+        let rebase = clock.isSynchronized && unsynchronizedPending.withLock { $0 }
         let (report, created) = try await database.write { c in
+            if rebase { try Self.rebase(c, now: clock) }
             let (id, created) = try SeriesBinding.forAppending(c, name: series, Q.self, now: now)
-            var report = try Self.insert(c, series: id, named: series, readings)
-            report.retention = try Self.applyRetention(c, policy: policy, now: now, added: report.inserted)
+            let boot = clock.isSynchronized ? nil : try Self.unsynchronizedBoot(c, now: clock, readings.lazy.map(\.timestamp.nanosecondsSinceEpoch))
+            var report = try Self.insert(c, series: id, named: series, readings, unsynchronized: boot)
+            report.retention = try Self.applyRetention(c, policy: policy, now: now, added: report.inserted, bootID: clock.bootID)
             return (report, created)
+        }
+        if !clock.isSynchronized || rebase {
+            unsynchronizedPending.withLock { $0 = !clock.isSynchronized }
         }
         if created {
             logger.debug("created series", metadata: ["series": "\(series)", "quantity": "\(SeriesBinding.quantityName(Q.self))"])
@@ -61,7 +68,10 @@ extension TimeSeriesStore {
     }
 
     /// The hot path: binds and steps one cached statement per reading; no allocation per row.
-    static func insert<Q: PhysicalQuantity>(_ c: SQLiteConnection, series id: Int64, named name: String, _ readings: [Reading<Q>]) throws(StorageError) -> AppendReport {
+    /// With `unsynchronized` (the clock is not synchronized), each row also gets its boot and its
+    /// boot clock, the timestamp minus the boot's wall − boot clock offset; otherwise both stay NULL.
+    static func insert<Q: PhysicalQuantity>(_ c: SQLiteConnection, series id: Int64, named name: String, _ readings: [Reading<Q>],
+                                            unsynchronized boot: UnsynchronizedBoot? = nil) throws(StorageError) -> AppendReport {
         let insert = try c.statement(TimeSeriesSchema.insertPoint)
         var inserted = 0
         var replaced = 0
@@ -74,13 +84,18 @@ extension TimeSeriesStore {
             try insert.bind(.integer(id), at: 1)
             try insert.bind(.integer(t), at: 2)
             try insert.bind(.real(value), at: 3)
+            if let boot {
+                try insert.bind(.integer(boot.id), at: 4)
+                try insert.bind(.integer(t - boot.offset), at: 5)
+            }
             try insert.run()
             if c.changes == 1 {
                 inserted += 1
             } else {
                 // The series already has a reading at this instant: the last write wins.
                 let update = try c.statement(TimeSeriesSchema.replacePoint)
-                try update.bind(.integer(id), .integer(t), .real(value))
+                try update.bind(.integer(id), .integer(t), .real(value), boot.map { .integer($0.id) } ?? .null,
+                                boot.map { .integer(t - $0.offset) } ?? .null)
                 try update.run()
                 replaced += 1
             }

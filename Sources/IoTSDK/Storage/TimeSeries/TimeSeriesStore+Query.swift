@@ -21,18 +21,44 @@ extension TimeSeriesStore {
     public func readings<Q: PhysicalQuantity>(in series: String, as type: Q.Type = Q.self,
                                               from: Timestamp? = nil, to: Timestamp? = nil,
                                               limit: Int? = nil, order: Order = .oldestFirst) async throws -> [Reading<Q>] {
+        try await points(in: series, as: type, from: from, to: to, limit: limit, order: order, timeStatus: false).readings(as: Q.self)
+    }
+
+    /// The readings of `series` with `from <= timestamp < to`, in time order, each saying whether
+    /// its time is synchronized; see ``readings(in:as:from:to:limit:order:)`` for the parameters.
+    ///
+    /// A reading's time is not synchronized when it was appended while the system clock was not
+    /// (a device without a real-time clock before NTP) and could not be re-based: it was stored
+    /// in an earlier boot, or the clock is still not synchronized. An uplink says so in its
+    /// payload.
+    ///
+    /// - Throws: As ``readings(in:as:from:to:limit:order:)``; `TimestampError` when the clocks
+    ///   cannot be read.
+    public func storedReadings<Q: PhysicalQuantity>(in series: String, as type: Q.Type = Q.self,
+                                                    from: Timestamp? = nil, to: Timestamp? = nil,
+                                                    limit: Int? = nil, order: Order = .oldestFirst) async throws -> [StoredReading<Q>] {
+        let points = try await points(in: series, as: type, from: from, to: to, limit: limit, order: order, timeStatus: true)
+        return zip(points.readings(as: Q.self), points.unsynchronized).map { StoredReading(reading: $0, timeSynchronized: !$1) }
+    }
+
+    /// The rows behind both queries; with `timeStatus`, re-based first if the clock has become
+    /// synchronized, and with each row's flag.
+    private func points<Q: PhysicalQuantity>(in series: String, as type: Q.Type, from: Timestamp?, to: Timestamp?,
+                                             limit: Int?, order: Order, timeStatus: Bool) async throws -> RawPoints {
         if let limit, limit < 0 {
             throw StorageError(.invalidArgument, "limit must be zero or more (got \(limit)); use nil for all readings")
         }
+        try await rebaseIfSynchronized()
         guard let range = Self.closedRange(from: from, to: to), limit != 0 else {
             // An empty range still checks the series.
             try await database.perform { c in _ = try SeriesBinding.forReading(c, name: series, Q.self) }
-            return []
+            return RawPoints()
         }
-        let sql = order == .oldestFirst
-            ? "SELECT t, v FROM iotsdk_ts_points WHERE series_id = ? AND t >= ? AND t <= ? ORDER BY t LIMIT ?"
-            : "SELECT t, v FROM iotsdk_ts_points WHERE series_id = ? AND t >= ? AND t <= ? ORDER BY t DESC LIMIT ?"
-        let points = try await database.perform { c in
+        let sql = """
+            SELECT t, v\(timeStatus ? ", " + Self.isUnsynchronized : "") FROM iotsdk_ts_points WHERE series_id = ? AND t >= ? AND t <= ?
+            ORDER BY t\(order == .oldestFirst ? "" : " DESC") LIMIT ?
+            """
+        return try await database.perform { c in
             let id = try SeriesBinding.forReading(c, name: series, Q.self)
             let statement = try c.statement(sql)
             defer { statement.reset() }
@@ -41,10 +67,10 @@ extension TimeSeriesStore {
             if let limit { points.reserve(min(limit, 65_536)) }
             while try statement.step() {
                 points.append(t: statement.int64(0), v: statement.double(1))
+                if timeStatus { points.unsynchronized.append(statement.int64(2) != 0) }
             }
             return points
         }
-        return points.readings(as: Q.self)
     }
 
     /// The newest reading of `series`, or nil when the series has none (left) in it.
@@ -61,13 +87,16 @@ extension TimeSeriesStore {
     ///
     /// The values are base values with their quantity's name and unit, since the series hold
     /// different quantities; ``LatestValue/reading(as:)`` turns one into a typed reading.
-    /// One seek per series (`max(t)` on the primary key).
+    /// One seek per series (`max(t)` on the primary key). Each value says whether its time is
+    /// synchronized (``LatestValue/timeSynchronized``).
     ///
-    /// - Throws: `StorageError` when the database cannot be read.
+    /// - Throws: `StorageError` when the database cannot be read; `TimestampError` when the
+    ///   clocks cannot be read.
     public func latestPerSeries() async throws -> [LatestValue] {
-        try await database.perform { c in
+        try await rebaseIfSynchronized()
+        return try await database.perform { c in
             let statement = try c.statement("""
-                SELECT s.name, s.quantity, s.unit, p.t, p.v FROM iotsdk_ts_series s
+                SELECT s.name, s.quantity, s.unit, p.t, p.v, p.\(Self.isUnsynchronized) FROM iotsdk_ts_series s
                 JOIN iotsdk_ts_points p ON p.series_id = s.id
                     AND p.t = (SELECT max(t) FROM iotsdk_ts_points WHERE series_id = s.id)
                 ORDER BY s.name
@@ -77,7 +106,7 @@ extension TimeSeriesStore {
             while try statement.step() {
                 result.append(LatestValue(series: statement.text(0), quantity: statement.text(1), unit: statement.text(2),
                                           timestamp: Timestamp(nanosecondsSinceEpoch: statement.int64(3)),
-                                          baseValue: statement.double(4)))
+                                          baseValue: statement.double(4), timeSynchronized: statement.int64(5) == 0))
             }
             return result
         }
@@ -87,9 +116,11 @@ extension TimeSeriesStore {
     ///
     /// Counting reads every row of the store: use ``usage()`` for the total alone.
     ///
-    /// - Throws: `StorageError` when the database cannot be read.
+    /// - Throws: `StorageError` when the database cannot be read; `TimestampError` when the
+    ///   clocks cannot be read.
     public func series() async throws -> [SeriesInfo] {
-        try await database.perform { c in
+        try await rebaseIfSynchronized()
+        return try await database.perform { c in
             let statement = try c.statement("""
                 SELECT s.name, s.quantity, s.unit, count(p.t), min(p.t), max(p.t)
                 FROM iotsdk_ts_series s LEFT JOIN iotsdk_ts_points p ON p.series_id = s.id
@@ -149,6 +180,8 @@ extension TimeSeriesStore {
 struct RawPoints: Sendable {
     var t: [Int64] = []
     var v: [Double] = []
+    /// Per row, whether its time is not synchronized; filled only when asked for.
+    var unsynchronized: [Bool] = []
 
     mutating func reserve(_ count: Int) {
         t.reserveCapacity(count)

@@ -1,4 +1,5 @@
 import Logging
+import Synchronization
 
 /// Readings of physical quantities over time, kept in the app's `Database`.
 ///
@@ -29,12 +30,26 @@ import Logging
 ///
 /// **Cost**: appends, range queries and latest values use the `(series_id, t)` primary key;
 /// ``series()`` counts each series' rows, so it takes time proportional to the store's size.
+///
+/// **Time on a device without a real-time clock**: each append reads whether the wall clock is
+/// synchronized (`SystemClock`, one `adjtimex(2)` call). Readings appended while it is not are
+/// recorded with the boot id and their `CLOCK_BOOTTIME`; the first operation that finds the clock
+/// synchronized moves this boot's readings to their true time (wall now − boot time elapsed
+/// since), and ``storedReadings(in:as:from:to:limit:order:)`` says which readings' times are not
+/// synchronized. Readings stored unsynchronized in an earlier boot cannot be re-based: they keep
+/// their time, flagged, and their age for `maxAge` counts from when the clock was first seen
+/// synchronized. Readings are assumed to carry the system's wall clock (as `Reading(value:)` does).
 public final class TimeSeriesStore: Sendable {
     /// The database that holds the store's tables.
     public let database: Database
     /// The retention policy applied by every append and by ``enforceRetention()``.
     public let retention: RetentionPolicy
     let logger: Logger
+    /// The wall clock, the boot clock and whether the wall clock is synchronized; tests simulate it.
+    let clock: ClockSource
+    /// True while readings stored without a synchronized clock may wait to be re-based (also at
+    /// opening: an earlier run may have left some), so that queries skip the check once done.
+    let unsynchronizedPending = Mutex<Bool>(true)
 
     /// The name used in messages.
     static let storeName = "the time-series store"
@@ -49,12 +64,18 @@ public final class TimeSeriesStore: Sendable {
     /// - Throws: `StorageError`: `.invalidArgument` for a retention limit that is not positive;
     ///   `.schemaTooNew` when a newer app changed the store's tables incompatibly; the errors of
     ///   `Database.migrate(schema:to:)`.
-    public init(database: Database, retention: RetentionPolicy = .unlimited,
-                logger: Logger = Logger(label: "iotsdk.storage.timeseries")) async throws {
+    public convenience init(database: Database, retention: RetentionPolicy = .unlimited,
+                            logger: Logger = Logger(label: "iotsdk.storage.timeseries")) async throws {
+        try await self.init(database: database, retention: retention, logger: logger, clock: .system)
+    }
+
+    init(database: Database, retention: RetentionPolicy, logger: Logger = Logger(label: "iotsdk.storage.timeseries"),
+         clock: ClockSource) async throws {
         try retention.validate()
         self.database = database
         self.retention = retention
         self.logger = logger
+        self.clock = clock
         try await database.migrate(schema: TimeSeriesSchema.name, to: TimeSeriesSchema.migrations)
     }
 
