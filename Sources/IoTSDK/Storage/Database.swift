@@ -196,11 +196,21 @@ public final class Database: @unchecked Sendable {
     /// With `checkingFreeSpace` (the default) the write is refused with `.diskFull` below the
     /// free-space guard. Writes that do not grow the data (deleting, acknowledging, releasing)
     /// pass false, so that a store can still be drained on a nearly full disk.
-    func write<T: Sendable>(checkingFreeSpace: Bool = true, _ body: @escaping @Sendable (SQLiteConnection) throws -> T) async throws -> T {
+    ///
+    /// With `flushed: false` a database opened with `.full` durability commits this transaction
+    /// with `synchronous=NORMAL`: it survives the process being killed, and a power cut can undo
+    /// it until the next flushed commit (or checkpoint) writes it down with everything before it.
+    /// For bookkeeping whose loss repeats work but loses nothing (an outbox's leases and
+    /// acknowledgements), so that it costs no fsync.
+    func write<T: Sendable>(checkingFreeSpace: Bool = true, flushed: Bool = true, _ body: @escaping @Sendable (SQLiteConnection) throws -> T) async throws -> T {
         let guardSpace = checkingFreeSpace ? options.minimumFreeDiskSpace : 0
         let path = self.path
+        let relax = !flushed && options.durability == .full
         return try await queued { c in
             try Self.checkFreeSpace(path: path, minimum: guardSpace)
+            guard relax else { return try c.transaction { try body(c) } }
+            try c.execute("PRAGMA synchronous = NORMAL")
+            defer { try? c.execute("PRAGMA synchronous = FULL") }
             return try c.transaction { try body(c) }
         }
     }

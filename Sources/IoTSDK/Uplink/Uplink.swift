@@ -192,7 +192,9 @@ public final class Uplink: Service, Sendable {
         var stopping = false
         var stopDeadline: ContinuousClock.Instant?
         while true {
-            if connected && !stopping && outboxMayHaveMore && inFlight.count < window {
+            // The window is refilled once half of it is free, so that each take and each
+            // acknowledgement is one transaction for many messages.
+            if connected && !stopping && outboxMayHaveMore && inFlight.count <= window / 2 {
                 let batch = try await outbox.take(batch: window - inFlight.count, lease: .seconds(3600))
                 outboxMayHaveMore = batch.count == window - inFlight.count
                 var unsent: [OutboxMessage] = []

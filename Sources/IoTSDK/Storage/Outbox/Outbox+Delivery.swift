@@ -45,7 +45,7 @@ extension Outbox {
             throw StorageError(.invalidArgument, "take(lease: \(lease)) from outbox '\(name)': a lease must be positive; make it longer than sending a batch takes")
         }
         let (tables, clock) = (self.tables, self.clock)
-        return try await database.write(checkingFreeSpace: false) { c in
+        return try await database.write(checkingFreeSpace: false, flushed: false) { c in
             let now = try clock.read()
             try tables.rebase(now: now, in: c)
             try tables.dropExpired(now: now, in: c)
@@ -68,7 +68,7 @@ extension Outbox {
         guard !ids.isEmpty else { return 0 }
         let tables = self.tables
         let ids = ids.map(\.rawValue)
-        return try await database.write(checkingFreeSpace: false) { c in try tables.acknowledge(ids, in: c) }
+        return try await database.write(checkingFreeSpace: false, flushed: false) { c in try tables.acknowledge(ids, in: c) }
     }
 
     /// Marks the taken messages delivered; see `acknowledge(_:)` with ids.
@@ -103,7 +103,7 @@ extension Outbox {
         guard !deliveries.isEmpty else { return 0 }
         let deliveries = deliveries.map { (id: $0.id.rawValue, attempt: $0.attempt.map(Int64.init)) }
         let (tables, clock) = (self.tables, self.clock)
-        return try await database.write(checkingFreeSpace: false) { c in
+        return try await database.write(checkingFreeSpace: false, flushed: false) { c in
             try tables.release(deliveries, retry: retry, now: try clock.read().wallNanoseconds, in: c)
         }
     }

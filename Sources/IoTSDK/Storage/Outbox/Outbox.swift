@@ -6,6 +6,10 @@
 /// optionally after a delay), or the lease runs out. Leases are stored, so a crash or power cut
 /// between `take` and `acknowledge` re-delivers the messages once the lease has passed: delivery
 /// is at-least-once, and `OutboxMessage.attempt` tells a receiver which delivery it is.
+/// `enqueue` is flushed to disk before it returns (with the database's `.full` durability); `take`,
+/// `acknowledge` and `release` are not on their own (`synchronous=NORMAL` for their transaction,
+/// no fsync): the next flushed commit writes them down. A power cut in between can undo the last
+/// of them, so that a message comes back once more; it never loses one.
 ///
 /// ```swift
 /// let outbox = try await Outbox(database: db, quota: .init(maxBytes: 50 << 20, whenFull: .dropOldest))
