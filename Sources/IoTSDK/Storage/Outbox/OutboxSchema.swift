@@ -53,6 +53,11 @@ enum OutboxSchema {
             ALTER TABLE iotsdk_outbox ADD COLUMN ttl_ns INTEGER;
             ALTER TABLE iotsdk_outbox ADD COLUMN time_state INTEGER NOT NULL DEFAULT 0;
             CREATE INDEX iotsdk_outbox_unsynchronized ON iotsdk_outbox (outbox, boot_id) WHERE time_state = 1;
+            -- The boot-clock expiry (isExpiredByBootClock), which every operation checks: without
+            -- it, on a device whose clock is not synchronized every message of this boot matched
+            -- the index above, and each take scanned the whole outbox.
+            CREATE INDEX iotsdk_outbox_boot_expiry ON iotsdk_outbox (outbox, boot_id, (enqueued_boottime_ns + ttl_ns))
+                WHERE time_state = 1 AND ttl_ns IS NOT NULL;
             """),
     ]
 
