@@ -32,8 +32,9 @@ import Synchronization
 /// stays in the outbox and is tried again after `Options.refusedRetry`, so that fixing an ACL
 /// loses nothing; it is counted in `statistics` and logged.
 ///
-/// One uplink drains an outbox: at start it ends the leases an earlier run left (a process killed
-/// while messages were in flight), so they go out again at once.
+/// One uplink drains an outbox, and nothing else takes from it: the uplink leases nothing and
+/// keeps what it has in flight in memory, so a process killed mid-drain leaves every message it
+/// had not seen acknowledged in the outbox, first in line for the next run.
 public final class Uplink: Service, Sendable {
     public struct Options: Sendable {
         /// Prepended to every outbox topic (e.g. "devices/pi-0042/"); empty for none.
@@ -182,52 +183,57 @@ public final class Uplink: Service, Sendable {
         for continuation in continuations { continuation.finish() }
     }
 
-    /// The drain loop: keeps the window full while connected, acknowledges on PUBACK, gives
-    /// everything in flight back when the connection ends.
+    /// The drain loop: keeps the window full while connected, deletes what the broker
+    /// acknowledged, forgets what was in flight when the connection ends (it is still in the
+    /// outbox: nothing is leased, so it is offered again after the reconnect, first).
     private func drain() async throws {
         let window = connection.configuration.inflightWindow
         var inFlight: [Int32: OutboxMessage] = [:]
+        // Acknowledged by the broker, deleted from the outbox with the next step.
+        var delivered: [OutboxMessage] = []
+        // Published on a connection that was lost before the PUBACK: publishing them again counts.
+        var sentBefore = Set<OutboxMessage.ID>()
         var connected = false
         var outboxMayHaveMore = true
         var stopping = false
         var stopDeadline: ContinuousClock.Instant?
         while true {
-            // The window is refilled once half of it is free, so that each take and each
-            // acknowledgement is one transaction for many messages.
-            if connected && !stopping && outboxMayHaveMore && inFlight.count <= window / 2 {
-                let batch = try await outbox.take(batch: window - inFlight.count, lease: .seconds(3600))
-                outboxMayHaveMore = batch.count == window - inFlight.count
-                var unsent: [OutboxMessage] = []
-                var refused: [OutboxMessage] = []
-                for (index, message) in batch.enumerated() {
-                    if !connected {
-                        unsent.append(contentsOf: batch[index...])
-                        break
-                    }
-                    do throws(MQTTError) {
-                        let id = try connection.publish(topic: options.topicPrefix + message.topic, payload: message.payload, qos: 1,
-                                                        retain: false, expiry: remainingLife(of: message))
-                        inFlight[id] = message
-                        if message.attempt > 1 { counters.withLock { $0.republished += 1 } }
-                    } catch where error.code == .notConnected {
-                        connected = false
-                        unsent.append(message)
-                    } catch {
-                        logger.warning("uplink: message \(message.id) for '\(message.topic)' cannot be sent (\(error.message)); it stays in the outbox and is tried again later")
-                        refused.append(message)
-                    }
+            // The window is refilled once half of it is free, so that each step is one
+            // transaction for many messages: the acknowledgements and the next batch together.
+            let refill = connected && !stopping && outboxMayHaveMore && inFlight.count <= window / 2
+            if refill || !delivered.isEmpty {
+                let space = refill ? window - inFlight.count : 0
+                let batch = try await outbox.deliveryStep(acknowledging: delivered.map(\.id), next: space, excluding: inFlight.values.map(\.id))
+                if !delivered.isEmpty {
+                    counters.withLock { $0.published += delivered.count }
+                    options.onDelivered?(delivered)
+                    delivered = []
                 }
-                try await outbox.release(unsent)
-                if !refused.isEmpty {
-                    try await outbox.release(refused, retry: options.refusedRetry)
-                    counters.withLock { $0.refused += refused.count }
+                if refill {
+                    outboxMayHaveMore = batch.count == space
+                    var refused: [OutboxMessage] = []
+                    for message in batch {
+                        do throws(MQTTError) {
+                            let id = try connection.publish(topic: options.topicPrefix + message.topic, payload: message.payload, qos: 1,
+                                                            retain: false, expiry: remainingLife(of: message))
+                            inFlight[id] = message
+                            if sentBefore.remove(message.id) != nil { counters.withLock { $0.republished += 1 } }
+                        } catch where error.code == .notConnected {
+                            // The rest stays in the outbox for the next connection.
+                            connected = false
+                            break
+                        } catch {
+                            logger.warning("uplink: message \(message.id) for '\(message.topic)' cannot be sent (\(error.message)); it stays in the outbox and is tried again later")
+                            refused.append(message)
+                        }
+                    }
+                    try await postpone(refused)
                 }
             }
             if stopping && (inFlight.isEmpty || !connected || stopDeadline.map({ .now >= $0 }) == true) {
-                try await outbox.release(Array(inFlight.values))
+                // What is still in flight stays in the outbox for the next run.
                 return
             }
-            var delivered: [OutboxMessage] = []
             var refused: [OutboxMessage] = []
             for event in await mailbox.next() {
                 switch event {
@@ -240,8 +246,7 @@ public final class Uplink: Service, Sendable {
                 case .connection(.disconnected(let error)):
                     connected = false
                     if let error { counters.withLock { $0.lastError = error.message } }
-                    // What was in flight goes back to the outbox, to be published after the reconnect.
-                    try await outbox.release(Array(inFlight.values))
+                    sentBefore.formUnion(inFlight.values.map(\.id))
                     inFlight = [:]
                 case .connection(.published(let id, let reason)):
                     guard let message = inFlight.removeValue(forKey: id) else { continue }
@@ -260,16 +265,15 @@ public final class Uplink: Service, Sendable {
                     stopDeadline = .now + options.stopTimeout
                 }
             }
-            if !delivered.isEmpty {
-                try await outbox.acknowledge(delivered)
-                counters.withLock { $0.published += delivered.count }
-                options.onDelivered?(delivered)
-            }
-            if !refused.isEmpty {
-                try await outbox.release(refused, retry: options.refusedRetry)
-                counters.withLock { $0.refused += refused.count }
-            }
+            try await postpone(refused)
         }
+    }
+
+    /// Leaves refused messages in the outbox until `options.refusedRetry` has passed; counts them.
+    private func postpone(_ refused: [OutboxMessage]) async throws {
+        guard !refused.isEmpty else { return }
+        try await outbox.postpone(refused, retry: options.refusedRetry)
+        counters.withLock { $0.refused += refused.count }
     }
 
     /// The time a message has left to live, for its MQTT 5 expiry; nil without a TTL.

@@ -32,6 +32,38 @@ extension Outbox {
         }
     }
 
+    /// One step of the one consumer that delivers continuously (the uplink): deletes `delivered`
+    /// (counted as delivered), then returns up to `batch` messages available now, in delivery
+    /// order, none of `inFlight`: one transaction, without the free-space guard or an fsync, and
+    /// without leasing anything. The consumer keeps what it has in flight in memory, so a process
+    /// that dies leaves nothing to clean up, and each message costs its SELECT and its DELETE.
+    /// Expired messages are dropped on the way. Never beside other takers of the same outbox:
+    /// they would get the same messages.
+    func deliveryStep(acknowledging delivered: [OutboxMessage.ID], next batch: Int, excluding inFlight: [OutboxMessage.ID]) async throws -> [OutboxMessage] {
+        let (tables, clock) = (self.tables, self.clock)
+        let delivered = delivered.map(\.rawValue)
+        let inFlight = inFlight.map(\.rawValue)
+        return try await database.write(checkingFreeSpace: false, flushed: false) { c in
+            if !delivered.isEmpty { _ = try tables.acknowledge(delivered, in: c) }
+            guard batch > 0 else { return [] }
+            let now = try clock.read()
+            try tables.rebase(now: now, in: c)
+            try tables.dropExpired(now: now, in: c)
+            return try tables.available(batch: batch, topic: nil, excluding: inFlight, now: now.wallNanoseconds, leaseEnd: now.wallNanoseconds, in: c)
+        }
+    }
+
+    /// Makes messages the consumer could not deliver (refused by the broker) wait `retry`'s delay
+    /// before `deliveryStep` offers them again; their attempt counts.
+    func postpone(_ messages: [OutboxMessage], retry: RetryDelay) async throws {
+        guard !messages.isEmpty else { return }
+        let (tables, clock) = (self.tables, self.clock)
+        let ids = messages.map(\.id.rawValue)
+        _ = try await database.write(checkingFreeSpace: false, flushed: false) { c in
+            try tables.postpone(ids, retry: retry, now: try clock.read().wallNanoseconds, in: c)
+        }
+    }
+
     func notifyEnqueued() {
         EnqueueObservation.notify(key: "\(database.path)\u{0}\(name)")
     }

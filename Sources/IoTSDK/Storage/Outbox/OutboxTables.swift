@@ -60,15 +60,30 @@ struct OutboxTables: Sendable {
     /// A message not re-based yet shows the expiry its TTL gives on the same unsynchronized clock
     /// as its enqueue time.
     func lease(batch: Int, topic: String?, now: Int64, leaseEnd: Int64, in c: SQLiteConnection) throws -> [OutboxMessage] {
+        let messages = try available(batch: batch, topic: topic, excluding: nil, now: now, leaseEnd: leaseEnd, in: c)
+        let update = try c.statement("UPDATE iotsdk_outbox SET leased_at_ns = ?, lease_until_ns = ?, attempts = attempts + 1 WHERE id = ?")
+        for message in messages {
+            try update.bind(.integer(now), .integer(leaseEnd), .integer(message.id.rawValue))
+            try update.run()
+        }
+        return messages
+    }
+
+    /// Up to `batch` available messages in delivery order, none of `excluding` (ids), each shown
+    /// with the attempt it would be and a lease until `leaseEnd`; changes nothing.
+    func available(batch: Int, topic: String?, excluding: [Int64]?, now: Int64, leaseEnd: Int64, in c: SQLiteConnection) throws -> [OutboxMessage] {
         let select = try c.statement("""
             SELECT id, topic, payload, priority, enqueued_at_ns,
                    CASE WHEN time_state = 1 THEN enqueued_at_ns + ttl_ns ELSE expires_at_ns END, attempts, time_state
             FROM iotsdk_outbox
             WHERE outbox = ?1 AND not_before_ns <= ?2 AND NOT \(OutboxSchema.isLeased) AND (?3 IS NULL OR topic = ?3)
+                AND (?5 IS NULL OR id NOT IN (SELECT value FROM json_each(?5)))
             ORDER BY priority DESC, id
             LIMIT ?4
             """)
-        try select.bind(.text(name), .integer(now), topic.map { .text($0) } ?? .null, .integer(Int64(batch)))
+        defer { select.reset() }
+        let skipped: SQLiteValue = excluding.map { .text("[" + $0.map(String.init).joined(separator: ",") + "]") } ?? .null
+        try select.bind(.text(name), .integer(now), topic.map { .text($0) } ?? .null, .integer(Int64(batch)), skipped)
         var messages: [OutboxMessage] = []
         while try select.step() {
             messages.append(OutboxMessage(
@@ -78,13 +93,26 @@ struct OutboxTables: Sendable {
                 attempt: Int(select.int64(6)) + 1, leaseExpiresAt: Timestamp(nanosecondsSinceEpoch: leaseEnd),
                 timeSynchronized: select.int64(7) == OutboxSchema.TimeState.synchronized.rawValue))
         }
-        select.reset()
-        let update = try c.statement("UPDATE iotsdk_outbox SET leased_at_ns = ?, lease_until_ns = ?, attempts = attempts + 1 WHERE id = ?")
-        for message in messages {
-            try update.bind(.integer(now), .integer(leaseEnd), .integer(message.id.rawValue))
-            try update.run()
-        }
         return messages
+    }
+
+    /// Makes messages wait `retry`'s delay (after their next attempt) before they are available
+    /// again, and counts that attempt; returns how many there were.
+    func postpone(_ ids: [Int64], retry: Outbox.RetryDelay, now: Int64, in c: SQLiteConnection) throws -> Int {
+        let find = try c.statement("SELECT attempts FROM iotsdk_outbox WHERE id = ? AND outbox = ?")
+        let update = try c.statement("UPDATE iotsdk_outbox SET not_before_ns = ?, attempts = attempts + 1 WHERE id = ?")
+        var postponed = 0
+        for id in ids {
+            try find.bind(.integer(id), .text(name))
+            let found = try find.step()
+            let attempts = found ? Int(find.int64(0)) : 0
+            find.reset()
+            guard found else { continue }
+            try update.bind(.integer(Outbox.time(now, plus: retry.delay(afterAttempt: attempts + 1))), .integer(id))
+            try update.run()
+            postponed += 1
+        }
+        return postponed
     }
 
     /// Deletes the messages and counts them delivered; returns how many there were.
