@@ -287,8 +287,9 @@ public final class Uplink: Service, Sendable {
 public struct UplinkStatistics: Sendable, Hashable {
     /// Messages the broker acknowledged (PUBACK), now deleted from the outbox.
     public var published = 0
-    /// Publications of a message that had been taken before (after a lost connection or a
-    /// restart): the broker may have these twice.
+    /// Publications of a message that was in flight on a connection that was lost: the broker
+    /// may have these twice. (After a restart of the process the uplink cannot tell which
+    /// messages went out before; those are not counted.)
     public var republished = 0
     /// Messages refused by the broker or too large for the connection, left in the outbox.
     public var refused = 0
