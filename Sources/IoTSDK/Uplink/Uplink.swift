@@ -34,6 +34,12 @@ import Synchronization
 ///
 /// One uplink drains an outbox: at start it ends the leases an earlier run left (a process killed
 /// while messages were in flight), so they go out again at once.
+///
+/// **Several outboxes.** `init(outboxes:mqtt:options:logger:)` drains several named outboxes of
+/// one database through the one connection, and `add(_:)` adds one while the uplink runs (the
+/// plugin host keeps one per module, each with its own quota). Each refill of the window takes
+/// from them in turn, starting one further each time, so that one full outbox does not starve
+/// the others; order is kept per outbox and topic.
 public final class Uplink: Service, Sendable {
     public struct Options: Sendable {
         /// Prepended to every outbox topic (e.g. "devices/pi-0042/"); empty for none.
@@ -65,14 +71,24 @@ public final class Uplink: Service, Sendable {
         }
     }
 
+    /// The first outbox it was made with.
     public let outbox: Outbox
     public let options: Options
+    /// The outboxes drained (`outbox` first), their enqueue observations while running, and
+    /// where the next refill starts.
+    private let sources: Mutex<Sources>
     private let connection: MQTTConnection
     private let logger: Logger
     private let mailbox = UplinkMailbox<Event>()
     private let counters = Mutex(UplinkStatistics())
     private let subscribers = Mutex<[Int: (filter: String, continuation: AsyncStream<MQTTMessage>.Continuation)]>([:])
     private let nextSubscriber = Atomic<Int>(0)
+
+    private struct Sources {
+        var outboxes: [Outbox]
+        var observations: [EnqueueObservation]?
+        var next = 0
+    }
 
     enum Event: Sendable {
         case connection(MQTTConnection.Event)
@@ -88,15 +104,97 @@ public final class Uplink: Service, Sendable {
     ///   - logger: connection changes and refusals.
     /// - Throws: `MQTTError` from `MQTTConfiguration.validate()`, or `.invalidArgument` for a
     ///   prefix that is not a valid start of a topic.
-    public init(outbox: Outbox, mqtt: MQTTConfiguration, options: Options = Options(), logger: Logger) throws(MQTTError) {
+    public convenience init(outbox: Outbox, mqtt: MQTTConfiguration, options: Options = Options(), logger: Logger) throws(MQTTError) {
+        try self.init(outboxes: [outbox], mqtt: mqtt, options: options, logger: logger)
+    }
+
+    /// An uplink that drains several named outboxes of one database through one connection.
+    /// - Parameters:
+    ///   - outboxes: at least one, all in one `Database`, of different names; more with `add(_:)`.
+    ///   - mqtt: the broker, identity, TLS, status topic and reconnect backoff.
+    ///   - options: topic prefix, refusal retry, idle check, stop timeout.
+    ///   - logger: connection changes and refusals.
+    /// - Throws: `MQTTError(.invalidArgument)` for no outbox, outboxes of different databases or
+    ///   one name twice, and what `init(outbox:mqtt:options:logger:)` throws.
+    public init(outboxes: [Outbox], mqtt: MQTTConfiguration, options: Options = Options(), logger: Logger) throws(MQTTError) {
         if !options.topicPrefix.isEmpty {
             try MQTTTopic.validate(name: options.topicPrefix + "x")
         }
+        guard let outbox = outboxes.first else {
+            throw MQTTError(.invalidArgument, "an uplink drains at least one outbox: give one")
+        }
+        for index in outboxes.indices.dropFirst() { try Self.check(outboxes[index], joining: outboxes[..<index]) }
+        sources = Mutex(Sources(outboxes: outboxes))
         self.outbox = outbox
         self.options = options
         self.logger = logger
         let mailbox = self.mailbox
         connection = try MQTTConnection(configuration: mqtt, logger: logger) { event in mailbox.post(.connection(event)) }
+    }
+
+    /// The outboxes this uplink drains.
+    public var outboxes: [Outbox] { sources.withLock { $0.outboxes } }
+
+    /// Adds an outbox of the same database to drain; while the uplink runs, its messages go out
+    /// at once. An outbox of a name already drained is ignored. First ends the leases an earlier
+    /// run left in it (as `run()` does for the others), so never add an outbox that another
+    /// consumer is delivering from.
+    /// - Returns: whether it was added.
+    /// - Throws: `MQTTError(.invalidArgument)` for an outbox of another database; `StorageError`
+    ///   when its leases cannot be ended.
+    @discardableResult
+    public func add(_ outbox: Outbox) async throws -> Bool {
+        let current = outboxes
+        if current.contains(where: { $0.name == outbox.name }) { return false }
+        try Self.check(outbox, joining: current)
+        try await outbox.releaseAllLeases()
+        let added = sources.withLock { sources -> Bool in
+            guard !sources.outboxes.contains(where: { $0.name == outbox.name }) else { return false }
+            sources.outboxes.append(outbox)
+            sources.observations?.append(outbox.observeEnqueues { [mailbox] in mailbox.post(.enqueued) })
+            return true
+        }
+        if added { mailbox.post(.enqueued) }
+        return added
+    }
+
+    private static func check(_ outbox: Outbox, joining others: some Collection<Outbox>) throws(MQTTError) {
+        if let first = others.first, first.database.path != outbox.database.path {
+            throw MQTTError(.invalidArgument, "outbox '\(outbox.name)' is in \(outbox.database.path), not in \(first.database.path): one uplink drains the outboxes of one database")
+        }
+        if others.contains(where: { $0.name == outbox.name }) {
+            throw MQTTError(.invalidArgument, "outbox '\(outbox.name)' is given twice: give each named outbox once")
+        }
+    }
+
+    /// Up to `count` messages, taken from the outboxes in turn (each refill starts one further).
+    private func take(_ count: Int) async throws -> [OutboxMessage] {
+        let (outboxes, start) = sources.withLock { sources in
+            defer { sources.next &+= 1 }
+            return (sources.outboxes, sources.next)
+        }
+        var batch: [OutboxMessage] = []
+        for index in outboxes.indices where batch.count < count {
+            let outbox = outboxes[(start + index) % outboxes.count]
+            batch += try await outbox.take(batch: count - batch.count, lease: .seconds(3600))
+        }
+        return batch
+    }
+
+    /// Each message back to its outbox, released.
+    private func release(_ messages: [OutboxMessage], retry: Outbox.RetryDelay = .immediately) async throws {
+        for (outbox, messages) in grouped(messages) { try await outbox.release(messages, retry: retry) }
+    }
+
+    /// Each message acknowledged in its outbox.
+    private func acknowledge(_ messages: [OutboxMessage]) async throws {
+        for (outbox, messages) in grouped(messages) { try await outbox.acknowledge(messages) }
+    }
+
+    private func grouped(_ messages: [OutboxMessage]) -> [(Outbox, [OutboxMessage])] {
+        guard !messages.isEmpty else { return [] }
+        let byName = Dictionary(grouping: messages, by: \.outbox)
+        return outboxes.compactMap { outbox in byName[outbox.name].map { (outbox, $0) } }
     }
 
     /// Counters since this uplink was made.
@@ -145,9 +243,11 @@ public final class Uplink: Service, Sendable {
     /// - Throws: `MQTTError(.libraryUnavailable)` when libmosquitto cannot be loaded;
     ///   `StorageError` when the outbox's database fails.
     public func run() async throws {
-        try await outbox.releaseAllLeases()
+        for outbox in outboxes { try await outbox.releaseAllLeases() }
         try connection.start()
-        let observation = outbox.observeEnqueues { [mailbox] in mailbox.post(.enqueued) }
+        sources.withLock { sources in
+            sources.observations = sources.outboxes.map { $0.observeEnqueues { [mailbox] in mailbox.post(.enqueued) } }
+        }
         let ticker = Task { [mailbox, options] in
             while !Task.isCancelled {
                 try? await Task.sleep(for: options.idleCheck)
@@ -156,7 +256,11 @@ public final class Uplink: Service, Sendable {
         }
         defer {
             ticker.cancel()
-            observation.cancel()
+            let observations = sources.withLock { sources in
+                defer { sources.observations = nil }
+                return sources.observations ?? []
+            }
+            for observation in observations { observation.cancel() }
         }
         do {
             try await withGracefulShutdownHandler {
@@ -195,7 +299,7 @@ public final class Uplink: Service, Sendable {
             // The window is refilled once half of it is free, so that each take and each
             // acknowledgement is one transaction for many messages.
             if connected && !stopping && outboxMayHaveMore && inFlight.count <= window / 2 {
-                let batch = try await outbox.take(batch: window - inFlight.count, lease: .seconds(3600))
+                let batch = try await take(window - inFlight.count)
                 outboxMayHaveMore = batch.count == window - inFlight.count
                 var unsent: [OutboxMessage] = []
                 var refused: [OutboxMessage] = []
@@ -206,7 +310,7 @@ public final class Uplink: Service, Sendable {
                     }
                     do throws(MQTTError) {
                         let id = try connection.publish(topic: options.topicPrefix + message.topic, payload: message.payload, qos: 1,
-                                                        retain: false, expiry: remainingLife(of: message))
+                                                        retain: message.retain, expiry: remainingLife(of: message))
                         inFlight[id] = message
                         if message.attempt > 1 { counters.withLock { $0.republished += 1 } }
                     } catch where error.code == .notConnected {
@@ -217,14 +321,14 @@ public final class Uplink: Service, Sendable {
                         refused.append(message)
                     }
                 }
-                try await outbox.release(unsent)
+                try await release(unsent)
                 if !refused.isEmpty {
-                    try await outbox.release(refused, retry: options.refusedRetry)
+                    try await release(refused, retry: options.refusedRetry)
                     counters.withLock { $0.refused += refused.count }
                 }
             }
             if stopping && (inFlight.isEmpty || !connected || stopDeadline.map({ .now >= $0 }) == true) {
-                try await outbox.release(Array(inFlight.values))
+                try await release(Array(inFlight.values))
                 return
             }
             var delivered: [OutboxMessage] = []
@@ -241,7 +345,7 @@ public final class Uplink: Service, Sendable {
                     connected = false
                     if let error { counters.withLock { $0.lastError = error.message } }
                     // What was in flight goes back to the outbox, to be published after the reconnect.
-                    try await outbox.release(Array(inFlight.values))
+                    try await release(Array(inFlight.values))
                     inFlight = [:]
                 case .connection(.published(let id, let reason)):
                     guard let message = inFlight.removeValue(forKey: id) else { continue }
@@ -261,12 +365,12 @@ public final class Uplink: Service, Sendable {
                 }
             }
             if !delivered.isEmpty {
-                try await outbox.acknowledge(delivered)
+                try await acknowledge(delivered)
                 counters.withLock { $0.published += delivered.count }
                 options.onDelivered?(delivered)
             }
             if !refused.isEmpty {
-                try await outbox.release(refused, retry: options.refusedRetry)
+                try await release(refused, retry: options.refusedRetry)
                 counters.withLock { $0.refused += refused.count }
             }
         }

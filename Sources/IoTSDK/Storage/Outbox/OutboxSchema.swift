@@ -10,6 +10,9 @@
 /// clock: `boot_id` and `enqueued_boottime_ns` (`CLOCK_BOOTTIME`), the time to live `ttl_ns`, and
 /// `time_state` (``TimeState``). A message enqueued while the wall clock is not synchronized has
 /// no `expires_at_ns` until it is re-based; meanwhile its TTL runs on the boot clock.
+///
+/// Migration 3 adds `retain` (0 or 1): whether an uplink publishes the message as MQTT's retained
+/// message of its topic (the plugin host's modules ask for it per message).
 enum OutboxSchema {
     static let name = "iotsdk.outbox"
 
@@ -53,6 +56,9 @@ enum OutboxSchema {
             ALTER TABLE iotsdk_outbox ADD COLUMN ttl_ns INTEGER;
             ALTER TABLE iotsdk_outbox ADD COLUMN time_state INTEGER NOT NULL DEFAULT 0;
             CREATE INDEX iotsdk_outbox_unsynchronized ON iotsdk_outbox (outbox, boot_id) WHERE time_state = 1;
+            """),
+        .sql(3, "the MQTT retain flag, for messages the broker is to keep for late subscribers", """
+            ALTER TABLE iotsdk_outbox ADD COLUMN retain INTEGER NOT NULL DEFAULT 0;
             """),
     ]
 
