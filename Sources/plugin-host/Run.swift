@@ -68,7 +68,9 @@ struct Run: AsyncParsableCommand {
         try await group.run()
     }
 
-    /// The broker connection `--mqtt-url` asks for, with its outbox open; nil without one.
+    /// The broker connection `--mqtt-url` asks for, with its outbox open; nil without one, or
+    /// when its outbox cannot be opened (a device keeps running its modules without an uplink:
+    /// they get ENOTCONN, and the log says why).
     private func openUplink(logger: Logger) async throws -> HostMessaging? {
         guard let configuration = try uplink.hostConfiguration() else { return nil }
         do {
@@ -76,8 +78,8 @@ struct Run: AsyncParsableCommand {
             logger.info("uplink: \(configuration.mqtt.broker) as '\(configuration.mqtt.clientID)', device '\(configuration.deviceID)', status on \(configuration.statusTopic)")
             return messaging
         } catch {
-            writeToStandardError("plugin-host: cannot start the MQTT uplink: \(error)\n")
-            throw ExitCode.failure
+            logger.error("uplink: cannot open the host outbox in \(stateDir)/uplink: \(error); running the modules without an uplink (they get ENOTCONN)")
+            return nil
         }
     }
 }

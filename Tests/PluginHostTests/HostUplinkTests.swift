@@ -81,6 +81,18 @@ struct HostUplinkTests {
         #expect(try broker.retained(topic: "devices/\(Self.device)/status") == "offline")
     }
 
+    @Test("a host outbox that cannot be opened leaves the modules running without an uplink (ENOTCONN)")
+    func outboxUnavailable() throws {
+        let f = try UpdateFixture()
+        try f.engine().install(imageAt: try f.image("1.0.0", behavior: "mq-pub sensors/\(Self.device)/t1", manifest: Self.manifest()))
+        // A file where the uplink's directory goes.
+        FileManager.default.createFile(atPath: f.state + "/uplink", contents: Data("not a directory".utf8))
+        let host = try HostRuntimeTests.startHost(f, arguments: ["--mqtt-url", "mqtt://127.0.0.1:1", "--device-id", Self.device])
+        defer { HostRuntimeTests.stop(host) }
+        #expect(waitUntil(seconds: 30) { Self.output(f).contains("mq: requests done") }, "\(Self.output(f))")
+        #expect(Self.output(f).contains("mq: publish(sensors/\(Self.device)/t1, 5) = -107"), "\(Self.output(f))")
+    }
+
     @Test("run refuses MQTT options that cannot work before anything starts", arguments: [
         (["--mqtt-ca", "/etc/ca.pem"], "--mqtt-ca needs --mqtt-url"),
         (["--mqtt-url", "http://broker"], "--mqtt-url http://broker"),
