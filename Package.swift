@@ -83,6 +83,14 @@ let package = Package(
         // links neither Doctor nor the SDK.
         .target(name: "HostDoctor", dependencies: ["Doctor", "LinuxSupport", "PluginHost"]),
         .testTarget(name: "HostDoctorTests", dependencies: ["HostDoctor", "Doctor", "DoctorTesting", "PluginHost"]),
+        // The host's broker connection (Documentation/Runtime.md, "MQTT through the host"): the
+        // runtime's ModuleMessaging over the SDK's Uplink and a host outbox with one named outbox
+        // per module, so that PluginHostRuntime itself links neither the SDK nor libmosquitto's client.
+        .target(
+            name: "HostUplink",
+            dependencies: ["IoTSDK", "LinuxSupport", "MQTTClient", "PluginHostRuntime",
+                           .product(name: "Logging", package: "swift-log"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]
+        ),
         .executableTarget(
             name: "sdk-demo",
             dependencies: [
@@ -180,8 +188,10 @@ let package = Package(
                 "Doctor",
                 "DoctorCLI",
                 "HostDoctor",
+                "HostUplink",
                 "LinuxSupport",
                 "ModuleProtocol",
+                "MQTTClient",
                 "PluginHostRunner",
                 "SDKVersion",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -195,7 +205,7 @@ let package = Package(
         // of it (which `sdk-bench delivery` uses too). Foundation only, so that it links no target it tests.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         // sdk-demo: DoctorCommandTests runs `sdk-demo doctor` and `--version`.
-        .testTarget(name: "PluginHostTests", dependencies: ["PluginHost", "MQTTTopics", "PluginHostImages", "PluginHostStore", "PluginHostRegistry", "PluginHostRuntime", "plugin-host", "plugin-host-runner", "sdk-demo", "TestSupport", "CIoTModule", "CSQLite", "CIoTLinux", "CZlib", "LinuxSupport", "ModuleProtocol", "ModuleFFI",
+        .testTarget(name: "PluginHostTests", dependencies: ["PluginHost", "HostUplink", "MQTTTopics", "PluginHostImages", "PluginHostStore", "PluginHostRegistry", "PluginHostRuntime", "plugin-host", "plugin-host-runner", "sdk-demo", "TestSupport", "CIoTModule", "CSQLite", "CIoTLinux", "CZlib", "LinuxSupport", "ModuleProtocol", "ModuleFFI",
                                                             // The token service of the registry tests signs its JWTs (ES256).
                                                             .product(name: "Crypto", package: "swift-crypto")]),
         // The built sdk-demo on the simulated board; its module test installs the demo module and

@@ -180,6 +180,9 @@ fi
 # libcurl.so.4, Sources/CIoTCurl), not linked, so no NEEDED entry names it. 7.64 (Debian 10) has
 # every option the registry client sets.
 depends="$depends, libcurl4 (>= 7.64)"
+# libmosquitto is loaded the same way (Sources/CIoTMosquitto) only when `run` is given --mqtt-url:
+# recommended, not required, for a host without an uplink.
+recommends="libmosquitto1 (>= 2.0)"
 
 # The files' checksums, for `dpkg --verify` (debsums) on the device.
 (cd "$root" && find . -path ./DEBIAN -prune -o -type f -printf '%P\0' | LC_ALL=C sort -z | xargs -0 md5sum) >"$root/DEBIAN/md5sums"
@@ -191,6 +194,7 @@ Architecture: $arch
 Maintainer: $maintainer
 Installed-Size: $installed_size
 Depends: $depends
+Recommends: $recommends
 Section: admin
 Priority: optional
 Description: IoTSDK plugin host: runs signed app modules, sandboxed

@@ -5,6 +5,7 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+import HostUplink
 import Logging
 import ModuleProtocol
 import PluginHost
@@ -25,7 +26,12 @@ struct Run: AsyncParsableCommand {
         <state-dir>/run/status.json when it changes (`plugin-host status`); <state-dir>/run links to \
         a directory on tmpfs (/run/plugin-host for the default state directory), so that a running \
         host does not write to flash. `plugin-host command` calls the modules' typed \
-        commands through <state-dir>/run/control.sock (mode 0600; root or the host's user only).
+        commands through <state-dir>/run/control.sock (mode 0600; root or the host's user only). \
+        With --mqtt-url the host holds the device's broker connection: modules publish and \
+        subscribe through it within their manifest's capabilities.mqtt filters; their messages \
+        wait in <state-dir>/uplink/outbox.sqlite (up to --mqtt-module-quota bytes per module) \
+        until the broker acknowledges them, and <prefix>devices/<device-id>/status is retained \
+        'online', or 'offline' when the host stops or vanishes.
         """
     )
 
@@ -37,6 +43,8 @@ struct Run: AsyncParsableCommand {
 
     @OptionGroup var sandbox: SandboxFlags
 
+    @OptionGroup(title: "MQTT uplink") var uplink: UplinkFlags
+
     func run() async throws {
         guard let executable = ChildProcessRunner.locate() else {
             writeToStandardError("plugin-host: plugin-host-runner not found next to plugin-host: install it there or set PLUGIN_HOST_RUNNER\n")
@@ -45,12 +53,34 @@ struct Run: AsyncParsableCommand {
         var logger = Logger(label: "plugin-host")
         logger.logLevel = .info
         let eventLogger = logger
+        let messaging = try await openUplink(logger: logger)
+        let modules = messaging.map { ModuleUplink(messaging: $0) } ?? .notConfigured
+        if let messaging { messaging.attach(modules) }
         // Channel checks run this very executable (`pull --unless-at`).
-        let runtime = HostRuntime(stateDirectory: stateDir, runner: ChildProcessRunner(executable: executable, sandbox: sandbox.options, stateDirectory: stateDir),
+        let runner = ChildProcessRunner(executable: executable, sandbox: sandbox.options, stateDirectory: stateDir, uplink: modules)
+        let runtime = HostRuntime(stateDirectory: stateDir, runner: runner,
                                   freshUpdateWindow: freshUpdateWindow, hostExecutable: Files.realPath("/proc/self/exe"), log: { eventLogger.info("\($0)") })
         let service = HostService(runtime: runtime, logger: logger)
-        let group = ServiceGroup(services: [service], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        // A graceful shutdown ends the services in reverse order: the modules first, then the
+        // uplink, which still takes what they publish while stopping.
+        let services: [any Service] = (messaging.map { [$0] } ?? []) + [service]
+        let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         try await group.run()
+    }
+
+    /// The broker connection `--mqtt-url` asks for, with its outbox open; nil without one, or
+    /// when its outbox cannot be opened (a device keeps running its modules without an uplink:
+    /// they get ENOTCONN, and the log says why).
+    private func openUplink(logger: Logger) async throws -> HostMessaging? {
+        guard let configuration = try uplink.hostConfiguration() else { return nil }
+        do {
+            let messaging = try await HostMessaging(stateDirectory: stateDir, configuration: configuration, logger: logger)
+            logger.info("uplink: \(configuration.mqtt.broker) as '\(configuration.mqtt.clientID)', device '\(configuration.deviceID)', status on \(configuration.statusTopic)")
+            return messaging
+        } catch {
+            logger.error("uplink: cannot open the host outbox in \(stateDir)/uplink: \(error); running the modules without an uplink (they get ENOTCONN)")
+            return nil
+        }
     }
 }
 

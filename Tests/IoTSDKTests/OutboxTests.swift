@@ -372,7 +372,7 @@ final class OutboxTests {
         #expect(redelivered.map(\.id) == [leasedID].compactMap { $0 })
         #expect(redelivered.map(\.attempt) == [2])
         #expect(redelivered.map(\.payload) == [[1]])
-        #expect(try await reopened.schemaVersion("iotsdk.outbox") == 2)
+        #expect(try await reopened.schemaVersion("iotsdk.outbox") == 3)
     }
 
     @Test("outboxes of different names in one database are apart")

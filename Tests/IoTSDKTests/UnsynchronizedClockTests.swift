@@ -164,9 +164,10 @@ final class UnsynchronizedClockTests {
             """)])
         clock.synchronize(to: today + .seconds(60))
         let outbox = try await outbox()
-        #expect(try await database.schemaVersion(OutboxSchema.name) == 2)
+        #expect(try await database.schemaVersion(OutboxSchema.name) == 3)
         let message = try #require(try await outbox.take(batch: 1, lease: .seconds(5)).first)
         #expect(message.topic == "old")
+        #expect(!message.retain)   // migration 3's default
         #expect(message.timeSynchronized)
         #expect(message.enqueuedAt == today)
         #expect(message.expiresAt == today + .seconds(3_600))

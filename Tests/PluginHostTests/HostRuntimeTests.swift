@@ -359,13 +359,14 @@ extension HostRuntimeTests {
                     backoff: .init(initial: .milliseconds(50), maximum: .milliseconds(200)))
     }
 
-    /// Starts `plugin-host run` on the fixture's state directory with the built runner;
-    /// `environment` entries are added (or, when nil, removed); output goes to `output`, or nowhere.
-    static func startHost(_ f: UpdateFixture, environment changes: [String: String?] = [:], output: Pipe? = nil) throws -> Process {
+    /// Starts `plugin-host run` on the fixture's state directory with the built runner and
+    /// `arguments` added; `environment` entries are added (or, when nil, removed); output goes to
+    /// `output`, or nowhere.
+    static func startHost(_ f: UpdateFixture, arguments: [String] = [], environment changes: [String: String?] = [:], output: Pipe? = nil) throws -> Process {
         let process = Process()
         guard let binary = Tool.pluginHost else { throw ModuleError(.io, "plugin-host was not built next to the tests") }
         process.executableURL = binary
-        process.arguments = ["run", "--state-dir", f.state]
+        process.arguments = ["run", "--state-dir", f.state] + arguments
         var environment = ProcessInfo.processInfo.environment
         environment["PLUGIN_HOST_RUNNER"] = try UpdateFixture.runnerExecutable()
         for (key, value) in changes { environment[key] = value }

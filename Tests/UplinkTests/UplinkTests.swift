@@ -46,6 +46,41 @@ struct UplinkTests {
         subscriber.signal(SIGKILL)
     }
 
+    @Test("several outboxes of one database through one connection: each in order, one added while running, the retain flag kept")
+    func severalOutboxes() async throws {
+        let fixture = try await UplinkFixture("uplink-several")
+        let subscriber = try fixture.broker.subscriber("devices/#", clientID: "back-end")
+        #expect(await eventually(seconds: 5) { fixture.broker.hasClient("back-end") })
+        let first = try await Outbox(database: fixture.database, name: "module/a")
+        let other = try await Database(path: fixture.directory.path("other.sqlite"))
+        let mqtt = try fixture.mqtt("pi-0009")
+        #expect(throws: MQTTError.self) { _ = try Uplink(outboxes: [fixture.outbox, first, first], mqtt: mqtt, logger: testLogger) }
+        #expect(throws: MQTTError.self) { _ = try Uplink(outboxes: [], mqtt: mqtt, logger: testLogger) }
+        try await fixture.enqueue(3, topic: "a")
+        for number in 0..<3 { try await first.enqueue(topic: "b", payload: Array(String(number).utf8)) }
+
+        let uplink = try Uplink(outboxes: [fixture.outbox, first], mqtt: mqtt, options: .init(topicPrefix: "devices/pi-0009/"), logger: testLogger)
+        let running = fixture.start(uplink)
+        #expect(await eventually(seconds: 10) { payloads(subscriber, topic: "devices/pi-0009/b").count == 3 })
+        #expect(payloads(subscriber, topic: "devices/pi-0009/a") == ["0", "1", "2"])
+        #expect(payloads(subscriber, topic: "devices/pi-0009/b") == ["0", "1", "2"])
+
+        // Added while running: its messages go out at once, a retained one retained.
+        let second = try await Outbox(database: fixture.database, name: "module/b")
+        try await second.enqueue(topic: "c", payload: Array("kept".utf8), retain: true)
+        #expect(try await uplink.add(second))
+        #expect(try await !uplink.add(second))
+        await #expect(throws: MQTTError.self) { try await uplink.add(try await Outbox(database: other, name: "module/c")) }
+        #expect(await eventually(seconds: 10) { payloads(subscriber, topic: "devices/pi-0009/c") == ["kept"] })
+        #expect(try fixture.broker.retained(topic: "devices/pi-0009/c") == "kept")
+        #expect(await eventually(seconds: 5) { (try? await second.statistics().stored) == 0 })
+        #expect(try await Outbox.names(in: fixture.database) == ["default", "module/a", "module/b"])
+        #expect(uplink.outboxes.map(\.name) == ["default", "module/a", "module/b"])
+        running.cancel()
+        _ = await running.result
+        subscriber.signal(SIGKILL)
+    }
+
     @Test("TLS with passwords and per-client ACLs: allowed topics arrive, a refused message stays in the outbox, mutual TLS")
     func tlsPasswordsAndACLs() async throws {
         let directory = try TemporaryDirectory("uplink-certificates")

@@ -35,6 +35,12 @@ import Synchronization
 /// One uplink drains an outbox, and nothing else takes from it: the uplink leases nothing and
 /// keeps what it has in flight in memory, so a process killed mid-drain leaves every message it
 /// had not seen acknowledged in the outbox, first in line for the next run.
+///
+/// **Several outboxes.** `init(outboxes:mqtt:options:logger:)` drains several named outboxes of
+/// one database through the one connection, and `add(_:)` adds one while the uplink runs (the
+/// plugin host keeps one per module, each with its own quota). Each refill of the window takes
+/// from them in turn, starting one further each time, so that one full outbox does not starve
+/// the others; order is kept per outbox and topic.
 public final class Uplink: Service, Sendable {
     public struct Options: Sendable {
         /// Prepended to every outbox topic (e.g. "devices/pi-0042/"); empty for none.
@@ -66,14 +72,24 @@ public final class Uplink: Service, Sendable {
         }
     }
 
+    /// The first outbox it was made with.
     public let outbox: Outbox
     public let options: Options
+    /// The outboxes drained (`outbox` first), their enqueue observations while running, and
+    /// where the next refill starts.
+    private let sources: Mutex<Sources>
     private let connection: MQTTConnection
     private let logger: Logger
     private let mailbox = UplinkMailbox<Event>()
     private let counters = Mutex(UplinkStatistics())
     private let subscribers = Mutex<[Int: (filter: String, continuation: AsyncStream<MQTTMessage>.Continuation)]>([:])
     private let nextSubscriber = Atomic<Int>(0)
+
+    private struct Sources {
+        var outboxes: [Outbox]
+        var observations: [EnqueueObservation]?
+        var next = 0
+    }
 
     enum Event: Sendable {
         case connection(MQTTConnection.Event)
@@ -89,15 +105,93 @@ public final class Uplink: Service, Sendable {
     ///   - logger: connection changes and refusals.
     /// - Throws: `MQTTError` from `MQTTConfiguration.validate()`, or `.invalidArgument` for a
     ///   prefix that is not a valid start of a topic.
-    public init(outbox: Outbox, mqtt: MQTTConfiguration, options: Options = Options(), logger: Logger) throws(MQTTError) {
+    public convenience init(outbox: Outbox, mqtt: MQTTConfiguration, options: Options = Options(), logger: Logger) throws(MQTTError) {
+        try self.init(outboxes: [outbox], mqtt: mqtt, options: options, logger: logger)
+    }
+
+    /// An uplink that drains several named outboxes of one database through one connection.
+    /// - Parameters:
+    ///   - outboxes: at least one, all in one `Database`, of different names; more with `add(_:)`.
+    ///   - mqtt: the broker, identity, TLS, status topic and reconnect backoff.
+    ///   - options: topic prefix, refusal retry, idle check, stop timeout.
+    ///   - logger: connection changes and refusals.
+    /// - Throws: `MQTTError(.invalidArgument)` for no outbox, outboxes of different databases or
+    ///   one name twice, and what `init(outbox:mqtt:options:logger:)` throws.
+    public init(outboxes: [Outbox], mqtt: MQTTConfiguration, options: Options = Options(), logger: Logger) throws(MQTTError) {
         if !options.topicPrefix.isEmpty {
             try MQTTTopic.validate(name: options.topicPrefix + "x")
         }
+        guard let outbox = outboxes.first else {
+            throw MQTTError(.invalidArgument, "an uplink drains at least one outbox: give one")
+        }
+        for index in outboxes.indices.dropFirst() { try Self.check(outboxes[index], joining: outboxes[..<index]) }
+        sources = Mutex(Sources(outboxes: outboxes))
         self.outbox = outbox
         self.options = options
         self.logger = logger
         let mailbox = self.mailbox
         connection = try MQTTConnection(configuration: mqtt, logger: logger) { event in mailbox.post(.connection(event)) }
+    }
+
+    /// The outboxes this uplink drains.
+    public var outboxes: [Outbox] { sources.withLock { $0.outboxes } }
+
+    /// Adds an outbox of the same database to drain; while the uplink runs, its messages go out
+    /// at once. An outbox of a name already drained is ignored. First ends the leases an earlier
+    /// run left in it (as `run()` does for the others), so never add an outbox that another
+    /// consumer is delivering from.
+    /// - Returns: whether it was added.
+    /// - Throws: `MQTTError(.invalidArgument)` for an outbox of another database; `StorageError`
+    ///   when its leases cannot be ended.
+    @discardableResult
+    public func add(_ outbox: Outbox) async throws -> Bool {
+        let current = outboxes
+        if current.contains(where: { $0.name == outbox.name }) { return false }
+        try Self.check(outbox, joining: current)
+        try await outbox.releaseAllLeases()
+        let added = sources.withLock { sources -> Bool in
+            guard !sources.outboxes.contains(where: { $0.name == outbox.name }) else { return false }
+            sources.outboxes.append(outbox)
+            sources.observations?.append(outbox.observeEnqueues { [mailbox] in mailbox.post(.enqueued) })
+            return true
+        }
+        if added { mailbox.post(.enqueued) }
+        return added
+    }
+
+    private static func check(_ outbox: Outbox, joining others: some Collection<Outbox>) throws(MQTTError) {
+        if let first = others.first, first.database.path != outbox.database.path {
+            throw MQTTError(.invalidArgument, "outbox '\(outbox.name)' is in \(outbox.database.path), not in \(first.database.path): one uplink drains the outboxes of one database")
+        }
+        if others.contains(where: { $0.name == outbox.name }) {
+            throw MQTTError(.invalidArgument, "outbox '\(outbox.name)' is given twice: give each named outbox once")
+        }
+    }
+
+    /// Deletes what the broker acknowledged and reads up to `count` more messages, from the
+    /// outboxes in turn (each refill starts one further): one `Outbox.deliveryStep` per outbox
+    /// involved, so one transaction with one outbox.
+    private func step(acknowledging delivered: [OutboxMessage], next count: Int, excluding inFlight: [OutboxMessage.ID]) async throws -> [OutboxMessage] {
+        let (outboxes, start) = sources.withLock { sources in
+            defer { if count > 0 { sources.next &+= 1 } }
+            return (sources.outboxes, sources.next)
+        }
+        let acknowledged = Dictionary(grouping: delivered, by: \.outbox)
+        var batch: [OutboxMessage] = []
+        for index in outboxes.indices {
+            let outbox = outboxes[(start + index) % outboxes.count]
+            let acknowledging = acknowledged[outbox.name]?.map(\.id) ?? []
+            let wanted = count - batch.count
+            guard !acknowledging.isEmpty || wanted > 0 else { continue }
+            batch += try await outbox.deliveryStep(acknowledging: acknowledging, next: wanted, excluding: inFlight)
+        }
+        return batch
+    }
+
+    private func grouped(_ messages: [OutboxMessage]) -> [(Outbox, [OutboxMessage])] {
+        guard !messages.isEmpty else { return [] }
+        let byName = Dictionary(grouping: messages, by: \.outbox)
+        return outboxes.compactMap { outbox in byName[outbox.name].map { (outbox, $0) } }
     }
 
     /// Counters since this uplink was made.
@@ -146,9 +240,11 @@ public final class Uplink: Service, Sendable {
     /// - Throws: `MQTTError(.libraryUnavailable)` when libmosquitto cannot be loaded;
     ///   `StorageError` when the outbox's database fails.
     public func run() async throws {
-        try await outbox.releaseAllLeases()
+        for outbox in outboxes { try await outbox.releaseAllLeases() }
         try connection.start()
-        let observation = outbox.observeEnqueues { [mailbox] in mailbox.post(.enqueued) }
+        sources.withLock { sources in
+            sources.observations = sources.outboxes.map { $0.observeEnqueues { [mailbox] in mailbox.post(.enqueued) } }
+        }
         let ticker = Task { [mailbox, options] in
             while !Task.isCancelled {
                 try? await Task.sleep(for: options.idleCheck)
@@ -157,7 +253,11 @@ public final class Uplink: Service, Sendable {
         }
         defer {
             ticker.cancel()
-            observation.cancel()
+            let observations = sources.withLock { sources in
+                defer { sources.observations = nil }
+                return sources.observations ?? []
+            }
+            for observation in observations { observation.cancel() }
         }
         do {
             try await withGracefulShutdownHandler {
@@ -203,7 +303,7 @@ public final class Uplink: Service, Sendable {
             let refill = connected && !stopping && outboxMayHaveMore && inFlight.count <= window / 2
             if refill || !delivered.isEmpty {
                 let space = refill ? window - inFlight.count : 0
-                let batch = try await outbox.deliveryStep(acknowledging: delivered.map(\.id), next: space, excluding: inFlight.values.map(\.id))
+                let batch = try await step(acknowledging: delivered, next: space, excluding: inFlight.values.map(\.id))
                 if !delivered.isEmpty {
                     counters.withLock { $0.published += delivered.count }
                     options.onDelivered?(delivered)
@@ -215,7 +315,7 @@ public final class Uplink: Service, Sendable {
                     for message in batch {
                         do throws(MQTTError) {
                             let id = try connection.publish(topic: options.topicPrefix + message.topic, payload: message.payload, qos: 1,
-                                                            retain: false, expiry: remainingLife(of: message))
+                                                            retain: message.retain, expiry: remainingLife(of: message))
                             inFlight[id] = message
                             if sentBefore.remove(message.id) != nil { counters.withLock { $0.republished += 1 } }
                         } catch where error.code == .notConnected {
@@ -272,7 +372,7 @@ public final class Uplink: Service, Sendable {
     /// Leaves refused messages in the outbox until `options.refusedRetry` has passed; counts them.
     private func postpone(_ refused: [OutboxMessage]) async throws {
         guard !refused.isEmpty else { return }
-        try await outbox.postpone(refused, retry: options.refusedRetry)
+        for (outbox, messages) in grouped(refused) { try await outbox.postpone(messages, retry: options.refusedRetry) }
         counters.withLock { $0.refused += refused.count }
     }
 

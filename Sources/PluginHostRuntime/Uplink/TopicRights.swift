@@ -89,8 +89,8 @@ public struct TopicRights: Sendable, Equatable {
         subscriptions.filter { MQTTTopic.matches(filter: $0, topic: topic) }
     }
 
-    /// Why `id` cannot replace a placeholder, or nil.
-    static func idProblem(_ id: String) -> String? {
+    /// Why `id` cannot replace a placeholder (a device or module id), or nil.
+    public static func idProblem(_ id: String) -> String? {
         if id.isEmpty { return "it is empty" }
         if id.hasPrefix("$") { return "it starts with '$'" }
         if id.utf8.contains(where: { [0, UInt8(ascii: "/"), UInt8(ascii: "+"), UInt8(ascii: "#")].contains($0) }) {

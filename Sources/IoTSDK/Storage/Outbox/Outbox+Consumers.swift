@@ -103,3 +103,23 @@ public final class EnqueueObservation: Sendable {
 
     deinit { cancel() }
 }
+
+extension Outbox {
+    /// The names of the outboxes that were ever opened in `database` (each has its state row),
+    /// sorted; empty when the database has no outbox tables. For a consumer that drains every
+    /// outbox of a database (the plugin host's one per module) after a restart.
+    /// - Throws: `StorageError` for SQLite failures.
+    public static func names(in database: Database) async throws -> [String] {
+        try await database.perform { c in
+            let exists = try c.statement("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'iotsdk_outbox_state'")
+            let found = try exists.step()
+            exists.reset()
+            guard found else { return [] }
+            let select = try c.statement("SELECT outbox FROM iotsdk_outbox_state ORDER BY outbox")
+            var names: [String] = []
+            while try select.step() { names.append(select.text(0)) }
+            select.reset()
+            return names
+        }
+    }
+}

@@ -125,11 +125,13 @@ public final class Outbox: Sendable {
     ///   - payload: the message's bytes, stored as they are.
     ///   - priority: higher is taken first; equal priorities go oldest first.
     ///   - ttl: how long the message is worth delivering; nil for as long as it takes.
+    ///   - retain: whether an uplink publishes it as the retained message of its topic (MQTT's
+    ///     retain flag); stored with it.
     /// - Throws: `StorageError`: `.quotaExceeded` when the quota is reached and the policy is
     ///   `.rejectNew` (or nothing may be dropped for it); nothing stored is lost. `.diskFull` below
     ///   the free-space guard; `.invalidArgument` for an empty topic or a TTL that is not positive.
     @discardableResult
-    public func enqueue(topic: String, payload: [UInt8], priority: Int = 0, ttl: Duration? = nil) async throws -> OutboxMessage.ID {
+    public func enqueue(topic: String, payload: [UInt8], priority: Int = 0, ttl: Duration? = nil, retain: Bool = false) async throws -> OutboxMessage.ID {
         guard !topic.isEmpty, !topic.utf8.contains(0) else {
             throw StorageError(.invalidArgument, "an outbox topic must not be empty or contain NUL characters; name where the message goes, e.g. \"telemetry\"")
         }
@@ -147,7 +149,7 @@ public final class Outbox: Sendable {
                 return .failure(rejection)
             }
             return .success(try tables.insert(topic: topic, payload: payload, size: size, priority: priority, now: now,
-                                              ttl: ttl, in: c))
+                                              ttl: ttl, retain: retain, in: c))
         }
         let id = try outcome.get()
         notifyEnqueued()

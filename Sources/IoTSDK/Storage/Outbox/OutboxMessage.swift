@@ -16,6 +16,8 @@ public struct OutboxMessage: Sendable, Hashable, Identifiable {
 
     /// Acknowledge or release the message by it.
     public let id: ID
+    /// The name of the outbox it was taken from (`Outbox.name`).
+    public let outbox: String
     /// Where the message goes, as given to `enqueue`.
     public let topic: String
     /// The bytes given to `enqueue`, exactly.
@@ -37,4 +39,7 @@ public struct OutboxMessage: Sendable, Hashable, Identifiable {
     /// before NTP) and not re-based yet, or enqueued so in an earlier boot, which no clock can
     /// re-base. A sender should say so in its payload rather than send a wrong time as right.
     public let timeSynchronized: Bool
+    /// Whether an uplink publishes it as the retained message of its topic (MQTT's retain flag),
+    /// as given to `enqueue`.
+    public let retain: Bool
 }

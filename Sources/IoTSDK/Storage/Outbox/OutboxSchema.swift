@@ -10,6 +10,9 @@
 /// clock: `boot_id` and `enqueued_boottime_ns` (`CLOCK_BOOTTIME`), the time to live `ttl_ns`, and
 /// `time_state` (``TimeState``). A message enqueued while the wall clock is not synchronized has
 /// no `expires_at_ns` until it is re-based; meanwhile its TTL runs on the boot clock.
+///
+/// Migration 3 adds `retain` (0 or 1): whether an uplink publishes the message as MQTT's retained
+/// message of its topic (the plugin host's modules ask for it per message).
 enum OutboxSchema {
     static let name = "iotsdk.outbox"
 
@@ -58,6 +61,9 @@ enum OutboxSchema {
             -- the index above, and each take scanned the whole outbox.
             CREATE INDEX iotsdk_outbox_boot_expiry ON iotsdk_outbox (outbox, boot_id, (enqueued_boottime_ns + ttl_ns))
                 WHERE time_state = 1 AND ttl_ns IS NOT NULL;
+            """),
+        .sql(3, "the MQTT retain flag, for messages the broker is to keep for late subscribers", """
+            ALTER TABLE iotsdk_outbox ADD COLUMN retain INTEGER NOT NULL DEFAULT 0;
             """),
     ]
 

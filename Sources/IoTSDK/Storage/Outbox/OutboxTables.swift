@@ -13,11 +13,11 @@ struct OutboxTables: Sendable {
     /// Stores a message with the clocks read at `now`: with a synchronized wall clock its expiry
     /// is wall-clock; without one it has none until it is re-based (its TTL runs on the boot clock).
     func insert(topic: String, payload: [UInt8], size: Int64, priority: Int, now: SystemClock.Sample, ttl: Duration?,
-                in c: SQLiteConnection) throws -> OutboxMessage.ID {
+                retain: Bool = false, in c: SQLiteConnection) throws -> OutboxMessage.ID {
         let insert = try c.statement("""
             INSERT INTO iotsdk_outbox (outbox, topic, payload, size, priority, enqueued_at_ns, expires_at_ns,
-                                       boot_id, enqueued_boottime_ns, ttl_ns, time_state)
-            VALUES (?, ?, coalesce(?, zeroblob(0)), ?, ?, ?, ?, ?, ?, ?, ?)
+                                       boot_id, enqueued_boottime_ns, ttl_ns, time_state, retain)
+            VALUES (?, ?, coalesce(?, zeroblob(0)), ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
         let ttl = ttl.map { min(Outbox.time(0, plus: $0), OutboxSchema.longestTTL) }
         let state: OutboxSchema.TimeState = now.isSynchronized ? .synchronized : .pending
@@ -25,7 +25,7 @@ struct OutboxTables: Sendable {
         try insert.bind(.text(name), .text(topic), .blob(payload), .integer(size), .integer(Int64(priority)),
                         .integer(now.wallNanoseconds), expiresAt.map { .integer($0) } ?? .null,
                         now.bootID.map { .text($0) } ?? .null, .integer(now.bootNanoseconds),
-                        ttl.map { .integer($0) } ?? .null, .integer(state.rawValue))
+                        ttl.map { .integer($0) } ?? .null, .integer(state.rawValue), .integer(retain ? 1 : 0))
         try insert.run()
         return OutboxMessage.ID(rawValue: c.lastInsertRowID)
     }
@@ -74,7 +74,7 @@ struct OutboxTables: Sendable {
     func available(batch: Int, topic: String?, excluding: [Int64]?, now: Int64, leaseEnd: Int64, in c: SQLiteConnection) throws -> [OutboxMessage] {
         let select = try c.statement("""
             SELECT id, topic, payload, priority, enqueued_at_ns,
-                   CASE WHEN time_state = 1 THEN enqueued_at_ns + ttl_ns ELSE expires_at_ns END, attempts, time_state
+                   CASE WHEN time_state = 1 THEN enqueued_at_ns + ttl_ns ELSE expires_at_ns END, attempts, time_state, retain
             FROM iotsdk_outbox
             WHERE outbox = ?1 AND not_before_ns <= ?2 AND NOT \(OutboxSchema.isLeased) AND (?3 IS NULL OR topic = ?3)
                 AND (?5 IS NULL OR id NOT IN (SELECT value FROM json_each(?5)))
@@ -87,11 +87,11 @@ struct OutboxTables: Sendable {
         var messages: [OutboxMessage] = []
         while try select.step() {
             messages.append(OutboxMessage(
-                id: OutboxMessage.ID(rawValue: select.int64(0)), topic: select.text(1), payload: select.blob(2),
+                id: OutboxMessage.ID(rawValue: select.int64(0)), outbox: name, topic: select.text(1), payload: select.blob(2),
                 priority: Int(select.int64(3)), enqueuedAt: Timestamp(nanosecondsSinceEpoch: select.int64(4)),
                 expiresAt: select.isNull(5) ? nil : Timestamp(nanosecondsSinceEpoch: select.int64(5)),
                 attempt: Int(select.int64(6)) + 1, leaseExpiresAt: Timestamp(nanosecondsSinceEpoch: leaseEnd),
-                timeSynchronized: select.int64(7) == OutboxSchema.TimeState.synchronized.rawValue))
+                timeSynchronized: select.int64(7) == OutboxSchema.TimeState.synchronized.rawValue, retain: select.int64(8) != 0))
         }
         return messages
     }
