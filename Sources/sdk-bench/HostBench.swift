@@ -140,48 +140,10 @@ func benchMemory(_ options: Options) throws {
     // The state directory on the disk the machine's /var/lib is on, as on a device (not tmpfs).
     let root = try makeBenchDirectory(under: "/var/tmp", name: "sdk-bench-idle")
     defer { try? FileManager.default.removeItem(atPath: root) }
-    let library = root + "/libExampleModuleC.so"
-    guard try buildQuietModule(to: library) else { return }
-    let key = ModuleSigningKey()
-    let state = root + "/state"
-    try TrustStore(stateDirectory: state).add(key.publicKey)
-    let engine = try UpdateEngine(stateDirectory: state, runner: ChildProcessRunner(executable: runnerPath))
-    for index in 1...3 {
-        let directory = root + "/module\(index)"
-        try FileManager.default.createDirectory(atPath: directory + "/lib", withIntermediateDirectories: true)
-        try FileManager.default.copyItem(atPath: library, toPath: directory + "/lib/libExampleModuleC.so")
-        var manifest = exampleManifest(id: "com.example.idle\(index)", stabilityWindowSeconds: 0.5, maxRestarts: 3)
-        manifest.health.heartbeatIntervalSeconds = 10
-        try manifest.canonicalJSON().write(to: URL(fileURLWithPath: directory + "/module.json"))
-        let layout = try ImagePacker(signingKey: key).pack(moduleDirectory: directory)
-        try ImagePacker.write(layout, to: root + "/image\(index)")
-        try engine.install(imageAt: root + "/image\(index)")
-    }
-    _ = consume engine
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: host)
-    process.arguments = ["run", "--state-dir", state]
-    process.standardOutput = FileHandle.nullDevice
-    process.standardError = FileHandle.nullDevice
-    try process.run()
+    guard let state = try installIdleModules(root: root, runner: runnerPath) else { return }
+    let process = try startIdleHost(host, state: state)
     defer { kill(process.processIdentifier, SIGTERM); process.waitUntilExit() }
-    // Let the modules start and settle.
-    let deadline = ContinuousClock.now + .seconds(15)
-    while ContinuousClock.now < deadline {
-        if let snapshot = HostRuntime.runningSnapshot(stateDirectory: state), snapshot.modules.count == 3,
-           snapshot.modules.allSatisfy({ $0.state == .running }) { break }
-        Thread.sleep(forTimeInterval: 0.1)
-    }
-    Thread.sleep(forTimeInterval: 2)
-    let tree = [process.processIdentifier] + descendants(of: process.processIdentifier)
-    var total = 0.0, anonymous = 0.0
-    var rows: [String] = []
-    for pid in tree {
-        let memory = smapsRollup(pid)
-        total += memory.pss
-        anonymous += memory.anonymous
-        rows.append("  pid \(pid) \(processName(pid)): PSS \(format(memory.pss / 1024, "MB")) (anonymous \(format(memory.anonymous / 1024, "MB")), file-backed \(format((memory.pss - memory.anonymous) / 1024, "MB")))")
-    }
+    let (tree, total, anonymous, rows) = treeMemory(process.processIdentifier)
     print("memory: plugin-host run with 3 idle modules: PSS \(format(total / 1024, "MB")) in \(tree.count) processes, \(format(anonymous / 1024, "MB")) of it anonymous (goal <= 12 MB)")
     rows.forEach { print($0) }
 
@@ -293,4 +255,60 @@ func smapsRollup(_ pid: Int32) -> (pss: Double, anonymous: Double) {
         if line.hasPrefix("Pss_Anon:") { anonymous = value }
     }
     return (pss, anonymous)
+}
+
+/// A state directory under `root` with 3 quiet example modules installed (signed, trusted); nil
+/// when cc cannot build the module.
+func installIdleModules(root: String, runner runnerPath: String) throws -> String? {
+    let library = root + "/libExampleModuleC.so"
+    guard try buildQuietModule(to: library) else { return nil }
+    let key = ModuleSigningKey()
+    let state = root + "/state"
+    try TrustStore(stateDirectory: state).add(key.publicKey)
+    let engine = try UpdateEngine(stateDirectory: state, runner: ChildProcessRunner(executable: runnerPath))
+    for index in 1...3 {
+        let directory = root + "/module\(index)"
+        try FileManager.default.createDirectory(atPath: directory + "/lib", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: library, toPath: directory + "/lib/libExampleModuleC.so")
+        var manifest = exampleManifest(id: "com.example.idle\(index)", stabilityWindowSeconds: 0.5, maxRestarts: 3)
+        manifest.health.heartbeatIntervalSeconds = 10
+        try manifest.canonicalJSON().write(to: URL(fileURLWithPath: directory + "/module.json"))
+        let layout = try ImagePacker(signingKey: key).pack(moduleDirectory: directory)
+        try ImagePacker.write(layout, to: root + "/image\(index)")
+        try engine.install(imageAt: root + "/image\(index)")
+    }
+    return state
+}
+
+/// `plugin-host run` on `state` (with `arguments` added), once its 3 modules run and 2 s more.
+func startIdleHost(_ host: String, state: String, arguments: [String] = []) throws -> Process {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: host)
+    process.arguments = ["run", "--state-dir", state] + arguments
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    // Let the modules start and settle.
+    let deadline = ContinuousClock.now + .seconds(15)
+    while ContinuousClock.now < deadline {
+        if let snapshot = HostRuntime.runningSnapshot(stateDirectory: state), snapshot.modules.count == 3,
+           snapshot.modules.allSatisfy({ $0.state == .running }) { break }
+        Thread.sleep(forTimeInterval: 0.1)
+    }
+    Thread.sleep(forTimeInterval: 2)
+    return process
+}
+
+/// The processes of `root`'s tree, their PSS and its anonymous part (KiB), and a line for each.
+func treeMemory(_ root: Int32) -> (tree: [Int32], pss: Double, anonymous: Double, rows: [String]) {
+    let tree = [root] + descendants(of: root)
+    var total = 0.0, anonymous = 0.0
+    var rows: [String] = []
+    for pid in tree {
+        let memory = smapsRollup(pid)
+        total += memory.pss
+        anonymous += memory.anonymous
+        rows.append("  pid \(pid) \(processName(pid)): PSS \(format(memory.pss / 1024, "MB")) (anonymous \(format(memory.anonymous / 1024, "MB")), file-backed \(format((memory.pss - memory.anonymous) / 1024, "MB")))")
+    }
+    return (tree, total, anonymous, rows)
 }

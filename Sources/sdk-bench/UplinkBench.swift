@@ -5,6 +5,7 @@ import CIoTBench
 import Foundation
 import IoTSDK
 import Logging
+import PluginHost
 import Synchronization
 import TestSupport
 
@@ -49,6 +50,33 @@ func runUplinkBench(_ options: Options) async throws {
         storage.append(try await drainOutboxAlone(count: count, payload: payload, batch: max(window / 2, 1), database: root + "/alone-\(round).sqlite"))
     }
     print("of which the outbox alone (take \(max(window / 2, 1)), acknowledge them; no broker): \(Int(median(storage).rounded())) ns/message")
+
+    try benchHostUplinkMemory(broker: broker, root: root)
+}
+
+/// The PSS of `plugin-host run` with 3 idle modules, without an uplink and then connected to
+/// `broker` with one (`--mqtt-url`): what the host's broker connection and outbox cost.
+func benchHostUplinkMemory(broker: MosquittoProcess, root: String) throws {
+    guard let runnerPath = ChildProcessRunner.locate(), let (host, _) = hostBinaries(for: "the host's uplink memory") else { return }
+    guard let state = try installIdleModules(root: root + "/host", runner: runnerPath) else { return }
+    var pss: [Double] = []
+    for arguments in [[], ["--mqtt-url", broker.url, "--device-id", "bench-device"]] {
+        let process = try startIdleHost(host, state: state, arguments: arguments)
+        if !arguments.isEmpty {
+            let deadline = ContinuousClock.now + .seconds(10)
+            while !broker.hasClient("bench-device") && ContinuousClock.now < deadline { Thread.sleep(forTimeInterval: 0.1) }
+            guard broker.hasClient("bench-device") else {
+                kill(process.processIdentifier, SIGTERM); process.waitUntilExit()
+                throw BenchError("plugin-host run --mqtt-url did not connect to \(broker.url)")
+            }
+            Thread.sleep(forTimeInterval: 1)
+        }
+        pss.append(treeMemory(process.processIdentifier).pss)
+        kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
+    }
+    let added = (pss[1] - pss[0]) / 1024
+    print("host with 3 idle modules: PSS \(format(pss[0] / 1024, "MB")) without an uplink, \(format(pss[1] / 1024, "MB")) connected to the broker: +\(format(added, "MB")) (goal <= +1.5 MB): \(verdict(added <= 1.5))")
 }
 
 /// Takes and acknowledges `count` messages in batches of `batch` without sending them;

@@ -29,7 +29,7 @@ struct UplinkTests {
         #expect(payloads(subscriber, topic: "devices/pi-0001/alarms") == ["door"])
         #expect(payloads(subscriber, topic: "devices/pi-0001/status").first == "online")
         #expect(await eventually(seconds: 5) { (try? await fixture.outbox.statistics().stored) == 0 })
-        #expect(uplink.statistics.published == 3)
+        #expect(await eventually(seconds: 5) { uplink.statistics.published == 3 })
 
         // A command from the back end arrives through the subscription; one outside it does not.
         try fixture.broker.publish(topic: "devices/pi-0001/other", payload: "ignored")
@@ -61,7 +61,7 @@ struct UplinkTests {
 
         let uplink = try Uplink(outboxes: [fixture.outbox, first], mqtt: mqtt, options: .init(topicPrefix: "devices/pi-0009/"), logger: testLogger)
         let running = fixture.start(uplink)
-        #expect(await eventually(seconds: 10) { payloads(subscriber, topic: "devices/pi-0009/b").count == 3 })
+        #expect(await eventually(seconds: 10) { payloads(subscriber, topic: "devices/pi-0009/a").count == 3 && payloads(subscriber, topic: "devices/pi-0009/b").count == 3 })
         #expect(payloads(subscriber, topic: "devices/pi-0009/a") == ["0", "1", "2"])
         #expect(payloads(subscriber, topic: "devices/pi-0009/b") == ["0", "1", "2"])
 
