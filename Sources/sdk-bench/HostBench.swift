@@ -260,6 +260,7 @@ func smapsRollup(_ pid: Int32) -> (pss: Double, anonymous: Double) {
 /// A state directory under `root` with 3 quiet example modules installed (signed, trusted); nil
 /// when cc cannot build the module.
 func installIdleModules(root: String, runner runnerPath: String) throws -> String? {
+    try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
     let library = root + "/libExampleModuleC.so"
     guard try buildQuietModule(to: library) else { return nil }
     let key = ModuleSigningKey()
