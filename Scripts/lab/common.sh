@@ -115,10 +115,12 @@ copy_libraries() {  # copy_libraries FILE STAGE — the shared libraries ldd lis
 }
 
 # lab_qemu_command INITRD [CMDLINE_EXTRA]: sets the array LAB_QEMU. TCG only (KVM does not work
-# on these hosts). -nic none: no NIC, so no iPXE ROM (~0.3 s, noise). The caller appends more
-# options (-icount, drives).
+# on these hosts). -nic none: no NIC, so no iPXE ROM (~0.3 s, noise). -m 1024: the kernel holds
+# the initramfs twice while it unpacks it (the archive and the files), and with the uplink in
+# iotsdk-lab (165 MB of initramfs, debug info included) 512 MB no longer held both. The caller
+# appends more options (-icount, drives).
 lab_qemu_command() {
-    LAB_QEMU=(qemu-system-x86_64 -accel tcg -cpu max -m 512 -smp 1 -nographic -no-reboot -nic none
+    LAB_QEMU=(qemu-system-x86_64 -accel tcg -cpu max -m 1024 -smp 1 -nographic -no-reboot -nic none
               -kernel "$LAB_VMLINUX" -initrd "$1"
               -append "console=ttyS0 quiet panic=-1${2:+ $2}")
 }
