@@ -26,7 +26,7 @@ import Synchronization
 ///
 /// Run it as a `Service` beside the host's (`run()` drains until a graceful shutdown); give the
 /// `ModuleUplink` made with it to `attach(_:)` so that messages from the broker reach modules.
-public final class HostMessaging: ModuleMessaging, Service {
+public final class HostMessaging: ModuleMessaging, FleetLink, Service {
     public struct Configuration: Sendable {
         /// The broker, the client id, TLS and credentials. Its `status` is set to `statusTopic`.
         public var mqtt: MQTTConfiguration
@@ -46,6 +46,10 @@ public final class HostMessaging: ModuleMessaging, Service {
 
         /// The retained status topic: `<prefix>devices/<device>/status`.
         public var statusTopic: String { "\(topicPrefix)devices/\(deviceID)/status" }
+
+        /// The device's own topic `leaf` without the prefix: `devices/<device>/<leaf>` (`desired`,
+        /// `reported`, `events`; Documentation/Fleet.md).
+        public func deviceTopic(_ leaf: String) -> String { "devices/\(deviceID)/\(leaf)" }
     }
 
     public let deviceID: String
@@ -57,6 +61,12 @@ public final class HostMessaging: ModuleMessaging, Service {
     private let outboxes = Mutex<[String: Outbox]>([:])
     private let subscriptions = Mutex<[String: (holders: Set<String>, task: Task<Void, Never>)]>([:])
     private let receiver = Mutex<ModuleUplink?>(nil)
+    /// The host's own messages: the fleet's reports and events.
+    private let hostOutbox: Outbox
+    private let fleetTask = Mutex<Task<Void, Never>?>(nil)
+    /// What the host itself may have queued; the oldest go first when it is full (a newer report
+    /// supersedes them).
+    public static let hostQuotaBytes: Int64 = 1 << 20
 
     /// Opens (or creates) the host outbox in `<stateDirectory>/uplink/outbox.sqlite` and makes the
     /// connection; nothing connects before `run()`.
@@ -72,8 +82,8 @@ public final class HostMessaging: ModuleMessaging, Service {
         let directory = stateDirectory + "/uplink"
         try DurableFiles.makeOwnerOnlyDirectory(directory)
         database = try Database(path: directory + "/outbox.sqlite")
-        // The host's own messages (none yet; fleet state will be); modules' outboxes are added as they publish.
-        let hostOutbox = try await Outbox(database: database, name: "host")
+        // The host's own messages (the fleet's); modules' outboxes are added as they publish.
+        hostOutbox = try await Outbox(database: database, name: "host", quota: .init(maxBytes: Self.hostQuotaBytes, whenFull: .dropOldest))
         uplink = try Uplink(outboxes: [hostOutbox], mqtt: configuration.mqtt, options: .init(topicPrefix: configuration.topicPrefix), logger: logger)
         self.configuration = configuration
         self.deviceID = configuration.deviceID
@@ -103,6 +113,21 @@ public final class HostMessaging: ModuleMessaging, Service {
             logger.error("uplink: stopped: \(error); modules' messages stay queued in the host outbox until the host runs with a working uplink")
             try? await gracefulShutdown()
         }
+    }
+
+    // MARK: - Fleet desired state
+
+    /// Gives `fleet` the desired state retained on `<prefix>devices/<device>/desired` (again on
+    /// every connection, so a device that was offline converges when it is back) and carries its
+    /// reports (retained) and events through the host outbox.
+    /// - Throws: `MQTTError` if the topic cannot be subscribed to.
+    public func attach(fleet: FleetAgent) throws(MQTTError) {
+        fleet.attach(self)
+        let stream = try uplink.subscribe(configuration.topicPrefix + configuration.deviceTopic("desired"))
+        let task = Task {
+            for await message in stream { fleet.receive(desired: message.payload) }
+        }
+        fleetTask.withLock { $0 = task }
     }
 
     // MARK: - ModuleMessaging
@@ -172,6 +197,28 @@ public final class HostMessaging: ModuleMessaging, Service {
 
     static func outboxName(_ module: String) -> String { "module/" + module }
 
+    /// Queues a host message and waits until it is on disk (called on the fleet agent's thread,
+    /// never on Swift's pool).
+    private func enqueueAndWait(topic: String, payload: [UInt8], retain: Bool) {
+        let done = MonotonicCondition()
+        let finished = Mutex(false)
+        let outbox = hostOutbox, logger = logger
+        Task {
+            do {
+                try await outbox.enqueue(topic: topic, payload: payload, retain: retain)
+            } catch {
+                logger.warning("uplink: cannot queue the host's message for \(topic): \(error)")
+            }
+            done.locked {
+                finished.withLock { $0 = true }
+                done.broadcast()
+            }
+        }
+        done.locked {
+            while !finished.withLock({ $0 }) { _ = done.wait(until: nil) }
+        }
+    }
+
     /// The module outbox `name`, opened and added to the uplink on first use.
     private func outbox(named name: String) async throws -> Outbox {
         if let outbox = outboxes.withLock({ $0[name] }) { return outbox }
@@ -184,5 +231,15 @@ public final class HostMessaging: ModuleMessaging, Service {
         }
         try await uplink.add(outbox)
         return outbox
+    }
+}
+
+extension HostMessaging {
+    public func sendReport(_ payload: [UInt8]) {
+        enqueueAndWait(topic: configuration.deviceTopic("reported"), payload: payload, retain: true)
+    }
+
+    public func sendEvent(_ payload: [UInt8]) {
+        enqueueAndWait(topic: configuration.deviceTopic("events"), payload: payload, retain: false)
     }
 }

@@ -52,6 +52,18 @@ public struct FollowedChannel: Codable, Sendable, Equatable {
             self.caFile = caFile
             self.platform = platform
         }
+
+        /// The arguments of a `plugin-host pull --json` of `reference` this way (`--unless-at`
+        /// `unlessAt`, if given).
+        public func pullArguments(reference: ImageReference, stateDirectory: String, unlessAt: String? = nil) -> [String] {
+            var arguments = ["pull", reference.description, "--json", "--state-dir", stateDirectory]
+            if let unlessAt { arguments += ["--unless-at", unlessAt] }
+            if let authFile { arguments += ["--authfile", authFile] }
+            if insecure { arguments += ["--insecure-registry", reference.registry] }
+            if let caFile { arguments += ["--registry-ca", reference.registry + "=" + caFile] }
+            if let platform { arguments += ["--platform", platform] }
+            return arguments
+        }
     }
 
     public struct Outcome: Codable, Sendable, Equatable {
@@ -100,14 +112,7 @@ public struct FollowedChannel: Codable, Sendable, Equatable {
     /// The arguments of the `plugin-host pull` that checks the channel: `--unless-at` the digest
     /// last acted on, and how to reach the registry.
     public func pullArguments(stateDirectory: String) throws(ModuleError) -> [String] {
-        let parsed = try ImageReference(parsing: reference)
-        var arguments = ["pull", reference, "--json", "--state-dir", stateDirectory]
-        if let seen { arguments += ["--unless-at", seen] }
-        if let authFile = registry.authFile { arguments += ["--authfile", authFile] }
-        if registry.insecure { arguments += ["--insecure-registry", parsed.registry] }
-        if let caFile = registry.caFile { arguments += ["--registry-ca", parsed.registry + "=" + caFile] }
-        if let platform = registry.platform { arguments += ["--platform", platform] }
-        return arguments
+        registry.pullArguments(reference: try ImageReference(parsing: reference), stateDirectory: stateDirectory, unlessAt: seen)
     }
 
     // MARK: The files

@@ -278,23 +278,28 @@ extension ChannelFollower {
     func lastError(of module: String) -> String? { entries.withLock { $0[module]?.lastError } }
 }
 
-/// A channel's check as a child process: `plugin-host pull REF --json --unless-at <seen>`. The
-/// HTTP client (libcurl and the thirty libraries it loads, about 9 MB) is mapped by that
-/// short-lived process only, never by the daemon, which stays small between checks.
+/// A pull as a child process: `plugin-host pull REF --json` (a channel's check adds
+/// `--unless-at <seen>`; the fleet agent pulls what a desired state names). The HTTP client
+/// (libcurl and the thirty libraries it loads, about 9 MB) is mapped by that short-lived process
+/// only, never by the daemon, which stays small between pulls.
 enum PullCommand {
-    /// Runs the pull; its result, or its error as the command reported it.
+    /// A channel's check.
     static func run(_ channel: FollowedChannel, stateDirectory: String, executable: String, follower: ChannelFollower) throws(ModuleError) -> PullReport {
-        let arguments = try channel.pullArguments(stateDirectory: stateDirectory)
-
-        let captured: Subprocess.Captured
-        switch Subprocess.capture(executable, arguments: arguments, started: { pid in
+        try run(arguments: try channel.pullArguments(stateDirectory: stateDirectory), what: channel.reference, executable: executable) { pid in
             follower.child.store(pid, ordering: .releasing)
-            if follower.stopping.load(ordering: .acquiring) { kill(pid, SIGTERM) }
-        }) {
-        case let .success(done): captured = done
-        case let .failure(failure): throw ModuleError(.io, "cannot run \(executable) to check \(channel.reference): \(failure)")
+            if pid > 0, follower.stopping.load(ordering: .acquiring) { kill(pid, SIGTERM) }
         }
-        follower.child.store(0, ordering: .releasing)
+    }
+
+    /// Runs the pull; its result, or its error as the command reported it. `child` is told the
+    /// pid when it started (so that a host stopping can end it) and 0 when it ended.
+    static func run(arguments: [String], what: String, executable: String, child: (Int32) -> Void) throws(ModuleError) -> PullReport {
+        let captured: Subprocess.Captured
+        switch Subprocess.capture(executable, arguments: arguments, started: child) {
+        case let .success(done): captured = done
+        case let .failure(failure): throw ModuleError(.io, "cannot run \(executable) to pull \(what): \(failure)")
+        }
+        child(0)
         let output = Data(captured.output)
         if let report = try? JSONDecoder().decode(PullReport.self, from: output) { return report }
         if let failure = try? JSONDecoder().decode(ModuleErrorReport.self, from: output) { throw failure.moduleError }

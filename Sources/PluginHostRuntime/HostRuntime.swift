@@ -43,6 +43,8 @@ public final class HostRuntime: Sendable {
     private let changeHandler = Mutex<(@Sendable () -> Void)?>(nil)
     /// The channels modules follow (`plugin-host follow`), checked on the event loop's timer.
     let follower = ChannelFollower()
+    /// The fleet's desired state (`plugin-host run --fleet`), if the host follows one.
+    private let fleet = Mutex<FleetAgent?>(nil)
 
     /// The `plugin-host` executable, run for each channel check (`pull --unless-at`).
     let hostExecutable: String
@@ -98,6 +100,12 @@ public final class HostRuntime: Sendable {
     func changed() {
         generation.add(1, ordering: .relaxed)
         changeHandler.withLock { $0 }?()
+        fleet.withLock { $0 }?.changed()
+    }
+
+    /// Tells `agent` of every change and rollback (`FleetAgent.start()` calls it).
+    func attach(fleet agent: FleetAgent) {
+        fleet.withLock { $0 = agent }
     }
 
     /// Replays interrupted transactions, then starts a supervisor for every installed module.
@@ -138,6 +146,10 @@ public final class HostRuntime: Sendable {
     private func startSupervisor(_ version: InstalledVersion) {
         guard !stopping.load(ordering: .acquiring) else { return }
         let id = version.manifest.id
+        guard !Files.exists(ModulePaths(stateDirectory: stateDirectory, id: id).disabledMarker) else {
+            note("\(id) \(version.manifest.version): disabled by the fleet's desired state; not started")
+            return
+        }
         let supervisor = ModuleSupervisor(context: version.context, runner: runner, backoff: backoff, onBroken: { [weak self] status in
             self?.broken(status)
         }, onChange: { [weak self] event in
@@ -186,6 +198,7 @@ public final class HostRuntime: Sendable {
                 let report = try engine.rollback(id: status.id, reason: "automatic, by the running host: \(status.version) \(reason)")
                 note("\(status.id): rolled back from \(status.version) to \(report.active.map { "\($0)" } ?? "?") after it broke within \(Int(freshUpdateWindow)) s of its update")
                 follower.rolledBack(stateDirectory: stateDirectory, module: status.id, from: "\(status.version)", reason: reason)
+                fleet.withLock { $0 }?.rolledBack(module: status.id, from: "\(status.version)", reason: reason)
                 if let version = try engine.activeVersion(of: status.id) { startSupervisor(version) }
             } catch {
                 note("\(status.id): automatic rollback failed: \(error)")
@@ -253,10 +266,21 @@ public final class HostRuntime: Sendable {
         }
     }
 
+    /// Stops and starts a module's supervision again (it was enabled or disabled).
+    func restart(_ id: String) { restartIfChanged(id, force: true) }
+
     private func restartIfChanged(_ id: String, force: Bool) {
         let paths = ModulePaths(stateDirectory: stateDirectory, id: id)
         let active = paths.target(of: paths.current).flatMap { try? paths.installed($0) }
         let supervisor = supervisors.withLock { $0[id] }
+        if Files.exists(paths.disabledMarker) {
+            if let supervisor {
+                supervisors.withLock { _ = $0.removeValue(forKey: id) }
+                supervisor.stop(timeout: .seconds(5))
+                note("\(id): disabled by the fleet's desired state; stopped")
+            }
+            return
+        }
         if !force, supervisor?.context.moduleDirectory == active?.context.moduleDirectory { return }
         if let supervisor {
             supervisors.withLock { _ = $0.removeValue(forKey: id) }
@@ -314,6 +338,7 @@ public final class HostRuntime: Sendable {
     public func stop(timeout: Duration = .seconds(5)) {
         stopping.store(true, ordering: .releasing)
         // A pull under way is cancelled; an install under way ends first (bounded by its timeouts).
+        fleet.withLock { $0 }?.stop()
         follower.stop()
         let all = supervisors.withLock { Array($0.values) }
         for supervisor in all { supervisor.stop(timeout: timeout) }

@@ -19,10 +19,11 @@ import PluginHostImages
 ///         logs/<transaction>/NN-<step>.log            hook and module output, kept
 ///         journal                                     transitions, fsync'd (Journal)
 ///         state.json                                  the last transaction's outcome
+///         disabled                                    present: not run (fleet `enabled: false`)
 package struct ModulePaths {
     let stateDirectory: String
     let id: String
-    let root: String
+    package let root: String
 
     package init(stateDirectory: String, id: String) {
         self.stateDirectory = stateDirectory
@@ -38,6 +39,8 @@ package struct ModulePaths {
     var logs: String { root + "/logs" }
     var journal: Journal { Journal(path: root + "/journal") }
     var stateFile: String { root + "/state.json" }
+    /// Present: the host runs no version of the module (the fleet's `enabled: false`).
+    package var disabledMarker: String { root + "/disabled" }
 
     func version(_ directory: String) -> String { versions + "/" + directory }
     func files(_ directory: String) -> String { version(directory) + "/files" }
@@ -117,6 +120,8 @@ public struct ModuleStatus: Codable, Sendable, Equatable {
     /// recorded (the host has not seen the module since it began to give modules users).
     public var user: ModuleUser?
     public var lastTransaction: TransactionRecord?
+    /// True when the host runs no version of it (the fleet's `enabled: false`); nil otherwise.
+    public var disabled: Bool?
 }
 
 extension ModulePaths {
@@ -152,6 +157,7 @@ extension ModulePaths {
         return ModuleStatus(id: id, state: open ? .updating : (active == nil ? .notInstalled : .active),
                             version: active?.manifest.version, versionDirectory: currentDirectory,
                             previousVersion: previousVersion, imageManifestDigest: active?.image.imageManifestDigest,
-                            keyID: active?.image.keyID, dataDirectory: data, user: active?.context.user, lastTransaction: lastRecord())
+                            keyID: active?.image.keyID, dataDirectory: data, user: active?.context.user, lastTransaction: lastRecord(),
+                            disabled: Files.exists(disabledMarker) ? true : nil)
     }
 }

@@ -181,6 +181,7 @@ struct List: ParsableCommand {
             let last = module.lastTransaction.map { "  last: \($0.kind.rawValue) \($0.result.rawValue) \(date($0.finishedAt))" } ?? ""
             print("\(module.id)  \(version)  \(module.state.rawValue)\(previous)\(last)")
             if let channel = channels[module.id] { print("    \(channelText(channel))") }
+            if module.disabled == true { print("    disabled: the fleet's desired state says enabled: false; no version of it runs") }
         }
         for channel in waiting {
             print("\(channel.module)  -  not-installed")

@@ -31,7 +31,11 @@ struct Run: AsyncParsableCommand {
         subscribe through it within their manifest's capabilities.mqtt filters; their messages \
         wait in <state-dir>/uplink/outbox.sqlite (up to --mqtt-module-quota bytes per module) \
         until the broker acknowledges them, and <prefix>devices/<device-id>/status is retained \
-        'online', or 'offline' when the host stops or vanishes.
+        'online', or 'offline' when the host stops or vanishes. With --fleet as well, the host \
+        follows the desired state retained on <prefix>devices/<device-id>/desired: it pulls the \
+        images it names (through the registry options below), installs them through the update \
+        engine's health gate, and reports on <prefix>devices/<device-id>/reported and \
+        .../events (Documentation/Fleet.md). Only images signed by trusted keys install.
         """
     )
 
@@ -44,6 +48,17 @@ struct Run: AsyncParsableCommand {
     @OptionGroup var sandbox: SandboxFlags
 
     @OptionGroup(title: "MQTT uplink") var uplink: UplinkFlags
+
+    @Flag(help: "Follow the fleet's desired state on <prefix>devices/<device-id>/desired and report on .../reported (needs --mqtt-url).")
+    var fleet = false
+
+    @OptionGroup(title: "Registries the fleet's images come from (with --fleet)") var registry: RegistryFlags
+
+    func validate() throws {
+        if fleet && uplink.mqttURL == nil {
+            throw ValidationError("--fleet needs --mqtt-url: the desired state arrives through the broker")
+        }
+    }
 
     func run() async throws {
         guard let executable = ChildProcessRunner.locate() else {
@@ -60,12 +75,28 @@ struct Run: AsyncParsableCommand {
         let runner = ChildProcessRunner(executable: executable, sandbox: sandbox.options, stateDirectory: stateDir, uplink: modules)
         let runtime = HostRuntime(stateDirectory: stateDir, runner: runner,
                                   freshUpdateWindow: freshUpdateWindow, hostExecutable: Files.realPath("/proc/self/exe"), log: { eventLogger.info("\($0)") })
-        let service = HostService(runtime: runtime, logger: logger)
+        let agent = try fleetAgent(runtime: runtime, messaging: messaging, logger: logger)
+        let service = HostService(runtime: runtime, logger: logger, fleet: agent)
         // A graceful shutdown ends the services in reverse order: the modules first, then the
         // uplink, which still takes what they publish while stopping.
         let services: [any Service] = (messaging.map { [$0] } ?? []) + [service]
         let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         try await group.run()
+    }
+
+    /// The fleet agent `--fleet` asks for, attached to the broker connection; nil without one.
+    private func fleetAgent(runtime: HostRuntime, messaging: HostMessaging?, logger: Logger) throws -> FleetAgent? {
+        guard fleet, let messaging else {
+            if fleet { logger.error("fleet: no broker connection, so no desired state: the host runs what is installed") }
+            return nil
+        }
+        let options = registry.options
+        let access = FleetAgent.RegistryAccess(authFile: registry.authfile, insecureRegistries: options.insecureRegistries,
+                                               caFiles: options.caFiles, platform: registry.platform)
+        let agent = FleetAgent(runtime: runtime, device: messaging.deviceID, registry: access)
+        try messaging.attach(fleet: agent)
+        logger.info("fleet: desired state on \(messaging.configuration.topicPrefix)\(messaging.configuration.deviceTopic("desired"))")
+        return agent
     }
 
     /// The broker connection `--mqtt-url` asks for, with its outbox open; nil without one, or
@@ -90,6 +121,8 @@ struct Run: AsyncParsableCommand {
 struct HostService: Service {
     let runtime: HostRuntime
     let logger: Logger
+    /// Started once the modules run (it pauses and installs them), stopped with the runtime.
+    var fleet: FleetAgent? = nil
 
     func run() async throws {
         // A state directory made by an older host, or by hand, may be open to other users.
@@ -136,6 +169,7 @@ struct HostService: Service {
             throw ExitCode(error.exitCode)
         }
         loop.start()
+        fleet?.start()
         let snapshot = runtime.snapshot
         logger.info("running \(snapshot.modules.count) module(s): \(snapshot.modules.map { "\($0.id) \($0.version)" }.joined(separator: ", "))")
         SystemdNotify.send("READY=1\nSTATUS=running \(snapshot.modules.count) module(s)")

@@ -101,6 +101,7 @@ struct HostUplinkTests {
         (["--mqtt-url", "mqtts://127.0.0.1", "--device-id", "d"], "mqtts://"),
         (["--mqtt-url", "mqtt://127.0.0.1", "--device-id", "d", "--mqtt-module-quota", "0"], "--mqtt-module-quota 0"),
         (["--mqtt-url", "mqtt://127.0.0.1", "--device-id", "d", "--mqtt-cert", "/d.crt", "--mqtt-key", "/d.key"], "--mqtt-cert and --mqtt-key need --mqtt-ca"),
+        (["--fleet"], "--fleet needs --mqtt-url"),
     ])
     func validation(arguments: [String], message: String) throws {
         guard let binary = Tool.pluginHost else { throw ModuleError(.io, "plugin-host was not built next to the tests") }
