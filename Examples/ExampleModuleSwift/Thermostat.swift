@@ -3,12 +3,16 @@
 // database in the data directory the host gives it, migrated by its install hook, and its
 // hardware is opened with GPIO.linux() and LinuxI2CBus(bus:), which inside the plugin host go
 // through the host and get only what module.json declares (a heater on BCM 17, a window contact
-// on BCM 27, a BME280 at 0x76 on I2C bus 1).
+// on BCM 27, a BME280 at 0x76 on I2C bus 1). When the host has a broker connection, it reports
+// its setpoint through IoTSDK's Uplink, which inside the host publishes through the host, and
+// takes a new setpoint from thermostat/<device>/setpoint (module.json's capabilities.mqtt).
 import CIoTModule
+import Dispatch
 #if canImport(Glibc)
 import Glibc
 #endif
 import IoTSDK
+import Logging
 import Synchronization
 
 /// The update hooks: the install hook creates or migrates the module's database.
@@ -102,6 +106,69 @@ final class Hardware: Sendable {
 private let setpoint = Mutex<Double>(21.0)
 private let hardware = Mutex<Hardware?>(nil)
 
+/// The module's uplink: an outbox in its database, drained through the host's broker connection.
+final class Telemetry: Sendable {
+    let outbox: Outbox
+    let uplink: Uplink
+    let device: String
+    private let tasks: Mutex<[Task<Void, Never>]> = Mutex([])
+
+    /// Nil when the host has no broker connection (`plugin-host run` without `--mqtt-url`).
+    static func start(_ host: ModuleHost) async throws -> Telemetry? {
+        guard host.hasMQTTCalls, !host.deviceID.isEmpty else { return nil }
+        let database = try Database(path: host.dataDirectory + "/thermostat.db")
+        let outbox = try await Outbox(database: database, name: "uplink", quota: .init(maxMessages: 1000, whenFull: .dropOldest))
+        var logger = Logger(label: "thermostat")
+        logger.logLevel = .warning
+        let telemetry = Telemetry(outbox: outbox, uplink: try Uplink(outboxes: [outbox], through: host, logger: logger), device: host.deviceID)
+        let setpoints = try telemetry.uplink.subscribe("thermostat/\(host.deviceID)/setpoint")
+        let uplink = telemetry.uplink
+        telemetry.tasks.withLock { tasks in
+            tasks.append(Task { try? await uplink.run() })
+            tasks.append(Task {
+                for await message in setpoints {
+                    guard let value = Double(String(decoding: message.payload, as: UTF8.self)), thermostatSetTarget(value) == 0 else { continue }
+                    await telemetry.report()
+                }
+            })
+        }
+        await telemetry.report()
+        return telemetry
+    }
+
+    private init(outbox: Outbox, uplink: Uplink, device: String) {
+        self.outbox = outbox
+        self.uplink = uplink
+        self.device = device
+    }
+
+    /// Queues the current setpoint (retained) for thermostat/<device>/state.
+    func report() async {
+        let payload = "{\"setpoint\": \(setpoint.withLock { $0 })}"
+        _ = try? await outbox.enqueue(topic: "thermostat/\(device)/state", payload: Array(payload.utf8), retain: true)
+    }
+
+    /// Ends the uplink (what is queued stays in the outbox for the next start).
+    func stop() async {
+        let running = tasks.withLock { $0 }
+        for task in running { task.cancel() }
+        for task in running { await task.value }
+    }
+}
+
+/// Runs async work from the module's synchronous entry points, which run on the runner's thread.
+func blocking<T: Sendable>(_ body: @escaping @Sendable () async -> T) -> T {
+    let result = Mutex<T?>(nil)
+    let done = DispatchSemaphore(value: 0)
+    Task.detached {
+        let value = await body()
+        result.withLock { $0 = value }
+        done.signal()
+    }
+    done.wait()
+    return result.withLock { $0 }!
+}
+
 @_cdecl("thermostat_start")
 public func thermostatStart(_ table: UnsafePointer<iotsdk_host>?) -> Int32 {
     guard let table else { return 2 }
@@ -109,15 +176,25 @@ public func thermostatStart(_ table: UnsafePointer<iotsdk_host>?) -> Int32 {
     let parts = Hardware(dataDirectory: host.dataDirectory)
     parts.watchWindow()
     hardware.withLock { $0 = parts }
+    let (telemetry, failure) = blocking { () -> (Telemetry?, String?) in
+        do { return (try await Telemetry.start(host), nil) } catch { return (nil, "\(error)") }
+    }
     host.ready()
     host.log(.info, "thermostat \(host.moduleVersion) running, setpoint \(setpoint.withLock { $0 }) °C")
     for line in parts.report.split(separator: "\n") { host.log(.info, String(line)) }
+    if let telemetry {
+        host.log(.info, "uplink: reporting on thermostat/\(telemetry.device)/state, setpoint from thermostat/\(telemetry.device)/setpoint")
+    } else {
+        host.log(failure == nil ? .info : .warning, failure.map { "uplink: not started: \($0)" } ?? "uplink: none (the host has no broker connection)")
+    }
     // A blocking start: heartbeat until the host asks us to stop.
     while !host.shouldStop {
         host.heartbeat()
         var pause = timespec(tv_sec: 0, tv_nsec: 500_000_000)
         nanosleep(&pause, nil)
     }
+    // The host's table is valid until start returns: the uplink ends first.
+    if let telemetry { blocking { await telemetry.stop() } }
     return 0
 }
 

@@ -24,8 +24,8 @@ struct HostUplinkTests {
     }
 
     /// The running module's output, from the host's control socket.
-    static func output(_ f: UpdateFixture) -> String {
-        guard let response = try? ControlServer.send(.init("output", module: UpdateFixture.id), stateDirectory: f.state),
+    static func output(_ f: UpdateFixture, module: String = UpdateFixture.id) -> String {
+        guard let response = try? ControlServer.send(.init("output", module: module), stateDirectory: f.state),
               case let .string(text)? = response.result else { return "" }
         return text
     }
@@ -79,6 +79,33 @@ struct HostUplinkTests {
         HostRuntimeTests.stop(host)
         #expect(host.terminationStatus == 0)
         #expect(try broker.retained(topic: "devices/\(Self.device)/status") == "offline")
+    }
+
+    @Test("IoTSDK's Uplink inside a runner goes through the host: the Swift example's outbox reaches the broker (also what it queued while the broker was down), and its subscription receives the back end's setpoint",
+          .enabled(if: ExampleModules.built || ExampleModules.required, "the examples are not built (swift build --product ExampleModuleSwift)"))
+    func sdkUplinkInRunner() throws {
+        let f = try UpdateFixture()
+        defer { f.base.cleanUp() }
+        let broker = try MosquittoProcess(directory: f.base.path("broker"))
+        defer { broker.stop() }
+        let (image, manifest) = try ExampleModulesTests.pack("ExampleModuleSwift", f)
+        try f.engine().install(imageAt: image)
+        broker.stop()
+        let host = try HostRuntimeTests.startHost(f, arguments: ["--mqtt-url", broker.url, "--device-id", "pi-7"])
+        defer { HostRuntimeTests.stop(host) }
+        let running = { HostRuntime.runningSnapshot(stateDirectory: f.state)?.modules.first { $0.id == manifest.id }?.state == .running }
+        #expect(waitUntil(seconds: 30, running))
+        // Its first report was queued while the broker was down; it arrives once the broker is up.
+        Thread.sleep(forTimeInterval: 1)
+        try broker.start()
+        #expect(waitUntil(seconds: 20) { (try? broker.retained(topic: "thermostat/pi-7/state")) == #"{"setpoint": 21.0}"# },
+                "\(String(describing: try? broker.retained(topic: "thermostat/pi-7/state")))")
+        // The back end sets a new setpoint: the module's subscription gets it, and it reports it.
+        try broker.publish(topic: "thermostat/pi-7/setpoint", payload: "23.5", retain: true)
+        #expect(waitUntil(seconds: 20) { (try? broker.retained(topic: "thermostat/pi-7/state")) == #"{"setpoint": 23.5}"# },
+                "\(String(describing: try? broker.retained(topic: "thermostat/pi-7/state")))")
+        let output = Self.output(f, module: manifest.id)
+        #expect(output.contains("uplink: reporting on thermostat/pi-7/state"), "\(output)")
     }
 
     @Test("a host outbox that cannot be opened leaves the modules running without an uplink (ENOTCONN)")

@@ -1,5 +1,6 @@
 import CIoTLinux
 import CIoTModule
+import MQTTClient
 import Synchronization
 
 /// What the plugin host gives a module's code: who it is, where its files and data are, and the
@@ -155,6 +156,58 @@ public struct ModuleHost: @unchecked Sendable {
     }
 
     private static let noLineCalls = HostRequestError(code: 38 /* ENOSYS */, reason: "this host does not offer GPIO line requests (a plugin host older than the module's IoTSDK)")
+
+    // MARK: MQTT through the host
+
+    /// Whether the host's table has the MQTT calls (`mqtt_publish` … `device_id`).
+    public var hasMQTTCalls: Bool { covers(\iotsdk_host.device_id) }
+
+    /// The device id `{device}` stands for in the manifest's topic filters; "" when the host has
+    /// no uplink or no MQTT calls.
+    public var deviceID: String { hasMQTTCalls ? string(table.pointee.device_id) : "" }
+
+    private static let noMQTTCalls = HostRequestError(code: 38 /* ENOSYS */, reason: "this host does not offer MQTT (a plugin host older than the module's IoTSDK)")
+
+    /// Hands a message to the host's uplink (`capabilities.mqtt.publish` decides); returns once
+    /// the host has it on disk. `expirySeconds` 0: it never expires.
+    /// - Throws: `HostRequestError`: EACCES (not declared), EINVAL, EMSGSIZE, ENOTCONN (the host
+    ///   has no uplink), EDQUOT (the module's queue in the host is full), EIO (the host is gone).
+    public func mqttPublish(topic: String, payload: [UInt8], qos: Int32 = 1, retain: Bool = false, expirySeconds: UInt32 = 0) throws(HostRequestError) {
+        guard hasMQTTCalls, let call = table.pointee.mqtt_publish else { throw Self.noMQTTCalls }
+        let result = topic.withCString { name in
+            payload.withUnsafeBytes { call(table, name, $0.baseAddress, UInt32($0.count), qos, retain ? 1 : 0, expirySeconds) }
+        }
+        guard result == 0 else { throw failure(result) }
+    }
+
+    /// Subscribes to `filter` through the host (`capabilities.mqtt.subscribe` must cover it).
+    public func mqttSubscribe(_ filter: String) throws(HostRequestError) {
+        guard hasMQTTCalls, let call = table.pointee.mqtt_subscribe else { throw Self.noMQTTCalls }
+        let result = filter.withCString { call(table, $0) }
+        guard result == 0 else { throw failure(result) }
+    }
+
+    /// Ends a subscription `mqttSubscribe` made.
+    public func mqttUnsubscribe(_ filter: String) throws(HostRequestError) {
+        guard hasMQTTCalls, let call = table.pointee.mqtt_unsubscribe else { throw Self.noMQTTCalls }
+        let result = filter.withCString { call(table, $0) }
+        guard result == 0 else { throw failure(result) }
+    }
+
+    /// The next message of the module's subscriptions, waiting up to `timeoutMilliseconds`; nil
+    /// when none came.
+    /// - Throws: `HostRequestError` ECANCELED once the host asked the module to stop, EIO when
+    ///   the host is gone.
+    public func mqttReceive(timeoutMilliseconds: Int32) throws(HostRequestError) -> MQTTMessage? {
+        guard hasMQTTCalls, let call = table.pointee.mqtt_receive else { throw Self.noMQTTCalls }
+        var message: UnsafeMutablePointer<iotsdk_mqtt_message>?
+        let result = call(table, timeoutMilliseconds, &message)
+        if result == -110 /* ETIMEDOUT */ { return nil }
+        guard result == 0, let message else { throw failure(result) }
+        defer { table.pointee.mqtt_message_free?(table, message) }
+        let payload = message.pointee.payload.map { Array(UnsafeBufferPointer(start: $0, count: Int(message.pointee.payload_length))) } ?? []
+        return MQTTMessage(topic: string(message.pointee.topic), payload: payload, qos: 1, retained: message.pointee.retain != 0)
+    }
 
     // MARK: The runner's host
 

@@ -36,6 +36,10 @@ import Synchronization
 /// keeps what it has in flight in memory, so a process killed mid-drain leaves every message it
 /// had not seen acknowledged in the outbox, first in line for the next run.
 ///
+/// **Inside a plugin host's module** (`ModuleHost.current` set by the runner), the uplink
+/// publishes and subscribes through the host's broker connection instead of its own, within the
+/// manifest's `capabilities.mqtt`; the broker settings are not used (`init(outboxes:through:…)`).
+///
 /// **Several outboxes.** `init(outboxes:mqtt:options:logger:)` drains several named outboxes of
 /// one database through the one connection, and `add(_:)` adds one while the uplink runs (the
 /// plugin host keeps one per module, each with its own quota). Each refill of the window takes
@@ -78,7 +82,7 @@ public final class Uplink: Service, Sendable {
     /// The outboxes drained (`outbox` first), their enqueue observations while running, and
     /// where the next refill starts.
     private let sources: Mutex<Sources>
-    private let connection: MQTTConnection
+    private let connection: any UplinkTransport
     private let logger: Logger
     private let mailbox = UplinkMailbox<Event>()
     private let counters = Mutex(UplinkStatistics())
@@ -117,7 +121,32 @@ public final class Uplink: Service, Sendable {
     ///   - logger: connection changes and refusals.
     /// - Throws: `MQTTError(.invalidArgument)` for no outbox, outboxes of different databases or
     ///   one name twice, and what `init(outbox:mqtt:options:logger:)` throws.
-    public init(outboxes: [Outbox], mqtt: MQTTConfiguration, options: Options = Options(), logger: Logger) throws(MQTTError) {
+    public convenience init(outboxes: [Outbox], mqtt: MQTTConfiguration, options: Options = Options(), logger: Logger) throws(MQTTError) {
+        try self.init(outboxes: outboxes, options: options, logger: logger) { handler throws(MQTTError) -> any UplinkTransport in
+            if let host = ModuleHost.current, host.hasMQTTCalls {
+                // Inside a plugin host's runner: the host holds the device's broker connection.
+                return HostTransport(host: host, inflightWindow: mqtt.inflightWindow, logger: logger, handler: handler)
+            }
+            return try MQTTConnection(configuration: mqtt, logger: logger, handler: handler)
+        }
+    }
+
+    /// An uplink that publishes and subscribes through the plugin host that runs this module
+    /// (what `init(outboxes:mqtt:options:logger:)` does by itself inside a runner, leaving its
+    /// broker settings unused): the host checks each topic against the manifest's
+    /// `capabilities.mqtt`, keeps the message in its own outbox and delivers it through the
+    /// device's one broker connection. A message leaves this outbox once the host has it on disk;
+    /// one the host refuses (not declared, its queue full) stays and is tried again after
+    /// `options.refusedRetry`; while the host has no uplink, every 30 s.
+    /// - Throws: `MQTTError(.invalidArgument)` as `init(outboxes:mqtt:options:logger:)`.
+    public convenience init(outboxes: [Outbox], through host: ModuleHost, inflightWindow: Int = 64, options: Options = Options(), logger: Logger) throws(MQTTError) {
+        try self.init(outboxes: outboxes, options: options, logger: logger) { handler in
+            HostTransport(host: host, inflightWindow: max(1, inflightWindow), logger: logger, handler: handler)
+        }
+    }
+
+    private init(outboxes: [Outbox], options: Options, logger: Logger,
+                 transport: (@escaping @Sendable (MQTTConnection.Event) -> Void) throws(MQTTError) -> any UplinkTransport) throws(MQTTError) {
         if !options.topicPrefix.isEmpty {
             try MQTTTopic.validate(name: options.topicPrefix + "x")
         }
@@ -130,7 +159,7 @@ public final class Uplink: Service, Sendable {
         self.options = options
         self.logger = logger
         let mailbox = self.mailbox
-        connection = try MQTTConnection(configuration: mqtt, logger: logger) { event in mailbox.post(.connection(event)) }
+        connection = try transport { event in mailbox.post(.connection(event)) }
     }
 
     /// The outboxes this uplink drains.
@@ -270,11 +299,11 @@ public final class Uplink: Service, Sendable {
                 mailbox.post(.stop)
             }
         } catch {
-            await connection.stop()
+            await connection.stop(timeout: .seconds(5))
             finishSubscriptions()
             throw error
         }
-        await connection.stop()
+        await connection.stop(timeout: .seconds(5))
         finishSubscriptions()
     }
 
@@ -287,7 +316,7 @@ public final class Uplink: Service, Sendable {
     /// acknowledged, forgets what was in flight when the connection ends (it is still in the
     /// outbox: nothing is leased, so it is offered again after the reconnect, first).
     private func drain() async throws {
-        let window = connection.configuration.inflightWindow
+        let window = connection.inflightWindow
         var inFlight: [Int32: OutboxMessage] = [:]
         // Acknowledged by the broker, deleted from the outbox with the next step.
         var delivered: [OutboxMessage] = []
