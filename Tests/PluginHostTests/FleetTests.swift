@@ -282,6 +282,22 @@ struct FleetTests {
         #expect(waitUntil(seconds: 60) { module()?.version == "1.1.0" && module()?.state == "running" && report()?.desired?.status == .applied }, "\(String(describing: report()))")
         #expect(try FollowedChannel.load(stateDirectory: f.state, module: UpdateFixture.id) == nil, "the channel is still followed")
 
+        // An image that passes the health gate and breaks right after: the running host rolls it
+        // back, the report says why, and the same desired state does not install it again.
+        let flaky = ModuleManifest.HealthPolicy(readyTimeoutSeconds: 3, heartbeatIntervalSeconds: 0.5, stabilityWindowSeconds: 0.6,
+                                                maxRestarts: 1, restartWindowSeconds: 60)
+        try registry.push(layout: try f.image("1.2.0", behavior: "heartbeat crash-after-ms 1500", manifest: UpdateFixture.manifest("1.2.0", health: flaky)),
+                          tag: "1.2.0", to: Self.repository, as: "1.2.0")
+        try Self.desire(broker, device, #"{"revision": "c3b", "modules": {"\#(UpdateFixture.id)": {"image": "\#(registry.address)/\#(Self.repository):1.2.0"}}}"#)
+        #expect(waitUntil(seconds: 90) {
+            module()?.failed?.version == "1.2.0" && module()?.version == "1.1.0" && module()?.state == "running" && report()?.desired?.status == .failed
+        }, "\(String(describing: report()))")
+        #expect(module()?.failed?.reason?.contains("broke") == true, "\(String(describing: module()?.failed))")
+        let transactions = Self.transactions(device)
+        try Self.desire(broker, device, #"{"revision": "c3b", "modules": {"\#(UpdateFixture.id)": {"image": "\#(registry.address)/\#(Self.repository):1.2.0"}}}"#)
+        Thread.sleep(forTimeInterval: 3)
+        #expect(Self.transactions(device) == transactions, "1.2.0 was installed again")
+
         // No longer named: removed, its data kept; the module installed by hand stays.
         let data = f.state + "/modules/\(UpdateFixture.id)/data"
         #expect(FileManager.default.fileExists(atPath: data))
