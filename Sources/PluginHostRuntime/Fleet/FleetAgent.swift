@@ -220,10 +220,11 @@ public final class FleetAgent: Sendable {
         }
         // The same document again (a reconnect resends it): a rejected one stays rejected.
         if record.revision == desired.revision && record.status == .rejected { return }
-        if record.revision != desired.revision {
-            runtime.note("fleet: desired state \(desired.revision): \(desired.modules.count) module(s)")
-        }
+        let new = record.revision != desired.revision
+        if new { runtime.note("fleet: desired state \(desired.revision): \(desired.modules.count) module(s)") }
         setStatus(&record, revision: desired.revision, .applying, nil, save: false)
+        // The back end sees at once that the device took a new desired state (pulls take time).
+        if new { publishReport() }
         do throws(Step) {
             let plan = try check(desired, record)
             try carryOut(desired, plan, &record)
