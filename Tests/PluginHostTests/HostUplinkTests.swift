@@ -35,10 +35,12 @@ struct HostUplinkTests {
         let f = try UpdateFixture()
         let broker = try MosquittoProcess(directory: f.base.path("broker"))
         defer { broker.stop() }
-        // The back end's persistent session, made while the broker is up, receives what comes while it was down.
+        // The back end's persistent session, made while the broker is up, receives what comes while it was down:
+        // once the broker has its subscription (its connection alone is not enough: the broker, stopped
+        // before the SUBSCRIBE arrives, would keep a session without it).
         let backend = try broker.subscriber("#", clientID: "backend")
         defer { backend.signal(SIGKILL) }
-        #expect(waitUntil(seconds: 10) { broker.hasClient("backend") })
+        #expect(waitUntil(seconds: 10) { broker.hasSubscription("backend", filter: "#") })
         broker.stop()
 
         let big = 3000, quota = 4096

@@ -65,6 +65,7 @@ public final class MosquittoProcess {
         log_type error
         log_type warning
         log_type notice
+        log_type subscribe
 
         """
         if let certificates = security.certificates {
@@ -119,13 +120,27 @@ public final class MosquittoProcess {
 
 extension MosquittoProcess {
     /// Whether the broker's log says client `clientID` is connected (its last connect is later
-    /// than its last disconnect).
+    /// than its last disconnect). Not that a subscriber's subscription exists yet: mosquitto logs
+    /// the connect when it accepts the CONNECT, before its CONNACK, and the client sends its
+    /// SUBSCRIBE only once the CONNACK arrived; wait with `hasSubscription` for that.
     public func hasClient(_ clientID: String) -> Bool {
         guard let log = try? String(contentsOfFile: directory + "/mosquitto.log", encoding: .utf8) else { return false }
         let connected = log.range(of: " as \(clientID) (", options: .backwards)?.lowerBound
         let gone = log.range(of: "Client \(clientID) ", options: .backwards)?.lowerBound
         guard let connected else { return false }
         return gone.map { $0 < connected } ?? true
+    }
+
+    /// Whether the broker's log says client `clientID` subscribed to `filter` (at QoS 1, as
+    /// `subscriber` does) since its last connect: from then on the broker routes what is
+    /// published on `filter` to it, and keeps the subscription in its persistent session (a
+    /// broker stopped before that line would restart without it, and what is published before
+    /// the client comes back and subscribes again would never reach it).
+    public func hasSubscription(_ clientID: String, filter: String) -> Bool {
+        guard let log = try? String(contentsOfFile: directory + "/mosquitto.log", encoding: .utf8),
+              let connected = log.range(of: " as \(clientID) (", options: .backwards) else { return false }
+        // `log_type subscribe` lines: "TIME: CLIENT-ID QOS FILTER".
+        return log[connected.upperBound...].contains(": \(clientID) 1 \(filter)\n")
     }
 
     /// Publishes with mosquitto_pub (QoS 1), as a back end does.
