@@ -156,6 +156,7 @@ struct FleetTests {
         }
         let events = try broker.subscriber("devices/+/events", clientID: "backend-events")
         defer { events.signal(SIGKILL) }
+        #expect(waitUntil(seconds: 10) { broker.hasSubscription("backend-events", filter: "devices/+/events") })
         for device in devices { try Self.start(device, broker, registry) }
         #expect(waitUntil(seconds: 20) { devices.allSatisfy { broker.hasClient("host-\($0.name)") } })
 
@@ -254,6 +255,7 @@ struct FleetTests {
         defer { if let process = device.process, process.isRunning { HostRuntimeTests.stop(process) } }
         let events = try broker.subscriber("devices/pi-9/events", clientID: "backend-events-9")
         defer { events.signal(SIGKILL) }
+        #expect(waitUntil(seconds: 10) { broker.hasSubscription("backend-events-9", filter: "devices/pi-9/events") })
         func report() -> FleetReport? { Self.reported(broker, "pi-9") }
         func module(_ id: String = UpdateFixture.id) -> FleetReport.Module? { report()?.modules[id] }
 
