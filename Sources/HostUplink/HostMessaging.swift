@@ -199,13 +199,13 @@ public final class HostMessaging: ModuleMessaging, FleetLink, Service {
 
     /// Queues a host message and waits until it is on disk (called on the fleet agent's thread,
     /// never on Swift's pool).
-    private func enqueueAndWait(topic: String, payload: [UInt8], retain: Bool) {
+    private func enqueueAndWait(topic: String, payload: [UInt8], retain: Bool, replacingQueued: Bool = false) {
         let done = MonotonicCondition()
         let finished = Mutex(false)
         let outbox = hostOutbox, logger = logger
         Task {
             do {
-                try await outbox.enqueue(topic: topic, payload: payload, retain: retain)
+                try await outbox.enqueue(topic: topic, payload: payload, retain: retain, replacingQueued: replacingQueued)
             } catch {
                 logger.warning("uplink: cannot queue the host's message for \(topic): \(error)")
             }
@@ -236,7 +236,8 @@ public final class HostMessaging: ModuleMessaging, FleetLink, Service {
 
 extension HostMessaging {
     public func sendReport(_ payload: [UInt8]) {
-        enqueueAndWait(topic: configuration.deviceTopic("reported"), payload: payload, retain: true)
+        // Only the newest report is worth sending: one still queued (the broker is unreachable) is replaced.
+        enqueueAndWait(topic: configuration.deviceTopic("reported"), payload: payload, retain: true, replacingQueued: true)
     }
 
     public func sendEvent(_ payload: [UInt8]) {

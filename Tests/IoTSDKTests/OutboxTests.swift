@@ -62,6 +62,24 @@ final class OutboxTests {
         #expect(taken.last?.expiresAt == nil)
     }
 
+    @Test("replacingQueued drops the waiting messages of its topic (counted as expired), not those of other topics or under a lease")
+    func replacingQueued() async throws {
+        let outbox = try await outbox()
+        try await outbox.enqueue(topic: "report", payload: bytes("r1"), retain: true, replacingQueued: true)
+        let leased = try await outbox.take(batch: 1, lease: .seconds(30))
+        try await outbox.enqueue(topic: "report", payload: bytes("r2"), retain: true, replacingQueued: true)
+        try await outbox.enqueue(topic: "event", payload: bytes("e1"))
+        try await outbox.enqueue(topic: "report", payload: bytes("r3"), retain: true, replacingQueued: true)
+        try await outbox.enqueue(topic: "event", payload: bytes("e2"))
+        try await outbox.enqueue(topic: "report", payload: bytes("r4"), retain: true, replacingQueued: true)
+        #expect(leased.map(\.payload) == [bytes("r1")])
+        let waiting = try await outbox.take(batch: 10, lease: .seconds(30))
+        #expect(waiting.map { String(decoding: $0.payload, as: UTF8.self) } == ["e1", "e2", "r4"])
+        #expect(waiting.last?.retain == true)
+        let statistics = try await outbox.statistics()
+        #expect(statistics.expired == 2 && statistics.leased == 4 && statistics.pending == 0, "\(statistics)")
+    }
+
     @Test("take returns the highest priority first, then the oldest")
     func priorityOrder() async throws {
         let outbox = try await outbox()

@@ -127,11 +127,16 @@ public final class Outbox: Sendable {
     ///   - ttl: how long the message is worth delivering; nil for as long as it takes.
     ///   - retain: whether an uplink publishes it as the retained message of its topic (MQTT's
     ///     retain flag); stored with it.
+    ///   - replacingQueued: drop the messages of `topic` still waiting (not under a lease) in the
+    ///     same transaction: for a state whose older values are worth nothing once a newer one is
+    ///     queued (a retained report), so that a device offline for long keeps one, not all. They
+    ///     count as `expired` in `statistics()`.
     /// - Throws: `StorageError`: `.quotaExceeded` when the quota is reached and the policy is
     ///   `.rejectNew` (or nothing may be dropped for it); nothing stored is lost. `.diskFull` below
     ///   the free-space guard; `.invalidArgument` for an empty topic or a TTL that is not positive.
     @discardableResult
-    public func enqueue(topic: String, payload: [UInt8], priority: Int = 0, ttl: Duration? = nil, retain: Bool = false) async throws -> OutboxMessage.ID {
+    public func enqueue(topic: String, payload: [UInt8], priority: Int = 0, ttl: Duration? = nil, retain: Bool = false,
+                        replacingQueued: Bool = false) async throws -> OutboxMessage.ID {
         guard !topic.isEmpty, !topic.utf8.contains(0) else {
             throw StorageError(.invalidArgument, "an outbox topic must not be empty or contain NUL characters; name where the message goes, e.g. \"telemetry\"")
         }
@@ -145,6 +150,7 @@ public final class Outbox: Sendable {
             let now = try clock.read()
             try tables.rebase(now: now, in: c)
             try tables.dropExpired(now: now, in: c)
+            if replacingQueued { try tables.supersede(topic: topic, now: now, in: c) }
             if let rejection = try tables.admit(size: size, priority: priority, topic: topic, now: now.wallNanoseconds, in: c) {
                 return .failure(rejection)
             }

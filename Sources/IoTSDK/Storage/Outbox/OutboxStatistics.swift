@@ -9,7 +9,8 @@ public struct OutboxStatistics: Sendable, Hashable {
     /// Messages acknowledged.
     public var delivered: Int
     /// Messages whose time to live passed before they were acknowledged: those dropped, and those
-    /// still stored that the next operation will drop.
+    /// still stored that the next operation will drop; and those a newer message of their topic
+    /// replaced (`enqueue(…, replacingQueued: true)`).
     public var expired: Int
     /// Messages dropped to make room under `Quota.Policy.dropOldest`.
     public var droppedForQuota: Int

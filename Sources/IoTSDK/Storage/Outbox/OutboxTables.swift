@@ -164,6 +164,16 @@ struct OutboxTables: Sendable {
         try count(.expired, dropped, in: c)
     }
 
+    /// Drops the messages of `topic` that are not leased (a newer one replaces them); they count
+    /// as expired.
+    func supersede(topic: String, now: SystemClock.Sample, in c: SQLiteConnection) throws {
+        let delete = try c.statement("DELETE FROM iotsdk_outbox WHERE outbox = ?1 AND topic = ?5 AND NOT \(OutboxSchema.isLeased)")
+        try bindClock(delete, now, bootClock: false)
+        try delete.bind(.text(topic), at: 5)
+        try delete.run()
+        try count(.expired, c.changes, in: c)
+    }
+
     /// Binds ?1 to ?4 of the SQL fragments: the name, the wall clock, and with `bootClock` (for
     /// a statement that uses them) the boot id and the boot clock.
     private func bindClock(_ statement: SQLiteStatement, _ now: SystemClock.Sample, bootClock: Bool = true) throws {
