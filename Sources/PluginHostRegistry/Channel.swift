@@ -78,6 +78,13 @@ public struct FollowedChannel: Codable, Sendable, Equatable {
             /// Installed, then rolled back: it failed a hook or its health check, or broke soon
             /// after it committed.
             case rolledBack = "rolled-back"
+
+            /// What became of an image whose install threw `code`: rolled back when a hook, the
+            /// health check or the runner failed after it was unpacked (the engine's rollback),
+            /// refused when it was stopped before anything changed.
+            public init(failedInstall code: ModuleError.Code) {
+                self = [.hookFailed, .unhealthy, .runnerFailed].contains(code) ? .rolledBack : .refused
+            }
         }
         public var result: Result
         /// The tag's digest (an index's, for a multi-platform image).

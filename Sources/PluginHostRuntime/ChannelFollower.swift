@@ -240,7 +240,7 @@ extension HostRuntime {
         } catch where [.busy, .io, .network].contains(error.code) {
             return failed(channel, "installing \(channel.reference)@\(digest): \(error.message)")
         } catch {
-            outcome.result = [.hookFailed, .unhealthy, .runnerFailed].contains(error.code) ? .rolledBack : .refused
+            outcome.result = .init(failedInstall: error.code)
             outcome.reason = error.message
             note("\(id): \(outcome.version.map { $0 + " " } ?? "")from \(channel.reference)@\(digest) \(outcome.result == .rolledBack ? "rolled back" : "refused"): \(error.message); not tried again until the channel moves on")
             return act(channel, outcome)

@@ -81,7 +81,9 @@ public final class FleetAgent: Sendable {
     private let lastReport = Mutex<FleetReport?>(nil)
     /// The pull running now (a child process), or 0.
     let child = Atomic<Int32>(0)
-    private let stopping = Atomic<Bool>(false)
+    /// What the agent did and decided (`<state>/fleet/state.json`), read once and kept here: the
+    /// agent's thread and the host's rollback thread both change it (`update`).
+    private let record: Mutex<FleetRecord>
 
     /// A retry after a registry could not be reached waits this long, doubling up to `maximumRetry`.
     static let firstRetry = 15.0
@@ -91,6 +93,7 @@ public final class FleetAgent: Sendable {
         self.runtime = runtime
         self.device = device
         self.registry = registry
+        record = Mutex(FleetRecord.load(stateDirectory: runtime.stateDirectory) ?? FleetRecord())
     }
 
     /// Where reports and events go; set before `start()`.
@@ -109,11 +112,10 @@ public final class FleetAgent: Sendable {
 
     /// Ends the agent: a pull under way is cancelled, an install under way finishes first.
     public func stop() {
-        stopping.store(true, ordering: .releasing)
+        pending.withLock { $0.stopping = true }
         let pid = child.load(ordering: .acquiring)
         if pid > 0 { kill(pid, SIGTERM) }
         wake.locked {
-            pending.withLock { $0.stopping = true }
             wake.broadcast()
             while pending.withLock({ $0.running }) { _ = wake.wait(until: nil) }
         }
@@ -208,36 +210,37 @@ public final class FleetAgent: Sendable {
     }
 
     private func apply(_ payload: [UInt8]) {
-        var record = FleetRecord.load(stateDirectory: runtime.stateDirectory) ?? FleetRecord()
+        let known = record.withLock { $0 }
         let desired: DesiredState
         do throws(DesiredStateError) {
             desired = try DesiredState(parsing: payload)
         } catch {
             let revision = Digest(of: Data(payload)).description
-            if record.revision == revision && record.status == .rejected { return }
-            reject(&record, revision: revision, error.problems)
+            if known.revision == revision && known.status == .rejected { return }
+            reject(revision: revision, error.problems)
             return
         }
         // The same document again (a reconnect resends it): a rejected one stays rejected.
-        if record.revision == desired.revision && record.status == .rejected { return }
-        let new = record.revision != desired.revision
+        if known.revision == desired.revision && known.status == .rejected { return }
+        let new = known.revision != desired.revision
         if new { runtime.note("fleet: desired state \(desired.revision): \(desired.modules.count) module(s)") }
-        setStatus(&record, revision: desired.revision, .applying, nil, save: false)
+        setStatus(revision: desired.revision, .applying, nil, save: false)
         // The back end sees at once that the device took a new desired state (pulls take time).
         if new { publishReport() }
         do throws(Step) {
-            let plan = try check(desired, record)
-            try carryOut(desired, plan, &record)
+            let plan = try check(desired, known)
+            try carryOut(desired, plan)
+            let outcomes = record.withLock { $0.modules }
             let failures = desired.modules.keys.sorted().compactMap { id -> String? in
-                guard let outcome = record.modules[id]?.outcome, [.rolledBack, .refused].contains(outcome.result) else { return nil }
+                guard let outcome = outcomes[id]?.outcome, [.rolledBack, .refused].contains(outcome.result) else { return nil }
                 return "\(id): \(outcome.version.map { $0 + " " } ?? "")\(outcome.result == .rolledBack ? "rolled back" : "refused"): \(outcome.reason ?? "")"
             }
-            setStatus(&record, revision: desired.revision, failures.isEmpty ? .applied : .failed, failures.isEmpty ? nil : failures)
+            setStatus(revision: desired.revision, failures.isEmpty ? .applied : .failed, failures.isEmpty ? nil : failures)
             pending.withLock { $0.failures = 0 }
         } catch {
             switch error {
             case let .rejected(problems):
-                reject(&record, revision: desired.revision, problems)
+                reject(revision: desired.revision, problems)
             case let .later(reason):
                 let failures = pending.withLock { state -> Int in
                     state.failures += 1
@@ -245,41 +248,51 @@ public final class FleetAgent: Sendable {
                 }
                 let wait = min(Self.maximumRetry, Self.firstRetry * Double(1 << min(failures - 1, 20))) * Double.random(in: 0.9...1.1)
                 pending.withLock { $0.retryAt = .now + ChannelFollower.duration(wait) }
-                if record.status != .waiting || record.errors != [reason] {
+                let before = record.withLock { $0 }
+                if before.status != .waiting || before.errors != [reason] {
                     runtime.note("fleet: desired state \(desired.revision) waits: \(reason); trying again in \(Int(wait)) s")
                 }
-                setStatus(&record, revision: desired.revision, .waiting, [reason], save: false)
+                setStatus(revision: desired.revision, .waiting, [reason], save: false)
             }
         }
     }
 
-    private func reject(_ record: inout FleetRecord, revision: String, _ problems: [String]) {
+    private func reject(revision: String, _ problems: [String]) {
         runtime.note("fleet: desired state \(revision) rejected, nothing changed: \(problems.joined(separator: "; "))")
-        setStatus(&record, revision: revision, .rejected, problems)
+        setStatus(revision: revision, .rejected, problems)
     }
 
-    /// Records the desired state's status (on flash only when `save` and it changed).
-    private func setStatus(_ record: inout FleetRecord, revision: String, _ status: FleetReport.Desired.Status, _ errors: [String]?, save: Bool = true) {
-        let before = record
-        record.revision = revision
-        record.status = status
-        record.errors = errors
-        if save && record != before {
-            do throws(ModuleError) { try record.save(stateDirectory: runtime.stateDirectory) } catch {
-                runtime.note("fleet: cannot record the desired state's status: \(error.message)")
-            }
+    /// Records the desired state's status (on flash only when `save`).
+    private func setStatus(revision: String, _ status: FleetReport.Desired.Status, _ errors: [String]?, save: Bool = true) {
+        update(save: save) { record in
+            record.revision = revision
+            record.status = status
+            record.errors = errors
         }
-        saved.withLock { $0 = record }
-        runtime.changed()
     }
 
-    /// The record as last set (the report reads it without going to flash).
-    private let saved = Mutex<FleetRecord?>(nil)
+    /// Changes the record and, when `save` and it changed, writes it (under its lock, so that
+    /// writes from two threads land in order); the report follows.
+    @discardableResult
+    private func update(save: Bool = true, _ change: (inout FleetRecord) -> Void) -> Bool {
+        let changed = record.withLock { record -> Bool in
+            let before = record
+            change(&record)
+            guard record != before else { return false }
+            if save {
+                do throws(ModuleError) { try record.save(stateDirectory: runtime.stateDirectory) } catch {
+                    runtime.note("fleet: cannot record what was done: \(error.message)")
+                }
+            }
+            return true
+        }
+        if changed { runtime.changed() }
+        return changed
+    }
 
     /// An image to install, checked.
     private struct Install {
         var id: String
-        var source: String
         var reference: ImageReference
         var image: VerifiedImage
         var outcome: FollowedChannel.Outcome
@@ -323,7 +336,7 @@ public final class FleetAgent: Sendable {
                 let arguments = registry.access(for: reference).pullArguments(reference: reference, stateDirectory: state)
                 pulled = try PullCommand.run(arguments: arguments, what: reference.description, executable: runtime.hostExecutable, child: { pid in
                     self.child.store(pid, ordering: .releasing)
-                    if pid > 0, self.stopping.load(ordering: .acquiring) { kill(pid, SIGTERM) }
+                    if pid > 0, self.pending.withLock({ $0.stopping }) { kill(pid, SIGTERM) }
                 })
             } catch where [.network, .io, .busy].contains(error.code) {
                 throw .later("\(id): pulling \(reference): \(error.message)")
@@ -353,7 +366,7 @@ public final class FleetAgent: Sendable {
                 if verified.manifest.capabilities.root == true {
                     throw ModuleError(.rootNotAllowed, "\(id) \(verified.manifest.version) asks to run as root, which the fleet never installs: install it by hand with plugin-host install --allow-root-module", field: "capabilities.root")
                 }
-                plan.installs.append(Install(id: id, source: source, reference: reference, image: verified, outcome: outcome))
+                plan.installs.append(Install(id: id, reference: reference, image: verified, outcome: outcome))
             } catch where error.code == .io {
                 throw .later("\(id): reading \(reference) from the content store: \(error.message)")
             } catch {
@@ -365,7 +378,7 @@ public final class FleetAgent: Sendable {
     }
 
     /// Step 2: installs, channels, enabling, removals.
-    private func carryOut(_ desired: DesiredState, _ plan: Plan, _ record: inout FleetRecord) throws(Step) {
+    private func carryOut(_ desired: DesiredState, _ plan: Plan) throws(Step) {
         let state = runtime.stateDirectory
         let engine: UpdateEngine
         do throws(ModuleError) {
@@ -374,22 +387,12 @@ public final class FleetAgent: Sendable {
             throw .later("the state directory: \(error.message)")
         }
         var changedRecord = false
-        defer {
-            if changedRecord {
-                do throws(ModuleError) { try record.save(stateDirectory: state) } catch {
-                    runtime.note("fleet: cannot record what was done: \(error.message)")
-                }
-            }
-        }
         func manage(_ id: String, _ module: DesiredState.Module, outcome: FollowedChannel.Outcome?) {
             let entry = FleetRecord.Managed(source: Self.sourceText(module.source), enabled: module.enabled, outcome: outcome)
-            if record.modules[id] != entry {
-                record.modules[id] = entry
-                changedRecord = true
-            }
+            if update({ $0.modules[id] = entry }) { changedRecord = true }
         }
         // Modules the fleet installed and no longer names: removed first (their data kept).
-        for id in record.modules.keys.sorted() where desired.modules[id] == nil {
+        for id in record.withLock({ $0.modules.keys }).sorted() where desired.modules[id] == nil {
             if (try? FollowedChannel.remove(stateDirectory: state, module: id)) == true { runtime.reloadChannels() }
             let paths = ModulePaths(stateDirectory: state, id: id)
             try? StateFiles.removeFile(paths.disabledMarker)
@@ -403,8 +406,7 @@ public final class FleetAgent: Sendable {
                 }
                 runtime.resume(id)
             }
-            record.modules[id] = nil
-            changedRecord = true
+            if update({ $0.modules[id] = nil }) { changedRecord = true }
         }
         for (id, module) in desired.modules.sorted(by: { $0.key < $1.key }) {
             let paths = ModulePaths(stateDirectory: state, id: id)
@@ -440,7 +442,7 @@ public final class FleetAgent: Sendable {
                         runtime.resume(id)
                         throw .later("\(id): installing \(install.reference): \(error.message)")
                     } catch {
-                        outcome.result = [.hookFailed, .unhealthy, .runnerFailed].contains(error.code) ? .rolledBack : .refused
+                        outcome.result = .init(failedInstall: error.code)
                         outcome.reason = error.message
                         runtime.note("fleet: \(id) \(outcome.version ?? "") from \(install.reference) \(outcome.result == .rolledBack ? "rolled back" : "refused"): \(error.message); not tried again until the desired state names another image")
                     }
@@ -449,7 +451,7 @@ public final class FleetAgent: Sendable {
                     manage(id, module, outcome: outcome)
                 } else {
                     // Done or failed already for this source: kept as it was.
-                    manage(id, module, outcome: record.modules[id]?.outcome)
+                    manage(id, module, outcome: record.withLock { $0.modules[id]?.outcome })
                 }
             }
         }
@@ -494,19 +496,16 @@ public final class FleetAgent: Sendable {
     /// The running host rolled `module` back from `version`: if the fleet installed that version,
     /// the record says so, and the image is not installed again for the same desired state.
     func rolledBack(module: String, from version: String, reason: String) {
-        let state = runtime.stateDirectory
-        guard var record = FleetRecord.load(stateDirectory: state), var managed = record.modules[module],
-              var outcome = managed.outcome, outcome.result == .installed, outcome.version == version else { return }
-        outcome.result = .rolledBack
-        outcome.reason = reason
-        outcome.at = Date().timeIntervalSince1970
-        managed.outcome = outcome
-        record.modules[module] = managed
-        record.status = .failed
-        record.errors = (record.errors ?? []) + ["\(module): \(version) rolled back: \(reason)"]
-        try? record.save(stateDirectory: state)
-        saved.withLock { $0 = record }
-        changed()
+        update { record in
+            guard var managed = record.modules[module], var outcome = managed.outcome, outcome.result == .installed, outcome.version == version else { return }
+            outcome.result = .rolledBack
+            outcome.reason = reason
+            outcome.at = Date().timeIntervalSince1970
+            managed.outcome = outcome
+            record.modules[module] = managed
+            record.status = .failed
+            record.errors = (record.errors ?? []) + ["\(module): \(version) rolled back: \(reason)"]
+        }
     }
 
     // MARK: - Reporting
@@ -514,7 +513,7 @@ public final class FleetAgent: Sendable {
     /// The report as the device stands now.
     public func report() -> FleetReport {
         let state = runtime.stateDirectory
-        let record = saved.withLock { $0 } ?? FleetRecord.load(stateDirectory: state) ?? FleetRecord()
+        let record = self.record.withLock { $0 }
         let snapshot = runtime.snapshot
         let supervised = Dictionary(snapshot.modules.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         let channels = Dictionary((snapshot.channels ?? []).map { ($0.module, $0) }, uniquingKeysWith: { a, _ in a })
