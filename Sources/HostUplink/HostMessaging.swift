@@ -45,7 +45,7 @@ public final class HostMessaging: ModuleMessaging, FleetLink, Service {
         }
 
         /// The retained status topic: `<prefix>devices/<device>/status`.
-        public var statusTopic: String { "\(topicPrefix)devices/\(deviceID)/status" }
+        public var statusTopic: String { topicPrefix + deviceTopic("status") }
 
         /// The device's own topic `leaf` without the prefix: `devices/<device>/<leaf>` (`desired`,
         /// `reported`, `events`; Documentation/Fleet.md).

@@ -97,7 +97,6 @@ final class HostTransport: UplinkTransport {
             handler(.disconnected(error))
             logger.warning("MQTT: \(error.message); tried again in \(retry)")
         }
-        condition.locked { condition.broadcast() }
     }
 
     func publish(topic: String, payload: [UInt8], qos: Int, retain: Bool, expiry: Duration?) throws(MQTTError) -> Int32 {
