@@ -253,7 +253,7 @@ struct UpdateEngineTests {
         let f = try UpdateFixture()
         defer { f.base.cleanUp() }
         let first = try f.engine()
-        let error = ModuleError.caught { _ = try f.engine() }
+        let error = ModuleError.caught { _ = try f.engine(waitingForLock: .zero) }
         #expect(error?.code == .busy)
         #expect(error?.exitCode == 18)
         withExtendedLifetime(first) {}

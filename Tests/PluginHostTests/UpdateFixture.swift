@@ -64,8 +64,12 @@ struct UpdateFixture {
         return output
     }
 
-    func engine() throws -> UpdateEngine {
-        try UpdateEngine(stateDirectory: state, runner: ChildProcessRunner(executable: try Self.runnerExecutable()))
+    /// An engine on the fixture's state directory. It waits for the lock (up to `waitingForLock`)
+    /// because the state lock is a `flock` on an open file description: a child that another test
+    /// of this process spawns while an engine holds it has a copy of the descriptor until its
+    /// exec closes it, so the lock can outlive the engine that released it by that long.
+    func engine(waitingForLock: Duration = .seconds(10)) throws -> UpdateEngine {
+        try UpdateEngine(stateDirectory: state, runner: ChildProcessRunner(executable: try Self.runnerExecutable()), waitingForLock: waitingForLock)
     }
 
     static func runnerExecutable() throws -> String {
