@@ -7,7 +7,8 @@
 # directory holding links to the repository's Examples/, Sources/ and .build/, with the built
 # tools (`swift build --show-bin-path`) first on PATH. A block right after a line
 # `<!-- doc-run: skip (REASON) -->` is not run; a skip without a reason is an error. Background
-# jobs a walkthrough leaves are killed at its end. Exits non-zero at the first failing command.
+# jobs a walkthrough leaves are killed at its end and waited for (a host that is stopping still
+# writes its status into the directory). Exits non-zero at the first failing command.
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 [ $# -ge 1 ] || { sed -n '4,11p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
@@ -18,7 +19,7 @@ for doc in "$@"; do
     work=$(mktemp -d "${TMPDIR:-/tmp}/doc-run.XXXXXX")
     for link in Examples Sources .build; do ln -s "$repo/$link" "$work/$link"; done
     {
-        printf 'set -euo pipefail\ntrap '\''kill $(jobs -p) 2>/dev/null || true'\'' EXIT\nset -x\n'
+        printf 'set -euo pipefail\ntrap '\''kill $(jobs -p) 2>/dev/null || true; wait || true'\'' EXIT\nset -x\n'
         python3 "$repo/Scripts/check-doc-commands.py" --extract "$doc"
     } >"$work/.walkthrough.sh"
     printf '== doc-run: %s (in %s)\n' "${doc#"$repo"/}" "$work"
