@@ -29,6 +29,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
         // `swift package generate-documentation`: the DocC catalogs of the public targets (Scripts/docs.sh).
         .package(url: "https://github.com/swiftlang/swift-docc-plugin.git", from: "1.5.0"),
+        // The WebAssembly runtime of wasm modules (Documentation/WasmModules.md): an interpreter
+        // without Foundation, with fuel metering. Exact: the runner uses its memory limiter SPI.
+        .package(url: "https://github.com/swiftwasm/WasmKit.git", exact: "0.4.2"),
     ],
     targets: [
         // The package's version, read by the SDK (which re-exports it) and by the host, which
@@ -131,6 +134,10 @@ let package = Package(
         .target(name: "ModuleProtocol", dependencies: ["LinuxSupport", .target(name: "CIoTLinux", condition: .when(platforms: [.linux]))]),
         // Calls a module's typed commands through libffi (in the runner).
         .target(name: "ModuleFFI", dependencies: ["CFFI", "ModuleProtocol"]),
+        // The ABI of WebAssembly modules (Documentation/WasmModules.md): the host calls as imports,
+        // the exports a manifest names and their types, and the check of a .wasm file against
+        // both, which pack, install and the runner share. Parser only: builds anywhere.
+        .target(name: "ModuleWasm", dependencies: ["ModuleProtocol", .product(name: "WasmParser", package: "WasmKit")]),
         // Module images (Documentation/ModuleImage.md): manifest, OCI layout, tar, gzip, zstd, signing,
         // trust, and ModuleError. No Linux-only code, so that `pack`, `keygen` and `inspect`
         // build on macOS for module authors.
@@ -141,6 +148,7 @@ let package = Package(
                 "CZstd",
                 "LinuxSupport",
                 "ModuleProtocol",
+                "ModuleWasm",
                 "MQTTTopics",
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
@@ -177,7 +185,11 @@ let package = Package(
         .target(name: "PluginHost", dependencies: ["PluginHostImages", "PluginHostStore", "PluginHostRegistry", "PluginHostRuntime"]),
         // The module runner: loads a module's library in a child process (in its sandbox) and
         // calls its entry points and hooks. Both executables below run it.
-        .target(name: "PluginHostRunner", dependencies: ["CIoTModule", "CIoTLinux", "LinuxSupport", "ModuleProtocol", "ModuleFFI"]),
+        .target(
+            name: "PluginHostRunner",
+            dependencies: ["CIoTModule", "CIoTLinux", "LinuxSupport", "ModuleProtocol", "ModuleFFI", "ModuleWasm",
+                           .product(name: "WasmKit", package: "WasmKit")]
+        ),
         .executableTarget(name: "plugin-host-runner", dependencies: ["PluginHostRunner"]),
         .executableTarget(
             name: "plugin-host",
@@ -207,11 +219,13 @@ let package = Package(
         // sdk-demo: DoctorCommandTests runs `sdk-demo doctor` and `--version`.
         .testTarget(name: "PluginHostTests", dependencies: ["PluginHost", "HostUplink", "MQTTTopics", "PluginHostImages", "PluginHostStore", "PluginHostRegistry", "PluginHostRuntime", "plugin-host", "plugin-host-runner", "sdk-demo", "TestSupport", "CIoTModule", "CSQLite", "CIoTLinux", "CZlib", "LinuxSupport", "ModuleProtocol", "ModuleFFI",
                                                             // The token service of the registry tests signs its JWTs (ES256).
-                                                            .product(name: "Crypto", package: "swift-crypto")]),
+                                                            .product(name: "Crypto", package: "swift-crypto"),
+                                                            // The hostile wasm modules of WasmModuleTests, written as WebAssembly text.
+                                                            "ModuleWasm", .product(name: "WAT", package: "WasmKit")]),
         // The built sdk-demo on the simulated board; its module test installs the demo module and
         // runs it under a real `plugin-host run` (with plugin-host-runner), whose snapshot it reads.
         .testTarget(name: "SdkDemoTests", dependencies: ["sdk-demo", "plugin-host", "plugin-host-runner", "PluginHostRuntime", "TestSupport"]),
-        .target(name: "ExampleModuleC", dependencies: ["CIoTModule"], path: "Examples/ExampleModuleC", exclude: ["module.json"]),
+        .target(name: "ExampleModuleC", dependencies: ["CIoTModule"], path: "Examples/ExampleModuleC", exclude: ["module.json", "module-wasm.json"]),
         .target(name: "ExampleModuleSwift", dependencies: ["IoTSDK", "CIoTModule", .product(name: "Logging", package: "swift-log")], path: "Examples/ExampleModuleSwift", exclude: ["module.json"]),
         .testTarget(name: "SensorDriversTests", dependencies: ["SensorDrivers", "SensorDriversTesting", "IoTSDK"]),
     ],

@@ -33,11 +33,14 @@ if bash Scripts/ensure-mosquitto.sh; then export IOTSDK_REQUIRE_MOSQUITTO=1; fi
 step "host tests: swift test (IoTSDK, SensorDrivers, Doctor, HostDoctor)"
 swift test --skip PluginHostTests --skip SdkDemoTests --skip UplinkTests
 
-step "host tests: swift test (PluginHost: images, updates, runner, sandbox; sdk-demo as built; the uplink against mosquitto)"
+step "host tests: swift test (PluginHost: images, updates, runner, sandbox, wasm modules; sdk-demo as built; the uplink against mosquitto)"
 export PLUGIN_HOST_REQUIRE_SANDBOX=$([ "$(id -u)" -eq 0 ] && echo 1 || echo 0)
 swift build --product ExampleModuleC
 swift build --product ExampleModuleSwift
 export PLUGIN_HOST_REQUIRE_EXAMPLES=1
+# The C example for wasm32 (clang 14, lld, wasi-libc from Debian, installed when missing), for WasmModuleTests.
+bash Scripts/build-wasm-example.sh
+export PLUGIN_HOST_REQUIRE_WASM=1
 swift test --skip-build --filter 'PluginHostTests|SdkDemoTests|UplinkTests'
 
 step "walkthroughs: every command of Documentation/WritingAModule.md and Delivery.md, in order"

@@ -2,13 +2,16 @@
  * An example module in C (Examples/ExampleModuleC): what a C module needs and nothing more.
  * Built by SwiftPM as libExampleModuleC.so (a dynamic library product), or by cc alone:
  * Documentation/WritingAModule.md builds, packs, signs, installs, updates and rolls it back.
+ * The same file builds for wasm32 (Scripts/build-wasm-example.sh, Documentation/WasmModules.md).
  *
  * - start: says ready, then sends a heartbeat every second from a thread until the host asks it
- *   to stop;
+ *   to stop (in wasm32, which has no threads, start itself does so and returns then);
  * - stop: returns at once (the heartbeat thread sees should_stop);
  * - commands: example_set_threshold(double) -> int32, example_uptime_ms() -> uint64.
  */
+#if !defined(__wasm__)
 #include <pthread.h>
+#endif
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -41,6 +44,13 @@ EXPORT int32_t example_start(const iotsdk_host *host) {
 #ifndef EXAMPLE_NEVER_READY   /* a deliberately broken build, for Documentation/WritingAModule.md's rollback */
     host->ready(host);
 #endif
+#if defined(__wasm__)
+    char line[160];
+    snprintf(line, sizeof line, "example module %s started, data in %s", host->module_version, host->data_dir);
+    host->log(host, IOTSDK_LOG_INFO, line);
+    heartbeat((void *)host);   /* until the host asks the module to stop; commands run meanwhile */
+    return 0;
+#else
     pthread_t thread;
     if (pthread_create(&thread, NULL, heartbeat, (void *)host) != 0) return 1;
     pthread_detach(thread);
@@ -48,6 +58,7 @@ EXPORT int32_t example_start(const iotsdk_host *host) {
     snprintf(line, sizeof line, "example module %s started, data in %s", host->module_version, host->data_dir);
     host->log(host, IOTSDK_LOG_INFO, line);
     return 0;
+#endif
 }
 
 EXPORT int32_t example_stop(const iotsdk_host *host) {

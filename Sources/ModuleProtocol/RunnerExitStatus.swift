@@ -12,6 +12,9 @@ public enum RunnerExitStatus: Int32, Sendable, CaseIterable {
     case moduleUnusable = 2
     /// The start entry point returned non-zero (the value also went to the host as `returned`).
     case startFailed = 3
+    /// A WebAssembly module trapped: out of fuel, out-of-bounds memory, call stack exhausted,
+    /// unreachable, … (stderr says which, and in which call).
+    case wasmTrapped = 4
     /// The sandbox could not be built as asked: an unreadable spec, or a refusal under `strict`.
     case sandboxFailed = 5
     /// No connection to the host: the bootstrap socket is missing, or the host refused or did not
@@ -30,6 +33,7 @@ public enum RunnerExitStatus: Int32, Sendable, CaseIterable {
         case .hookFailed: "the hook returned non-zero"
         case .moduleUnusable: "the module's library, entry point or a runner thread could not be set up"
         case .startFailed: "the start entry point returned non-zero"
+        case .wasmTrapped: "the WebAssembly module trapped"
         case .sandboxFailed: "the sandbox could not be built"
         case .notConnected: "the runner could not connect to the host"
         case .usage: "the runner was started with bad options"

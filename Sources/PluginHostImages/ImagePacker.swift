@@ -96,6 +96,17 @@ public struct ImagePacker: Sendable {
         guard files.contains(where: { $0.path == manifest.library.path && !$0.isDirectory }) else {
             throw ModuleError(.invalidModuleDirectory, "field 'library.path' names '\(manifest.library.path)', which is not a file in '\(moduleDirectory)': build the library into the module directory first", field: "library.path")
         }
+        if manifest.library.libraryKind == .wasm {
+            // A wasm module runs on every platform: an image that claimed one would be picked on that CPU only.
+            if let platform {
+                throw ModuleError(.invalidValue, "a WebAssembly module runs on every platform, so its image carries none: pack it without --platform (got \(platform))", field: "platform")
+            }
+            let path = root.appendingPathComponent(manifest.library.path).path
+            guard let bytes = FileManager.default.contents(atPath: path) else {
+                throw ModuleError(.io, "cannot read '\(path)'", field: "library.path")
+            }
+            try manifest.checkWasmModule([UInt8](bytes))
+        }
         let config = try manifest.canonicalJSON()
         let layer = try LayerTar(root: root.path, files: files, compression: compression)
         return try assemble(config: config, blobs: [(compression.mediaType, .layer(layer))], manifest: manifest, platform: platform)

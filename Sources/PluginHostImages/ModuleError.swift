@@ -33,6 +33,9 @@ public struct ModuleError: Error, Sendable, CustomStringConvertible, Equatable {
         // Files, directories, archives (exit code 14)
         case io = "io"
         case invalidModuleDirectory = "invalid-module-directory"
+        /// A WebAssembly module that does not export what its manifest names with the declared
+        /// types, imports what the host does not provide, or is no wasm32 module.
+        case wasmModuleRefused = "wasm-module-refused"
         // Layer content refused by the extractor (exit code 15)
         case malformedLayer = "malformed-layer"
         case absolutePath = "absolute-path"
@@ -111,7 +114,7 @@ public struct ModuleError: Error, Sendable, CustomStringConvertible, Equatable {
         case .unsigned, .untrustedKey, .badSignature: 11
         case .malformedJSON, .missingField, .wrongType, .invalidValue, .unknownABI: 12
         case .invalidKey: 13
-        case .io, .invalidModuleDirectory: 14
+        case .io, .invalidModuleDirectory, .wasmModuleRefused: 14
         case .malformedLayer, .absolutePath, .pathTraversal, .symlinkEscape, .hardlinkEscape, .specialFile,
              .setuidBit, .tooLarge, .decompressionBomb: 15
         case .downgrade, .sameVersion: 16

@@ -56,10 +56,31 @@ public struct ModuleManifest: Codable, Sendable, Equatable {
     public struct Library: Codable, Sendable, Equatable {
         public var path: String
         public var entryPoints: EntryPoints
-        public init(path: String, entryPoints: EntryPoints) {
+        /// What `path` is: a shared library for the device's CPU (absent or `native`), or a
+        /// WebAssembly module (`wasm`, Documentation/WasmModules.md) that runs on every CPU.
+        public var kind: Kind?
+        /// wasm only: the most fuel (about one unit per wasm operator executed) one call into the
+        /// module may burn before the runner stops it: a hook, a command, or the stretch of a
+        /// module's `start` between two sleeps. Absent: `Library.defaultFuel`.
+        public var fuel: UInt64?
+        public init(path: String, entryPoints: EntryPoints, kind: Kind? = nil, fuel: UInt64? = nil) {
             self.path = path
             self.entryPoints = entryPoints
+            self.kind = kind
+            self.fuel = fuel
         }
+
+        public enum Kind: String, Codable, Sendable, Equatable {
+            case native, wasm
+        }
+
+        /// `kind`, or `.native` when absent.
+        public var libraryKind: Kind { kind ?? .native }
+        /// The fuel of one call when the manifest gives none: 4 × 10⁹ units, a few seconds of
+        /// WasmKit's interpreter on a desktop CPU and tens of seconds on a Raspberry Pi.
+        public static let defaultFuel: UInt64 = 4_000_000_000
+        /// `fuel`, or `defaultFuel`.
+        public var fuelPerCall: UInt64 { fuel ?? Self.defaultFuel }
     }
 
     /// Exported C symbols the runner calls to start and stop the module.

@@ -16,6 +16,22 @@ extension ModuleManifest {
         guard Self.isRelativeSafePath(library.path) else {
             throw fail("library.path", "must be a relative path inside the module without '..' (e.g. lib/libthermostat.so); got '\(library.path)'")
         }
+        switch library.libraryKind {
+        case .wasm:
+            guard library.path.hasSuffix(".wasm") else {
+                throw fail("library.path", "must name the module's .wasm file when library.kind is \"wasm\"; got '\(library.path)'")
+            }
+            if let fuel = library.fuel, !(1_000_000...1_000_000_000_000_000).contains(fuel) {
+                throw fail("library.fuel", "must be 1000000...1000000000000000 units; got \(fuel)")
+            }
+        case .native:
+            guard !library.path.hasSuffix(".wasm") else {
+                throw fail("library.kind", "is needed for a WebAssembly module: add \"kind\": \"wasm\" to library (library.path is '\(library.path)')")
+            }
+            guard library.fuel == nil else {
+                throw fail("library.fuel", "applies to WebAssembly modules only (library.kind \"wasm\"): a native module's hooks are bounded by their timeouts")
+            }
+        }
         for (field, symbol) in [("library.entryPoints.start", library.entryPoints.start), ("library.entryPoints.stop", library.entryPoints.stop)] {
             guard Self.isCSymbol(symbol) else { throw fail(field, "must be a C identifier; got '\(symbol)'") }
         }

@@ -79,8 +79,8 @@ final class HostLink: Sendable {
     /// The MQTT messages delivered until the module takes them (`mqtt_receive`).
     let inbox = MQTTInbox()
     private let nextRequestID = Atomic<UInt32>(1)
-    /// The commands' library and their prepared signatures (start mode only).
-    private let commands = Mutex<CommandTable?>(nil)
+    /// What calls the module's typed commands (start mode only).
+    private let commands = Mutex<(any CommandCaller)?>(nil)
     /// The request id each granted line request's descriptor was granted for: the host knows
     /// the request by it (`gpioReconfigure`).
     private let grants = Mutex<[Int32: UInt32]>([:])
@@ -111,7 +111,12 @@ final class HostLink: Sendable {
     /// Starts the thread that receives what the host sends. `library`: the module's handle, for
     /// typed commands (start mode); nil refuses them with `refusal`.
     func startReading(library: UnsafeMutableRawPointer?, refusal: String) {
-        commands.withLock { $0 = CommandTable(library: library, refusal: refusal) }
+        startReading(commands: CommandTable(library: library, refusal: refusal))
+    }
+
+    /// `startReading` with typed commands called by `commands` (a wasm module's, Wasm/WasmRunner.swift).
+    func startReading(commands caller: any CommandCaller) {
+        commands.withLock { $0 = caller }
         let created = startDetachedThread { [self] in readLoop() }
         if created != 0 {
             diagnose("cannot create the thread that reads from the host: \(String(cString: strerror(created)))")
@@ -210,6 +215,7 @@ final class HostLink: Sendable {
                 // Most likely a string result beyond the protocol's bound.
                 send(.commandResult(requestID: id, result: .error("the result of '\(symbol)' cannot be sent to the host (a string result may hold at most \(Message.maxStringBytes) bytes)")))
             }
+            table.answered()
         }
         if created != 0 {
             send(.commandResult(requestID: id, result: .error("the runner cannot create a thread for the call: \(String(cString: strerror(created)))")))
@@ -229,6 +235,32 @@ func requestStop() {
 
 // MARK: - Answers
 
+/// A pthread mutex and a condition variable that waits on CLOCK_MONOTONIC, for threads that block
+/// until another one answers (`ReplyTable`, `WasmScheduler`): Swift's Mutex has no condition.
+final class BlockingMonitor: @unchecked Sendable {
+    let mutex: UnsafeMutablePointer<pthread_mutex_t>
+    let condition: UnsafeMutablePointer<pthread_cond_t>
+
+    init() {
+        mutex = .allocate(capacity: 1)
+        mutex.initialize(to: pthread_mutex_t())
+        pthread_mutex_init(mutex, nil)
+        condition = .allocate(capacity: 1)
+        condition.initialize(to: pthread_cond_t())
+        var attributes = pthread_condattr_t()
+        pthread_condattr_init(&attributes)
+        pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC)
+        pthread_cond_init(condition, &attributes)
+        pthread_condattr_destroy(&attributes)
+    }
+
+    func locked<T>(_ body: () -> T) -> T {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return body()
+    }
+}
+
 /// The requests that wait for an answer, by id. pthread mutex and condition rather than Swift's
 /// Mutex: the waiters block, for as long as the host takes.
 final class ReplyTable: @unchecked Sendable {
@@ -247,30 +279,14 @@ final class ReplyTable: @unchecked Sendable {
         case invalid(String)
     }
 
-    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
-    private let condition: UnsafeMutablePointer<pthread_cond_t>
+    private let monitor = BlockingMonitor()
+    private var mutex: UnsafeMutablePointer<pthread_mutex_t> { monitor.mutex }
+    private var condition: UnsafeMutablePointer<pthread_cond_t> { monitor.condition }
     // Guarded by `mutex`.
     private var waiting: [UInt32: Reply?] = [:]
     private var lostReason: String?
 
-    init() {
-        mutex = .allocate(capacity: 1)
-        mutex.initialize(to: pthread_mutex_t())
-        pthread_mutex_init(mutex, nil)
-        condition = .allocate(capacity: 1)
-        condition.initialize(to: pthread_cond_t())
-        var attributes = pthread_condattr_t()
-        pthread_condattr_init(&attributes)
-        pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC)
-        pthread_cond_init(condition, &attributes)
-        pthread_condattr_destroy(&attributes)
-    }
-
-    private func locked<T>(_ body: () -> T) -> T {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        return body()
-    }
+    private func locked<T>(_ body: () -> T) -> T { monitor.locked(body) }
 
     var lostReply: Reply { .lost(locked { lostReason } ?? "the connection to the host is gone") }
 
@@ -333,8 +349,21 @@ final class ReplyTable: @unchecked Sendable {
 
 // MARK: - Commands
 
+/// Calls a module's typed commands: a native library's through libffi (`CommandTable`), a wasm
+/// module's on its one thread (`WasmCommands`). The host checked the arguments against the
+/// manifest; the signature comes from them and the declared return type.
+protocol CommandCaller: Sendable {
+    func call(symbol: String, arguments: [CommandValue], returns: ValueType) -> Message.CommandOutcome
+    /// Called once the outcome of a call went to the host.
+    func answered()
+}
+
+extension CommandCaller {
+    func answered() {}
+}
+
 /// The module's library and the call interfaces prepared so far, one per symbol and signature.
-final class CommandTable: @unchecked Sendable {
+final class CommandTable: CommandCaller, @unchecked Sendable {
     private let library: UnsafeMutableRawPointer?
     private let refusal: String
     private let prepared = Mutex<[String: (address: UInt, signature: FFISignature)]>([:])

@@ -54,14 +54,8 @@ func makeHostTable(_ options: Options, step: String) -> UnsafePointer<iotsdk_hos
     host.ready = { _ in hostLink.load()?.send(.ready) }
     host.heartbeat = { _ in hostLink.load()?.send(.heartbeat) }
     host.log = { _, level, message in
-        // Bytes that are not UTF-8 become U+FFFD; the host keeps one line per call.
-        var text = message.map { String(decoding: UnsafeRawBufferPointer(start: $0, count: strlen($0)), as: UTF8.self) } ?? "(null)"
-        text = clipped(text, toBytes: Message.maxStringBytes)
-        let wireLevel = Message.LogLevel(rawValue: UInt8(clamping: min(max(level, 0), 3)))!
-        if hostLink.load()?.send(.log(level: wireLevel, text: text)) != true {
-            // No host to tell: stderr, which is the output the host keeps, if anyone still reads it.
-            writeAll(2, Array("log \(level) \(text.replacing("\n", with: " "))\n".utf8))
-        }
+        sendLog(level: level, message.map { UnsafeRawBufferPointer(start: $0, count: strlen($0)) } ?? UnsafeRawBufferPointer(start: nil, count: 0),
+                null: message == nil)
     }
     host.should_stop = { _ in stopRequested.load(ordering: .acquiring) ? 1 : 0 }
     host.gpio_request = { _, chip, line, output, initialValue in
@@ -228,6 +222,17 @@ func makeHostTable(_ options: Options, step: String) -> UnsafePointer<iotsdk_hos
     let table = UnsafeMutablePointer<iotsdk_host>.allocate(capacity: 1)
     table.initialize(to: host)
     return UnsafePointer(table)
+}
+
+/// One line of the module's log (`log` of the host table, and of a wasm module's imports): bytes
+/// that are not UTF-8 become U+FFFD; the host keeps one line per call.
+func sendLog(level: Int32, _ bytes: UnsafeRawBufferPointer, null: Bool = false) {
+    let text = clipped(null ? "(null)" : String(decoding: bytes, as: UTF8.self), toBytes: Message.maxStringBytes)
+    let wireLevel = Message.LogLevel(rawValue: UInt8(clamping: min(max(level, 0), 3)))!
+    if hostLink.load()?.send(.log(level: wireLevel, text: text)) != true {
+        // No host to tell: stderr, which is the output the host keeps, if anyone still reads it.
+        writeAll(2, Array("log \(level) \(text.replacing("\n", with: " "))\n".utf8))
+    }
 }
 
 /// Loads the module's library; on failure explains why on stderr and exits with status 2.

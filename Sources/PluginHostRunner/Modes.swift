@@ -8,6 +8,7 @@ import ModuleProtocol
 /// Calls one hook on this (the main) thread and reports what it returned (`returned`).
 /// Exit status: 0 if it returned 0, 1 otherwise.
 func runHook(_ options: Options, link: HostLink) -> Never {
+    if options.wasmFuel != nil { runWasmHook(options, link: link) }
     let handle = loadLibrary(options.library, for: options.symbol, hostPath: options.libraryOnHost)
     let hook = lookUp(options.symbol, in: handle, library: options.library, hostPath: options.libraryOnHost)
     let host = makeHostTable(options, step: options.step)
@@ -32,8 +33,8 @@ private final class StartCall {
     }
 }
 
-private let wakeForSignal: UInt8 = UInt8(ascii: "T")
-private let wakeForStartReturn: UInt8 = UInt8(ascii: "R")
+let wakeForSignal: UInt8 = UInt8(ascii: "T")
+let wakeForStartReturn: UInt8 = UInt8(ascii: "R")
 
 /// Runs the module until SIGTERM.
 ///
@@ -46,34 +47,14 @@ private let wakeForStartReturn: UInt8 = UInt8(ascii: "R")
 /// Typed commands (`callCommand`) are called on threads of their own as soon as the reader runs,
 /// just before start() is called (the host's supervisor calls them only once the module is ready).
 func runStart(_ options: Options, link: HostLink) -> Never {
+    if options.wasmFuel != nil { runWasmStart(options, link: link) }
     let handle = loadLibrary(options.library, for: options.start, hostPath: options.libraryOnHost)
     let start = lookUp(options.start, in: handle, library: options.library, hostPath: options.libraryOnHost)
     let stop = lookUp(options.stop, in: handle, library: options.library, hostPath: options.libraryOnHost)
     let host = makeHostTable(options, step: "run")
     attachSDK(handle, host)
 
-    var wake: [Int32] = [-1, -1]
-    // No other thread exists yet, so pipe + FD_CLOEXEC cannot race with a fork.
-    guard pipe(&wake) == 0 else {
-        diagnose("cannot create a pipe: \(String(cString: strerror(errno)))")
-        finish(.moduleUnusable)
-    }
-    for fd in wake { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
-    // Never block the signal handler: if the pipe is full the main thread is awake anyway.
-    _ = fcntl(wake[1], F_SETFL, fcntl(wake[1], F_GETFL) | O_NONBLOCK)
-    wakeWriteFD.store(wake[1], ordering: .sequentiallyConsistent)
-
-    var action = sigaction()
-    action.__sigaction_handler.sa_handler = { _ in
-        let saved = errno
-        var byte: UInt8 = 0x54 // "T" (wakeForSignal); a literal, so the handler touches no lazily initialized global
-        _ = write(wakeWriteFD.load(ordering: .relaxed), &byte, 1)
-        errno = saved
-    }
-    action.sa_flags = SA_RESTART
-    sigemptyset(&action.sa_mask)
-    sigaction(SIGTERM, &action, nil)
-    sigaction(SIGINT, &action, nil)
+    let wake = makeWakePipe()
     // After the self-pipe exists, so that a `stop` from the host can wake this thread.
     link.startReading(library: handle, refusal: "")
 
@@ -125,8 +106,36 @@ func runStart(_ options: Options, link: HostLink) -> Never {
     }
 }
 
+/// The self-pipe that wakes the main thread in start mode, and the SIGTERM/SIGINT handler that
+/// writes `T` to it. Call before any other thread exists.
+func makeWakePipe() -> [Int32] {
+    var wake: [Int32] = [-1, -1]
+    // No other thread exists yet, so pipe + FD_CLOEXEC cannot race with a fork.
+    guard pipe(&wake) == 0 else {
+        diagnose("cannot create a pipe: \(String(cString: strerror(errno)))")
+        finish(.moduleUnusable)
+    }
+    for fd in wake { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+    // Never block the signal handler: if the pipe is full the main thread is awake anyway.
+    _ = fcntl(wake[1], F_SETFL, fcntl(wake[1], F_GETFL) | O_NONBLOCK)
+    wakeWriteFD.store(wake[1], ordering: .sequentiallyConsistent)
+
+    var action = sigaction()
+    action.__sigaction_handler.sa_handler = { _ in
+        let saved = errno
+        var byte: UInt8 = 0x54 // "T" (wakeForSignal); a literal, so the handler touches no lazily initialized global
+        _ = write(wakeWriteFD.load(ordering: .relaxed), &byte, 1)
+        errno = saved
+    }
+    action.sa_flags = SA_RESTART
+    sigemptyset(&action.sa_mask)
+    sigaction(SIGTERM, &action, nil)
+    sigaction(SIGINT, &action, nil)
+    return wake
+}
+
 /// One byte from the self-pipe, waiting at most `timeout` (nil: for ever); nil on timeout.
-private func readWakeByte(_ fd: Int32, timeout: Duration?) -> UInt8? {
+func readWakeByte(_ fd: Int32, timeout: Duration?) -> UInt8? {
     var descriptor = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
     var milliseconds: Int32 = -1
     if let timeout {

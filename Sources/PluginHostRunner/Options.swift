@@ -9,7 +9,7 @@ import ModuleProtocol
 ///     plugin-host-runner probe-sandbox
 ///
 /// common options: --module-id <id> --module-version <v> --module-dir <dir> --data-dir <dir> --events-fd <n>
-/// [--storage-quota <bytes>] [--device-id <id>]. `--events-fd` is the host's end of a bootstrap socketpair on which the
+/// [--storage-quota <bytes>] [--device-id <id>] [--wasm-fuel <units> --wasm-memory <bytes>]. `--events-fd` is the host's end of a bootstrap socketpair on which the
 /// runner connects to the host (HostLink.swift); the host's `welcome` says whether and how to
 /// sandbox the module (`SandboxSpec`, Sandbox.swift). `--sandbox-spec`, `--sandbox-status-fd` and
 /// `--sandbox-namespaces` are internal: the runner passes them to itself when it re-executes as the
@@ -48,15 +48,21 @@ struct Options {
     var storageQuota: UInt64 = 0
     /// `--device-id`: the device's id in MQTT topics, for the host table ("": the host has no uplink).
     var deviceID = ""
+    /// `--wasm-fuel`: the library is a WebAssembly module (Wasm/WasmRunner.swift), and this is
+    /// the fuel of one call into it (the manifest's library.fuel); nil: a native library.
+    var wasmFuel: UInt64?
+    /// `--wasm-memory`: the most bytes its linear memory may grow to (resources.memoryBytes).
+    var wasmMemoryLimit: UInt64 = 0
 
     static let usage = """
     usage: plugin-host-runner hook --library <path.so> --symbol <symbol> --step <name> COMMON
            plugin-host-runner start --library <path.so> --start <symbol> --stop <symbol> COMMON
            plugin-host-runner probe-sandbox [--events-fd <n>]
     COMMON: --module-id <id> --module-version <version> --module-dir <dir> --data-dir <dir> --events-fd <n>
-            [--storage-quota <bytes>] [--device-id <id>]
+            [--storage-quota <bytes>] [--device-id <id>] [--wasm-fuel <units> --wasm-memory <bytes>]
 
-    Runs one hook or the start/stop entry points of a module's shared library; plugin-host starts it,
+    Runs one hook or the start/stop entry points of a module's shared library, or of its WebAssembly
+    module (--wasm-fuel, with the fuel of one call and the limit of its memory); plugin-host starts it,
     with one end of a bootstrap AF_UNIX SOCK_SEQPACKET socketpair as --events-fd, on which the
     runner connects to the host. When the host's welcome carries a sandbox spec, the module runs in
     namespaces, cgroups and a new root as the spec says.
@@ -92,7 +98,7 @@ struct Options {
         }
         var required = ["library", "module-id", "module-version", "module-dir", "data-dir", "events-fd"]
         required += mode == .hook ? ["symbol", "step"] : ["start", "stop"]
-        let optional = ["sandbox-spec", "sandbox-status-fd", "sandbox-namespaces", "storage-quota", "device-id"]
+        let optional = ["sandbox-spec", "sandbox-status-fd", "sandbox-namespaces", "storage-quota", "device-id", "wasm-fuel", "wasm-memory"]
         let known = Set(required + optional)
         if let unknown = values.keys.sorted().first(where: { !known.contains($0) }) {
             return .failure(UsageError("unknown option --\(unknown) for mode \(mode.rawValue)"))
@@ -121,6 +127,16 @@ struct Options {
             options.storageQuota = bytes
         }
         options.deviceID = values["device-id"] ?? ""
+        if let fuel = values["wasm-fuel"] {
+            guard let units = UInt64(fuel), units > 0 else { return .failure(UsageError("--wasm-fuel must be a positive number of fuel units; got '\(fuel)'")) }
+            guard let memory = values["wasm-memory"], let bytes = UInt64(memory), bytes >= 65536 else {
+                return .failure(UsageError("--wasm-fuel needs --wasm-memory with the most bytes the module's memory may grow to (at least 65536)"))
+            }
+            options.wasmFuel = units
+            options.wasmMemoryLimit = bytes
+        } else if values["wasm-memory"] != nil {
+            return .failure(UsageError("--wasm-memory applies to a WebAssembly module, which --wasm-fuel marks"))
+        }
         if let status = values["sandbox-status-fd"] {
             guard let hex = values["sandbox-spec"], let bytes = bytes(hex: hex), let spec = try? SandboxSpec(encoded: bytes) else {
                 return .failure(UsageError("--sandbox-status-fd needs --sandbox-spec with the spec the outer runner received"))

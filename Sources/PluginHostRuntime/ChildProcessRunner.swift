@@ -168,13 +168,16 @@ public struct ChildProcessRunner: ModuleRunner {
         context.moduleDirectory + "/" + context.manifest.library.path
     }
 
-    /// The options of every run: `--device-id` only when the host has an uplink.
+    /// The options of every run: `--device-id` only when the host has an uplink, `--wasm-fuel` and
+    /// `--wasm-memory` for a WebAssembly module.
     func commonArguments(_ context: ModuleContext) -> [String] {
-        ["--module-id", context.manifest.id, "--module-version", context.manifest.version.description,
+        let library = context.manifest.library
+        return ["--module-id", context.manifest.id, "--module-version", context.manifest.version.description,
          "--module-dir", context.moduleDirectory, "--data-dir", context.dataDirectory,
          "--events-fd", String(Self.eventsDescriptor)]
             + (context.manifest.capabilities.storageQuotaBytes > 0 ? ["--storage-quota", String(context.manifest.capabilities.storageQuotaBytes)] : [])
             + (uplink.messaging.map { ["--device-id", $0.deviceID] } ?? [])
+            + (library.libraryKind == .wasm ? ["--wasm-fuel", String(library.fuelPerCall), "--wasm-memory", String(context.manifest.resources.memoryBytes)] : [])
     }
 
     static func duration(seconds: Double) -> Duration {

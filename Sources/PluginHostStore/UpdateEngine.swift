@@ -156,6 +156,11 @@ public final class UpdateEngine {
         guard mkdir(staging, 0o755) == 0 else { throw StateFiles.ioError("creating", staging) }
         do {
             try LayerExtractor.extract(image, into: staging + "/files", limits: limits)
+            if manifest.library.libraryKind == .wasm {
+                // Before the version exists: a missing export or a wrong signature refuses the image.
+                let path = staging + "/files/" + manifest.library.path
+                try manifest.checkWasmModule(try StateFiles.io { () throws(FileFailure) in try Files.readBytes(path) })
+            }
             let record = InstalledImage(version: manifest.version, imageManifestDigest: image.imageManifestDigest.description,
                                         manifestDigest: image.manifestDigest.description, keyID: image.keyID,
                                         installedAt: Date().timeIntervalSince1970)
@@ -164,7 +169,8 @@ public final class UpdateEngine {
             try StateFiles.move(staging, to: paths.version(newDirectory))
         } catch {
             try? StateFiles.removeTree(staging)
-            try update.close(.rolledBack, reason: "unpacking failed: \(error.message)", result: .rolledBack)
+            let step = error.code == .wasmModuleRefused ? "the module's check failed" : "unpacking failed"
+            try update.close(.rolledBack, reason: "\(step): \(error.message)", result: .rolledBack)
             throw error
         }
         try update.write(.unpacked)

@@ -21,6 +21,15 @@ public enum ExampleModules {
 
     /// Whether both examples (ExampleModuleC, ExampleModuleSwift) were built.
     public static var built: Bool { library("ExampleModuleC") != nil && library("ExampleModuleSwift") != nil }
+
+    /// The C example built for wasm32 by Scripts/build-wasm-example.sh, if it was.
+    public static var wasm: String? {
+        let path = Repository.root + "/.build/wasm/ExampleModuleC.wasm"
+        return FileManager.default.fileExists(atPath: path) ? path : nil
+    }
+
+    /// PLUGIN_HOST_REQUIRE_WASM=1 (Scripts/test.sh, after building it): a missing wasm example fails the tests.
+    public static let wasmRequired = ProcessInfo.processInfo.environment["PLUGIN_HOST_REQUIRE_WASM"] == "1"
 }
 
 /// A fresh directory under the temporary directory, for one test.

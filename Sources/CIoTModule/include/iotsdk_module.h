@@ -11,7 +11,15 @@
 #define IOTSDK_MODULE_H
 
 #include <stdint.h>
+#if defined(__wasm__)
+/* WebAssembly (Documentation/WasmModules.md): wasi-libc has no kernel headers; the GPIO calls'
+ * structures stay incomplete types there. */
+struct gpio_v2_line_config;
+struct gpiochip_info;
+struct gpio_v2_line_info;
+#else
 #include <linux/gpio.h>
+#endif
 
 #ifdef __cplusplus
 extern "C" {
@@ -167,6 +175,68 @@ typedef void (*iotsdk_attach_fn)(const iotsdk_host *host);
 
 /* start, stop and every hook. */
 typedef int32_t (*iotsdk_entry_fn)(const iotsdk_host *host);
+
+#if defined(__wasm__)
+/* ---- WebAssembly modules (wasm32-wasi, Documentation/WasmModules.md) ----
+ * The same source builds for wasm32: entry points, hooks and commands are exports (visibility
+ * default, linked with -Wl,--export-dynamic), and the table above lives in the module's own
+ * memory, where the runner finds it through the export iotsdk_host. Its calls go to the host
+ * through the imports of module "iotsdk". A wasm module is single-threaded: the runner calls
+ * commands and stop() while the module sleeps (nanosleep, or any other WASI poll_oneoff on a
+ * clock), or when start() has returned; `size` tells which calls the table has (not yet the
+ * hardware and MQTT calls). */
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define IOTSDK_WASM_IMPORT(name) __attribute__((import_module("iotsdk"), import_name(#name)))
+IOTSDK_WASM_IMPORT(ready) void iotsdk_wasm_ready(void);
+IOTSDK_WASM_IMPORT(heartbeat) void iotsdk_wasm_heartbeat(void);
+IOTSDK_WASM_IMPORT(log) void iotsdk_wasm_log(int32_t level, const char *text, uint32_t length);
+IOTSDK_WASM_IMPORT(should_stop) int32_t iotsdk_wasm_should_stop(void);
+/* Copies string `which` (0 id, 1 version, 2 module_dir, 3 data_dir, 4 step, 5 device_id) into
+ * `buffer`, without NUL; returns its length, or more than `capacity` when nothing was copied. */
+IOTSDK_WASM_IMPORT(module_info) int32_t iotsdk_wasm_module_info(int32_t which, char *buffer, uint32_t capacity);
+
+static inline void iotsdk_wasm_table_ready(const iotsdk_host *host) { (void)host; iotsdk_wasm_ready(); }
+static inline void iotsdk_wasm_table_heartbeat(const iotsdk_host *host) { (void)host; iotsdk_wasm_heartbeat(); }
+static inline void iotsdk_wasm_table_log(const iotsdk_host *host, int32_t level, const char *message) {
+    (void)host;
+    iotsdk_wasm_log(level, message, (uint32_t)strlen(message));
+}
+static inline int32_t iotsdk_wasm_table_should_stop(const iotsdk_host *host) { (void)host; return iotsdk_wasm_should_stop(); }
+static inline const char *iotsdk_wasm_info(int32_t which) {
+    int32_t length = iotsdk_wasm_module_info(which, NULL, 0);
+    char *text = malloc(length > 0 ? (size_t)length + 1 : 1);
+    if (text == NULL) return "";
+    if (length <= 0 || iotsdk_wasm_module_info(which, text, (uint32_t)length) != length) length = 0;
+    text[length] = 0;
+    return text;
+}
+
+/* The host table, built on first use. Weak: every C file that includes this header defines it,
+ * the linker keeps one. */
+__attribute__((weak, export_name("iotsdk_host"))) const iotsdk_host *iotsdk_wasm_host(void) {
+    static iotsdk_host host;
+    if (host.abi == 0) {
+        host.size = offsetof(iotsdk_host, gpio_request);
+        host.module_id = iotsdk_wasm_info(0);
+        host.module_version = iotsdk_wasm_info(1);
+        host.module_dir = iotsdk_wasm_info(2);
+        host.data_dir = iotsdk_wasm_info(3);
+        host.step = iotsdk_wasm_info(4);
+        host.ready = iotsdk_wasm_table_ready;
+        host.heartbeat = iotsdk_wasm_table_heartbeat;
+        host.log = iotsdk_wasm_table_log;
+        host.should_stop = iotsdk_wasm_table_should_stop;
+        host.abi = IOTSDK_MODULE_ABI;
+    }
+    return &host;
+}
+/* Memory for a command's string argument, which the runner copies in (and frees after the call). */
+__attribute__((weak, export_name("iotsdk_alloc"))) void *iotsdk_wasm_alloc(uint32_t size) { return malloc(size); }
+__attribute__((weak, export_name("iotsdk_free"))) void iotsdk_wasm_free(void *pointer) { free(pointer); }
+#endif
 
 #ifdef __cplusplus
 }

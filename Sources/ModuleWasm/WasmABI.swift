@@ -1,0 +1,98 @@
+import ModuleProtocol
+import WasmParser
+import WasmTypes
+
+/// The contract between the runner and a WebAssembly module (Documentation/WasmModules.md): the
+/// host calls it may import, the exports the runner calls, and how a command's typed values travel.
+///
+/// It is ABI 1 of `iotsdk_module.h`, carried over to wasm32: entry points, hooks and commands are
+/// exports of the types their C prototypes compile to, and the host table the C header builds in
+/// the module's memory (`iotsdk_host`) calls the imports below.
+public enum WasmABI {
+    /// The import module of the host calls.
+    public static let importModule = "iotsdk"
+    /// WASI preview 1, of which the runner provides clocks, random numbers, stdout and stderr
+    /// (to the host's log), the module's own directories and sleeping; the rest answer ENOSYS.
+    public static let wasiModule = "wasi_snapshot_preview1"
+
+    /// The module's linear memory, which every wasm module of this ABI exports.
+    public static let memoryExport = "memory"
+    /// `() -> i32`: the address of the module's `iotsdk_host` table (the C header defines it).
+    public static let hostTableExport = "iotsdk_host"
+    /// `(i32) -> i32`: allocates a string argument of a command in the module's memory (the C
+    /// header defines it with malloc); needed only by modules with string parameters.
+    public static let allocateExport = "iotsdk_alloc"
+    /// `(i32) -> ()`: frees what `iotsdk_alloc` gave.
+    public static let freeExport = "iotsdk_free"
+    /// `() -> ()`: a WASI reactor's constructor call, run once before anything else when exported.
+    public static let initializeExport = "_initialize"
+
+    /// What `module_info` returns for each `which`.
+    public enum Info: Int32, CaseIterable, Sendable {
+        case moduleID = 0, moduleVersion, moduleDirectory, dataDirectory, step, deviceID
+    }
+
+    /// The host calls a module may import from `importModule`, by name.
+    ///
+    /// | import | type | what it does |
+    /// |---|---|---|
+    /// | `ready` | `() -> ()` | the module is up (`iotsdk_host.ready`) |
+    /// | `heartbeat` | `() -> ()` | the module is alive |
+    /// | `log` | `(level i32, text i32, length i32) -> ()` | one line of the module's log |
+    /// | `should_stop` | `() -> i32` | 1 once the host asked the module to stop |
+    /// | `module_info` | `(which i32, buffer i32, capacity i32) -> i32` | copies the `Info` string, returns its length (more than `capacity`: nothing copied) |
+    public static let imports: [String: FunctionType] = [
+        "ready": FunctionType(parameters: [], results: []),
+        "heartbeat": FunctionType(parameters: [], results: []),
+        "log": FunctionType(parameters: [.i32, .i32, .i32], results: []),
+        "should_stop": FunctionType(parameters: [], results: [.i32]),
+        "module_info": FunctionType(parameters: [.i32, .i32, .i32], results: [.i32]),
+    ]
+
+    /// The WASI preview 1 functions a module may import (WasmKit's WASI implements them all;
+    /// the runner links the ones named in WasmModules.md and answers ENOSYS for the others).
+    public static let wasiFunctions: Set<String> = [
+        "args_get", "args_sizes_get", "environ_get", "environ_sizes_get", "clock_res_get", "clock_time_get",
+        "random_get", "proc_exit", "proc_raise", "sched_yield", "fd_write", "fd_read", "fd_close", "fd_fdstat_get",
+        "fd_fdstat_set_flags", "fd_seek", "fd_tell", "fd_sync", "fd_datasync", "fd_filestat_get", "fd_advise",
+        "fd_allocate", "fd_fdstat_set_rights", "fd_filestat_set_size", "fd_filestat_set_times", "fd_pread",
+        "fd_pwrite", "fd_prestat_get", "fd_prestat_dir_name", "fd_readdir", "fd_renumber", "path_create_directory",
+        "path_filestat_get", "path_filestat_set_times", "path_link", "path_open", "path_readlink",
+        "path_remove_directory", "path_rename", "path_symlink", "path_unlink_file", "poll_oneoff",
+        "sock_accept", "sock_recv", "sock_send", "sock_shutdown",
+    ]
+
+    /// The type of every entry point and hook: `int32_t f(const iotsdk_host *)`.
+    public static let entryType = FunctionType(parameters: [.i32], results: [.i32])
+
+    /// The wasm32 type a command value of `type` is passed as: `bool`, `int32`, `uint32` and
+    /// `string` (an address in the module's memory) as i32, the 64-bit integers as i64, `double` as f64.
+    public static func wasmType(of type: ModuleProtocol.ValueType) -> WasmTypes.ValueType {
+        switch type {
+        case .bool, .int32, .uint32, .string: .i32
+        case .int64, .uint64: .i64
+        case .double: .f64
+        }
+    }
+
+    /// The export type of a command with these parameter and result types.
+    public static func commandType(parameters: [ModuleProtocol.ValueType], returns: ModuleProtocol.ValueType) -> FunctionType {
+        FunctionType(parameters: parameters.map(wasmType(of:)), results: [wasmType(of: returns)])
+    }
+
+    /// `(f64, i32) -> i64`, as error messages show a wasm function type.
+    public static func describe(_ type: FunctionType) -> String {
+        func name(_ value: WasmTypes.ValueType) -> String {
+            switch value {
+            case .i32: "i32"
+            case .i64: "i64"
+            case .f32: "f32"
+            case .f64: "f64"
+            case .v128: "v128"
+            case .ref: "ref"
+            }
+        }
+        let results = type.results.isEmpty ? "()" : type.results.count == 1 ? name(type.results[0]) : "(" + type.results.map(name).joined(separator: ", ") + ")"
+        return "(" + type.parameters.map(name).joined(separator: ", ") + ") -> " + results
+    }
+}

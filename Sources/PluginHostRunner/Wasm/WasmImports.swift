@@ -1,0 +1,253 @@
+import WasmKit
+import Glibc
+import LinuxSupport
+import ModuleProtocol
+import ModuleWasm
+import WasmTypes
+
+// The imports a wasm module gets: the host calls (module "iotsdk", WasmABI.imports) and the part
+// of WASI preview 1 a module of this host needs (clocks, random numbers, stdout and stderr,
+// exit, sleeping); every other WASI function it imports answers ENOSYS. The WASI part is the
+// runner's own rather than WasmKit's WASI library: it is small, it checks every address the
+// module passes before it touches memory, and its poll_oneoff is where the module yields to the
+// host (Wasm/WasmScheduler.swift).
+
+/// WASI preview 1 errno values the runner returns.
+enum WASIErrno: UInt32 {
+    case success = 0, badf = 8, fault = 21, inval = 28, nosys = 52, notsup = 58, spipe = 70
+}
+
+final class WasmImportContext: @unchecked Sendable {
+    let options: Options
+    let step: String
+    let scheduler: WasmScheduler
+    /// Set once the instance exists (the imports are made before it).
+    var module: WasmModule?
+
+    init(options: Options, step: String, scheduler: WasmScheduler) {
+        self.options = options
+        self.step = step
+        self.scheduler = scheduler
+    }
+
+    private func instance(_ call: String) throws -> WasmModule {
+        guard let module else { throw WasmHostCallError(description: "\(call) was called while the module was being instantiated (from its start function)") }
+        return module
+    }
+
+    /// Every import `interface` names, from the host calls and WASI (the interface was checked:
+    /// it names nothing else).
+    func imports(for interface: WasmInterface, store: Store) -> Imports {
+        var imports = Imports()
+        let host = hostCalls(store: store)
+        let wasi = wasiCalls(store: store)
+        for entry in interface.imports {
+            if entry.module == WasmABI.importModule, let function = host[entry.name] {
+                imports.define(module: entry.module, name: entry.name, function)
+            } else if entry.module == WasmABI.wasiModule, let type = entry.type {
+                if let function = wasi[entry.name], function.type == type {
+                    imports.define(module: entry.module, name: entry.name, function)
+                } else {
+                    imports.define(module: entry.module, name: entry.name, Self.enosys(entry.name, type: type, store: store))
+                }
+            }
+        }
+        return imports
+    }
+
+    /// A WASI function the runner does not offer: ENOSYS (if it returns an errno).
+    private static func enosys(_ name: String, type: FunctionType, store: Store) -> Function {
+        Function(store: store, type: type) { _, _ in
+            guard type.results == [.i32] else { throw WasmHostCallError(description: "WASI \(name) is not available to modules") }
+            return [.i32(WASIErrno.nosys.rawValue)]
+        }
+    }
+
+    // MARK: Host calls
+
+    private func hostCalls(store: Store) -> [String: Function] {
+        var calls: [String: Function] = [:]
+        func define(_ name: String, _ body: @escaping ([Value]) throws -> [Value]) {
+            calls[name] = Function(store: store, type: WasmABI.imports[name]!) { _, arguments in try body(arguments) }
+        }
+        define("ready") { _ in
+            hostLink.load()?.send(.ready)
+            return []
+        }
+        define("heartbeat") { _ in
+            hostLink.load()?.send(.heartbeat)
+            return []
+        }
+        define("log") { [self] arguments in
+            let module = try instance("log")
+            let level = Int32(bitPattern: arguments[0].i32)
+            try module.withBytes(at: arguments[1].i32, count: min(arguments[2].i32, UInt32(Message.maxStringBytes)), for: "log") {
+                sendLog(level: level, UnsafeRawBufferPointer($0))
+            }
+            return []
+        }
+        define("should_stop") { _ in
+            [.i32(stopRequested.load(ordering: .acquiring) ? 1 : 0)]
+        }
+        define("module_info") { [self] arguments in
+            let module = try instance("module_info")
+            guard let which = WasmABI.Info(rawValue: Int32(bitPattern: arguments[0].i32)) else { return [.i32(UInt32(bitPattern: -EINVAL))] }
+            let text: String = switch which {
+            case .moduleID: options.moduleID
+            case .moduleVersion: options.moduleVersion
+            case .moduleDirectory: options.moduleDirectory
+            case .dataDirectory: options.dataDirectory
+            case .step: step
+            case .deviceID: options.deviceID
+            }
+            let bytes = Array(text.utf8)
+            if bytes.count <= arguments[2].i32 {
+                try module.withBytes(at: arguments[1].i32, count: UInt32(bytes.count), for: "module_info") { $0.copyBytes(from: bytes) }
+            }
+            return [.i32(UInt32(bytes.count))]
+        }
+        return calls
+    }
+
+    // MARK: WASI
+
+    private func wasiCalls(store: Store) -> [String: Function] {
+        var calls: [String: Function] = [:]
+        func define(_ name: String, _ parameters: [WasmTypes.ValueType], _ body: @escaping ([Value]) throws -> WASIErrno) {
+            calls[name] = Function(store: store, type: FunctionType(parameters: parameters, results: [.i32])) { _, arguments in
+                [.i32(try body(arguments).rawValue)]
+            }
+        }
+        func store32(_ value: UInt32, at address: UInt32, _ call: String) throws {
+            try instance(call).withBytes(at: address, count: 4, for: call) { $0.storeBytes(of: value.littleEndian, as: UInt32.self) }
+        }
+        func store64(_ value: UInt64, at address: UInt32, _ call: String) throws {
+            try instance(call).withBytes(at: address, count: 8, for: call) { $0.storeBytes(of: value.littleEndian, as: UInt64.self) }
+        }
+        // No arguments and no environment.
+        for name in ["args_sizes_get", "environ_sizes_get"] {
+            define(name, [.i32, .i32]) { arguments in
+                try store32(0, at: arguments[0].i32, name)
+                try store32(0, at: arguments[1].i32, name)
+                return .success
+            }
+        }
+        for name in ["args_get", "environ_get"] {
+            define(name, [.i32, .i32]) { _ in .success }
+        }
+        define("clock_res_get", [.i32, .i32]) { arguments in
+            guard let clock = Self.clock(arguments[0].i32) else { return .inval }
+            var resolution = timespec()
+            clock_getres(clock, &resolution)
+            try store64(UInt64(resolution.tv_sec) * 1_000_000_000 + UInt64(resolution.tv_nsec), at: arguments[1].i32, "clock_res_get")
+            return .success
+        }
+        define("clock_time_get", [.i32, .i64, .i32]) { arguments in
+            guard let clock = Self.clock(arguments[0].i32) else { return .inval }
+            try store64(Self.now(clock), at: arguments[2].i32, "clock_time_get")
+            return .success
+        }
+        define("random_get", [.i32, .i32]) { [self] arguments in
+            try instance("random_get").withBytes(at: arguments[0].i32, count: arguments[1].i32, for: "random_get") { buffer in
+                var generator = SystemRandomNumberGenerator()  // getrandom(2)
+                for index in buffer.indices { buffer[index] = generator.next() }
+            }
+            return .success
+        }
+        calls["proc_exit"] = Function(store: store, parameters: [.i32]) { _, arguments in
+            throw WasmExit(status: arguments[0].i32)
+        }
+        define("sched_yield", []) { [self] _ in
+            scheduler.yield()
+            return .success
+        }
+        // Descriptors: 0 (empty), 1 and 2 (the runner's stdout and stderr, which the host keeps as
+        // the module's output). No files: fd_prestat_get says there are no preopened directories.
+        define("fd_write", [.i32, .i32, .i32, .i32]) { [self] arguments in
+            let fd = Int32(bitPattern: arguments[0].i32)
+            guard fd == 1 || fd == 2 else { return .badf }
+            let module = try instance("fd_write")
+            guard arguments[2].i32 <= 1024 else { return .inval }
+            var written: UInt32 = 0
+            for index in 0..<arguments[2].i32 {
+                let vector = try module.withBytes(at: arguments[1].i32 &+ index &* 8, count: 8, for: "fd_write") {
+                    (UInt32(littleEndian: $0.loadUnaligned(as: UInt32.self)), UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: 4, as: UInt32.self)))
+                }
+                try module.withBytes(at: vector.0, count: vector.1, for: "fd_write") { writeAll(fd, UnsafeRawBufferPointer($0)) }
+                written &+= vector.1
+            }
+            try store32(written, at: arguments[3].i32, "fd_write")
+            return .success
+        }
+        define("fd_read", [.i32, .i32, .i32, .i32]) { arguments in
+            guard arguments[0].i32 == 0 else { return .badf }
+            try store32(0, at: arguments[3].i32, "fd_read")
+            return .success
+        }
+        define("fd_close", [.i32]) { arguments in arguments[0].i32 <= 2 ? .success : .badf }
+        define("fd_seek", [.i32, .i64, .i32, .i32]) { arguments in arguments[0].i32 <= 2 ? .spipe : .badf }
+        define("fd_fdstat_get", [.i32, .i32]) { [self] arguments in
+            guard arguments[0].i32 <= 2 else { return .badf }
+            try instance("fd_fdstat_get").withBytes(at: arguments[1].i32, count: 24, for: "fd_fdstat_get") { buffer in
+                buffer.copyBytes(from: [UInt8](repeating: 0, count: 24))
+                buffer[0] = 2 // character device
+                buffer.storeBytes(of: UInt64.max.littleEndian, toByteOffset: 8, as: UInt64.self)
+            }
+            return .success
+        }
+        define("fd_prestat_get", [.i32, .i32]) { _ in .badf }
+        define("poll_oneoff", [.i32, .i32, .i32, .i32]) { [self] arguments in
+            try pollOneoff(subscriptions: arguments[0].i32, events: arguments[1].i32, count: arguments[2].i32, eventCount: arguments[3].i32)
+        }
+        return calls
+    }
+
+    private static func clock(_ id: UInt32) -> clockid_t? {
+        switch id {
+        case 0: CLOCK_REALTIME
+        case 1: CLOCK_MONOTONIC
+        case 2: CLOCK_PROCESS_CPUTIME_ID
+        case 3: CLOCK_THREAD_CPUTIME_ID
+        default: nil
+        }
+    }
+
+    private static func now(_ clock: clockid_t) -> UInt64 {
+        var time = timespec()
+        clock_gettime(clock, &time)
+        return UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec)
+    }
+
+    /// WASI poll_oneoff for clock subscriptions (what nanosleep, sleep and usleep compile to): the
+    /// module sleeps until the earliest one is due, and meanwhile the runner calls its commands
+    /// and, once the host asks it to stop, ends the sleep early. Subscriptions to descriptors
+    /// (there are none to wait for) are refused with ENOTSUP.
+    private func pollOneoff(subscriptions: UInt32, events: UInt32, count: UInt32, eventCount: UInt32) throws -> WASIErrno {
+        let module = try instance("poll_oneoff")
+        guard count > 0, count <= 64 else { return .inval }
+        var earliest: (deadline: UInt64, userdata: UInt64)?
+        for index in 0..<count {
+            let (tag, userdata, clockID, timeout, flags) = try module.withBytes(at: subscriptions &+ index &* 48, count: 48, for: "poll_oneoff") { raw in
+                (raw[8], UInt64(littleEndian: raw.loadUnaligned(as: UInt64.self)), UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 16, as: UInt32.self)),
+                 UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 24, as: UInt64.self)), UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: 40, as: UInt16.self)))
+            }
+            guard tag == 0 else { return .notsup }
+            guard let clock = Self.clock(clockID) else { return .inval }
+            // Relative to now on the monotonic clock; an absolute time (flag 1) converted to it.
+            let monotonic = Self.now(CLOCK_MONOTONIC)
+            let relative = flags & 1 != 0 ? timeout &- min(timeout, Self.now(clock)) : timeout
+            let deadline = monotonic &+ min(relative, UInt64.max - monotonic)
+            if earliest == nil || deadline < earliest!.deadline { earliest = (deadline, userdata) }
+        }
+        scheduler.sleep(untilMonotonic: earliest!.deadline)
+        try module.withBytes(at: events, count: 32, for: "poll_oneoff") { raw in
+            raw.copyBytes(from: [UInt8](repeating: 0, count: 32))
+            raw.storeBytes(of: earliest!.userdata.littleEndian, as: UInt64.self)
+            raw[10] = 0 // eventtype clock
+        }
+        try module.withBytes(at: eventCount, count: 4, for: "poll_oneoff") { $0.storeBytes(of: UInt32(1).littleEndian, as: UInt32.self) }
+        // The module's next stretch of work gets a fresh budget.
+        module.refuel()
+        return .success
+    }
+}

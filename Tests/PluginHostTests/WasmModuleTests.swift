@@ -1,0 +1,390 @@
+import Foundation
+import ModuleProtocol
+import ModuleWasm
+import Testing
+import TestSupport
+import WAT
+import PluginHost
+@testable import PluginHostImages
+@testable import PluginHostRuntime
+@testable import PluginHostStore
+
+/// A WebAssembly test module written in WebAssembly text (assembled by WasmKit's WAT): start
+/// loops with heartbeats and 50 ms sleeps (WASI poll_oneoff) until asked to stop; typed commands
+/// of every type; and hooks that misbehave each in one way.
+enum WasmTestModule {
+    static let libraryPath = "lib/test.wasm"
+
+    static let text = """
+    (module
+      (import "iotsdk" "ready" (func $ready))
+      (import "iotsdk" "heartbeat" (func $heartbeat))
+      (import "iotsdk" "should_stop" (func $should_stop (result i32)))
+      (import "iotsdk" "log" (func $log (param i32 i32 i32)))
+      (import "wasi_snapshot_preview1" "poll_oneoff" (func $poll (param i32 i32 i32 i32) (result i32)))
+      (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+      (memory (export "memory") 1)
+      (global $next (mut i32) (i32.const 8192))
+      (data (i32.const 512) "wasm test module started")
+      ;; sleeps 50 ms: one clock subscription (monotonic, relative) at 1024, its event at 2048
+      (func $sleep
+        (i64.store (i32.const 1024) (i64.const 7))
+        (i32.store8 (i32.const 1032) (i32.const 0))
+        (i32.store (i32.const 1040) (i32.const 1))
+        (i64.store (i32.const 1048) (i64.const 50000000))
+        (i64.store (i32.const 1056) (i64.const 0))
+        (i32.store16 (i32.const 1064) (i32.const 0))
+        (drop (call $poll (i32.const 1024) (i32.const 2048) (i32.const 1) (i32.const 3000))))
+      (func (export "iotsdk_host") (result i32) (i32.const 16))
+      (func (export "iotsdk_alloc") (param i32) (result i32)
+        (local $at i32) (local.set $at (global.get $next))
+        (global.set $next (i32.add (global.get $next) (local.get 0))) (local.get $at))
+      (func (export "iotsdk_free") (param i32))
+      (func (export "start") (param i32) (result i32)
+        (call $ready)
+        (call $log (i32.const 1) (i32.const 512) (i32.const 24))
+        (block $done (loop $again
+          (br_if $done (call $should_stop))
+          (call $heartbeat) (call $sleep) (br $again)))
+        (i32.const 0))
+      (func (export "stop") (param i32) (result i32) (i32.const 0))
+      (func (export "add") (param i32 i32) (result i32) (i32.add (local.get 0) (local.get 1)))
+      (func (export "twice") (param f64) (result f64) (f64.mul (local.get 0) (f64.const 2)))
+      (func (export "negate") (param i64) (result i64) (i64.sub (i64.const 0) (local.get 0)))
+      (func (export "not") (param i32) (result i32) (i32.eqz (local.get 0)))
+      (func (export "echo") (param i32) (result i32) (local.get 0))
+      (func (export "spin") (result i32) (loop $forever (br $forever)) (i32.const 0))
+      (func (export "hook_ok") (param i32) (result i32) (i32.const 0))
+      (func (export "hook_loop") (param i32) (result i32) (loop $forever (br $forever)) (i32.const 0))
+      (func (export "hook_oob") (param i32) (result i32) (i32.load (i32.const 0x7ffffff0)))
+      (func $recurse (export "hook_recurse") (param i32) (result i32) (i32.add (call $recurse (local.get 0)) (i32.const 1)))
+      (func (export "hook_unreachable") (param i32) (result i32) (unreachable))
+      ;; 0 if growing the memory to 64 MiB and more is refused, as a 32 MiB limit must
+      (func (export "hook_grow") (param i32) (result i32)
+        (if (result i32) (i32.eq (memory.grow (i32.const 1024)) (i32.const -1)) (then (i32.const 0)) (else (i32.const 1))))
+      (func (export "hook_exit") (param i32) (result i32) (call $exit (i32.const 7)) (i32.const 0))
+    )
+    """
+
+    static let commands: [ModuleManifest.Command] = [
+        .init(name: "add", symbol: "add", parameters: [.init(name: "a", type: .int32), .init(name: "b", type: .int32)]),
+        .init(name: "twice", symbol: "twice", parameters: [.init(name: "x", type: .double)], returns: .double),
+        .init(name: "negate", symbol: "negate", parameters: [.init(name: "x", type: .int64)], returns: .int64),
+        .init(name: "not", symbol: "not", parameters: [.init(name: "x", type: .bool)], returns: .bool),
+        .init(name: "echo", symbol: "echo", parameters: [.init(name: "text", type: .string)], returns: .string),
+        .init(name: "spin", symbol: "spin"),
+    ]
+
+    static func manifest(id: String = "com.example.wasm-test", version: String = "1.0.0", hooks: ModuleManifest.Hooks = .init(),
+                         fuel: UInt64 = 5_000_000) -> ModuleManifest {
+        ModuleManifest(
+            id: id, version: SemanticVersion(version)!, abi: 1,
+            library: .init(path: libraryPath, entryPoints: .init(start: "start", stop: "stop"), kind: .wasm, fuel: fuel),
+            commands: commands,
+            capabilities: .init(storageQuotaBytes: 1 << 20),
+            resources: .init(memoryBytes: 32 << 20, cpuPercent: 50, maxProcesses: 16, maxOpenFiles: 64),
+            hooks: hooks, health: UpdateFixture.quickHealth)
+    }
+
+    static func binary(_ text: String = WasmTestModule.text) throws -> [UInt8] { try wat2wasm(text) }
+
+    /// A module directory with `module.json` and the module's wasm file.
+    @discardableResult
+    static func directory(at path: String, manifest: ModuleManifest, wasm: [UInt8]) throws -> String {
+        try FileManager.default.createDirectory(atPath: path + "/lib", withIntermediateDirectories: true)
+        try Data(wasm).write(to: URL(fileURLWithPath: path + "/" + manifest.library.path))
+        try manifest.canonicalJSON().write(to: URL(fileURLWithPath: path + "/module.json"))
+        return path
+    }
+}
+
+@Suite("WebAssembly modules: the check of exports and imports")
+struct WasmInterfaceTests {
+    static func problems(_ text: String, _ manifest: ModuleManifest = WasmTestModule.manifest()) throws -> [String] {
+        try WasmInterface(bytes: wat2wasm(text)).problems(with: manifest.wasmRequirements, memoryLimit: manifest.resources.memoryBytes)
+    }
+
+    @Test("the test module has what its manifest names; the types of commands follow their parameters")
+    func complete() throws {
+        #expect(try Self.problems(WasmTestModule.text) == [])
+        let interface = try WasmInterface(bytes: WasmTestModule.binary())
+        #expect(interface.functions["twice"].map(WasmABI.describe) == "(f64) -> f64")
+        #expect(interface.functions["negate"].map(WasmABI.describe) == "(i64) -> i64")
+        #expect(interface.memory?.min == 1)
+    }
+
+    @Test("every problem at once: a missing export, wrong types, imports the host does not provide, too large a memory")
+    func everyProblem() throws {
+        let text = """
+        (module
+          (import "env" "printf" (func (param i32)))
+          (import "iotsdk" "gpio_toggle" (func))
+          (import "iotsdk" "log" (func (param i32)))
+          (import "wasi_snapshot_preview1" "fd_teleport" (func))
+          (memory (export "memory") 1024)
+          (func (export "iotsdk_host") (result i32) (i32.const 16))
+          (func (export "start") (param i32) (result i32) (i32.const 0))
+          (func (export "add") (param i64 i32) (result i32) (i32.const 0))
+        )
+        """
+        let problems = try Self.problems(text, WasmTestModule.manifest(hooks: .init(install: .init(symbol: "hook_ok", timeoutSeconds: 5))))
+        let all = problems.joined(separator: "\n")
+        #expect(all.contains("'env'.'printf', which the host does not provide"), "\(all)")
+        #expect(all.contains("'iotsdk'.'gpio_toggle', which this host does not provide"), "\(all)")
+        #expect(all.contains("'iotsdk'.'log' as (i32) -> (), but the host provides (i32, i32, i32) -> ()"), "\(all)")
+        #expect(all.contains("'fd_teleport', which is not a WASI preview 1 function"), "\(all)")
+        #expect(all.contains("memory starts at 67108864 bytes"), "\(all)")
+        #expect(all.contains("the entry point 'stop' is not exported as 'stop'"), "\(all)")
+        #expect(all.contains("the hook 'install' is not exported as 'hook_ok'"), "\(all)")
+        #expect(all.contains("the command 'add' (export 'add') is (i64, i32) -> i32, but the manifest declares (i32, i32) -> i32"), "\(all)")
+        #expect(all.contains("the command 'echo' is not exported as 'echo'"), "\(all)")
+        #expect(all.contains("the allocator of string arguments (iotsdk_module.h defines it) is not exported as 'iotsdk_alloc'"), "\(all)")
+        // 4 imports, the memory, stop, the hook, add's type, 5 commands not exported, the allocator.
+        #expect(problems.count == 14, "\(all)")
+    }
+
+    @Test("not wasm, or a component: refused with what it is")
+    func notAModule() throws {
+        #expect(throws: WasmInterface.ParseError.self) { try WasmInterface(bytes: Array("\u{7f}ELF not wasm".utf8)) }
+        do {
+            _ = try WasmInterface(bytes: [0, 0x61, 0x73, 0x6D, 0x0d, 0, 1, 0])
+            Issue.record("a component was accepted")
+        } catch {
+            #expect(error.description.contains("component"), "\(error)")
+        }
+        var manifest = WasmTestModule.manifest()
+        manifest.library.path = "lib/test.wasm"
+        let error = try #require(ModuleError.caught { try manifest.checkWasmModule(Array("\u{7f}ELF".utf8) + [UInt8](repeating: 0, count: 60)) })
+        #expect(error.code == .wasmModuleRefused)
+        #expect(error.message.contains("not a WebAssembly module"), "\(error)")
+    }
+
+    @Test("the manifest: kind wasm needs a .wasm path, fuel is for wasm only")
+    func manifestRules() throws {
+        var manifest = WasmTestModule.manifest()
+        #expect(throws: Never.self) { try manifest.validate() }
+        manifest.library.path = "lib/test.so"
+        #expect(ModuleError.caught { try manifest.validate() }?.field == "library.path")
+        manifest = UpdateFixture.manifest("1.0.0")
+        manifest.library.path = "lib/thing.wasm"
+        #expect(ModuleError.caught { try manifest.validate() }?.field == "library.kind")
+        manifest.library.path = "lib/libtestmodule.so"
+        manifest.library.fuel = 1_000_000
+        #expect(ModuleError.caught { try manifest.validate() }?.field == "library.fuel")
+        manifest = WasmTestModule.manifest(fuel: 10)
+        #expect(ModuleError.caught { try manifest.validate() }?.field == "library.fuel")
+    }
+
+    @Test("pack refuses a wasm module that lacks an export the manifest names, and a platform for a wasm image")
+    func packRefuses() throws {
+        let f = try UpdateFixture()
+        defer { f.base.cleanUp() }
+        let good = try WasmTestModule.directory(at: f.base.path("good"), manifest: WasmTestModule.manifest(), wasm: WasmTestModule.binary())
+        #expect(throws: Never.self) { try ImagePacker(signingKey: f.base.key).pack(moduleDirectory: good) }
+        let platform = ModuleError.caught { _ = try ImagePacker(signingKey: f.base.key).pack(moduleDirectory: good, platform: .init(architecture: "arm64")) }
+        #expect(platform?.field == "platform")
+        let manifest = WasmTestModule.manifest(hooks: .init(commit: .init(symbol: "module_commit", timeoutSeconds: 5)))
+        let bad = try WasmTestModule.directory(at: f.base.path("bad"), manifest: manifest, wasm: WasmTestModule.binary())
+        let error = try #require(ModuleError.caught { _ = try ImagePacker(signingKey: f.base.key).pack(moduleDirectory: bad) })
+        #expect(error.code == .wasmModuleRefused)
+        #expect(error.message.contains("the hook 'commit' is not exported as 'module_commit'"), "\(error)")
+    }
+}
+
+@Suite("WebAssembly modules: the update engine's check")
+struct WasmInstallCheckTests {
+    @Test("an image whose wasm lacks a hook the manifest names (packed by a tool that does not check) is refused before activation; nothing changes")
+    func refusedBeforeActivation() throws {
+        let f = try UpdateFixture()
+        defer { f.base.cleanUp() }
+        let good = try WasmTestModule.directory(at: f.base.path("good"), manifest: WasmTestModule.manifest(id: UpdateFixture.id), wasm: WasmTestModule.binary())
+        let layout = try ImagePacker(signingKey: f.base.key).pack(moduleDirectory: good)
+        try ImagePacker.write(layout, to: f.base.path("good-image"))
+        let engine = try f.engine()
+        #expect(try engine.install(imageAt: f.base.path("good-image")).record.result == .committed)
+        let before = BadImageCorpusTests.tree(f.state)
+
+        let manifest = WasmTestModule.manifest(id: UpdateFixture.id, version: "2.0.0", hooks: .init(install: .init(symbol: "migrate", timeoutSeconds: 5)))
+        var tar = RawTar()
+        tar.directory("lib")
+        tar.file(WasmTestModule.libraryPath, data: Data(try WasmTestModule.binary()))
+        tar.end()
+        let bad = try ImagePacker(signingKey: f.base.key).assemble(config: try manifest.canonicalJSON(), layers: [(OCI.layerTar, tar.data)], manifest: manifest)
+        try ImagePacker.write(bad, to: f.base.path("bad-image"))
+        let error = try #require(ModuleError.caught { _ = try engine.install(imageAt: f.base.path("bad-image")) })
+        #expect(error.code == .wasmModuleRefused, "\(error)")
+        #expect(error.message.contains("the hook 'install' is not exported as 'migrate'"), "\(error)")
+        #expect(f.activeVersion == "1.0.0")
+        #expect(BadImageCorpusTests.tree(f.state) == before)
+        let status = try UpdateEngine.status(id: UpdateFixture.id, stateDirectory: f.state)
+        #expect(status.state == .active, "the journal holds an open transaction")
+        let record = status.lastTransaction
+        #expect(record?.reason?.hasPrefix("the module's check failed: ") == true, "\(String(describing: record))")
+    }
+}
+
+@Suite("WebAssembly modules: installed and run by the real runner")
+struct WasmModuleTests {
+    struct Setup {
+        let root: String
+        let runner: ChildProcessRunner
+        var moduleDirectory: String { root + "/module" }
+        var dataDirectory: String { root + "/data" }
+
+        init(manifest: ModuleManifest = WasmTestModule.manifest(), sandbox: SandboxOptions? = nil) throws {
+            let executable = try #require(TestModule.runnerExecutable, "plugin-host-runner was not built next to the tests")
+            root = try TestModule.temporaryDirectory("wasm")
+            runner = ChildProcessRunner(executable: executable, sandbox: sandbox, stateDirectory: sandbox == nil ? nil : root + "/state")
+            try FileManager.default.createDirectory(atPath: root + "/data", withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(atPath: root + "/state", withIntermediateDirectories: true)
+            try WasmTestModule.directory(at: root + "/module", manifest: manifest, wasm: WasmTestModule.binary())
+        }
+
+        func context(_ manifest: ModuleManifest) -> ModuleContext {
+            ModuleContext(manifest: manifest, moduleDirectory: moduleDirectory, dataDirectory: dataDirectory)
+        }
+
+        func hook(_ symbol: String, timeout: Double = 60, manifest: ModuleManifest = WasmTestModule.manifest()) -> HookResult {
+            runner.runHook(name: "verify", hook: .init(symbol: symbol, timeoutSeconds: timeout), context: context(manifest))
+        }
+    }
+
+    @Test("hostile hooks end with a clear reason, each well before its timeout; the limit on memory.grow holds")
+    func hostileHooks() throws {
+        let setup = try Setup()
+        defer { try? FileManager.default.removeItem(atPath: setup.root) }
+        #expect(setup.hook("hook_ok").outcome == .succeeded)
+        #expect(setup.hook("hook_grow").outcome == .succeeded, "growing past resources.memoryBytes was allowed")
+        let cases: [(symbol: String, reason: String)] = [
+            ("hook_loop", "out of fuel: it ran more than 5000000 units of fuel"),
+            ("hook_oob", "out of bounds memory access"),
+            ("hook_recurse", "call stack exhausted (8191 wasm frames deep): too deep a recursion"),
+            ("hook_unreachable", "unreachable"),
+        ]
+        for (symbol, reason) in cases {
+            let started = ContinuousClock.now
+            let result = setup.hook(symbol, timeout: 60)
+            let took = ContinuousClock.now - started
+            #expect(result.outcome == .crashed(.exited(RunnerExitStatus.wasmTrapped.rawValue)), "\(symbol): \(result.outcome) \(result.output)")
+            #expect(result.output.contains("the WebAssembly module trapped in hook 'verify' '\(symbol)': \(reason)"), "\(symbol): \(result.output)")
+            #expect(took < .seconds(30), "\(symbol) took \(took), its timeout is 60 s")
+            print("wasm hostile hook \(symbol): \(took): \(result.output.split(separator: "\n").last ?? "")")
+        }
+        let exit = setup.hook("hook_exit")
+        #expect(exit.outcome == .crashed(.exited(7)), "\(exit.outcome) \(exit.output)")
+        #expect(exit.output.contains("called exit(7) in hook 'verify' 'hook_exit'"), "\(exit.output)")
+    }
+
+    @Test("typed commands of every type run while start sleeps; a command that loops is stopped, and the module with it")
+    func commands() throws {
+        let setup = try Setup()
+        defer { try? FileManager.default.removeItem(atPath: setup.root) }
+        let manifest = WasmTestModule.manifest()
+        let instance = try setup.runner.start(setup.context(manifest))
+        #expect(instance.nextEvent(before: .now + .seconds(10)) == .ready)
+        #expect(try instance.call(command: "add", arguments: [.int32(40), .int32(2)], manifest: manifest) == .int32(42))
+        #expect(try instance.call(command: "add", arguments: [.int32(.max), .int32(1)], manifest: manifest) == .int32(.min))
+        #expect(try instance.call(command: "twice", arguments: [.double(21.25)], manifest: manifest) == .double(42.5))
+        #expect(try instance.call(command: "negate", arguments: [.int64(.max)], manifest: manifest) == .int64(-.max))
+        #expect(try instance.call(command: "not", arguments: [.bool(false)], manifest: manifest) == .bool(true))
+        #expect(try instance.call(command: "echo", arguments: [.string("grüße, wasm")], manifest: manifest) == .string("grüße, wasm"))
+        let spin = try #require(ModuleError.caught { _ = try instance.call(command: "spin", arguments: [], manifest: manifest) })
+        #expect(spin.message.contains("trapped in command 'spin': out of fuel"), "\(spin)")
+        var exit: ProcessExit?
+        let deadline = ContinuousClock.now + .seconds(10)
+        while exit == nil, let event = instance.nextEvent(before: deadline) {
+            if case let .exited(status) = event { exit = status }
+        }
+        #expect(exit == .exited(RunnerExitStatus.wasmTrapped.rawValue))
+        #expect(instance.output.contains("wasm test module started"), "\(instance.output)")
+    }
+
+    @Test("sandboxed: the module starts, sleeps with heartbeats, and stops when asked",
+          .enabled(if: SandboxEnvironment.shouldRun))
+    func sandboxedStop() throws {
+        let setup = try Setup(sandbox: SandboxOptions())
+        defer { try? FileManager.default.removeItem(atPath: setup.root) }
+        let manifest = WasmTestModule.manifest(id: "com.example.wasm-sandboxed")
+        let instance = try setup.runner.start(setup.context(manifest))
+        #expect(instance.nextEvent(before: .now + .seconds(10)) == .ready)
+        var heartbeats = 0
+        let until = ContinuousClock.now + .milliseconds(600)
+        while let event = instance.nextEvent(before: until) { if event == .heartbeat { heartbeats += 1 } }
+        #expect(heartbeats >= 3, "\(heartbeats) heartbeats in 0.6 s at one per 50 ms sleep")
+        #expect(try instance.call(command: "add", arguments: [.int32(1), .int32(2)], manifest: manifest) == .int32(3))
+        let started = ContinuousClock.now
+        let exit = instance.stop(timeout: .seconds(10))
+        #expect(exit == .exited(0), "\(instance.output)")
+        #expect(ContinuousClock.now - started < .seconds(3), "stop took \(ContinuousClock.now - started)")
+    }
+}
+
+@Suite("WebAssembly modules: the C example built for wasm32")
+struct WasmExampleTests {
+    static var available: Bool { ExampleModules.wasm != nil || ExampleModules.wasmRequired }
+
+    /// Examples/ExampleModuleC/module-wasm.json with the built .wasm (Scripts/build-wasm-example.sh), at `version`.
+    static func image(_ f: UpdateFixture, version: String = "1.0.0", wasm: String? = nil) throws -> (image: String, manifest: ModuleManifest) {
+        let built = try #require(wasm ?? ExampleModules.wasm, "the wasm example is not built: bash Scripts/build-wasm-example.sh")
+        var manifest = try ModuleManifest.decode(Data(contentsOf: URL(fileURLWithPath: Repository.root + "/Examples/ExampleModuleC/module-wasm.json")))
+        manifest.version = SemanticVersion(version)!
+        manifest.health = UpdateFixture.quickHealth
+        let directory = try WasmTestModule.directory(at: f.base.path("wasm-example-\(version)"), manifest: manifest, wasm: [UInt8](Data(contentsOf: URL(fileURLWithPath: built))))
+        let layout = try ImagePacker(signingKey: f.base.key).pack(moduleDirectory: directory)
+        try ImagePacker.write(layout, to: f.base.path("wasm-image-\(version)"))
+        return (f.base.path("wasm-image-\(version)"), manifest)
+    }
+
+    @Test("installs and commits like the native example; an update that never gets ready rolls back to it",
+          .enabled(if: available, "the wasm example is not built (bash Scripts/build-wasm-example.sh)"))
+    func installAndRollBack() throws {
+        let f = try UpdateFixture()
+        defer { f.base.cleanUp() }
+        let (image, manifest) = try Self.image(f)
+        let report = try f.engine().install(imageAt: image)
+        #expect(report.record.result == .committed)
+        let log = try String(contentsOfFile: report.record.logDirectory + "/01-module.log", encoding: .utf8)
+        #expect(log.contains("example module 1.0.0 started"), "\(log)")
+        // The same source built with EXAMPLE_NEVER_READY, as WritingAModule.md's rollback does.
+        let broken = f.base.path("never-ready.wasm")
+        try Self.compile(output: broken, defines: ["EXAMPLE_NEVER_READY"])
+        let (update, _) = try Self.image(f, version: "1.1.0", wasm: broken)
+        let error = try #require(ModuleError.caught { _ = try f.engine().install(imageAt: update) })
+        #expect(error.message.contains("rolled back"), "\(error)")
+        #expect(try UpdateEngine.status(id: manifest.id, stateDirectory: f.state).version == manifest.version)
+    }
+
+    @Test("its typed commands run while its start loop sleeps",
+          .enabled(if: available, "the wasm example is not built (bash Scripts/build-wasm-example.sh)"))
+    func commands() throws {
+        let f = try UpdateFixture()
+        defer { f.base.cleanUp() }
+        let (_, manifest) = try Self.image(f)
+        let runner = ChildProcessRunner(executable: try UpdateFixture.runnerExecutable())
+        let data = f.base.path("data")
+        try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
+        let instance = try runner.start(ModuleContext(manifest: manifest, moduleDirectory: f.base.path("wasm-example-1.0.0"), dataDirectory: data))
+        #expect(instance.nextEvent(before: .now + .seconds(10)) == .ready)
+        #expect(try instance.call(command: "set_threshold", arguments: [.double(30.5)], manifest: manifest) == .int32(0))
+        #expect(try instance.call(command: "set_threshold", arguments: [.double(300)], manifest: manifest) == .int32(1))
+        Thread.sleep(forTimeInterval: 0.2)
+        guard case let .uint64(uptime) = try instance.call(command: "uptime_ms", arguments: [], manifest: manifest) else {
+            Issue.record("uptime_ms returned no uint64")
+            return
+        }
+        #expect(uptime >= 200 && uptime < 60_000, "\(uptime)")
+        #expect(instance.stop(timeout: .seconds(10)) == .exited(0), "\(instance.output)")
+    }
+
+    /// Compiles the example as Scripts/build-wasm-example.sh does, with extra `-D` defines.
+    static func compile(output: String, defines: [String]) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["clang-14", "--target=wasm32-wasi", "--sysroot=/usr", "-O2", "-mexec-model=reactor", "-fvisibility=hidden",
+                             "-Wl,--export-dynamic", "-I", Repository.root + "/Sources/CIoTModule/include", "-o", output]
+            + defines.map { "-D" + $0 } + [Repository.root + "/Examples/ExampleModuleC/example.c"]
+        try process.run()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0, "clang-14 for wasm32 failed")
+    }
+}
