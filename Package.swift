@@ -107,7 +107,7 @@ let package = Package(
             ]
         ),
         // TestSupport: `delivery` starts docker-registry and puts the fault proxy in front of it as the delivery tests do.
-        .executableTarget(name: "sdk-bench", dependencies: ["IoTSDK", "CIoTBench", "PluginHost", "ModuleFFI", "ModuleProtocol", "TestSupport"]),
+        .executableTarget(name: "sdk-bench", dependencies: ["IoTSDK", "CIoTBench", "PluginHost", "ModuleFFI", "ModuleProtocol", "TestSupport"], exclude: ["wasm"]),
         // The tests that run inside the QEMU lab against a real kernel (gpio-sim, i2c-stub).
         .executableTarget(name: "iotsdk-lab", dependencies: ["IoTSDK", "SensorDrivers", "SensorDriversTesting", "PluginHost", "Doctor", "CIoTLinux", "TestSupport"]),
         // The child process of the storage crash test (Tests/IoTSDKTests/StorageCrashTests.swift).

@@ -28,7 +28,7 @@ struct Options {
 
 func usage() -> Never {
     print("""
-    usage: sdk-bench [gpio|i2c|storage|host|delivery|uplink|all] [--iterations N] [--rounds N] [--chip-label L] [--offset N]
+    usage: sdk-bench [gpio|i2c|storage|host|delivery|uplink|wasm|all] [--iterations N] [--rounds N] [--chip-label L] [--offset N]
                      [--adapter NAME] [--address 0xNN] [--register 0xNN] [--icount] [--idle-seconds N]
       Measures GPIO line sets (character device and sysfs) and SMBus register reads through the
       SDK and through a plain C loop on the same line/register, and prints ops/s and SDK/C ratios.
@@ -47,6 +47,9 @@ func usage() -> Never {
       uplink: the SDK's uplink draining an outbox to a mosquitto it starts on 127.0.0.1 at QoS 1,
       against a C loop publishing the same payloads with libmosquitto and waiting for the same
       PUBACKs (--iterations = messages per round; needs mosquitto: Scripts/ensure-mosquitto.sh).
+      wasm: a WebAssembly module beside the same C module built natively (wasm/bench_module.c, with
+      cc and clang-14 for wasm32), both through plugin-host-runner (sandboxed as root): cold start,
+      a typed command call, CRC-32 over 64 KB, and the PSS of an idle module's runner processes.
       --icount: the guest runs under QEMU -icount shift=0, where 1 ns of guest time is one
       instruction; figures are then printed as instructions per operation.
     """)
@@ -70,7 +73,7 @@ func parse() -> Options {
     }
     while let arg = args.popFirst() {
         switch arg {
-        case "gpio", "i2c", "storage", "host", "delivery", "uplink", "all": options.what = arg
+        case "gpio", "i2c", "storage", "host", "delivery", "uplink", "wasm", "all": options.what = arg
         case "--iterations": options.iterations = int()
         case "--rounds": options.rounds = int()
         case "--chip-label": options.chipLabel = text()
@@ -288,6 +291,10 @@ if options.what == "host" {
 
 if options.what == "delivery" {
     do { try runDeliveryBench(options) } catch { fail("\(error)") }
+}
+
+if options.what == "wasm" {
+    do { try runWasmBench(options) } catch { fail("\(error)") }
 }
 
 if options.what == "uplink" {

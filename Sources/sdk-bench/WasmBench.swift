@@ -1,0 +1,142 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import ModuleProtocol
+import PluginHost
+
+// sdk-bench wasm: a WebAssembly module beside the same C module built natively, in one run, both
+// through the real plugin-host-runner (sandboxed when root): cold start, a typed command call, a
+// compute-bound call (CRC-32 over 64 KB) and the PSS of an idle module's runner processes. The
+// module is wasm/bench_module.c, built with cc and with clang-14 for wasm32 (Scripts/build-wasm-example.sh
+// installs the toolchain).
+
+func runWasmBench(_ options: Options) throws {
+    print("sdk-bench wasm (release; medians of \(options.rounds) rounds; native and wasm modules take turns)")
+    guard let runnerPath = ChildProcessRunner.locate() else {
+        print("wasm: skipped (plugin-host-runner is not next to sdk-bench; build it: swift build -c release --product plugin-host-runner)")
+        return
+    }
+    let root = NSTemporaryDirectory() + "sdk-bench-wasm-\(getpid())"
+    defer { try? FileManager.default.removeItem(atPath: root) }
+    let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent().path + "/wasm/bench_module.c"
+    let include = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().path + "/CIoTModule/include"
+    let native = try WasmBenchModule(kind: .native, root: root, source: source, include: include)
+    let wasm = try WasmBenchModule(kind: .wasm, root: root, source: source, include: include)
+    guard let native, let wasm else { return }
+    let sandbox: SandboxOptions? = getuid() == 0 ? SandboxOptions() : nil
+    let runner = ChildProcessRunner(executable: runnerPath, sandbox: sandbox, stateDirectory: sandbox == nil ? nil : root + "/state")
+    try FileManager.default.createDirectory(atPath: root + "/state", withIntermediateDirectories: true)
+    let mode = sandbox == nil ? "unsandboxed (not root)" : "sandboxed"
+    let modules = [native, wasm]
+
+    // Cold start: runner started → the module's start entry point said ready.
+    var starts: [[Double]] = [[], []]
+    for _ in 0..<max(options.rounds * 4, 10) {
+        for (index, module) in modules.enumerated() {
+            let started = ContinuousClock.now
+            let instance = try runner.start(module.context)
+            guard instance.nextEvent(before: .now + .seconds(10)) == .ready else {
+                print("wasm: the \(module.kind.rawValue) module did not say ready: \(instance.output)")
+                instance.stop(timeout: .seconds(2))
+                return
+            }
+            starts[index].append(seconds(ContinuousClock.now - started) * 1000)
+            instance.stop(timeout: .seconds(5))
+        }
+    }
+    print("cold start, \(mode): native \(format(median(starts[0]), "ms")), wasm \(format(median(starts[1]), "ms")) median over \(starts[1].count) starts each (goal for wasm <= 50 ms)")
+
+    // Memory: one idle module at a time (PSS splits pages shared between processes, so the two
+    // must not run together), its runner's processes summed.
+    var memory: [[Double]] = [[], []]
+    for _ in 0..<options.rounds {
+        for (index, module) in modules.enumerated() {
+            let instance = try runner.start(module.context)
+            guard instance.nextEvent(before: .now + .seconds(10)) == .ready else { return }
+            Thread.sleep(forTimeInterval: 1)
+            let processes = descendants(of: getpid()).filter { commandLine($0).contains(module.manifest.id) }
+            memory[index].append(processes.reduce(0) { $0 + smapsRollup($1).pss })
+            instance.stop(timeout: .seconds(5))
+        }
+    }
+    let added = (median(memory[1]) - median(memory[0])) / 1024
+    print("idle module's runner processes, PSS: native \(format(median(memory[0]) / 1024, "MB")), wasm \(format(median(memory[1]) / 1024, "MB")): wasm adds \(format(added, "MB")) (goal <= +1.5 MB)")
+
+    // Calls: both modules running, rounds taking turns.
+    let instances = try modules.map { module -> any ModuleInstance in
+        let instance = try runner.start(module.context)
+        guard instance.nextEvent(before: .now + .seconds(10)) == .ready else { throw ModuleError(.runnerFailed, "the \(module.kind.rawValue) module did not start: \(instance.output)") }
+        return instance
+    }
+    defer { for instance in instances { instance.stop(timeout: .seconds(5)) } }
+    let calls = max(options.iterations / 50, 200)
+    var command: [[Double]] = [[], []]
+    var crc: [[Double]] = [[], []]
+    var results: [[CommandValue]] = [[], []]
+    let crcRounds: UInt32 = 16
+    for _ in 0..<options.rounds {
+        for (index, module) in modules.enumerated() {
+            let instance = instances[index]
+            command[index].append(try time(calls) {
+                for i in 0..<calls {
+                    _ = try instance.call(command: "add", arguments: [.int32(Int32(i)), .int32(1)], manifest: module.manifest)
+                }
+            })
+            let started = ContinuousClock.now
+            results[index].append(try instance.call(command: "crc32", arguments: [.uint32(crcRounds)], manifest: module.manifest))
+            crc[index].append(seconds(ContinuousClock.now - started) * 1e9 / Double(crcRounds))
+        }
+    }
+    guard results[0] == results[1] else {
+        print("wasm: the two builds computed different CRCs: native \(results[0]), wasm \(results[1])")
+        return
+    }
+    let commandRatio = median(command[0]) / median(command[1])
+    print("typed command call (int32 add, host → runner → module → host): native \(format(median(command[0]) / 1000, "µs")), wasm \(format(median(command[1]) / 1000, "µs")) median per call, ratio wasm/native \(String(format: "%.2f", commandRatio)) (native cost / wasm cost)")
+    let crcRatio = median(crc[0]) / median(crc[1])
+    print("compute-bound call (CRC-32 over 64 KB, table-driven; \(crcRounds) passes per call, CRC \(results[0].first!)): native \(format(median(crc[0]) / 1000, "µs")), wasm \(format(median(crc[1]) / 1000, "µs")) per 64 KB, ratio wasm/native \(String(format: "%.3f", crcRatio)) (wasm takes \(String(format: "%.0f", 1 / crcRatio))× as long)")
+    print("I2C register read, wasm vs native: not measured: wasm modules have no I2C import yet")
+}
+
+/// The bench module built for one kind, laid out as a module directory with its manifest.
+struct WasmBenchModule {
+    let kind: ModuleManifest.Library.Kind
+    let manifest: ModuleManifest
+    let context: ModuleContext
+
+    /// nil (with a line saying why) if the compiler is missing or fails.
+    init?(kind: ModuleManifest.Library.Kind, root: String, source: String, include: String) throws {
+        self.kind = kind
+        let directory = root + "/\(kind.rawValue)"
+        try FileManager.default.createDirectory(atPath: directory + "/lib", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: directory + "-data", withIntermediateDirectories: true)
+        let library = kind == .wasm ? "lib/bench.wasm" : "lib/libbench.so"
+        let compiler = Process()
+        compiler.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        compiler.arguments = kind == .wasm
+            ? ["clang-14", "--target=wasm32-wasi", "--sysroot=/usr", "-O2", "-mexec-model=reactor", "-fvisibility=hidden", "-Wl,--export-dynamic",
+               "-Wl,--strip-debug", "-I", include, "-o", directory + "/" + library, source]
+            : ["cc", "-shared", "-fPIC", "-O2", "-pthread", "-fvisibility=hidden", "-I", include, "-o", directory + "/" + library, source]
+        try compiler.run()
+        compiler.waitUntilExit()
+        guard compiler.terminationStatus == 0 else {
+            print("wasm: skipped (\(compiler.arguments![0]) could not build \(source); for wasm32: bash Scripts/build-wasm-example.sh installs clang-14, lld-14 and wasi-libc)")
+            return nil
+        }
+        manifest = ModuleManifest(
+            id: "com.example.bench-\(kind.rawValue)", version: SemanticVersion("1.0.0")!, abi: 1,
+            library: .init(path: library, entryPoints: .init(start: "bench_start", stop: "bench_stop"), kind: kind == .wasm ? .wasm : nil),
+            commands: [.init(name: "add", symbol: "bench_add", parameters: [.init(name: "a", type: .int32), .init(name: "b", type: .int32)]),
+                       .init(name: "crc32", symbol: "bench_crc32", parameters: [.init(name: "rounds", type: .uint32)], returns: .uint32)],
+            capabilities: .init(), resources: .init(memoryBytes: 32 << 20, cpuPercent: 100, maxProcesses: 16, maxOpenFiles: 64),
+            health: .init(readyTimeoutSeconds: 5, heartbeatIntervalSeconds: 30, stabilityWindowSeconds: 0, maxRestarts: 1, restartWindowSeconds: 60))
+        context = ModuleContext(manifest: manifest, moduleDirectory: directory, dataDirectory: directory + "-data")
+    }
+}
+
+/// /proc/<pid>/cmdline with its NULs as spaces ("" if gone).
+func commandLine(_ pid: Int32) -> String {
+    guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return "" }
+    return String(decoding: data.map { $0 == 0 ? 0x20 : $0 }, as: UTF8.self)
+}
