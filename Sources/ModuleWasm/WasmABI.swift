@@ -41,12 +41,24 @@ public enum WasmABI {
     /// | `log` | `(level i32, text i32, length i32) -> ()` | one line of the module's log |
     /// | `should_stop` | `() -> i32` | 1 once the host asked the module to stop |
     /// | `module_info` | `(which i32, buffer i32, capacity i32) -> i32` | copies the `Info` string, returns its length (more than `capacity`: nothing copied) |
+    /// | `last_error` | `(buffer i32, capacity i32) -> i32` | the reason the last hardware call failed, as `module_info` copies |
+    /// | `i2c_transfer` | `(bus i32, address i32, count i32, segments i32) -> i32` | one combined transfer of `count` `iotsdk_i2c_segment`s (8 bytes each in wasm32), brokered by the host: 0 or a negative errno |
+    /// | `gpio_request` | `(chip i32, length i32, line i32, output i32, initial i32) -> i32` | a line of chip `chip` (UTF-8, `length` bytes) as input or output: a request handle, or a negative errno |
+    /// | `gpio_get` | `(request i32) -> i32` | 1 active, 0 inactive, or a negative errno |
+    /// | `gpio_set` | `(request i32, active i32) -> i32` | 0 or a negative errno |
+    /// | `gpio_release` | `(request i32) -> i32` | 0 or a negative errno; an output goes inactive |
     public static let imports: [String: FunctionType] = [
         "ready": FunctionType(parameters: [], results: []),
         "heartbeat": FunctionType(parameters: [], results: []),
         "log": FunctionType(parameters: [.i32, .i32, .i32], results: []),
         "should_stop": FunctionType(parameters: [], results: [.i32]),
         "module_info": FunctionType(parameters: [.i32, .i32, .i32], results: [.i32]),
+        "last_error": FunctionType(parameters: [.i32, .i32], results: [.i32]),
+        "i2c_transfer": FunctionType(parameters: [.i32, .i32, .i32, .i32], results: [.i32]),
+        "gpio_request": FunctionType(parameters: [.i32, .i32, .i32, .i32, .i32], results: [.i32]),
+        "gpio_get": FunctionType(parameters: [.i32], results: [.i32]),
+        "gpio_set": FunctionType(parameters: [.i32, .i32], results: [.i32]),
+        "gpio_release": FunctionType(parameters: [.i32], results: [.i32]),
     ]
 
     /// The WASI preview 1 functions a module may import (WasmKit's WASI implements them all;

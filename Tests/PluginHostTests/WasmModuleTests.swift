@@ -319,6 +319,44 @@ struct WasmModuleTests {
     }
 }
 
+@Suite("WebAssembly modules: hardware through the host")
+struct WasmHardwareTests {
+    @Test("a wasm module's GPIO and I2C calls are brokered: undeclared ones refused with the host's reason and audited, declared ones reach the kernel; a handle or address of its own making is refused",
+          .enabled(if: WasmExampleTests.available, "clang-14 for wasm32 is not installed (bash Scripts/build-wasm-example.sh)"))
+    func brokered() throws {
+        let root = try TestModule.temporaryDirectory("wasm-hardware")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        for directory in ["module/lib", "data", "state"] {
+            try FileManager.default.createDirectory(atPath: root + "/" + directory, withIntermediateDirectories: true)
+        }
+        try WasmExampleTests.compile(output: root + "/module/lib/hardware.wasm", source: Repository.root + "/Tests/Fixtures/wasm/hardware.c")
+        var manifest = WasmTestModule.manifest(id: "com.example.wasm-hardware")
+        manifest.library = .init(path: "lib/hardware.wasm", entryPoints: .init(start: "probe_start", stop: "probe_stop"), kind: .wasm)
+        manifest.commands = []
+        manifest.capabilities = HardwareRequestTests.capabilities
+        let runner = ChildProcessRunner(executable: try UpdateFixture.runnerExecutable(), stateDirectory: root + "/state")
+        let result = runner.runHook(name: "verify", hook: .init(symbol: "probe_hardware", timeoutSeconds: 30),
+                                    context: ModuleContext(manifest: manifest, moduleDirectory: root + "/module", dataDirectory: root + "/data"))
+        #expect(result.outcome == .succeeded, "\(result.output)")
+        let output = result.output
+        for line in [
+            "wasm-hw: size covers i2c_transfer 1, gpio_request_lines 0",
+            "wasm-hw: gpio_request(gpiochip0, 18, output) = -13: gpiochip0 line 18 output is not declared in capabilities.gpio (declared: gpiochip0 line 17 output)",
+            "wasm-hw: i2c_transfer(1, 0x50) = -13: address 0x50 on i2c-1 is not declared (declared: 0x76)",
+            "wasm-hw: gpio_set(1) = -9: gpio_set: 1 is not a line request of this module (gpio_request returns one)",
+            "wasm-hw: i2c_transfer(outside) = -14: i2c_transfer: the data of segment 0 (16 bytes at 0xfffffff0) is not inside the module's memory",
+        ] {
+            #expect(output.contains(line), "\(line)\n\(output)")
+        }
+        // Declared, but this machine has no gpiochip0 and no i2c-1: the kernel's error, not a refusal.
+        #expect(output.contains("wasm-hw: gpio_request(gpiochip0, 17, output) = -2: "), "\(output)")
+        #expect(output.contains("wasm-hw: i2c_transfer(1, 0x76) = -2: "), "\(output)")
+        let audit = (try? String(contentsOfFile: root + "/state/audit.log", encoding: .utf8)) ?? ""
+        #expect(audit.contains("gpiochip0 line 18"), "\(audit)")
+        #expect(audit.contains("0x50"), "\(audit)")
+    }
+}
+
 @Suite("WebAssembly modules: the C example built for wasm32")
 struct WasmExampleTests {
     static var available: Bool { ExampleModules.wasm != nil || ExampleModules.wasmRequired }
@@ -376,13 +414,13 @@ struct WasmExampleTests {
         #expect(instance.stop(timeout: .seconds(10)) == .exited(0), "\(instance.output)")
     }
 
-    /// Compiles the example as Scripts/build-wasm-example.sh does, with extra `-D` defines.
-    static func compile(output: String, defines: [String]) throws {
+    /// Compiles the example (or `source`) as Scripts/build-wasm-example.sh does, with extra `-D` defines.
+    static func compile(output: String, defines: [String] = [], source: String = Repository.root + "/Examples/ExampleModuleC/example.c") throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["clang-14", "--target=wasm32-wasi", "--sysroot=/usr", "-O2", "-mexec-model=reactor", "-fvisibility=hidden",
                              "-Wl,--export-dynamic", "-I", Repository.root + "/Sources/CIoTModule/include", "-o", output]
-            + defines.map { "-D" + $0 } + [Repository.root + "/Examples/ExampleModuleC/example.c"]
+            + defines.map { "-D" + $0 } + [source]
         try process.run()
         process.waitUntilExit()
         #expect(process.terminationStatus == 0, "clang-14 for wasm32 failed")

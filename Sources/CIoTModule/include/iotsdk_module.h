@@ -176,6 +176,36 @@ typedef void (*iotsdk_attach_fn)(const iotsdk_host *host);
 /* start, stop and every hook. */
 typedef int32_t (*iotsdk_entry_fn)(const iotsdk_host *host);
 
+/* ---- Reading and driving a line request of gpio_request, the same in a native module (an ioctl
+ * on the descriptor) and in a wasm one (through the runner, which holds the descriptor). Each
+ * returns a negative errno on failure (-EBADF: not a request of this module). */
+#if defined(__wasm__)
+static inline int32_t iotsdk_gpio_get(const iotsdk_host *host, int32_t request);
+static inline int32_t iotsdk_gpio_set(const iotsdk_host *host, int32_t request, int32_t active);
+static inline int32_t iotsdk_gpio_release(const iotsdk_host *host, int32_t request);
+#else
+#include <errno.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+/* 1 if the line is active, 0 if not. */
+static inline int32_t iotsdk_gpio_get(const iotsdk_host *host, int32_t request) {
+    struct gpio_v2_line_values values = { .bits = 0, .mask = 1 };
+    (void)host;
+    return ioctl(request, GPIO_V2_LINE_GET_VALUES_IOCTL, &values) < 0 ? -errno : (int32_t)(values.bits & 1);
+}
+/* Drives an output line active (active != 0) or inactive. */
+static inline int32_t iotsdk_gpio_set(const iotsdk_host *host, int32_t request, int32_t active) {
+    struct gpio_v2_line_values values = { .bits = active ? 1 : 0, .mask = 1 };
+    (void)host;
+    return ioctl(request, GPIO_V2_LINE_SET_VALUES_IOCTL, &values) < 0 ? -errno : 0;
+}
+/* Gives the line back (closes the request). */
+static inline int32_t iotsdk_gpio_release(const iotsdk_host *host, int32_t request) {
+    (void)host;
+    return close(request) < 0 ? -errno : 0;
+}
+#endif
+
 #if defined(__wasm__)
 /* ---- WebAssembly modules (wasm32-wasi, Documentation/WasmModules.md) ----
  * The same source builds for wasm32: entry points, hooks and commands are exports (visibility
@@ -183,8 +213,9 @@ typedef int32_t (*iotsdk_entry_fn)(const iotsdk_host *host);
  * memory, where the runner finds it through the export iotsdk_host. Its calls go to the host
  * through the imports of module "iotsdk". A wasm module is single-threaded: the runner calls
  * commands and stop() while the module sleeps (nanosleep, or any other WASI poll_oneoff on a
- * clock), or when start() has returned; `size` tells which calls the table has (not yet the
- * hardware and MQTT calls). */
+ * clock), or when start() has returned; `size` tells which calls the table has (up to
+ * last_error: GPIO lines and I2C transfers; not yet the kernel-structure GPIO calls, i2c_open and
+ * MQTT). */
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -197,6 +228,15 @@ IOTSDK_WASM_IMPORT(should_stop) int32_t iotsdk_wasm_should_stop(void);
 /* Copies string `which` (0 id, 1 version, 2 module_dir, 3 data_dir, 4 step, 5 device_id) into
  * `buffer`, without NUL; returns its length, or more than `capacity` when nothing was copied. */
 IOTSDK_WASM_IMPORT(module_info) int32_t iotsdk_wasm_module_info(int32_t which, char *buffer, uint32_t capacity);
+/* The hardware calls, shaped like the table's (and like the WASI proposals wasi-i2c and
+ * wasi-gpio: an address on every I2C call, a line the host may refuse): a GPIO line request is a
+ * handle the runner holds, read and driven with iotsdk_gpio_get/_set below. */
+IOTSDK_WASM_IMPORT(last_error) int32_t iotsdk_wasm_last_error(char *buffer, uint32_t capacity);
+IOTSDK_WASM_IMPORT(i2c_transfer) int32_t iotsdk_wasm_i2c_transfer(uint32_t bus, uint32_t address, uint32_t count, const iotsdk_i2c_segment *segments);
+IOTSDK_WASM_IMPORT(gpio_request) int32_t iotsdk_wasm_gpio_request(const char *chip, uint32_t length, uint32_t line, int32_t output, int32_t initial);
+IOTSDK_WASM_IMPORT(gpio_get) int32_t iotsdk_wasm_gpio_get(int32_t request);
+IOTSDK_WASM_IMPORT(gpio_set) int32_t iotsdk_wasm_gpio_set(int32_t request, int32_t active);
+IOTSDK_WASM_IMPORT(gpio_release) int32_t iotsdk_wasm_gpio_release(int32_t request);
 
 static inline void iotsdk_wasm_table_ready(const iotsdk_host *host) { (void)host; iotsdk_wasm_ready(); }
 static inline void iotsdk_wasm_table_heartbeat(const iotsdk_host *host) { (void)host; iotsdk_wasm_heartbeat(); }
@@ -205,6 +245,23 @@ static inline void iotsdk_wasm_table_log(const iotsdk_host *host, int32_t level,
     iotsdk_wasm_log(level, message, (uint32_t)strlen(message));
 }
 static inline int32_t iotsdk_wasm_table_should_stop(const iotsdk_host *host) { (void)host; return iotsdk_wasm_should_stop(); }
+static inline int32_t iotsdk_wasm_table_gpio_request(const iotsdk_host *host, const char *chip, uint32_t line, int32_t output, int32_t initial_value) {
+    (void)host;
+    return chip == NULL ? -22 /* EINVAL */ : iotsdk_wasm_gpio_request(chip, (uint32_t)strlen(chip), line, output, initial_value);
+}
+static inline int32_t iotsdk_wasm_table_i2c_transfer(const iotsdk_host *host, uint32_t bus, uint8_t address, uint32_t segment_count,
+                                                     const iotsdk_i2c_segment *segments) {
+    (void)host;
+    return iotsdk_wasm_i2c_transfer(bus, address, segment_count, segments);
+}
+static inline const char *iotsdk_wasm_table_last_error(const iotsdk_host *host) {
+    static char reason[512];
+    (void)host;
+    int32_t length = iotsdk_wasm_last_error(reason, sizeof reason - 1);
+    if (length < 0 || length > (int32_t)sizeof reason - 1) length = 0;   /* a longer reason is not copied */
+    reason[length] = 0;
+    return reason;
+}
 static inline const char *iotsdk_wasm_info(int32_t which) {
     int32_t length = iotsdk_wasm_module_info(which, NULL, 0);
     char *text = malloc(length > 0 ? (size_t)length + 1 : 1);
@@ -219,7 +276,7 @@ static inline const char *iotsdk_wasm_info(int32_t which) {
 __attribute__((weak, export_name("iotsdk_host"))) const iotsdk_host *iotsdk_wasm_host(void) {
     static iotsdk_host host;
     if (host.abi == 0) {
-        host.size = offsetof(iotsdk_host, gpio_request);
+        host.size = offsetof(iotsdk_host, gpio_request_lines);
         host.module_id = iotsdk_wasm_info(0);
         host.module_version = iotsdk_wasm_info(1);
         host.module_dir = iotsdk_wasm_info(2);
@@ -229,10 +286,16 @@ __attribute__((weak, export_name("iotsdk_host"))) const iotsdk_host *iotsdk_wasm
         host.heartbeat = iotsdk_wasm_table_heartbeat;
         host.log = iotsdk_wasm_table_log;
         host.should_stop = iotsdk_wasm_table_should_stop;
+        host.gpio_request = iotsdk_wasm_table_gpio_request;
+        host.i2c_transfer = iotsdk_wasm_table_i2c_transfer;
+        host.last_error = iotsdk_wasm_table_last_error;
         host.abi = IOTSDK_MODULE_ABI;
     }
     return &host;
 }
+static inline int32_t iotsdk_gpio_get(const iotsdk_host *host, int32_t request) { (void)host; return iotsdk_wasm_gpio_get(request); }
+static inline int32_t iotsdk_gpio_set(const iotsdk_host *host, int32_t request, int32_t active) { (void)host; return iotsdk_wasm_gpio_set(request, active); }
+static inline int32_t iotsdk_gpio_release(const iotsdk_host *host, int32_t request) { (void)host; return iotsdk_wasm_gpio_release(request); }
 /* Memory for a command's string argument, which the runner copies in (and frees after the call). */
 __attribute__((weak, export_name("iotsdk_alloc"))) void *iotsdk_wasm_alloc(uint32_t size) { return malloc(size); }
 __attribute__((weak, export_name("iotsdk_free"))) void iotsdk_wasm_free(void *pointer) { free(pointer); }

@@ -1,4 +1,6 @@
 import WasmKit
+import CIoTLinux
+import CIoTModule
 import Glibc
 import LinuxSupport
 import ModuleProtocol
@@ -23,11 +25,18 @@ final class WasmImportContext: @unchecked Sendable {
     let scheduler: WasmScheduler
     /// Set once the instance exists (the imports are made before it).
     var module: WasmModule?
+    /// The host table a native module gets: the hardware imports are its calls, made by the
+    /// runner with the module's arguments copied out of (or pointing into) its memory.
+    let table: UnsafePointer<iotsdk_host>
+    /// The line requests the host granted to the module (descriptors of this process, which the
+    /// module knows as handles); no other descriptor is reachable through the GPIO imports.
+    private var lineRequests: Set<Int32> = []
 
     init(options: Options, step: String, scheduler: WasmScheduler) {
         self.options = options
         self.step = step
         self.scheduler = scheduler
+        table = makeHostTable(options, step: step)
     }
 
     private func instance(_ call: String) throws -> WasmModule {
@@ -106,7 +115,102 @@ final class WasmImportContext: @unchecked Sendable {
             }
             return [.i32(UInt32(bytes.count))]
         }
+        define("last_error") { [self] arguments in
+            let bytes = Array(String(cString: lastError()).utf8)
+            if bytes.count <= arguments[1].i32 {
+                try instance("last_error").withBytes(at: arguments[0].i32, count: UInt32(bytes.count), for: "last_error") { $0.copyBytes(from: bytes) }
+            }
+            return [.i32(UInt32(bytes.count))]
+        }
+        define("i2c_transfer") { [self] arguments in
+            [.i32(UInt32(bitPattern: try i2cTransfer(bus: arguments[0].i32, address: arguments[1].i32, count: arguments[2].i32, segments: arguments[3].i32)))]
+        }
+        define("gpio_request") { [self] arguments in
+            let module = try instance("gpio_request")
+            guard arguments[1].i32 <= UInt32(Message.maxStringBytes), var chip = module.bytes(at: arguments[0].i32, count: arguments[1].i32) else {
+                setLastError("gpio_request: the chip's name is not inside the module's memory, or longer than \(Message.maxStringBytes) bytes")
+                return [.i32(UInt32(bitPattern: -EFAULT))]
+            }
+            guard !chip.contains(0) else {
+                setLastError("gpio_request: the chip's name holds a NUL byte")
+                return [.i32(UInt32(bitPattern: -EINVAL))]
+            }
+            chip.append(0)
+            let fd = chip.withUnsafeBufferPointer { name in
+                name.withMemoryRebound(to: CChar.self) {
+                    table.pointee.gpio_request(table, $0.baseAddress, arguments[2].i32, Int32(bitPattern: arguments[3].i32), Int32(bitPattern: arguments[4].i32))
+                }
+            }
+            if fd >= 0 { lineRequests.insert(fd) }
+            return [.i32(UInt32(bitPattern: fd))]
+        }
+        define("gpio_get") { [self] arguments in
+            let request = Int32(bitPattern: arguments[0].i32)
+            guard lineRequests.contains(request) else { return [.i32(UInt32(bitPattern: notALineRequest("gpio_get", request)))] }
+            var bits: UInt64 = 0
+            guard ciot_gpio_v2_line_get_values(request, 1, &bits) == 0 else { return [.i32(UInt32(bitPattern: kernelFailure("gpio_get")))] }
+            setLastError("")
+            return [.i32(UInt32(bits & 1))]
+        }
+        define("gpio_set") { [self] arguments in
+            let request = Int32(bitPattern: arguments[0].i32)
+            guard lineRequests.contains(request) else { return [.i32(UInt32(bitPattern: notALineRequest("gpio_set", request)))] }
+            guard ciot_gpio_v2_line_set_values(request, arguments[1].i32 != 0 ? 1 : 0, 1) == 0 else {
+                return [.i32(UInt32(bitPattern: kernelFailure("gpio_set")))]
+            }
+            setLastError("")
+            return [.i32(0)]
+        }
+        define("gpio_release") { [self] arguments in
+            let request = Int32(bitPattern: arguments[0].i32)
+            guard lineRequests.remove(request) != nil else { return [.i32(UInt32(bitPattern: notALineRequest("gpio_release", request)))] }
+            close(request)
+            setLastError("")
+            return [.i32(0)]
+        }
         return calls
+    }
+
+    private func notALineRequest(_ call: String, _ request: Int32) -> Int32 {
+        setLastError("\(call): \(request) is not a line request of this module (gpio_request returns one)")
+        return -EBADF
+    }
+
+    private func kernelFailure(_ call: String) -> Int32 {
+        let code = errno
+        setLastError("\(call): \(String(cString: strerror(code)))")
+        return -code
+    }
+
+    /// `i2c_transfer` of the host table on segments read from the module's memory: the data of
+    /// each segment is used in place, after checking it lies inside the memory (which cannot move
+    /// or grow during the call: the module is not running meanwhile).
+    private func i2cTransfer(bus: UInt32, address: UInt32, count: UInt32, segments: UInt32) throws -> Int32 {
+        let module = try instance("i2c_transfer")
+        guard (1...UInt32(Message.maxI2CSegments)).contains(count), address <= 0x7F else {
+            setLastError("i2c_transfer: segment count \(count) (1 to \(Message.maxI2CSegments)) or address 0x\(String(address, radix: 16)) (7 bits) out of range")
+            return -EINVAL
+        }
+        guard let raw = module.bytes(at: segments, count: count * 8) else {
+            setLastError("i2c_transfer: the \(count) segments at 0x\(String(segments, radix: 16)) are not inside the module's memory")
+            return -EFAULT
+        }
+        let size = UInt64(module.memory.byteCount)
+        var parsed: [(read: Bool, length: UInt16, data: UInt32)] = []
+        for index in 0..<Int(count) {
+            let base = index * 8
+            let length = UInt16(raw[base + 2]) | UInt16(raw[base + 3]) << 8
+            let data = UInt32(raw[base + 4]) | UInt32(raw[base + 5]) << 8 | UInt32(raw[base + 6]) << 16 | UInt32(raw[base + 7]) << 24
+            guard UInt64(data) + UInt64(length) <= size else {
+                setLastError("i2c_transfer: the data of segment \(index) (\(length) bytes at 0x\(String(data, radix: 16))) is not inside the module's memory")
+                return -EFAULT
+            }
+            parsed.append((raw[base] != 0, length, data))
+        }
+        return module.memory.withUnsafeMutableBufferPointer(offset: 0, count: Int(size)) { memory in
+            var list = parsed.map { iotsdk_i2c_segment(read: $0.read ? 1 : 0, length: $0.length, data: $0.length == 0 ? nil : memory.baseAddress!.advanced(by: Int($0.data)).assumingMemoryBound(to: UInt8.self)) }
+            return table.pointee.i2c_transfer(table, bus, UInt8(address), count, &list)
+        }
     }
 
     // MARK: WASI
@@ -191,7 +295,11 @@ final class WasmImportContext: @unchecked Sendable {
             try instance("fd_fdstat_get").withBytes(at: arguments[1].i32, count: 24, for: "fd_fdstat_get") { buffer in
                 buffer.copyBytes(from: [UInt8](repeating: 0, count: 24))
                 buffer[0] = 2 // character device
-                buffer.storeBytes(of: UInt64.max.littleEndian, toByteOffset: 8, as: UInt64.self)
+                // Every right but fd_seek (bit 2) and fd_tell (bit 5): wasi-libc's isatty() is
+                // then true, so stdout is line-buffered as the native runner makes it, and a
+                // module's printf lines reach the host as they are written.
+                let rights = UInt64.max & ~(UInt64(1) << 2 | UInt64(1) << 5)
+                buffer.storeBytes(of: rights.littleEndian, toByteOffset: 8, as: UInt64.self)
             }
             return .success
         }
