@@ -84,12 +84,15 @@ swift build -c release --product ExampleModuleSwift
 bindir=$(swift build -c release --show-bin-path)
 # The escape probe module (SyscallFilterTests on this machine), for the sandbox on the lab's kernel.
 cc -shared -fPIC -O1 -I Sources/CIoTModule/include -o "$bindir/libEscapeProbe.so" Tests/Fixtures/modules/escape_probe.c
+# The wasm hardware module, for a wasm module on gpio-sim and i2c-stub (clang-14 from build-wasm-example.sh).
+clang-14 --target=wasm32-wasi --sysroot=/usr -O2 -mexec-model=reactor -fvisibility=hidden -Wl,--export-dynamic -I Sources/CIoTModule/include \
+    -o "$bindir/hardware.wasm" Tests/Fixtures/wasm/hardware.c
 
 step "the lab's own self-test (a C checker of the fixture contract, and exit-code propagation)"
 bash Scripts/lab/selftest.sh
 
 step "real-kernel tests in the QEMU lab"
-LAB_EXTRA_FILES="$bindir/plugin-host-runner $bindir/libExampleModuleSwift.so $bindir/libEscapeProbe.so" bash Scripts/lab/run.sh "$bindir/iotsdk-lab" "$@"
+LAB_EXTRA_FILES="$bindir/plugin-host-runner $bindir/libExampleModuleSwift.so $bindir/libEscapeProbe.so $bindir/hardware.wasm" bash Scripts/lab/run.sh "$bindir/iotsdk-lab" "$@"
 
 # plugin-host in $bindir is the --static-swift-stdlib build of Scripts/package-deb.sh (the steps
 # since then linked other products only); the runner is the one above, with its libraries.

@@ -28,6 +28,9 @@ let runnerLabTests: [LabTest] = [
     LabTest(name: "runner.escape-probe-denied-by-the-syscall-filter-on-the-real-kernel-gpio-input-stays-input") {
         try runEscapeProbe()
     },
+    LabTest(name: "runner.sandboxed-wasm-module-drives-gpio-sim-reads-i2c-stub-refused-where-undeclared") {
+        try runWasmHardwareModule()
+    },
     LabTest(name: "runner.swift-module-on-a-legacy-sysfs-chip-through-the-host") {
         // The host's broker sees no /dev/gpiochip* (as on a kernel without the character device)
         // and hands over sysfs value files: the module's IoTSDK works on them unchanged.
@@ -176,6 +179,71 @@ func runExampleModule(sandbox: SandboxOptions?, legacySysfs: Bool = false) throw
     stopped = true
     _ = instance.stop(timeout: .seconds(10))
     try expectEqual(try sim.driven(chips.pi, 17), false, "heater after the module stopped")
+}
+
+/// The wasm hardware module (Tests/Fixtures/wasm/hardware.c, built for wasm32 by Scripts/test.sh),
+/// sandboxed, with this process as its host: through the runner, which holds the line request the
+/// host granted, it drives a gpio-sim line and reads the BME280 chip id from i2c-stub; a line and an
+/// address it did not declare are refused and audited; stopping it drives the line inactive.
+func runWasmHardwareModule() throws {
+    let runnerPath = "/lab/plugin-host-runner", wasmPath = "/lab/hardware.wasm"
+    for path in [runnerPath, wasmPath] where !FileManager.default.fileExists(atPath: path) {
+        throw LabFailure(description: "\(path) is missing: run the lab through Scripts/test.sh, which builds it and passes it in LAB_EXTRA_FILES")
+    }
+    let chips = try LabChips(try GPIO.linux(.characterDevice))
+    let sim = try GPIOSim()
+    let bus = try environment("IOTLAB_I2C_BUS")
+    let root = "/tmp/wasm-lab"
+    for directory in ["module/lib", "data", "state"] {
+        try FileManager.default.createDirectory(atPath: "\(root)/\(directory)", withIntermediateDirectories: true)
+    }
+    try? FileManager.default.removeItem(atPath: "\(root)/module/lib/hardware.wasm")
+    try FileManager.default.createSymbolicLink(atPath: "\(root)/module/lib/hardware.wasm", withDestinationPath: wasmPath)
+    let manifest = try ModuleManifest.decode(Data("""
+        {"id": "com.example.wasm-hardware", "version": "1.0.0", "abi": 1,
+         "library": {"kind": "wasm", "path": "lib/hardware.wasm", "entryPoints": {"start": "probe_start", "stop": "probe_stop"}},
+         "commands": [
+           {"name": "open", "symbol": "hw_open", "parameters": [{"name": "chip", "type": "string"}, {"name": "line", "type": "uint32"}, {"name": "bus", "type": "uint32"}]},
+           {"name": "request", "symbol": "hw_request", "parameters": [{"name": "chip", "type": "string"}, {"name": "line", "type": "uint32"}]},
+           {"name": "set", "symbol": "hw_set", "parameters": [{"name": "active", "type": "bool"}]},
+           {"name": "get", "symbol": "hw_get", "parameters": []},
+           {"name": "read", "symbol": "hw_read", "parameters": [{"name": "register", "type": "uint32"}, {"name": "address", "type": "uint32"}]}],
+         "capabilities": {"gpio": [{"chip": "\(chips.pi.name)", "line": 17, "direction": "output"}],
+                          "i2c": [{"bus": \(bus), "addresses": [118]}], "storageQuotaBytes": 0, "network": false},
+         "resources": {"memoryBytes": 67108864, "cpuPercent": 50, "maxProcesses": 16, "maxOpenFiles": 64},
+         "hooks": {}, "health": {"readyTimeoutSeconds": 30, "heartbeatIntervalSeconds": 30, "stabilityWindowSeconds": 1, "maxRestarts": 1, "restartWindowSeconds": 60}}
+        """.utf8))
+    let runner = ChildProcessRunner(executable: runnerPath, sandbox: SandboxOptions(readOnlyPaths: ["/lab"]), stateDirectory: "\(root)/state")
+    let instance = try runner.start(ModuleContext(manifest: manifest, moduleDirectory: "\(root)/module", dataDirectory: "\(root)/data"))
+    var stopped = false
+    defer { if !stopped { _ = instance.stop(timeout: .seconds(5)) } }
+    let event = instance.nextEvent(before: .now + .seconds(60))
+    try expect(event == .ready, "the wasm module did not get ready: \(String(describing: event)); output: \(instance.output)")
+    func call(_ command: String, _ arguments: [CommandValue]) throws -> CommandValue {
+        try instance.call(command: command, arguments: arguments, manifest: manifest, timeout: .seconds(30))
+    }
+    guard case let .int32(handle) = try call("open", [.string(chips.pi.name), .uint32(17), .uint32(UInt32(bus) ?? 0)]), handle >= 0 else {
+        throw LabFailure(description: "the declared line was not granted; output:\n\(instance.output)")
+    }
+    try expectEqual(try sim.driven(chips.pi, 17), false, "line 17 after the request (inactive)")
+    try expectEqual(try call("set", [.bool(true)]), .int32(0), "set active")
+    try expectEqual(try sim.driven(chips.pi, 17), true, "gpio-sim sees the wasm module's line active")
+    try expectEqual(try call("get", []), .int32(1), "the module reads its line back")
+    try expectEqual(try call("set", [.bool(false)]), .int32(0), "set inactive")
+    try expectEqual(try sim.driven(chips.pi, 17), false, "gpio-sim sees it inactive again")
+    try expectEqual(try call("set", [.bool(true)]), .int32(0), "set active before the stop")
+    // The BME280's chip id (register 0xD0 = 0x60 on the lab's i2c-stub), brokered.
+    try expectEqual(try call("read", [.uint32(0xD0), .uint32(0x76)]), .int32(0x60), "the chip id at 0x76")
+    // Undeclared: refused, though gpio-sim and i2c-stub would answer there.
+    try expectEqual(try call("read", [.uint32(0x00), .uint32(0x50)]), .int32(-2), "undeclared 0x50 (-EACCES in WASI's numbering)")
+    try expectEqual(try call("request", [.string(chips.pi.name), .uint32(18)]), .int32(-2), "undeclared line 18 (-EACCES in WASI's numbering)")
+    let audit = AuditLog(stateDirectory: "\(root)/state").entries()
+    try expect(audit.contains { $0.decision == "denied" && $0.request.hasPrefix("i2c-\(bus) 0x50") }, "no audit line for 0x50: \(audit)")
+    try expect(audit.contains { $0.decision == "denied" && $0.request.contains("line 18") }, "no audit line for line 18: \(audit)")
+    // Stopping the module drives its output to the safe state.
+    stopped = true
+    _ = instance.stop(timeout: .seconds(10))
+    try expectEqual(try sim.driven(chips.pi, 17), false, "line 17 after the wasm module stopped")
 }
 
 /// The escape probe (Tests/Fixtures/modules/escape_probe.c, built by Scripts/test.sh) as a hook in

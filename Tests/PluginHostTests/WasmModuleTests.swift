@@ -341,16 +341,17 @@ struct WasmHardwareTests {
         let output = result.output
         for line in [
             "wasm-hw: size covers i2c_transfer 1, gpio_request_lines 0",
-            "wasm-hw: gpio_request(gpiochip0, 18, output) = -13: gpiochip0 line 18 output is not declared in capabilities.gpio (declared: gpiochip0 line 17 output)",
-            "wasm-hw: i2c_transfer(1, 0x50) = -13: address 0x50 on i2c-1 is not declared (declared: 0x76)",
-            "wasm-hw: gpio_set(1) = -9: gpio_set: 1 is not a line request of this module (gpio_request returns one)",
-            "wasm-hw: i2c_transfer(outside) = -14: i2c_transfer: the data of segment 0 (16 bytes at 0xfffffff0) is not inside the module's memory",
+            "wasm-hw: gpio_request(gpiochip0, 18, output) = -2: gpiochip0 line 18 output is not declared in capabilities.gpio (declared: gpiochip0 line 17 output)",
+            "wasm-hw: i2c_transfer(1, 0x50) = -2: address 0x50 on i2c-1 is not declared (declared: 0x76)",
+            "wasm-hw: gpio_set(1) = -8: gpio_set: 1 is not a line request of this module (gpio_request returns one)",
+            "wasm-hw: i2c_transfer(outside) = -21: i2c_transfer: the data of segment 0 (16 bytes at 0xfffffff0) is not inside the module's memory",
         ] {
             #expect(output.contains(line), "\(line)\n\(output)")
         }
+        // WASI's errno numbers (wasi-libc's <errno.h>): EACCES 2, EBADF 8, EFAULT 21, ENOENT 44.
         // Declared, but this machine has no gpiochip0 and no i2c-1: the kernel's error, not a refusal.
-        #expect(output.contains("wasm-hw: gpio_request(gpiochip0, 17, output) = -2: "), "\(output)")
-        #expect(output.contains("wasm-hw: i2c_transfer(1, 0x76) = -2: "), "\(output)")
+        #expect(output.contains("wasm-hw: gpio_request(gpiochip0, 17, output) = -44: "), "\(output)")
+        #expect(output.contains("wasm-hw: i2c_transfer(1, 0x76) = -44: "), "\(output)")
         let audit = (try? String(contentsOfFile: root + "/state/audit.log", encoding: .utf8)) ?? ""
         #expect(audit.contains("gpiochip0 line 18"), "\(audit)")
         #expect(audit.contains("0x50"), "\(audit)")
@@ -411,6 +412,31 @@ struct WasmExampleTests {
             return
         }
         #expect(uptime >= 200 && uptime < 60_000, "\(uptime)")
+        #expect(instance.stop(timeout: .seconds(10)) == .exited(0), "\(instance.output)")
+    }
+
+    @Test("the Swift example (Embedded Swift for wasm32) installs, commits and answers its commands",
+          .enabled(if: available, "the wasm examples are not built (bash Scripts/build-wasm-example.sh)"))
+    func swiftExample() throws {
+        let f = try UpdateFixture()
+        defer { f.base.cleanUp() }
+        let built = try #require(ExampleModules.wasm("ExampleModuleSwiftWasm"), "the Swift wasm example is not built: bash Scripts/build-wasm-example.sh")
+        let manifest = try ModuleManifest.decode(Data(contentsOf: URL(fileURLWithPath: Repository.root + "/Examples/ExampleModuleSwiftWasm/module.json")))
+        let directory = try WasmTestModule.directory(at: f.base.path("swift-wasm"), manifest: manifest, wasm: [UInt8](Data(contentsOf: URL(fileURLWithPath: built))))
+        try ImagePacker.write(try ImagePacker(signingKey: f.base.key).pack(moduleDirectory: directory), to: f.base.path("swift-wasm-image"))
+        let report = try f.engine().install(imageAt: f.base.path("swift-wasm-image"))
+        #expect(report.record.result == .committed)
+        let log = try String(contentsOfFile: report.record.logDirectory + "/01-module.log", encoding: .utf8)
+        #expect(log.contains("thermostat (Embedded Swift, wasm32) started"), "\(log)")
+
+        let runner = ChildProcessRunner(executable: try UpdateFixture.runnerExecutable())
+        let data = f.base.path("swift-wasm-data")
+        try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
+        let instance = try runner.start(ModuleContext(manifest: manifest, moduleDirectory: directory, dataDirectory: data))
+        #expect(instance.nextEvent(before: .now + .seconds(10)) == .ready)
+        #expect(try instance.call(command: "set_setpoint", arguments: [.double(23.5)], manifest: manifest) == .int32(0))
+        #expect(try instance.call(command: "set_setpoint", arguments: [.double(80)], manifest: manifest) == .int32(1))
+        #expect(try instance.call(command: "setpoint", arguments: [], manifest: manifest) == .double(23.5))
         #expect(instance.stop(timeout: .seconds(10)) == .exited(0), "\(instance.output)")
     }
 

@@ -23,8 +23,12 @@ public enum ExampleModules {
     public static var built: Bool { library("ExampleModuleC") != nil && library("ExampleModuleSwift") != nil }
 
     /// The C example built for wasm32 by Scripts/build-wasm-example.sh, if it was.
-    public static var wasm: String? {
-        let path = Repository.root + "/.build/wasm/ExampleModuleC.wasm"
+    public static var wasm: String? { wasm("ExampleModuleC") }
+
+    /// `.build/wasm/<name>.wasm`, built by Scripts/build-wasm-example.sh (ExampleModuleC,
+    /// ExampleModuleSwiftWasm), if it was.
+    public static func wasm(_ name: String) -> String? {
+        let path = Repository.root + "/.build/wasm/\(name).wasm"
         return FileManager.default.fileExists(atPath: path) ? path : nil
     }
 

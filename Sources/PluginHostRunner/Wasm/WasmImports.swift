@@ -17,6 +17,53 @@ import WasmTypes
 /// WASI preview 1 errno values the runner returns.
 enum WASIErrno: UInt32 {
     case success = 0, badf = 8, fault = 21, inval = 28, nosys = 52, notsup = 58, spipe = 70
+
+    /// WASI's number (what `E…` means in wasi-libc's <errno.h>) for the Linux errno `code`, so
+    /// that a wasm module compares a host call's result with -EACCES, -ENOENT… as a native one
+    /// does. Codes WASI lacks become EIO (29): EREMOTEIO (an I2C device that did not acknowledge
+    /// data) among them.
+    static func number(ofLinux code: Int32) -> UInt32 {
+        switch code {
+        case EPERM: 63
+        case ENOENT: 44
+        case EINTR: 27
+        case EIO: 29
+        case ENXIO: 60
+        case E2BIG: 1
+        case EBADF: 8
+        case EAGAIN: 6
+        case ENOMEM: 48
+        case EACCES: 2
+        case EFAULT: 21
+        case EBUSY: 10
+        case EEXIST: 20
+        case ENODEV: 43
+        case ENOTDIR: 54
+        case EISDIR: 31
+        case EINVAL: 28
+        case ENOTTY: 59
+        case ENOSPC: 51
+        case ESPIPE: 70
+        case EROFS: 69
+        case EPIPE: 64
+        case ERANGE: 68
+        case ENOSYS: 52
+        case EPROTO: 65
+        case EOVERFLOW: 61
+        case EMSGSIZE: 35
+        case EOPNOTSUPP: 58
+        case ENOTCONN: 53
+        case ETIMEDOUT: 73
+        case EDQUOT: 19
+        case ECANCELED: 11
+        default: 29
+        }
+    }
+
+    /// A host call's result for the module: itself when >= 0, else minus WASI's errno number.
+    static func result(_ value: Int32) -> Value {
+        .i32(value >= 0 ? UInt32(value) : UInt32(bitPattern: -Int32(number(ofLinux: -value))))
+    }
 }
 
 final class WasmImportContext: @unchecked Sendable {
@@ -100,7 +147,7 @@ final class WasmImportContext: @unchecked Sendable {
         }
         define("module_info") { [self] arguments in
             let module = try instance("module_info")
-            guard let which = WasmABI.Info(rawValue: Int32(bitPattern: arguments[0].i32)) else { return [.i32(UInt32(bitPattern: -EINVAL))] }
+            guard let which = WasmABI.Info(rawValue: Int32(bitPattern: arguments[0].i32)) else { return [WASIErrno.result(-EINVAL)] }
             let text: String = switch which {
             case .moduleID: options.moduleID
             case .moduleVersion: options.moduleVersion
@@ -123,17 +170,17 @@ final class WasmImportContext: @unchecked Sendable {
             return [.i32(UInt32(bytes.count))]
         }
         define("i2c_transfer") { [self] arguments in
-            [.i32(UInt32(bitPattern: try i2cTransfer(bus: arguments[0].i32, address: arguments[1].i32, count: arguments[2].i32, segments: arguments[3].i32)))]
+            [WASIErrno.result(try i2cTransfer(bus: arguments[0].i32, address: arguments[1].i32, count: arguments[2].i32, segments: arguments[3].i32))]
         }
         define("gpio_request") { [self] arguments in
             let module = try instance("gpio_request")
             guard arguments[1].i32 <= UInt32(Message.maxStringBytes), var chip = module.bytes(at: arguments[0].i32, count: arguments[1].i32) else {
                 setLastError("gpio_request: the chip's name is not inside the module's memory, or longer than \(Message.maxStringBytes) bytes")
-                return [.i32(UInt32(bitPattern: -EFAULT))]
+                return [WASIErrno.result(-EFAULT)]
             }
             guard !chip.contains(0) else {
                 setLastError("gpio_request: the chip's name holds a NUL byte")
-                return [.i32(UInt32(bitPattern: -EINVAL))]
+                return [WASIErrno.result(-EINVAL)]
             }
             chip.append(0)
             let fd = chip.withUnsafeBufferPointer { name in
@@ -142,28 +189,28 @@ final class WasmImportContext: @unchecked Sendable {
                 }
             }
             if fd >= 0 { lineRequests.insert(fd) }
-            return [.i32(UInt32(bitPattern: fd))]
+            return [WASIErrno.result(fd)]
         }
         define("gpio_get") { [self] arguments in
             let request = Int32(bitPattern: arguments[0].i32)
-            guard lineRequests.contains(request) else { return [.i32(UInt32(bitPattern: notALineRequest("gpio_get", request)))] }
+            guard lineRequests.contains(request) else { return [WASIErrno.result(notALineRequest("gpio_get", request))] }
             var bits: UInt64 = 0
-            guard ciot_gpio_v2_line_get_values(request, 1, &bits) == 0 else { return [.i32(UInt32(bitPattern: kernelFailure("gpio_get")))] }
+            guard ciot_gpio_v2_line_get_values(request, 1, &bits) == 0 else { return [WASIErrno.result(kernelFailure("gpio_get"))] }
             setLastError("")
             return [.i32(UInt32(bits & 1))]
         }
         define("gpio_set") { [self] arguments in
             let request = Int32(bitPattern: arguments[0].i32)
-            guard lineRequests.contains(request) else { return [.i32(UInt32(bitPattern: notALineRequest("gpio_set", request)))] }
+            guard lineRequests.contains(request) else { return [WASIErrno.result(notALineRequest("gpio_set", request))] }
             guard ciot_gpio_v2_line_set_values(request, arguments[1].i32 != 0 ? 1 : 0, 1) == 0 else {
-                return [.i32(UInt32(bitPattern: kernelFailure("gpio_set")))]
+                return [WASIErrno.result(kernelFailure("gpio_set"))]
             }
             setLastError("")
             return [.i32(0)]
         }
         define("gpio_release") { [self] arguments in
             let request = Int32(bitPattern: arguments[0].i32)
-            guard lineRequests.remove(request) != nil else { return [.i32(UInt32(bitPattern: notALineRequest("gpio_release", request)))] }
+            guard lineRequests.remove(request) != nil else { return [WASIErrno.result(notALineRequest("gpio_release", request))] }
             close(request)
             setLastError("")
             return [.i32(0)]

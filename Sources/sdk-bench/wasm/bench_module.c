@@ -1,7 +1,8 @@
 /*
  * The module `sdk-bench wasm` builds twice from this one file, as a native shared library (cc)
  * and as a WebAssembly module (clang-14 --target=wasm32-wasi), to compare the two in one run:
- * a typed command call (bench_add) and a compute-bound call (bench_crc32: CRC-32 over 64 KB).
+ * a typed command call (bench_add), a compute-bound call (bench_crc32: CRC-32 over 64 KB) and
+ * brokered I2C register reads (bench_i2c).
  * start says ready and then only heartbeats every 10 s, so that an idle module's memory is measured.
  */
 #include <stdint.h>
@@ -15,6 +16,7 @@
 #define EXPORT __attribute__((visibility("default")))
 
 static uint8_t block[65536];
+static const iotsdk_host *running;
 static uint32_t table[256];
 
 static void *beat(void *argument) {
@@ -28,6 +30,7 @@ static void *beat(void *argument) {
 }
 
 EXPORT int32_t bench_start(const iotsdk_host *host) {
+    running = host;
     for (uint32_t i = 0; i < 256; i++) {
         uint32_t c = i;
         for (int k = 0; k < 8; k++) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
@@ -63,4 +66,17 @@ EXPORT uint32_t bench_crc32(uint32_t rounds) {
         crc = ~crc;
     }
     return crc;
+}
+
+/* `count` reads of register 0xD0 of the device at `address` on i2c-`bus` (a write of the register
+ * number, then a one-byte read, as one combined transfer), each brokered by the host. Returns how
+ * many failed. */
+EXPORT int32_t bench_i2c(uint32_t count, uint32_t bus, uint32_t address) {
+    uint8_t reg = 0xD0, value = 0;
+    iotsdk_i2c_segment segments[2] = { { 0, 1, &reg }, { 1, 1, &value } };
+    int32_t failed = 0;
+    for (uint32_t i = 0; i < count; i++) {
+        if (running->i2c_transfer(running, bus, (uint8_t)address, 2, segments) != 0) failed++;
+    }
+    return failed;
 }

@@ -1,8 +1,11 @@
 /*
- * A wasm module that asks for hardware through the host table (WasmModuleTests), built with
- * clang-14 for wasm32 by the test. Its verify hook prints what each call returned and the host's
- * reason; the test declares gpiochip0 line 17 (output) and i2c-1 address 0x76.
+ * A wasm module that asks for hardware through the host table, built with clang-14 for wasm32.
+ * - probe_hardware (a hook, WasmModuleTests): prints what each call returned and the host's
+ *   reason; the test declares gpiochip0 line 17 (output) and i2c-1 address 0x76.
+ * - the hw_* commands (the QEMU lab, Sources/iotsdk-lab/RunnerLabTests.swift): open a line and a
+ *   bus the lab names, drive the line, read a register, with gpio-sim and i2c-stub behind them.
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -30,9 +33,46 @@ EXPORT int32_t probe_hardware(const iotsdk_host *host) {
     return 0;
 }
 
+static const iotsdk_host *running;
+static int32_t line_request = -1;
+static uint32_t i2c_bus;
+
 EXPORT int32_t probe_start(const iotsdk_host *host) {
+    running = host;
     host->ready(host);
-    return 0;
+    return 0;   /* driven by its commands from now on */
+}
+
+/* Requests `chip` line `line` as an output (inactive) and remembers `bus`: the handle or a negative errno. */
+EXPORT int32_t hw_open(const char *chip, uint32_t line, uint32_t bus) {
+    i2c_bus = bus;
+    line_request = running->gpio_request(running, chip, line, 1, 0);
+    if (line_request < 0) printf("hw_open: %d: %s\n", line_request, running->last_error(running));
+    return line_request;
+}
+
+/* Requests another line, to see the host refuse it: the handle or a negative errno. */
+EXPORT int32_t hw_request(const char *chip, uint32_t line) {
+    int32_t result = running->gpio_request(running, chip, line, 1, 0);
+    if (result < 0) printf("hw_request: %d: %s\n", result, running->last_error(running));
+    return result;
+}
+
+EXPORT int32_t hw_set(bool active) {
+    return iotsdk_gpio_set(running, line_request, active);
+}
+
+EXPORT int32_t hw_get(void) {
+    return iotsdk_gpio_get(running, line_request);
+}
+
+/* Register `reg` of the device at `address` on the bus hw_open named: the byte or a negative errno. */
+EXPORT int32_t hw_read(uint32_t reg, uint32_t address) {
+    uint8_t index = (uint8_t)reg, value = 0;
+    iotsdk_i2c_segment segments[2] = { { 0, 1, &index }, { 1, 1, &value } };
+    int32_t result = running->i2c_transfer(running, i2c_bus, (uint8_t)address, 2, segments);
+    if (result < 0) printf("hw_read: %d: %s\n", result, running->last_error(running));
+    return result < 0 ? result : value;
 }
 
 EXPORT int32_t probe_stop(const iotsdk_host *host) {
