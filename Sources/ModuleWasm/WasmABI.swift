@@ -47,6 +47,8 @@ public enum WasmABI {
     /// | `gpio_get` | `(request i32) -> i32` | 1 active, 0 inactive, or a negative errno |
     /// | `gpio_set` | `(request i32, active i32) -> i32` | 0 or a negative errno |
     /// | `gpio_release` | `(request i32) -> i32` | 0 or a negative errno; an output goes inactive |
+    /// | `gpio_request_events` | `(chip i32, length i32, line i32, edges i32) -> i32` | a declared input with edge detection (`edges`: 1 rising, 2 falling, 3 both): a request handle, or a negative errno |
+    /// | `gpio_wait_event` | `(request i32, timeout_ms i32, event i32) -> i32` | waits (< 0: no limit) for the next edge: 1 with the 16-byte `iotsdk_gpio_event` at `event` filled, 0 on timeout, -ECANCELED once the host asks the module to stop; commands run meanwhile |
     public static let imports: [String: FunctionType] = [
         "ready": FunctionType(parameters: [], results: []),
         "heartbeat": FunctionType(parameters: [], results: []),
@@ -59,6 +61,8 @@ public enum WasmABI {
         "gpio_get": FunctionType(parameters: [.i32], results: [.i32]),
         "gpio_set": FunctionType(parameters: [.i32, .i32], results: [.i32]),
         "gpio_release": FunctionType(parameters: [.i32], results: [.i32]),
+        "gpio_request_events": FunctionType(parameters: [.i32, .i32, .i32, .i32], results: [.i32]),
+        "gpio_wait_event": FunctionType(parameters: [.i32, .i32, .i32], results: [.i32]),
     ]
 
     /// The WASI preview 1 functions a module may import (WasmKit's WASI implements them all;

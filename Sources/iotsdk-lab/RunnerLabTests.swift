@@ -183,8 +183,9 @@ func runExampleModule(sandbox: SandboxOptions?, legacySysfs: Bool = false) throw
 
 /// The wasm hardware module (Tests/Fixtures/wasm/hardware.c, built for wasm32 by Scripts/test.sh),
 /// sandboxed, with this process as its host: through the runner, which holds the line request the
-/// host granted, it drives a gpio-sim line and reads the BME280 chip id from i2c-stub; a line and an
-/// address it did not declare are refused and audited; stopping it drives the line inactive.
+/// host granted, it drives a gpio-sim line, takes the edges of another, and reads the BME280 chip
+/// id from i2c-stub; a line and an address it did not declare are refused and audited; stopping it
+/// drives the line inactive.
 func runWasmHardwareModule() throws {
     let runnerPath = "/lab/plugin-host-runner", wasmPath = "/lab/hardware.wasm"
     for path in [runnerPath, wasmPath] where !FileManager.default.fileExists(atPath: path) {
@@ -207,8 +208,10 @@ func runWasmHardwareModule() throws {
            {"name": "request", "symbol": "hw_request", "parameters": [{"name": "chip", "type": "string"}, {"name": "line", "type": "uint32"}]},
            {"name": "set", "symbol": "hw_set", "parameters": [{"name": "active", "type": "bool"}]},
            {"name": "get", "symbol": "hw_get", "parameters": []},
-           {"name": "read", "symbol": "hw_read", "parameters": [{"name": "register", "type": "uint32"}, {"name": "address", "type": "uint32"}]}],
-         "capabilities": {"gpio": [{"chip": "\(chips.pi.name)", "line": 17, "direction": "output"}],
+           {"name": "read", "symbol": "hw_read", "parameters": [{"name": "register", "type": "uint32"}, {"name": "address", "type": "uint32"}]},
+           {"name": "events", "symbol": "hw_events", "parameters": [{"name": "chip", "type": "string"}, {"name": "line", "type": "uint32"}]},
+           {"name": "wait", "symbol": "hw_wait", "parameters": [{"name": "timeout_ms", "type": "int32"}]}],
+         "capabilities": {"gpio": [{"chip": "\(chips.pi.name)", "line": 17, "direction": "output"}, {"chip": "\(chips.pi.name)", "line": 27, "direction": "input"}],
                           "i2c": [{"bus": \(bus), "addresses": [118]}], "storageQuotaBytes": 0, "network": false},
          "resources": {"memoryBytes": 67108864, "cpuPercent": 50, "maxProcesses": 16, "maxOpenFiles": 64},
          "hooks": {}, "health": {"readyTimeoutSeconds": 30, "heartbeatIntervalSeconds": 30, "stabilityWindowSeconds": 1, "maxRestarts": 1, "restartWindowSeconds": 60}}
@@ -232,6 +235,16 @@ func runWasmHardwareModule() throws {
     try expectEqual(try call("set", [.bool(false)]), .int32(0), "set inactive")
     try expectEqual(try sim.driven(chips.pi, 17), false, "gpio-sim sees it inactive again")
     try expectEqual(try call("set", [.bool(true)]), .int32(0), "set active before the stop")
+    // Edge events on an input, through the runner, which waits on the line request for the module.
+    guard case let .int32(events) = try call("events", [.string(chips.pi.name), .uint32(27)]), events >= 0 else {
+        throw LabFailure(description: "the declared input was not granted with edges; output:\n\(instance.output)")
+    }
+    try expectEqual(try call("wait", [.int32(0)]), .int32(0), "no edge before the pull changes")
+    let pulledUp = try sim.currentPull(chips.pi, 27) == "pull-up"
+    try sim.pull(chips.pi, 27, up: !pulledUp)
+    try expectEqual(try call("wait", [.int32(5000)]), .int32(pulledUp ? 2 : 1), "the edge gpio-sim made (\(pulledUp ? "falling" : "rising"))")
+    try sim.pull(chips.pi, 27, up: pulledUp)
+    try expectEqual(try call("wait", [.int32(5000)]), .int32(pulledUp ? 1 : 2), "the edge back")
     // The BME280's chip id (register 0xD0 = 0x60 on the lab's i2c-stub), brokered.
     try expectEqual(try call("read", [.uint32(0xD0), .uint32(0x76)]), .int32(0x60), "the chip id at 0x76")
     // Undeclared: refused, though gpio-sim and i2c-stub would answer there.

@@ -223,6 +223,33 @@ struct WasmInstallCheckTests {
     }
 }
 
+@Suite("WebAssembly modules: from a registry")
+struct WasmRegistryTests {
+    @Test("a wasm image carries no platform, so a device of any platform installs it from a registry",
+          .enabled(if: LocalRegistry.available, "docker-registry or skopeo is not installed (run Scripts/ensure-registry.sh and Scripts/ensure-skopeo.sh)"))
+    func anyPlatform() throws {
+        let registry = try LocalRegistry()
+        let f = try UpdateFixture()
+        defer { f.base.cleanUp() }
+        let directory = try WasmTestModule.directory(at: f.base.path("wasm"), manifest: WasmTestModule.manifest(), wasm: WasmTestModule.binary())
+        let layout = try ImagePacker(signingKey: f.base.key).pack(moduleDirectory: directory)
+        try ImagePacker.write(layout, to: f.base.path("wasm-image"))
+        try registry.push(layout: f.base.path("wasm-image"), tag: "1.0.0", to: "acme/wasm", as: "stable")
+        let host = try #require(Tool.pluginHost)
+        let reference = "\(registry.address)/acme/wasm:stable"
+        // The devices' state directories, each trusting the fixture's key.
+        for platform in ["linux/arm64", "linux/arm/v7", "linux/amd64"] {
+            let state = f.base.path("state-" + platform.replacingOccurrences(of: "/", with: "-"))
+            try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
+            try TrustStore(stateDirectory: state).add(f.base.key.publicKey)
+            let install = try Tool.run(host, ["install", reference, "--state-dir", state, "--insecure-registry", registry.address, "--no-sandbox", "--platform", platform],
+                                       environment: ["PLUGIN_HOST_RUNNER": try UpdateFixture.runnerExecutable()])
+            #expect(install.status == 0, "\(platform): \(install.stderr)")
+            #expect(install.stdout.contains("com.example.wasm-test 1.0.0 installed and committed"), "\(platform): \(install.stdout)")
+        }
+    }
+}
+
 @Suite("WebAssembly modules: installed and run by the real runner")
 struct WasmModuleTests {
     struct Setup {
@@ -345,6 +372,8 @@ struct WasmHardwareTests {
             "wasm-hw: i2c_transfer(1, 0x50) = -2: address 0x50 on i2c-1 is not declared (declared: 0x76)",
             "wasm-hw: gpio_set(1) = -8: gpio_set: 1 is not a line request of this module (gpio_request returns one)",
             "wasm-hw: i2c_transfer(outside) = -21: i2c_transfer: the data of segment 0 (16 bytes at 0xfffffff0) is not inside the module's memory",
+            "wasm-hw: gpio_request_events(gpiochip0, 17) = -2: gpiochip0 line 17 is declared as output, not input",
+            "wasm-hw: gpio_wait_event(2) = -8: gpio_wait_event: 2 is not a line request of this module (gpio_request returns one)",
         ] {
             #expect(output.contains(line), "\(line)\n\(output)")
         }

@@ -179,12 +179,27 @@ typedef int32_t (*iotsdk_entry_fn)(const iotsdk_host *host);
 /* ---- Reading and driving a line request of gpio_request, the same in a native module (an ioctl
  * on the descriptor) and in a wasm one (through the runner, which holds the descriptor). Each
  * returns a negative errno on failure (-EBADF: not a request of this module). */
+
+/* An edge on an input line (iotsdk_gpio_wait_event). */
+typedef struct iotsdk_gpio_event {
+    uint64_t timestamp_ns;   /* the kernel's timestamp of the edge (CLOCK_MONOTONIC) */
+    uint32_t edge;           /* IOTSDK_GPIO_EDGE_RISING or IOTSDK_GPIO_EDGE_FALLING */
+    uint32_t line_seqno;     /* the edge's sequence number on this line, from 1: a gap means missed edges */
+} iotsdk_gpio_event;
+#define IOTSDK_GPIO_EDGE_RISING 1
+#define IOTSDK_GPIO_EDGE_FALLING 2
+
 #if defined(__wasm__)
 static inline int32_t iotsdk_gpio_get(const iotsdk_host *host, int32_t request);
 static inline int32_t iotsdk_gpio_set(const iotsdk_host *host, int32_t request, int32_t active);
 static inline int32_t iotsdk_gpio_release(const iotsdk_host *host, int32_t request);
+static inline int32_t iotsdk_gpio_request_events(const iotsdk_host *host, const char *chip, uint32_t line, uint32_t edges);
+static inline int32_t iotsdk_gpio_wait_event(const iotsdk_host *host, int32_t request, int32_t timeout_ms, iotsdk_gpio_event *event);
 #else
 #include <errno.h>
+#include <poll.h>
+#include <stddef.h>
+#include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 /* 1 if the line is active, 0 if not. */
@@ -204,6 +219,31 @@ static inline int32_t iotsdk_gpio_release(const iotsdk_host *host, int32_t reque
     (void)host;
     return close(request) < 0 ? -errno : 0;
 }
+/* Requests declared input `line` of `chip` with edge detection (`edges`: IOTSDK_GPIO_EDGE_RISING,
+ * _FALLING or both or'ed): a request, or a negative errno (-EACCES: not a declared input). */
+static inline int32_t iotsdk_gpio_request_events(const iotsdk_host *host, const char *chip, uint32_t line, uint32_t edges) {
+    struct gpio_v2_line_config config;
+    if (host->size < offsetof(iotsdk_host, gpio_request_lines) + sizeof host->gpio_request_lines) return -ENOSYS;
+    if (edges == 0 || (edges & ~3u) != 0) return -EINVAL;
+    memset(&config, 0, sizeof config);
+    config.flags = GPIO_V2_LINE_FLAG_INPUT | ((edges & IOTSDK_GPIO_EDGE_RISING) ? GPIO_V2_LINE_FLAG_EDGE_RISING : 0)
+                 | ((edges & IOTSDK_GPIO_EDGE_FALLING) ? GPIO_V2_LINE_FLAG_EDGE_FALLING : 0);
+    return host->gpio_request_lines(host, chip, 1, &line, &config);
+}
+/* Waits up to `timeout_ms` (< 0: no limit) for the next edge on `request`: 1 with *event filled,
+ * 0 on timeout, or a negative errno. */
+static inline int32_t iotsdk_gpio_wait_event(const iotsdk_host *host, int32_t request, int32_t timeout_ms, iotsdk_gpio_event *event) {
+    struct pollfd descriptor = { .fd = request, .events = POLLIN, .revents = 0 };
+    struct gpio_v2_line_event kernel;
+    (void)host;
+    int ready = poll(&descriptor, 1, timeout_ms);
+    if (ready <= 0) return ready < 0 ? -errno : 0;
+    if (read(request, &kernel, sizeof kernel) != (ssize_t)sizeof kernel) return -EIO;
+    event->timestamp_ns = kernel.timestamp_ns;
+    event->edge = kernel.id == GPIO_V2_LINE_EVENT_RISING_EDGE ? IOTSDK_GPIO_EDGE_RISING : IOTSDK_GPIO_EDGE_FALLING;
+    event->line_seqno = kernel.line_seqno;
+    return 1;
+}
 #endif
 
 #if defined(__wasm__)
@@ -216,6 +256,7 @@ static inline int32_t iotsdk_gpio_release(const iotsdk_host *host, int32_t reque
  * clock), or when start() has returned; `size` tells which calls the table has (up to
  * last_error: GPIO lines and I2C transfers; not yet the kernel-structure GPIO calls, i2c_open and
  * MQTT). */
+#include <errno.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -237,6 +278,8 @@ IOTSDK_WASM_IMPORT(gpio_request) int32_t iotsdk_wasm_gpio_request(const char *ch
 IOTSDK_WASM_IMPORT(gpio_get) int32_t iotsdk_wasm_gpio_get(int32_t request);
 IOTSDK_WASM_IMPORT(gpio_set) int32_t iotsdk_wasm_gpio_set(int32_t request, int32_t active);
 IOTSDK_WASM_IMPORT(gpio_release) int32_t iotsdk_wasm_gpio_release(int32_t request);
+IOTSDK_WASM_IMPORT(gpio_request_events) int32_t iotsdk_wasm_gpio_request_events(const char *chip, uint32_t length, uint32_t line, uint32_t edges);
+IOTSDK_WASM_IMPORT(gpio_wait_event) int32_t iotsdk_wasm_gpio_wait_event(int32_t request, int32_t timeout_ms, iotsdk_gpio_event *event);
 
 static inline void iotsdk_wasm_table_ready(const iotsdk_host *host) { (void)host; iotsdk_wasm_ready(); }
 static inline void iotsdk_wasm_table_heartbeat(const iotsdk_host *host) { (void)host; iotsdk_wasm_heartbeat(); }
@@ -247,7 +290,7 @@ static inline void iotsdk_wasm_table_log(const iotsdk_host *host, int32_t level,
 static inline int32_t iotsdk_wasm_table_should_stop(const iotsdk_host *host) { (void)host; return iotsdk_wasm_should_stop(); }
 static inline int32_t iotsdk_wasm_table_gpio_request(const iotsdk_host *host, const char *chip, uint32_t line, int32_t output, int32_t initial_value) {
     (void)host;
-    return chip == NULL ? -22 /* EINVAL */ : iotsdk_wasm_gpio_request(chip, (uint32_t)strlen(chip), line, output, initial_value);
+    return chip == NULL ? -EINVAL : iotsdk_wasm_gpio_request(chip, (uint32_t)strlen(chip), line, output, initial_value);
 }
 static inline int32_t iotsdk_wasm_table_i2c_transfer(const iotsdk_host *host, uint32_t bus, uint8_t address, uint32_t segment_count,
                                                      const iotsdk_i2c_segment *segments) {
@@ -296,6 +339,15 @@ __attribute__((weak, export_name("iotsdk_host"))) const iotsdk_host *iotsdk_wasm
 static inline int32_t iotsdk_gpio_get(const iotsdk_host *host, int32_t request) { (void)host; return iotsdk_wasm_gpio_get(request); }
 static inline int32_t iotsdk_gpio_set(const iotsdk_host *host, int32_t request, int32_t active) { (void)host; return iotsdk_wasm_gpio_set(request, active); }
 static inline int32_t iotsdk_gpio_release(const iotsdk_host *host, int32_t request) { (void)host; return iotsdk_wasm_gpio_release(request); }
+static inline int32_t iotsdk_gpio_request_events(const iotsdk_host *host, const char *chip, uint32_t line, uint32_t edges) {
+    (void)host;
+    return chip == NULL ? -EINVAL : iotsdk_wasm_gpio_request_events(chip, (uint32_t)strlen(chip), line, edges);
+}
+/* While it waits, the runner calls the module's commands; -ECANCELED once the host asks it to stop. */
+static inline int32_t iotsdk_gpio_wait_event(const iotsdk_host *host, int32_t request, int32_t timeout_ms, iotsdk_gpio_event *event) {
+    (void)host;
+    return iotsdk_wasm_gpio_wait_event(request, timeout_ms, event);
+}
 /* Memory for a command's string argument, which the runner copies in (and frees after the call). */
 __attribute__((weak, export_name("iotsdk_alloc"))) void *iotsdk_wasm_alloc(uint32_t size) { return malloc(size); }
 __attribute__((weak, export_name("iotsdk_free"))) void iotsdk_wasm_free(void *pointer) { free(pointer); }

@@ -208,6 +208,64 @@ final class WasmImportContext: @unchecked Sendable {
             setLastError("")
             return [.i32(0)]
         }
+        define("gpio_request_events") { [self] arguments in
+            let module = try instance("gpio_request_events")
+            guard arguments[1].i32 <= UInt32(Message.maxStringBytes), var chip = module.bytes(at: arguments[0].i32, count: arguments[1].i32), !chip.contains(0) else {
+                setLastError("gpio_request_events: the chip's name is not inside the module's memory, longer than \(Message.maxStringBytes) bytes or holds a NUL")
+                return [WASIErrno.result(-EFAULT)]
+            }
+            let edges = arguments[3].i32
+            guard edges != 0, edges & ~3 == 0 else {
+                setLastError("gpio_request_events: edges must be 1 (rising), 2 (falling) or 3 (both), not \(edges)")
+                return [WASIErrno.result(-EINVAL)]
+            }
+            var config = gpio_v2_line_config()
+            ciot_gpio_v2_config_init(&config)
+            config.flags = UInt64(CIOT_GPIO_V2_LINE_FLAG_INPUT) | (edges & 1 != 0 ? UInt64(CIOT_GPIO_V2_LINE_FLAG_EDGE_RISING) : 0)
+                | (edges & 2 != 0 ? UInt64(CIOT_GPIO_V2_LINE_FLAG_EDGE_FALLING) : 0)
+            var offsets = [arguments[2].i32]
+            chip.append(0)
+            let fd = chip.withUnsafeBufferPointer { name in
+                name.withMemoryRebound(to: CChar.self) { table.pointee.gpio_request_lines(table, $0.baseAddress, 1, &offsets, &config) }
+            }
+            if fd >= 0 { lineRequests.insert(fd) }
+            return [WASIErrno.result(fd)]
+        }
+        define("gpio_wait_event") { [self] arguments in
+            let module = try instance("gpio_wait_event")
+            let request = Int32(bitPattern: arguments[0].i32)
+            guard lineRequests.contains(request) else { return [WASIErrno.result(notALineRequest("gpio_wait_event", request))] }
+            let target = arguments[2].i32
+            guard module.bytes(at: target, count: 16) != nil else {
+                setLastError("gpio_wait_event: the event at 0x\(String(target, radix: 16)) is not inside the module's memory")
+                return [WASIErrno.result(-EFAULT)]
+            }
+            let milliseconds = Int32(bitPattern: arguments[1].i32)
+            let deadline = milliseconds < 0 ? nil : WasmScheduler.monotonicNow() + UInt64(milliseconds) * 1_000_000
+            defer { module.refuel() }
+            switch scheduler.wait(for: request, untilMonotonic: deadline) {
+            case .stopping:
+                setLastError("gpio_wait_event: the host asked the module to stop")
+                return [WASIErrno.result(-ECANCELED)]
+            case .timedOut:
+                setLastError("")
+                return [.i32(0)]
+            case .ready:
+                var event = gpio_v2_line_event()
+                let count = read(request, &event, MemoryLayout<gpio_v2_line_event>.size)
+                guard count == MemoryLayout<gpio_v2_line_event>.size else {
+                    return [WASIErrno.result(count < 0 ? kernelFailure("gpio_wait_event") : -EIO)]
+                }
+                let edge: UInt32 = event.id == UInt32(CIOT_GPIO_V2_LINE_EVENT_RISING_EDGE) ? 1 : 2
+                try module.withBytes(at: target, count: 16, for: "gpio_wait_event") { raw in
+                    raw.storeBytes(of: event.timestamp_ns.littleEndian, toByteOffset: 0, as: UInt64.self)
+                    raw.storeBytes(of: edge.littleEndian, toByteOffset: 8, as: UInt32.self)
+                    raw.storeBytes(of: event.line_seqno.littleEndian, toByteOffset: 12, as: UInt32.self)
+                }
+                setLastError("")
+                return [.i32(1)]
+            }
+        }
         define("gpio_release") { [self] arguments in
             let request = Int32(bitPattern: arguments[0].i32)
             guard lineRequests.remove(request) != nil else { return [WASIErrno.result(notALineRequest("gpio_release", request))] }

@@ -29,8 +29,32 @@ final class WasmScheduler: @unchecked Sendable {
     private var answeredFatal = false
     /// Set on the wasm thread before it calls into the module.
     var module: WasmModule?
+    /// A self-pipe that ends a wait on a descriptor (`wait(for:untilMonotonic:)`) when a command
+    /// arrives or a stop is requested, as the condition ends a sleep.
+    private let wake: (read: Int32, write: Int32)
+
+    init() {
+        var fds: [Int32] = [-1, -1]
+        if pipe(&fds) == 0 {
+            // Close-on-exec, as every descriptor of the runner; non-blocking, so that a full pipe never blocks a writer.
+            for fd in fds {
+                _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+                _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+            }
+        } else {
+            fds = [-1, -1]
+        }
+        wake = (fds[0], fds[1])
+    }
 
     private func locked<T>(_ body: () -> T) -> T { monitor.locked(body) }
+
+    /// With the mutex held: wakes the condition's waiters and a wait on a descriptor.
+    private func signal() {
+        pthread_cond_broadcast(condition)
+        var byte: UInt8 = 1
+        if wake.write >= 0 { _ = write(wake.write, &byte, 1) }
+    }
 
     // MARK: Any thread
 
@@ -40,7 +64,7 @@ final class WasmScheduler: @unchecked Sendable {
             let id = nextID
             nextID += 1
             jobs.append(Job(id: id, symbol: symbol, arguments: arguments, returns: returns))
-            pthread_cond_broadcast(condition)
+            signal()
             while results[id] == nil { pthread_cond_wait(condition, mutex) }
             return results.removeValue(forKey: id)!
         }
@@ -50,7 +74,7 @@ final class WasmScheduler: @unchecked Sendable {
     func requestStop() {
         locked {
             stopping = true
-            pthread_cond_broadcast(condition)
+            signal()
         }
     }
 
@@ -61,6 +85,36 @@ final class WasmScheduler: @unchecked Sendable {
     func sleep(untilMonotonic deadline: UInt64) {
         var time = timespec(tv_sec: Int(deadline / 1_000_000_000), tv_nsec: Int(deadline % 1_000_000_000))
         serve { $0 || Self.monotonicNow() >= deadline } wait: { pthread_cond_timedwait(condition, mutex, &time) }
+    }
+
+    enum DescriptorWait { case ready, timedOut, stopping }
+
+    /// Waits until `fd` is readable (a GPIO line's edge event), CLOCK_MONOTONIC reaches
+    /// `deadline` (nanoseconds; nil: no limit) or a stop is requested, running the commands that
+    /// arrive meanwhile.
+    func wait(for fd: Int32, untilMonotonic deadline: UInt64?) -> DescriptorWait {
+        var outcome: DescriptorWait?
+        serve { stopping in
+            if stopping { outcome = .stopping }
+            return outcome != nil
+        } wait: {
+            pthread_mutex_unlock(mutex)
+            var fds = [pollfd(fd: fd, events: Int16(POLLIN | POLLPRI), revents: 0), pollfd(fd: wake.read, events: Int16(POLLIN), revents: 0)]
+            let now = Self.monotonicNow()
+            let timeout = deadline.map { Int32(clamping: ($0 > now ? $0 - now : 0) / 1_000_000) } ?? -1
+            let ready = poll(&fds, 2, timeout)
+            if fds[1].revents != 0 {
+                var bytes = [UInt8](repeating: 0, count: 64)
+                while read(wake.read, &bytes, bytes.count) > 0 {}
+            }
+            if fds[0].revents != 0 {
+                outcome = .ready
+            } else if ready == 0, deadline != nil, Self.monotonicNow() >= deadline! {
+                outcome = .timedOut
+            }
+            pthread_mutex_lock(mutex)
+        }
+        return outcome!
     }
 
     /// Runs the commands waiting now.

@@ -30,6 +30,9 @@ EXPORT int32_t probe_hardware(const iotsdk_host *host) {
     report(host, "gpio_set(1)", iotsdk_gpio_set(host, 1, 1));
     iotsdk_i2c_segment outside[1] = { { 1, 16, (uint8_t *)0xFFFFFFF0u } };
     report(host, "i2c_transfer(outside)", host->i2c_transfer(host, 1, 0x76, 1, outside));
+    report(host, "gpio_request_events(gpiochip0, 17)", iotsdk_gpio_request_events(host, "gpiochip0", 17, IOTSDK_GPIO_EDGE_RISING));
+    iotsdk_gpio_event event;
+    report(host, "gpio_wait_event(2)", iotsdk_gpio_wait_event(host, 2, 0, &event));
     return 0;
 }
 
@@ -64,6 +67,24 @@ EXPORT int32_t hw_set(bool active) {
 
 EXPORT int32_t hw_get(void) {
     return iotsdk_gpio_get(running, line_request);
+}
+
+static int32_t event_request = -1;
+
+/* Requests `chip` line `line` as an input with both edges: the handle or a negative errno. */
+EXPORT int32_t hw_events(const char *chip, uint32_t line) {
+    event_request = iotsdk_gpio_request_events(running, chip, line, IOTSDK_GPIO_EDGE_RISING | IOTSDK_GPIO_EDGE_FALLING);
+    if (event_request < 0) printf("hw_events: %d: %s\n", event_request, running->last_error(running));
+    return event_request;
+}
+
+/* The next edge on the line of hw_events within `timeout_ms`: 1 rising, 2 falling, 0 none, or a negative errno. */
+EXPORT int32_t hw_wait(int32_t timeout_ms) {
+    iotsdk_gpio_event event;
+    int32_t result = iotsdk_gpio_wait_event(running, event_request, timeout_ms, &event);
+    if (result < 0) printf("hw_wait: %d: %s\n", result, running->last_error(running));
+    if (result == 1) printf("hw_wait: edge %u, line seqno %u, at %llu ns\n", event.edge, event.line_seqno, (unsigned long long)event.timestamp_ns);
+    return result == 1 ? (int32_t)event.edge : result;
 }
 
 /* Register `reg` of the device at `address` on the bus hw_open named: the byte or a negative errno. */
