@@ -297,6 +297,17 @@ struct WasmModuleTests {
             #expect(took < .seconds(30), "\(symbol) took \(took), its timeout is 60 s")
             print("wasm hostile hook \(symbol): \(took): \(result.output.split(separator: "\n").last ?? "")")
         }
+        // A start function that loops runs at instantiation, before any hook: fuel stops it too.
+        let looping = WasmTestModule.text.replacingOccurrences(of: "(memory (export \"memory\") 1)",
+                                                             with: "(memory (export \"memory\") 1)\n  (func $spin (loop $forever (br $forever)))\n  (start $spin)")
+        try Data(try WasmTestModule.binary(looping)).write(to: URL(fileURLWithPath: setup.moduleDirectory + "/" + WasmTestModule.libraryPath))
+        let started = ContinuousClock.now
+        let instantiation = setup.hook("hook_ok", timeout: 60)
+        #expect(instantiation.outcome == .crashed(.exited(RunnerExitStatus.wasmTrapped.rawValue)), "\(instantiation.outcome) \(instantiation.output)")
+        #expect(instantiation.output.contains("cannot instantiate the WebAssembly module") && instantiation.output.contains("out of fuel"), "\(instantiation.output)")
+        #expect(ContinuousClock.now - started < .seconds(30))
+        try Data(try WasmTestModule.binary()).write(to: URL(fileURLWithPath: setup.moduleDirectory + "/" + WasmTestModule.libraryPath))
+
         let exit = setup.hook("hook_exit")
         #expect(exit.outcome == .crashed(.exited(7)), "\(exit.outcome) \(exit.output)")
         #expect(exit.output.contains("called exit(7) in hook 'verify' 'hook_exit'"), "\(exit.output)")

@@ -79,10 +79,12 @@ final class WasmModule: @unchecked Sendable {
         let instance: Instance
         do {
             let module = try parseWasm(bytes: bytes)
+            // A start function (run by instantiation) gets the fuel of one call too.
+            store.fuel = Fuel(remaining: options.wasmFuel ?? 1)
             instance = try module.instantiate(store: store, imports: imports)
         } catch {
-            diagnose("cannot instantiate the WebAssembly module '\(shown)': \(WasmModule.reason(error))")
-            finish(.moduleUnusable)
+            diagnose("cannot instantiate the WebAssembly module '\(shown)': \(WasmModule.reason(error, fuel: options.wasmFuel))")
+            finish(error is Trap ? .wasmTrapped : .moduleUnusable)
         }
         guard let memory = instance.exports[memory: WasmABI.memoryExport] else {
             diagnose("the WebAssembly module '\(shown)' exports no memory named '\(WasmABI.memoryExport)'")
