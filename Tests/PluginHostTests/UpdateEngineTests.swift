@@ -170,7 +170,11 @@ struct UpdateEngineTests {
 
     @Test("a module that crashes during the stability window is rolled back")
     func crashes() throws {
-        try expectRollback("heartbeat crash-after-ready", code: .unhealthy, mentions: "killed by signal 6")
+        // The module aborts about 200 ms after ready; a 3 s window holds that crash even when a
+        // loaded machine delays the module's thread by seconds (with quickHealth's 0.6 s it did not, twice).
+        let window = ModuleManifest.HealthPolicy(readyTimeoutSeconds: 3, heartbeatIntervalSeconds: 0.5, stabilityWindowSeconds: 3,
+                                                 maxRestarts: 3, restartWindowSeconds: 60)
+        try expectRollback("heartbeat crash-after-ready", code: .unhealthy, health: window, mentions: "killed by signal 6")
     }
 
     @Test("a module whose heartbeats stop is rolled back")

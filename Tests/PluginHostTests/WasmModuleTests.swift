@@ -76,7 +76,7 @@ enum WasmTestModule {
     ]
 
     static func manifest(id: String = "com.example.wasm-test", version: String = "1.0.0", hooks: ModuleManifest.Hooks = .init(),
-                         fuel: UInt64 = 5_000_000) -> ModuleManifest {
+                         fuel: UInt64 = 2_000_000) -> ModuleManifest {
         ModuleManifest(
             id: id, version: SemanticVersion(version)!, abi: 1,
             library: .init(path: libraryPath, entryPoints: .init(start: "start", stop: "stop"), kind: .wasm, fuel: fuel),
@@ -283,7 +283,7 @@ struct WasmModuleTests {
         #expect(setup.hook("hook_ok").outcome == .succeeded)
         #expect(setup.hook("hook_grow").outcome == .succeeded, "growing past resources.memoryBytes was allowed")
         let cases: [(symbol: String, reason: String)] = [
-            ("hook_loop", "out of fuel: it ran more than 5000000 units of fuel"),
+            ("hook_loop", "out of fuel: it ran more than 2000000 units of fuel"),
             ("hook_oob", "out of bounds memory access"),
             ("hook_recurse", "call stack exhausted (8191 wasm frames deep): too deep a recursion"),
             ("hook_unreachable", "unreachable"),
