@@ -428,7 +428,12 @@ struct RunnerProcess {
         _ = fcntl(outputPipe.read, 1031 /* F_SETPIPE_SZ */, 1 << 20)
         // The runner compares its parent with this after asking for a parent-death signal, so that
         // a host killed while the runner was starting does not leave an orphan behind.
-        let environment = Subprocess.environment.filter { !$0.hasPrefix("PLUGIN_HOST_PID=") } + ["PLUGIN_HOST_PID=\(getpid())"]
+        // The Swift runtime's crash backtracer is off, as inside the sandbox: when a module crashes
+        // it would symbolicate the runner for a second or more while the module's heartbeats stop,
+        // and the host would report a hang instead of the signal (the supervisor's crash-loop test
+        // saw exactly that).
+        let environment = Subprocess.environment.filter { !$0.hasPrefix("PLUGIN_HOST_PID=") && !$0.hasPrefix("SWIFT_BACKTRACE=") }
+            + ["PLUGIN_HOST_PID=\(getpid())", "SWIFT_BACKTRACE=enable=no"]
         // Output and errors to the pipe, the bootstrap socket where the runner looks for it; every
         // other descriptor stays behind (close-on-exec, and closed from eventsDescriptor + 1 on).
         let spawned = Subprocess.spawn(executable, arguments: arguments, environment: environment,
