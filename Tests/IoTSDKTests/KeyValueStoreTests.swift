@@ -85,6 +85,29 @@ final class KeyValueStoreTests {
         #expect(try await store.value(Double.self, for: "nan")?.isNaN == true)
     }
 
+    @Test("JSON text stored as it is reads back as typed values, and typed values as their JSON; text that is not one JSON value is refused and nothing stored")
+    func jsonText() async throws {
+        let store = try await KeyValueStore(database: database)
+        try await store.setJSON(#"{"calibratedAt":1700000000000000000,"channels":["a0"],"intervalSeconds":30,"offset":-0.5}"#, for: "settings")
+        try await store.setJSON("21.5", for: "threshold")
+        try await store.setJSON(#" "on" "#, for: "mode")
+        #expect(try await store.value(SamplingSettings.self, for: "settings")
+                == SamplingSettings(intervalSeconds: 30, channels: ["a0"], offset: -0.5, calibratedAt: Timestamp(nanosecondsSinceEpoch: 1_700_000_000_000_000_000)))
+        #expect(try await store.value(Double.self, for: "threshold") == 21.5)
+        #expect(try await store.value(String.self, for: "mode") == "on")
+        try await store.set([1, 2], for: "list")
+        #expect(try await store.json(for: "list") == "[1,2]")
+        #expect(try await store.json(for: "missing") == nil)
+        for text in ["{oops", "", "1 2", "[1,", "nul", #"{"a":}"#] {
+            await #expect(throws: StorageError.self, "\(text)") { try await store.setJSON(text, for: "bad") }
+        }
+        #expect(try await store.contains("bad") == false)
+        for text in ["null", "true", "[]", "{}", #"{"a":[null,{"b":-1e300}]}"#] {
+            try await store.setJSON(text, for: "good")
+            #expect(try await store.json(for: "good") == text)
+        }
+    }
+
     @Test("set replaces the value, also with one of another type")
     func replace() async throws {
         let store = try await KeyValueStore(database: database)

@@ -67,6 +67,25 @@ struct TimeSeriesStoreTests {
         #expect(try await store.usage().rows == 5)
     }
 
+    @Test("quantityTypes names each type as a series stores it, so a series appended by name reads back typed")
+    func quantityTypesByName() async throws {
+        #expect(TimeSeriesStore.quantityTypes.count == 17)
+        for (name, type) in TimeSeriesStore.quantityTypes {
+            #expect(String(describing: type) == name)
+        }
+        #expect(TimeSeriesStore.quantityTypes["Temperature"].map { $0 == Temperature.self } == true)
+        #expect(TimeSeriesStore.quantityTypes["RelativeHumidity"].map { $0 == RelativeHumidity.self } == true)
+        #expect(TimeSeriesStore.quantityTypes["Furlongs"] == nil)
+        func append<Q: PhysicalQuantity>(_ type: Q.Type, _ value: Double, to store: TimeSeriesStore) async throws {
+            try await store.append(Reading(value: Q(baseValue: value), timestamp: t0), to: "by-name")
+        }
+        let scratch = try TimeSeriesScratch()
+        let store = try await scratch.store()
+        let pressure: any PhysicalQuantity.Type = try #require(TimeSeriesStore.quantityTypes["Pressure"])
+        try await append(pressure, 101_325, to: store)
+        #expect(try await store.readings(in: "by-name", as: Pressure.self).map(\.value.baseValue) == [101_325])
+    }
+
     @Test func sameInstantReplacesTheValue() async throws {
         let scratch = try TimeSeriesScratch()
         let store = try await scratch.store()

@@ -137,6 +137,34 @@ public final class KeyValueStore: Sendable {
         }
     }
 
+    // MARK: - JSON text
+
+    /// Stores `json`, JSON text as it is, under `key`: for callers that hold a value as JSON
+    /// already (a WebAssembly module's key-value imports), so that a Swift reader of the same key
+    /// decodes it as its own type. Recorded as type `JSON`.
+    ///
+    /// - Throws: `StorageError`: `.invalidArgument` for an empty key or text that is not one JSON
+    ///   value (nothing is stored); `.diskFull`; other SQLite failures.
+    public func setJSON(_ json: String, for key: String) async throws {
+        try Self.validate(key: key)
+        guard StorageJSON.isJSON(Array(json.utf8)) else {
+            throw StorageError(.invalidArgument, "the value for key '\(key)' (namespace '\(namespace)') is not JSON text: store a number, string (in quotes), true, false, null, array or object. Nothing was stored", path: database.path)
+        }
+        let namespace = self.namespace
+        try await database.write { c in
+            try Self.store(Array(json.utf8), type: "JSON", key: key, namespace: namespace, in: c)
+        }
+    }
+
+    /// The JSON text stored under `key`, as it is, or nil when there is none.
+    ///
+    /// - Throws: `StorageError` for SQLite failures.
+    public func json(for key: String) async throws -> String? {
+        let namespace = self.namespace
+        return try await database.perform { c in try Self.load(key, namespace: namespace, in: c) }
+            .map { String(decoding: $0.json, as: UTF8.self) }
+    }
+
     // MARK: - Rows and coding (shared with `update`)
 
     // These are static and take plain values: a closure run on the database's queue must not hold

@@ -23,6 +23,34 @@ enum StorageJSON {
         return try decoder.decode(type, from: Data(bytes))
     }
 
+    /// Whether `bytes` are one JSON value (any value: a scalar, an array, an object).
+    static func isJSON(_ bytes: [UInt8]) -> Bool {
+        (try? JSONDecoder().decode(AnyValue.self, from: Data(bytes))) != nil
+    }
+
+    /// Decodes any JSON value and keeps nothing of it.
+    private struct AnyValue: Decodable {
+        init(from decoder: any Decoder) throws {
+            if var array = try? decoder.unkeyedContainer() {
+                while !array.isAtEnd { _ = try array.decode(AnyValue.self) }
+            } else if let object = try? decoder.container(keyedBy: AnyKey.self) {
+                for key in object.allKeys { _ = try object.decode(AnyValue.self, forKey: key) }
+            } else {
+                let value = try decoder.singleValueContainer()
+                if !value.decodeNil(), (try? value.decode(Bool.self)) == nil, (try? value.decode(Double.self)) == nil {
+                    _ = try value.decode(String.self)
+                }
+            }
+        }
+    }
+
+    private struct AnyKey: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
     /// A one-line reason for a coding failure: what was expected where, without the whole dump.
     static func reason(_ error: any Error) -> String {
         if let error = error as? DecodingError {

@@ -74,3 +74,17 @@ struct SeriesBinding {
         }
     }
 }
+
+extension TimeSeriesStore {
+    /// This SDK's quantity types by the name a series stores them under (`"Temperature"`), for
+    /// callers that name a quantity as text (a WebAssembly module's time-series imports).
+    public static let quantityTypes: [String: any PhysicalQuantity.Type] = {
+        let types: [any PhysicalQuantity.Type] = [
+            Acceleration.self, AngularVelocity.self, Concentration.self, Distance.self, ElectricCurrent.self,
+            ElectricResistance.self, Frequency.self, Illuminance.self, MagneticFluxDensity.self, MassConcentration.self,
+            Power.self, Pressure.self, Ratio.self, RelativeHumidity.self, Temperature.self, TemperatureDifference.self,
+            Voltage.self,
+        ]
+        return Dictionary(uniqueKeysWithValues: types.map { (SeriesBinding.quantityName($0), $0) })
+    }()
+}
