@@ -187,7 +187,7 @@ let package = Package(
         // calls its entry points and hooks. Both executables below run it.
         .target(
             name: "PluginHostRunner",
-            dependencies: ["CIoTModule", "CIoTLinux", "LinuxSupport", "ModuleProtocol", "ModuleFFI", "ModuleWasm",
+            dependencies: ["CIoTModule", "CIoTLinux", "IoTSDK", "LinuxSupport", "ModuleProtocol", "ModuleFFI", "ModuleWasm",
                            .product(name: "WasmKit", package: "WasmKit")]
         ),
         .executableTarget(name: "plugin-host-runner", dependencies: ["PluginHostRunner"]),
@@ -217,7 +217,7 @@ let package = Package(
         // of it (which `sdk-bench delivery` uses too). Foundation only, so that it links no target it tests.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         // sdk-demo: DoctorCommandTests runs `sdk-demo doctor` and `--version`.
-        .testTarget(name: "PluginHostTests", dependencies: ["PluginHost", "HostUplink", "MQTTTopics", "PluginHostImages", "PluginHostStore", "PluginHostRegistry", "PluginHostRuntime", "plugin-host", "plugin-host-runner", "sdk-demo", "TestSupport", "CIoTModule", "CSQLite", "CIoTLinux", "CZlib", "LinuxSupport", "ModuleProtocol", "ModuleFFI",
+        .testTarget(name: "PluginHostTests", dependencies: ["PluginHost", "HostUplink", "IoTSDK", "MQTTTopics", "PluginHostImages", "PluginHostStore", "PluginHostRegistry", "PluginHostRuntime", "plugin-host", "plugin-host-runner", "sdk-demo", "TestSupport", "CIoTModule", "CSQLite", "CIoTLinux", "CZlib", "LinuxSupport", "ModuleProtocol", "ModuleFFI",
                                                             // The token service of the registry tests signs its JWTs (ES256).
                                                             .product(name: "Crypto", package: "swift-crypto"),
                                                             // The hostile wasm modules of WasmModuleTests, written as WebAssembly text.

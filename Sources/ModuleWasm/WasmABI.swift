@@ -12,7 +12,7 @@ public enum WasmABI {
     /// The import module of the host calls.
     public static let importModule = "iotsdk"
     /// WASI preview 1, of which the runner provides clocks, random numbers, stdout and stderr
-    /// (to the host's log), the module's own directories and sleeping; the rest answer ENOSYS.
+    /// (to the host's log) and sleeping; the rest answer ENOSYS.
     public static let wasiModule = "wasi_snapshot_preview1"
 
     /// The module's linear memory, which every wasm module of this ABI exports.
@@ -30,7 +30,14 @@ public enum WasmABI {
     /// What `module_info` returns for each `which`.
     public enum Info: Int32, CaseIterable, Sendable {
         case moduleID = 0, moduleVersion, moduleDirectory, dataDirectory, step, deviceID
+        /// The manifest's storage quota in bytes, in decimal (0: none).
+        case storageQuotaBytes
     }
+
+    /// The longest value `kv_set` stores (JSON text).
+    public static let maxValueBytes = 1 << 20
+    /// The most readings one `ts_query` returns.
+    public static let maxQueryReadings = 65_536
 
     /// The host calls a module may import from `importModule`, by name.
     ///
@@ -49,6 +56,16 @@ public enum WasmABI {
     /// | `gpio_release` | `(request i32) -> i32` | 0 or a negative errno; an output goes inactive |
     /// | `gpio_request_events` | `(chip i32, length i32, line i32, edges i32) -> i32` | a declared input with edge detection (`edges`: 1 rising, 2 falling, 3 both): a request handle, or a negative errno |
     /// | `gpio_wait_event` | `(request i32, timeout_ms i32, event i32) -> i32` | waits (< 0: no limit) for the next edge: 1 with the 16-byte `iotsdk_gpio_event` at `event` filled, 0 on timeout, -ECANCELED once the host asks the module to stop; commands run meanwhile |
+    /// | `mqtt_publish` | `(topic i32, topic_length i32, payload i32, length i32, qos i32, retain i32, expiry_seconds i32) -> i32` | the host table's `mqtt_publish`: 0 once the host's uplink took the message |
+    /// | `mqtt_subscribe`, `mqtt_unsubscribe` | `(filter i32, length i32) -> i32` | the host table's calls |
+    /// | `mqtt_receive` | `(timeout_ms i32, sizes i32) -> i32` | waits (< 0: no limit, 0: just look) for the next message: 0 with its topic's and payload's byte counts (two u32) at `sizes`, the message held for `mqtt_take`; -ETIMEDOUT, -ECANCELED; commands run meanwhile |
+    /// | `mqtt_take` | `(topic i32, payload i32) -> i32` | copies the held message's topic (no NUL) and payload there: 1 if retained, else 0; -ENOENT when none is held |
+    /// | `kv_set` | `(key i32, key_length i32, value i32, value_length i32) -> i32` | stores JSON text under `key` in the module's key-value store: 0 |
+    /// | `kv_get` | `(key i32, key_length i32, buffer i32, capacity i32) -> i32` | the value's length, copied when it fits; -ENOENT: no such key |
+    /// | `kv_remove` | `(key i32, key_length i32) -> i32` | 1 if the key was there, else 0 |
+    /// | `kv_keys` | `(prefix i32, prefix_length i32, buffer i32, capacity i32) -> i32` | the keys starting with the prefix, sorted, each followed by a NUL: their total length, copied when it fits |
+    /// | `ts_append` | `(series i32, series_length i32, quantity i32, quantity_length i32, value f64, timestamp_ns i64) -> i32` | appends a reading (`value` in the quantity's base unit, at `timestamp_ns`, 0: now) to the module's time-series store: 0 |
+    /// | `ts_query` | `(series i32, series_length i32, quantity i32, quantity_length i32, from_ns i64, to_ns i64, newest_first i32, readings i32, capacity i32) -> i32` | up to `capacity` readings with `from_ns <= t < to_ns`, each 16 bytes (i64 ns, f64 value) at `readings`: their count |
     public static let imports: [String: FunctionType] = [
         "ready": FunctionType(parameters: [], results: []),
         "heartbeat": FunctionType(parameters: [], results: []),
@@ -63,6 +80,17 @@ public enum WasmABI {
         "gpio_release": FunctionType(parameters: [.i32], results: [.i32]),
         "gpio_request_events": FunctionType(parameters: [.i32, .i32, .i32, .i32], results: [.i32]),
         "gpio_wait_event": FunctionType(parameters: [.i32, .i32, .i32], results: [.i32]),
+        "mqtt_publish": FunctionType(parameters: [.i32, .i32, .i32, .i32, .i32, .i32, .i32], results: [.i32]),
+        "mqtt_subscribe": FunctionType(parameters: [.i32, .i32], results: [.i32]),
+        "mqtt_unsubscribe": FunctionType(parameters: [.i32, .i32], results: [.i32]),
+        "mqtt_receive": FunctionType(parameters: [.i32, .i32], results: [.i32]),
+        "mqtt_take": FunctionType(parameters: [.i32, .i32], results: [.i32]),
+        "kv_set": FunctionType(parameters: [.i32, .i32, .i32, .i32], results: [.i32]),
+        "kv_get": FunctionType(parameters: [.i32, .i32, .i32, .i32], results: [.i32]),
+        "kv_remove": FunctionType(parameters: [.i32, .i32], results: [.i32]),
+        "kv_keys": FunctionType(parameters: [.i32, .i32, .i32, .i32], results: [.i32]),
+        "ts_append": FunctionType(parameters: [.i32, .i32, .i32, .i32, .f64, .i64], results: [.i32]),
+        "ts_query": FunctionType(parameters: [.i32, .i32, .i32, .i32, .i64, .i64, .i32, .i32, .i32], results: [.i32]),
     ]
 
     /// The WASI preview 1 functions a module may import (WasmKit's WASI implements them all;

@@ -204,15 +204,8 @@ func makeHostTable(_ options: Options, step: String) -> UnsafePointer<iotsdk_hos
             message.pointee = allocated
             setLastError("")
             return 0
-        case .timedOut:
-            setLastError("mqtt_receive: no message within \(timeout) ms")
-            return -ETIMEDOUT
-        case .stopping:
-            setLastError("mqtt_receive: the host asked the module to stop")
-            return -ECANCELED
-        case .lost:
-            setLastError("mqtt_receive: the connection to the host is gone")
-            return -EIO
+        case let ending:
+            return noMessage(ending, timeout: timeout)
         }
     }
     host.mqtt_message_free = { _, message in free(message) }

@@ -30,12 +30,16 @@ final class MQTTInbox: @unchecked Sendable {
     private var bytes = 0
     private var stopping = false
     private var lost = false
+    /// Called (on the reader thread) after each delivery is added: a wasm module's scheduler,
+    /// whose thread waits for messages with its commands. Set before the host link reads.
+    var onAdd: (@Sendable () -> Void)?
 
     private static func size(_ delivery: Delivery) -> Int { delivery.topic.utf8.count + delivery.payload.count }
 
     /// Adds a delivery; returns how many older ones had to be dropped for it.
     func add(_ delivery: Delivery) -> Int {
-        condition.locked {
+        defer { onAdd?() }
+        return condition.locked {
             queue.append(delivery)
             bytes += Self.size(delivery)
             var dropped = 0
@@ -73,6 +77,22 @@ final class MQTTInbox: @unchecked Sendable {
                 if !condition.wait(until: deadline) { return .timedOut }
             }
         }
+    }
+}
+
+/// What mqtt_receive returns when `outcome` is not a message (-ETIMEDOUT, -ECANCELED, -EIO),
+/// with the thread's last error saying why; native and wasm modules alike.
+func noMessage(_ outcome: MQTTInbox.Outcome, timeout: Int32) -> Int32 {
+    switch outcome {
+    case .timedOut:
+        setLastError("mqtt_receive: no message within \(timeout) ms")
+        return -ETIMEDOUT
+    case .stopping:
+        setLastError("mqtt_receive: the host asked the module to stop")
+        return -ECANCELED
+    case .lost, .message:
+        setLastError("mqtt_receive: the connection to the host is gone")
+        return -EIO
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import IoTSDK
 import ModuleProtocol
 import ModuleWasm
 import Testing
@@ -373,12 +374,12 @@ struct WasmHardwareTests {
         manifest.commands = []
         manifest.capabilities = HardwareRequestTests.capabilities
         let runner = ChildProcessRunner(executable: try UpdateFixture.runnerExecutable(), stateDirectory: root + "/state")
-        let result = runner.runHook(name: "verify", hook: .init(symbol: "probe_hardware", timeoutSeconds: 30),
-                                    context: ModuleContext(manifest: manifest, moduleDirectory: root + "/module", dataDirectory: root + "/data"))
-        #expect(result.outcome == .succeeded, "\(result.output)")
-        let output = result.output
+        let output = WasmExampleTests.probe("probe_hardware", manifest: manifest, root: root, runner: runner)
         for line in [
-            "wasm-hw: size covers i2c_transfer 1, gpio_request_lines 0",
+            "wasm-hw: size covers i2c_transfer 1, gpio_request_lines 1",
+            // No descriptor enters a wasm module: the calls on kernel structures are there, and say so.
+            "wasm-hw: gpio_request_lines = -52: ",
+            "wasm-hw: i2c_open(1) = -58: ",
             "wasm-hw: gpio_request(gpiochip0, 18, output) = -2: gpiochip0 line 18 output is not declared in capabilities.gpio (declared: gpiochip0 line 17 output)",
             "wasm-hw: i2c_transfer(1, 0x50) = -2: address 0x50 on i2c-1 is not declared (declared: 0x76)",
             "wasm-hw: gpio_set(1) = -8: gpio_set: 1 is not a line request of this module (gpio_request returns one)",
@@ -395,6 +396,165 @@ struct WasmHardwareTests {
         let audit = (try? String(contentsOfFile: root + "/state/audit.log", encoding: .utf8)) ?? ""
         #expect(audit.contains("gpiochip0 line 18"), "\(audit)")
         #expect(audit.contains("0x50"), "\(audit)")
+    }
+}
+
+@Suite("WebAssembly modules: the key-value and time-series stores")
+struct WasmStorageTests {
+    /// A manifest for Tests/Fixtures/wasm/storage.c.
+    static func manifest(version: String = "1.0.0") -> ModuleManifest {
+        var manifest = WasmTestModule.manifest(id: "com.example.wasm-store", version: version)
+        manifest.library = .init(path: "lib/storage.wasm", entryPoints: .init(start: "store_start", stop: "store_stop"), kind: .wasm)
+        manifest.commands = []
+        return manifest
+    }
+
+    @Test("the stores' calls work, and refuse bad input with the store's reason; a Swift module reads what the wasm one wrote",
+          .enabled(if: WasmExampleTests.available, "clang-14 for wasm32 is not installed (bash Scripts/build-wasm-example.sh)"),
+          arguments: [false, true])
+    func calls(sandboxed: Bool) async throws {
+        if sandboxed, !SandboxEnvironment.shouldRun { return }
+        // Sandboxed, the data directory is /data in the module's mount namespace, behind its syscall filter.
+        let setup = sandboxed ? try SandboxSetup() : nil
+        let root = try setup?.root ?? TestModule.temporaryDirectory("wasm-store")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        for directory in ["module/lib", "data", "state"] {
+            try FileManager.default.createDirectory(atPath: root + "/" + directory, withIntermediateDirectories: true)
+        }
+        try WasmExampleTests.compile(output: root + "/module/lib/storage.wasm", source: Repository.root + "/Tests/Fixtures/wasm/storage.c")
+        let runner = try setup?.runner ?? ChildProcessRunner(executable: try UpdateFixture.runnerExecutable(), stateDirectory: root + "/state")
+        let output = WasmExampleTests.probe("probe_storage", manifest: Self.manifest(), root: root, runner: runner)
+        // WASI's errno numbers: EINVAL 28, ENOENT 44, EFAULT 21.
+        for line in [
+            "wasm-store: kv_set(threshold, 21.5) = 0: ",
+            "wasm-store: kv_set(mode) = 0: ",
+            "wasm-store: kv_set(bad) = -28: kv_set: ",
+            #"wasm-store: kv_get(mode) = 27: {"name":"auto","hold":true}"#,
+            "wasm-store: kv_get(mode, small buffer) = 27: ",
+            "wasm-store: kv_get(missing) = -44: kv_get: there is no key 'missing'",
+            "wasm-store: kv_keys() = 15: mode,threshold,",
+            "wasm-store: kv_remove(mode) = 1: ",
+            "wasm-store: kv_remove(mode) again = 0: ",
+            "wasm-store: ts_append(room, 294.15 K) = 0: ",
+            "wasm-store: ts_append(room, 295.65 K) = 0: ",
+            "wasm-store: ts_append(room, Pressure) = -28: ts_append: series 'room' holds Temperature (K); Pressure (Pa) readings cannot be appended to it",
+            "wasm-store: ts_append(room, Furlongs) = -28: ts_append: 'Furlongs' is not a quantity; use one of Acceleration, ",
+            "wasm-store: ts_append(room, -5 K) = -28: ts_append: ",
+            "wasm-store: ts_query(room) = 2: 1700000000000000000=294.15 1700000060000000000=295.65",
+            "wasm-store: ts_query(room, latest) = 1: 295.65",
+            "wasm-store: ts_query(nowhere) = -44: ts_query: ",
+            "wasm-store: ts_query(outside) = -21: ts_query: 4 readings (16 bytes each) at 0xffffff00 are not inside the module's memory",
+        ] {
+            #expect(output.contains(line), "\(line)\n\(output)")
+        }
+        #expect(output.contains("is not JSON text"), "\(output)")
+
+        // The file is IoTSDK's: a Swift module of the same id reads the values as its own types.
+        let database = try Database(path: root + "/data/module.db")
+        let settings = try await KeyValueStore(database: database)
+        #expect(try await settings.value(Double.self, for: "threshold") == 21.5)
+        #expect(try await settings.value(Double.self, for: "bad") == nil)
+        let series = try await TimeSeriesStore(database: database)
+        let readings = try await series.readings(in: "room", as: Temperature.self)
+        #expect(readings.map(\.value.baseValue) == [294.15, 295.65])
+    }
+
+    /// The fixture as an image of `version`, built with `defines`.
+    static func image(_ f: UpdateFixture, version: String, defines: [String]) throws -> String {
+        let wasm = f.base.path("storage-\(version).wasm")
+        try WasmExampleTests.compile(output: wasm, defines: defines, source: Repository.root + "/Tests/Fixtures/wasm/storage.c")
+        let directory = try WasmTestModule.directory(at: f.base.path("store-module-\(version)"), manifest: manifest(version: version),
+                                                     wasm: [UInt8](Data(contentsOf: URL(fileURLWithPath: wasm))))
+        try ImagePacker.write(try ImagePacker(signingKey: f.base.key).pack(moduleDirectory: directory), to: f.base.path("store-image-\(version)"))
+        return f.base.path("store-image-\(version)")
+    }
+
+    @Test("a wasm module's data is kept across an update, and what an update that rolls back wrote is undone",
+          .enabled(if: WasmExampleTests.available, "clang-14 for wasm32 is not installed (bash Scripts/build-wasm-example.sh)"))
+    func dataAcrossUpdateAndRollback() async throws {
+        let f = try UpdateFixture()
+        defer { f.base.cleanUp() }
+        let id = Self.manifest().id
+        let data = ModulePaths(stateDirectory: f.state, id: id).data
+        func stored() async throws -> (version: Int?, starts: [Double]) {
+            let database = try Database(path: data + "/module.db")
+            let version = try await KeyValueStore(database: database).value(Int.self, for: "version")
+            let starts = try await TimeSeriesStore(database: database).readings(in: "starts", as: Ratio.self).map(\.value.baseValue)
+            return (version, starts)
+        }
+        func log(_ report: UpdateEngine.Report) throws -> String {
+            try String(contentsOfFile: report.record.logDirectory + "/01-module.log", encoding: .utf8)
+        }
+
+        let first = try f.engine().install(imageAt: try Self.image(f, version: "1.0.0", defines: ["STORE_VERSION=1"]))
+        #expect(first.record.result == .committed)
+        let firstLog = try log(first)
+        #expect(firstLog.contains("wasm-store: version 1 found none, set = 0, append = 0"), "\(firstLog)")
+        #expect(try await stored().version == 1)
+
+        // 2.0.0 finds 1.0.0's data, and adds to it.
+        let second = try f.engine().install(imageAt: try Self.image(f, version: "2.0.0", defines: ["STORE_VERSION=2"]))
+        #expect(second.record.result == .committed)
+        let secondLog = try log(second)
+        #expect(secondLog.contains("wasm-store: version 2 found 1, set = 0, append = 0"), "\(secondLog)")
+        let kept = try await stored()
+        #expect(kept.version == 2)
+        #expect(kept.starts.suffix(2) == [1, 2], "\(kept.starts)")
+
+        // 3.0.0 writes, then never gets ready: rolled back, and its writes are gone.
+        let error = try #require(ModuleError.caught { _ = try f.engine().install(imageAt: try Self.image(f, version: "3.0.0", defines: ["STORE_VERSION=3", "STORE_NEVER_READY"])) })
+        #expect(error.message.contains("rolled back"), "\(error)")
+        #expect(try UpdateEngine.status(id: id, stateDirectory: f.state).version == SemanticVersion("2.0.0"))
+        let restored = try await stored()
+        #expect(restored.version == 2)
+        #expect(!restored.starts.contains(3), "\(restored.starts)")
+    }
+}
+
+@Suite("WebAssembly modules: MQTT through the host's uplink", .serialized, .enabled(if: SandboxEnvironment.shouldRun))
+struct WasmMQTTTests {
+    @Test("a sandboxed wasm module publishes and subscribes inside its filters, is refused outside them, receives while its commands run, and ends its wait when asked to stop",
+          .enabled(if: WasmExampleTests.available, "clang-14 for wasm32 is not installed (bash Scripts/build-wasm-example.sh)"))
+    func uplink() throws {
+        let sink = RecordingMessagingSink()
+        let uplink = ModuleUplink(messaging: sink)
+        var setup = try SandboxSetup(uplink: uplink)
+        defer { setup.cleanUp() }
+        setup.mqtt = MQTTRightsTests.rights
+        try WasmExampleTests.compile(output: setup.moduleDirectory + "/uplink.wasm", source: Repository.root + "/Tests/Fixtures/wasm/uplink.c")
+        var manifest = setup.manifest()
+        manifest.library = .init(path: "uplink.wasm", entryPoints: .init(start: "uplink_start", stop: "uplink_stop"), kind: .wasm, fuel: 2_000_000)
+        manifest.commands = [.init(name: "ping", symbol: "uplink_ping", parameters: [.init(name: "value", type: .int32)], returns: .int32)]
+        let instance = try #require(try setup.runner.start(ModuleContext(manifest: manifest, moduleDirectory: setup.moduleDirectory, dataDirectory: setup.dataDirectory)) as? ChildModuleInstance)
+        #expect(ChildProcessRunnerTests.nextNonHeartbeat(instance, within: 30) == .ready, "\(instance.output)")
+        let id = setup.moduleID
+        let output = instance.output
+        // WASI's errno numbers: EACCES 2, EFAULT 21, ETIMEDOUT 73, ECANCELED 11.
+        for line in [
+            "wasm-mq: publish(own) = 0: ",
+            "wasm-mq: publish(other) = -2: publishing to 'sensors/pi-43/x/temperature' is not allowed by capabilities.mqtt.publish (declared: sensors/pi-42/\(id)/#)",
+            "wasm-mq: publish(outside memory) = -21: mqtt_publish: the payload (4096 bytes at 0xffffff00) is not inside the module's memory",
+            "wasm-mq: subscribe(own) = 0: ",
+            "wasm-mq: subscribe(commands/#) = -2: subscribing to 'commands/#' is not allowed",
+            "wasm-mq: receive(0) = -73: mqtt_receive: no message within 0 ms",
+        ] {
+            #expect(output.contains(line), "\(line)\n\(output)")
+        }
+        #expect(sink.published.withLock { $0 } == [
+            .init(module: id, topic: "sensors/pi-42/\(id)/temperature", payload: Array("21.5".utf8), qos: 1, retain: false, expiry: 60),
+        ])
+        #expect(sink.subscribed.withLock { $0 } == ["\(id) commands/pi-42/\(id)/+"])
+        #expect(MQTTRightsTests.mqttAudit(setup).filter { $0.decision == "denied" }.map(\.request) == ["publish sensors/pi-43/x/temperature", "subscribe commands/#"])
+
+        // The module waits in mqtt_receive: its commands run meanwhile, and messages arrive.
+        #expect(try instance.call(command: "ping", arguments: [.int32(41)], manifest: manifest) == .int32(42))
+        #expect(uplink.deliver(topic: "commands/pi-42/\(id)/set", payload: Array("on".utf8), retain: true) == 1)
+        #expect(HardwareRequestTests.waitForOutput(instance, "wasm-mq: received commands/pi-42/\(id)/set retain=1: on"), "\(instance.output)")
+        #expect(uplink.deliver(topic: "commands/pi-42/\(id)/mode", payload: Array("eco".utf8), retain: false) == 1)
+        #expect(HardwareRequestTests.waitForOutput(instance, "wasm-mq: received commands/pi-42/\(id)/mode retain=0: eco"), "\(instance.output)")
+        #expect(try instance.call(command: "ping", arguments: [.int32(1)], manifest: manifest) == .int32(2))
+        #expect(instance.stop(timeout: .seconds(10)) == .exited(0), "\(instance.output)")
+        #expect(instance.output.contains("wasm-mq: receive ended -11"), "\(instance.output)")
     }
 }
 
@@ -478,6 +638,15 @@ struct WasmExampleTests {
         #expect(try instance.call(command: "set_setpoint", arguments: [.double(80)], manifest: manifest) == .int32(1))
         #expect(try instance.call(command: "setpoint", arguments: [], manifest: manifest) == .double(23.5))
         #expect(instance.stop(timeout: .seconds(10)) == .exited(0), "\(instance.output)")
+    }
+
+    /// Runs hook `symbol` of the module in `root` (`module/`, `data/`), which must succeed; its output.
+    static func probe(_ symbol: String, manifest: ModuleManifest, root: String, runner: ChildProcessRunner,
+                      sourceLocation: SourceLocation = #_sourceLocation) -> String {
+        let result = runner.runHook(name: "verify", hook: .init(symbol: symbol, timeoutSeconds: 30),
+                                    context: ModuleContext(manifest: manifest, moduleDirectory: root + "/module", dataDirectory: root + "/data"))
+        #expect(result.outcome == .succeeded, "\(result.output)", sourceLocation: sourceLocation)
+        return result.output
     }
 
     /// Compiles the example (or `source`) as Scripts/build-wasm-example.sh does, with extra `-D` defines.

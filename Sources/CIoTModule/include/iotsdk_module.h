@@ -253,9 +253,12 @@ static inline int32_t iotsdk_gpio_wait_event(const iotsdk_host *host, int32_t re
  * memory, where the runner finds it through the export iotsdk_host. Its calls go to the host
  * through the imports of module "iotsdk". A wasm module is single-threaded: the runner calls
  * commands and stop() while the module sleeps (nanosleep, or any other WASI poll_oneoff on a
- * clock), or when start() has returned; `size` tells which calls the table has (up to
- * last_error: GPIO lines and I2C transfers; not yet the kernel-structure GPIO calls, i2c_open and
- * MQTT). */
+ * clock, a wait for a GPIO edge or an MQTT message), or when start() has returned. The table
+ * has every call: MQTT through the host's uplink as in a native module; the calls on kernel
+ * structures (gpio_request_lines, gpio_chip_info, gpio_line_info, gpio_reconfigure_lines) return
+ * -ENOSYS and i2c_open -EOPNOTSUPP, since no descriptor enters a wasm module (use gpio_request,
+ * iotsdk_gpio_request_events and i2c_transfer). The module's key-value and time-series stores
+ * are the iotsdk_kv_* and iotsdk_ts_* calls further down. */
 #include <errno.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -266,8 +269,8 @@ IOTSDK_WASM_IMPORT(ready) void iotsdk_wasm_ready(void);
 IOTSDK_WASM_IMPORT(heartbeat) void iotsdk_wasm_heartbeat(void);
 IOTSDK_WASM_IMPORT(log) void iotsdk_wasm_log(int32_t level, const char *text, uint32_t length);
 IOTSDK_WASM_IMPORT(should_stop) int32_t iotsdk_wasm_should_stop(void);
-/* Copies string `which` (0 id, 1 version, 2 module_dir, 3 data_dir, 4 step, 5 device_id) into
- * `buffer`, without NUL; returns its length, or more than `capacity` when nothing was copied. */
+/* Copies string `which` (0 id, 1 version, 2 module_dir, 3 data_dir, 4 step, 5 device_id, 6 the
+ * storage quota in decimal) into `buffer`, without NUL; returns its length, or more than `capacity` when nothing was copied. */
 IOTSDK_WASM_IMPORT(module_info) int32_t iotsdk_wasm_module_info(int32_t which, char *buffer, uint32_t capacity);
 /* The hardware calls, shaped like the table's (and like the WASI proposals wasi-i2c and
  * wasi-gpio: an address on every I2C call, a line the host may refuse): a GPIO line request is a
@@ -280,6 +283,22 @@ IOTSDK_WASM_IMPORT(gpio_set) int32_t iotsdk_wasm_gpio_set(int32_t request, int32
 IOTSDK_WASM_IMPORT(gpio_release) int32_t iotsdk_wasm_gpio_release(int32_t request);
 IOTSDK_WASM_IMPORT(gpio_request_events) int32_t iotsdk_wasm_gpio_request_events(const char *chip, uint32_t length, uint32_t line, uint32_t edges);
 IOTSDK_WASM_IMPORT(gpio_wait_event) int32_t iotsdk_wasm_gpio_wait_event(int32_t request, int32_t timeout_ms, iotsdk_gpio_event *event);
+IOTSDK_WASM_IMPORT(mqtt_publish) int32_t iotsdk_wasm_mqtt_publish(const char *topic, uint32_t topic_length, const void *payload, uint32_t length,
+                                                                  int32_t qos, int32_t retain, uint32_t expiry_seconds);
+IOTSDK_WASM_IMPORT(mqtt_subscribe) int32_t iotsdk_wasm_mqtt_subscribe(const char *filter, uint32_t length);
+IOTSDK_WASM_IMPORT(mqtt_unsubscribe) int32_t iotsdk_wasm_mqtt_unsubscribe(const char *filter, uint32_t length);
+/* Waits for a message: 0 with sizes[0] its topic's length and sizes[1] its payload's; the runner
+ * holds it until mqtt_take copies it (topic without NUL) and returns its retain flag. */
+IOTSDK_WASM_IMPORT(mqtt_receive) int32_t iotsdk_wasm_mqtt_receive(int32_t timeout_ms, uint32_t sizes[2]);
+IOTSDK_WASM_IMPORT(mqtt_take) int32_t iotsdk_wasm_mqtt_take(char *topic, uint8_t *payload);
+IOTSDK_WASM_IMPORT(kv_set) int32_t iotsdk_wasm_kv_set(const char *key, uint32_t key_length, const char *json, uint32_t json_length);
+IOTSDK_WASM_IMPORT(kv_get) int32_t iotsdk_wasm_kv_get(const char *key, uint32_t key_length, char *buffer, uint32_t capacity);
+IOTSDK_WASM_IMPORT(kv_remove) int32_t iotsdk_wasm_kv_remove(const char *key, uint32_t key_length);
+IOTSDK_WASM_IMPORT(kv_keys) int32_t iotsdk_wasm_kv_keys(const char *prefix, uint32_t prefix_length, char *buffer, uint32_t capacity);
+IOTSDK_WASM_IMPORT(ts_append) int32_t iotsdk_wasm_ts_append(const char *series, uint32_t series_length, const char *quantity, uint32_t quantity_length,
+                                                            double value, int64_t timestamp_ns);
+IOTSDK_WASM_IMPORT(ts_query) int32_t iotsdk_wasm_ts_query(const char *series, uint32_t series_length, const char *quantity, uint32_t quantity_length,
+                                                          int64_t from_ns, int64_t to_ns, int32_t newest_first, void *readings, uint32_t capacity);
 
 static inline void iotsdk_wasm_table_ready(const iotsdk_host *host) { (void)host; iotsdk_wasm_ready(); }
 static inline void iotsdk_wasm_table_heartbeat(const iotsdk_host *host) { (void)host; iotsdk_wasm_heartbeat(); }
@@ -305,6 +324,60 @@ static inline const char *iotsdk_wasm_table_last_error(const iotsdk_host *host) 
     reason[length] = 0;
     return reason;
 }
+static inline int32_t iotsdk_wasm_table_mqtt_publish(const iotsdk_host *host, const char *topic, const void *payload, uint32_t length,
+                                                     int32_t qos, int32_t retain, uint32_t expiry_seconds) {
+    (void)host;
+    return topic == NULL ? -EINVAL : iotsdk_wasm_mqtt_publish(topic, (uint32_t)strlen(topic), payload, length, qos, retain, expiry_seconds);
+}
+static inline int32_t iotsdk_wasm_table_mqtt_subscribe(const iotsdk_host *host, const char *filter) {
+    (void)host;
+    return filter == NULL ? -EINVAL : iotsdk_wasm_mqtt_subscribe(filter, (uint32_t)strlen(filter));
+}
+static inline int32_t iotsdk_wasm_table_mqtt_unsubscribe(const iotsdk_host *host, const char *filter) {
+    (void)host;
+    return filter == NULL ? -EINVAL : iotsdk_wasm_mqtt_unsubscribe(filter, (uint32_t)strlen(filter));
+}
+/* The message in one malloc'ed block, as the native runner makes it: the struct, the topic and its NUL, the payload. */
+static inline int32_t iotsdk_wasm_table_mqtt_receive(const iotsdk_host *host, int32_t timeout_ms, iotsdk_mqtt_message **message) {
+    uint32_t sizes[2];
+    (void)host;
+    if (message == NULL) return -EINVAL;
+    *message = NULL;
+    int32_t result = iotsdk_wasm_mqtt_receive(timeout_ms, sizes);
+    if (result < 0) return result;
+    iotsdk_mqtt_message *block = malloc(sizeof *block + sizes[0] + 1 + (sizes[1] > 0 ? sizes[1] : 1));
+    if (block == NULL) return -ENOMEM;
+    char *topic = (char *)(block + 1);
+    uint8_t *payload = (uint8_t *)topic + sizes[0] + 1;
+    result = iotsdk_wasm_mqtt_take(topic, payload);
+    if (result < 0) { free(block); return result; }
+    topic[sizes[0]] = 0;
+    block->topic = topic;
+    block->payload = payload;
+    block->payload_length = sizes[1];
+    block->retain = result;
+    *message = block;
+    return 0;
+}
+static inline void iotsdk_wasm_table_mqtt_message_free(const iotsdk_host *host, iotsdk_mqtt_message *message) { (void)host; free(message); }
+static inline int32_t iotsdk_wasm_table_gpio_request_lines(const iotsdk_host *host, const char *chip, uint32_t count, const uint32_t *offsets,
+                                                           const struct gpio_v2_line_config *config) {
+    (void)host; (void)chip; (void)count; (void)offsets; (void)config;
+    return -ENOSYS;
+}
+static inline int32_t iotsdk_wasm_table_gpio_chip_info(const iotsdk_host *host, uint32_t index, struct gpiochip_info *info) {
+    (void)host; (void)index; (void)info;
+    return -ENOSYS;
+}
+static inline int32_t iotsdk_wasm_table_gpio_line_info(const iotsdk_host *host, const char *chip, uint32_t offset, struct gpio_v2_line_info *info) {
+    (void)host; (void)chip; (void)offset; (void)info;
+    return -ENOSYS;
+}
+static inline int32_t iotsdk_wasm_table_gpio_reconfigure_lines(const iotsdk_host *host, int32_t request_fd, const struct gpio_v2_line_config *config) {
+    (void)host; (void)request_fd; (void)config;
+    return -ENOSYS;
+}
+static inline int32_t iotsdk_wasm_table_i2c_open(const iotsdk_host *host, uint32_t bus) { (void)host; (void)bus; return -EOPNOTSUPP; }
 static inline const char *iotsdk_wasm_info(int32_t which) {
     int32_t length = iotsdk_wasm_module_info(which, NULL, 0);
     char *text = malloc(length > 0 ? (size_t)length + 1 : 1);
@@ -319,7 +392,7 @@ static inline const char *iotsdk_wasm_info(int32_t which) {
 __attribute__((weak, export_name("iotsdk_host"))) const iotsdk_host *iotsdk_wasm_host(void) {
     static iotsdk_host host;
     if (host.abi == 0) {
-        host.size = offsetof(iotsdk_host, gpio_request_lines);
+        host.size = sizeof host;
         host.module_id = iotsdk_wasm_info(0);
         host.module_version = iotsdk_wasm_info(1);
         host.module_dir = iotsdk_wasm_info(2);
@@ -332,6 +405,18 @@ __attribute__((weak, export_name("iotsdk_host"))) const iotsdk_host *iotsdk_wasm
         host.gpio_request = iotsdk_wasm_table_gpio_request;
         host.i2c_transfer = iotsdk_wasm_table_i2c_transfer;
         host.last_error = iotsdk_wasm_table_last_error;
+        host.gpio_request_lines = iotsdk_wasm_table_gpio_request_lines;
+        host.gpio_chip_info = iotsdk_wasm_table_gpio_chip_info;
+        host.gpio_line_info = iotsdk_wasm_table_gpio_line_info;
+        host.storage_quota_bytes = strtoull(iotsdk_wasm_info(6), NULL, 10);
+        host.gpio_reconfigure_lines = iotsdk_wasm_table_gpio_reconfigure_lines;
+        host.i2c_open = iotsdk_wasm_table_i2c_open;
+        host.mqtt_publish = iotsdk_wasm_table_mqtt_publish;
+        host.mqtt_subscribe = iotsdk_wasm_table_mqtt_subscribe;
+        host.mqtt_unsubscribe = iotsdk_wasm_table_mqtt_unsubscribe;
+        host.mqtt_receive = iotsdk_wasm_table_mqtt_receive;
+        host.mqtt_message_free = iotsdk_wasm_table_mqtt_message_free;
+        host.device_id = iotsdk_wasm_info(5);
         host.abi = IOTSDK_MODULE_ABI;
     }
     return &host;
@@ -347,6 +432,59 @@ static inline int32_t iotsdk_gpio_request_events(const iotsdk_host *host, const 
 static inline int32_t iotsdk_gpio_wait_event(const iotsdk_host *host, int32_t request, int32_t timeout_ms, iotsdk_gpio_event *event) {
     (void)host;
     return iotsdk_wasm_gpio_wait_event(request, timeout_ms, event);
+}
+/* ---- The module's stores (wasm modules only; a native module opens its own files in data_dir,
+ * a Swift one IoTSDK's stores): IoTSDK's key-value store (namespace "default") and time-series
+ * store in <data_dir>/module.db, kept and restored with the data directory across updates and
+ * rollbacks, and held to the manifest's storageQuotaBytes. Each call returns a negative errno on
+ * failure (-EINVAL: a bad argument or a quantity mismatch, -ENOENT: no such key or series,
+ * -ENOSPC: the disk or the quota is full, -EIO); last_error says why. */
+
+/* Stores `json` (JSON text: 42, "on", {"min": 18}…; at most 1 MiB) under `key`: 0. */
+static inline int32_t iotsdk_kv_set(const iotsdk_host *host, const char *key, const char *json) {
+    (void)host;
+    return key == NULL || json == NULL ? -EINVAL : iotsdk_wasm_kv_set(key, (uint32_t)strlen(key), json, (uint32_t)strlen(json));
+}
+/* The JSON text under `key`: its length; copied with a NUL when capacity > length, else nothing
+ * is copied (call again with a larger buffer). -ENOENT: no such key. */
+static inline int32_t iotsdk_kv_get(const iotsdk_host *host, const char *key, char *buffer, uint32_t capacity) {
+    (void)host;
+    if (key == NULL) return -EINVAL;
+    int32_t length = iotsdk_wasm_kv_get(key, (uint32_t)strlen(key), buffer, capacity > 0 ? capacity - 1 : 0);
+    if (length >= 0 && (uint32_t)length < capacity) buffer[length] = 0;
+    return length;
+}
+/* Removes `key`: 1 if it was there, 0 if not. */
+static inline int32_t iotsdk_kv_remove(const iotsdk_host *host, const char *key) {
+    (void)host;
+    return key == NULL ? -EINVAL : iotsdk_wasm_kv_remove(key, (uint32_t)strlen(key));
+}
+/* The keys that start with `prefix` ("" or NULL: all), sorted, each followed by its NUL: their
+ * total length, copied when it fits in `capacity`. */
+static inline int32_t iotsdk_kv_keys(const iotsdk_host *host, const char *prefix, char *buffer, uint32_t capacity) {
+    (void)host;
+    return iotsdk_wasm_kv_keys(prefix, prefix == NULL ? 0 : (uint32_t)strlen(prefix), buffer, capacity);
+}
+/* A reading of the time-series store. */
+typedef struct iotsdk_reading {
+    int64_t timestamp_ns;   /* nanoseconds since 1970 (UTC) */
+    double value;           /* in the quantity's base unit: K, Pa, %RH… */
+} iotsdk_reading;
+/* Appends `value` (in the base unit of `quantity`, an IoTSDK quantity such as "Temperature",
+ * "Pressure" or "RelativeHumidity") at `timestamp_ns` (0: now) to `series`, which its first
+ * append binds to the quantity: 0. A reading at an instant the series has replaces it. */
+static inline int32_t iotsdk_ts_append(const iotsdk_host *host, const char *series, const char *quantity, double value, int64_t timestamp_ns) {
+    (void)host;
+    if (series == NULL || quantity == NULL) return -EINVAL;
+    return iotsdk_wasm_ts_append(series, (uint32_t)strlen(series), quantity, (uint32_t)strlen(quantity), value, timestamp_ns);
+}
+/* Up to `capacity` readings of `series` with from_ns <= timestamp < to_ns, oldest first (newest
+ * first when newest_first != 0: capacity 1 gives the latest): their count. */
+static inline int32_t iotsdk_ts_query(const iotsdk_host *host, const char *series, const char *quantity, int64_t from_ns, int64_t to_ns,
+                                      int32_t newest_first, iotsdk_reading *readings, uint32_t capacity) {
+    (void)host;
+    if (series == NULL || quantity == NULL) return -EINVAL;
+    return iotsdk_wasm_ts_query(series, (uint32_t)strlen(series), quantity, (uint32_t)strlen(quantity), from_ns, to_ns, newest_first, readings, capacity);
 }
 /* Memory for a command's string argument, which the runner copies in (and frees after the call). */
 __attribute__((weak, export_name("iotsdk_alloc"))) void *iotsdk_wasm_alloc(uint32_t size) { return malloc(size); }

@@ -66,6 +66,12 @@ enum WASIErrno: UInt32 {
     }
 }
 
+/// A host call refused before it reached the host, with last_error set: thrown inside a host
+/// call, which then returns `result` (a negative Linux errno, in WASI's numbering).
+struct HostCallRefusal: Error {
+    var result: Int32
+}
+
 final class WasmImportContext: @unchecked Sendable {
     let options: Options
     let step: String
@@ -78,6 +84,10 @@ final class WasmImportContext: @unchecked Sendable {
     /// The line requests the host granted to the module (descriptors of this process, which the
     /// module knows as handles); no other descriptor is reachable through the GPIO imports.
     private var lineRequests: Set<Int32> = []
+    /// The module's stores (WasmStorage.swift), opened by the first storage call.
+    lazy var storage = WasmStorage(dataDirectory: options.dataDirectory, quota: options.storageQuota)
+    /// The MQTT message mqtt_receive announced, until mqtt_take copies it (WasmMQTT.swift).
+    var heldMessage: MQTTInbox.Delivery?
 
     init(options: Options, step: String, scheduler: WasmScheduler) {
         self.options = options
@@ -86,7 +96,7 @@ final class WasmImportContext: @unchecked Sendable {
         table = makeHostTable(options, step: step)
     }
 
-    private func instance(_ call: String) throws -> WasmModule {
+    func instance(_ call: String) throws -> WasmModule {
         guard let module else { throw WasmHostCallError(description: "\(call) was called while the module was being instantiated (from its start function)") }
         return module
     }
@@ -121,10 +131,22 @@ final class WasmImportContext: @unchecked Sendable {
 
     // MARK: Host calls
 
+    /// Host call `name` of `WasmABI.imports`, made by `body`; a `HostCallRefusal` it throws
+    /// becomes the call's result.
+    func hostFunction(_ name: String, store: Store, _ body: @escaping ([Value]) throws -> [Value]) -> Function {
+        Function(store: store, type: WasmABI.imports[name]!) { _, arguments in
+            do {
+                return try body(arguments)
+            } catch let refusal as HostCallRefusal {
+                return [WASIErrno.result(refusal.result)]
+            }
+        }
+    }
+
     private func hostCalls(store: Store) -> [String: Function] {
-        var calls: [String: Function] = [:]
+        var calls = mqttCalls(store: store).merging(storageCalls(store: store)) { first, _ in first }
         func define(_ name: String, _ body: @escaping ([Value]) throws -> [Value]) {
-            calls[name] = Function(store: store, type: WasmABI.imports[name]!) { _, arguments in try body(arguments) }
+            calls[name] = hostFunction(name, store: store, body)
         }
         define("ready") { _ in
             hostLink.load()?.send(.ready)
@@ -146,7 +168,6 @@ final class WasmImportContext: @unchecked Sendable {
             [.i32(stopRequested.load(ordering: .acquiring) ? 1 : 0)]
         }
         define("module_info") { [self] arguments in
-            let module = try instance("module_info")
             guard let which = WasmABI.Info(rawValue: Int32(bitPattern: arguments[0].i32)) else { return [WASIErrno.result(-EINVAL)] }
             let text: String = switch which {
             case .moduleID: options.moduleID
@@ -155,39 +176,19 @@ final class WasmImportContext: @unchecked Sendable {
             case .dataDirectory: options.dataDirectory
             case .step: step
             case .deviceID: options.deviceID
+            case .storageQuotaBytes: String(options.storageQuota)
             }
-            let bytes = Array(text.utf8)
-            if bytes.count <= arguments[2].i32 {
-                try module.withBytes(at: arguments[1].i32, count: UInt32(bytes.count), for: "module_info") { $0.copyBytes(from: bytes) }
-            }
-            return [.i32(UInt32(bytes.count))]
+            return [try copyOut(text, to: arguments[1].i32, capacity: arguments[2].i32, "module_info")]
         }
         define("last_error") { [self] arguments in
-            let bytes = Array(String(cString: lastError()).utf8)
-            if bytes.count <= arguments[1].i32 {
-                try instance("last_error").withBytes(at: arguments[0].i32, count: UInt32(bytes.count), for: "last_error") { $0.copyBytes(from: bytes) }
-            }
-            return [.i32(UInt32(bytes.count))]
+            [try copyOut(String(cString: lastError()), to: arguments[0].i32, capacity: arguments[1].i32, "last_error")]
         }
         define("i2c_transfer") { [self] arguments in
             [WASIErrno.result(try i2cTransfer(bus: arguments[0].i32, address: arguments[1].i32, count: arguments[2].i32, segments: arguments[3].i32))]
         }
         define("gpio_request") { [self] arguments in
-            let module = try instance("gpio_request")
-            guard arguments[1].i32 <= UInt32(Message.maxStringBytes), var chip = module.bytes(at: arguments[0].i32, count: arguments[1].i32) else {
-                setLastError("gpio_request: the chip's name is not inside the module's memory, or longer than \(Message.maxStringBytes) bytes")
-                return [WASIErrno.result(-EFAULT)]
-            }
-            guard !chip.contains(0) else {
-                setLastError("gpio_request: the chip's name holds a NUL byte")
-                return [WASIErrno.result(-EINVAL)]
-            }
-            chip.append(0)
-            let fd = chip.withUnsafeBufferPointer { name in
-                name.withMemoryRebound(to: CChar.self) {
-                    table.pointee.gpio_request(table, $0.baseAddress, arguments[2].i32, Int32(bitPattern: arguments[3].i32), Int32(bitPattern: arguments[4].i32))
-                }
-            }
+            let chip = try text(at: arguments[0].i32, length: arguments[1].i32, "gpio_request", what: "the chip's name")
+            let fd = table.pointee.gpio_request(table, chip, arguments[2].i32, Int32(bitPattern: arguments[3].i32), Int32(bitPattern: arguments[4].i32))
             if fd >= 0 { lineRequests.insert(fd) }
             return [WASIErrno.result(fd)]
         }
@@ -209,11 +210,7 @@ final class WasmImportContext: @unchecked Sendable {
             return [.i32(0)]
         }
         define("gpio_request_events") { [self] arguments in
-            let module = try instance("gpio_request_events")
-            guard arguments[1].i32 <= UInt32(Message.maxStringBytes), var chip = module.bytes(at: arguments[0].i32, count: arguments[1].i32), !chip.contains(0) else {
-                setLastError("gpio_request_events: the chip's name is not inside the module's memory, longer than \(Message.maxStringBytes) bytes or holds a NUL")
-                return [WASIErrno.result(-EFAULT)]
-            }
+            let chip = try text(at: arguments[0].i32, length: arguments[1].i32, "gpio_request_events", what: "the chip's name")
             let edges = arguments[3].i32
             guard edges != 0, edges & ~3 == 0 else {
                 setLastError("gpio_request_events: edges must be 1 (rising), 2 (falling) or 3 (both), not \(edges)")
@@ -224,10 +221,7 @@ final class WasmImportContext: @unchecked Sendable {
             config.flags = UInt64(CIOT_GPIO_V2_LINE_FLAG_INPUT) | (edges & 1 != 0 ? UInt64(CIOT_GPIO_V2_LINE_FLAG_EDGE_RISING) : 0)
                 | (edges & 2 != 0 ? UInt64(CIOT_GPIO_V2_LINE_FLAG_EDGE_FALLING) : 0)
             var offsets = [arguments[2].i32]
-            chip.append(0)
-            let fd = chip.withUnsafeBufferPointer { name in
-                name.withMemoryRebound(to: CChar.self) { table.pointee.gpio_request_lines(table, $0.baseAddress, 1, &offsets, &config) }
-            }
+            let fd = table.pointee.gpio_request_lines(table, chip, 1, &offsets, &config)
             if fd >= 0 { lineRequests.insert(fd) }
             return [WASIErrno.result(fd)]
         }
@@ -236,12 +230,12 @@ final class WasmImportContext: @unchecked Sendable {
             let request = Int32(bitPattern: arguments[0].i32)
             guard lineRequests.contains(request) else { return [WASIErrno.result(notALineRequest("gpio_wait_event", request))] }
             let target = arguments[2].i32
-            guard module.bytes(at: target, count: 16) != nil else {
+            guard module.contains(target, count: 16) else {
                 setLastError("gpio_wait_event: the event at 0x\(String(target, radix: 16)) is not inside the module's memory")
                 return [WASIErrno.result(-EFAULT)]
             }
             let milliseconds = Int32(bitPattern: arguments[1].i32)
-            let deadline = milliseconds < 0 ? nil : WasmScheduler.monotonicNow() + UInt64(milliseconds) * 1_000_000
+            let deadline = milliseconds < 0 ? nil : nanoseconds(of: CLOCK_MONOTONIC) + UInt64(milliseconds) * 1_000_000
             defer { module.refuel() }
             switch scheduler.wait(for: request, untilMonotonic: deadline) {
             case .stopping:
@@ -274,6 +268,31 @@ final class WasmImportContext: @unchecked Sendable {
             return [.i32(0)]
         }
         return calls
+    }
+
+    /// Copies `text` (UTF-8, no NUL) to `address` when it fits in `capacity` bytes; its length
+    /// either way, as module_info and last_error return it.
+    private func copyOut(_ text: String, to address: UInt32, capacity: UInt32, _ call: String) throws -> Value {
+        let bytes = Array(text.utf8)
+        if bytes.count <= capacity {
+            try instance(call).withBytes(at: address, count: UInt32(bytes.count), for: call) { $0.copyBytes(from: bytes) }
+        }
+        return .i32(UInt32(bytes.count))
+    }
+
+    /// A text argument of a host call (`what`: "the chip's name"…): UTF-8, `length` bytes at
+    /// `address`. Refused (HostCallRefusal, which the call returns) with -EFAULT when it is not inside the module's memory or longer than
+    /// `limit` bytes, -EINVAL when it is empty, holds a NUL or is not UTF-8 (last_error says which).
+    func text(at address: UInt32, length: UInt32, limit: Int = Message.maxStringBytes, _ call: String, what: String) throws -> String {
+        guard length <= UInt32(limit), let bytes = try instance(call).bytes(at: address, count: length) else {
+            setLastError("\(call): \(what) is not inside the module's memory, or longer than \(limit) bytes")
+            throw HostCallRefusal(result: -EFAULT)
+        }
+        guard !bytes.isEmpty, !bytes.contains(0), let text = String(validating: bytes, as: UTF8.self) else {
+            setLastError("\(call): \(what) is empty, holds a NUL byte or is not UTF-8")
+            throw HostCallRefusal(result: -EINVAL)
+        }
+        return text
     }
 
     private func notALineRequest(_ call: String, _ request: Int32) -> Int32 {
@@ -353,7 +372,7 @@ final class WasmImportContext: @unchecked Sendable {
         }
         define("clock_time_get", [.i32, .i64, .i32]) { arguments in
             guard let clock = Self.clock(arguments[0].i32) else { return .inval }
-            try store64(Self.now(clock), at: arguments[2].i32, "clock_time_get")
+            try store64(nanoseconds(of: clock), at: arguments[2].i32, "clock_time_get")
             return .success
         }
         define("random_get", [.i32, .i32]) { [self] arguments in
@@ -382,7 +401,7 @@ final class WasmImportContext: @unchecked Sendable {
                 let vector = try module.withBytes(at: arguments[1].i32 &+ index &* 8, count: 8, for: "fd_write") {
                     (UInt32(littleEndian: $0.loadUnaligned(as: UInt32.self)), UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: 4, as: UInt32.self)))
                 }
-                try module.withBytes(at: vector.0, count: vector.1, for: "fd_write") { writeAll(fd, UnsafeRawBufferPointer($0)) }
+                _ = try module.withBytes(at: vector.0, count: vector.1, for: "fd_write") { writeAll(fd, UnsafeRawBufferPointer($0)) }
                 written &+= vector.1
             }
             try store32(written, at: arguments[3].i32, "fd_write")
@@ -425,12 +444,6 @@ final class WasmImportContext: @unchecked Sendable {
         }
     }
 
-    private static func now(_ clock: clockid_t) -> UInt64 {
-        var time = timespec()
-        clock_gettime(clock, &time)
-        return UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec)
-    }
-
     /// WASI poll_oneoff for clock subscriptions (what nanosleep, sleep and usleep compile to): the
     /// module sleeps until the earliest one is due, and meanwhile the runner calls its commands
     /// and, once the host asks it to stop, ends the sleep early. Subscriptions to descriptors
@@ -447,8 +460,8 @@ final class WasmImportContext: @unchecked Sendable {
             guard tag == 0 else { return .notsup }
             guard let clock = Self.clock(clockID) else { return .inval }
             // Relative to now on the monotonic clock; an absolute time (flag 1) converted to it.
-            let monotonic = Self.now(CLOCK_MONOTONIC)
-            let relative = flags & 1 != 0 ? timeout &- min(timeout, Self.now(clock)) : timeout
+            let monotonic = nanoseconds(of: CLOCK_MONOTONIC)
+            let relative = flags & 1 != 0 ? timeout &- min(timeout, nanoseconds(of: clock)) : timeout
             let deadline = monotonic &+ min(relative, UInt64.max - monotonic)
             if earliest == nil || deadline < earliest!.deadline { earliest = (deadline, userdata) }
         }

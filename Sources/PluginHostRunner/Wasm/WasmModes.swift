@@ -12,6 +12,7 @@ func runWasmHook(_ options: Options, link: HostLink) -> Never {
     let scheduler = WasmScheduler()
     let module = WasmModule.load(options, step: options.step, scheduler: scheduler)
     scheduler.module = module
+    link.inbox.onAdd = { [scheduler] in scheduler.poke() }
     link.startReading(library: nil, refusal: "commands are called on a running module only; this runner runs the \(options.step) hook")
     let result: Int32
     do {
@@ -40,6 +41,7 @@ func runWasmStart(_ options: Options, link: HostLink) -> Never {
     let scheduler = WasmScheduler()
     let module = WasmModule.load(options, step: "run", scheduler: scheduler)
     scheduler.module = module
+    link.inbox.onAdd = { [scheduler] in scheduler.poke() }
     link.startReading(commands: WasmCommands(scheduler: scheduler))
 
     let created = startDetachedThread {

@@ -66,6 +66,9 @@ final class WasmModule: @unchecked Sendable {
             diagnose("'\(shown)' is \(error.description)")
             finish(.moduleUnusable)
         }
+        // Checked again, though the install checked the image: the runner defines only the
+        // imports the check allows, and it runs whatever file it is given (a module directory
+        // changed on disk since, a runner started by hand).
         let problems = interface.problems(with: [], memoryLimit: options.wasmMemoryLimit)
         guard problems.isEmpty else {
             diagnose("the WebAssembly module '\(shown)' cannot run: \(problems.joined(separator: "; "))")
@@ -181,15 +184,20 @@ final class WasmModule: @unchecked Sendable {
 
     // MARK: Memory
 
+    /// Whether the `count` bytes at `address` are all inside the module's memory.
+    func contains(_ address: UInt32, count: UInt32) -> Bool {
+        UInt64(address) + UInt64(count) <= UInt64(memory.byteCount)
+    }
+
     /// The bytes at `address`, if all `count` of them are inside the module's memory.
     func bytes(at address: UInt32, count: UInt32) -> [UInt8]? {
-        guard UInt64(address) + UInt64(count) <= UInt64(memory.byteCount) else { return nil }
+        guard contains(address, count: count) else { return nil }
         return memory.withUnsafeBufferPointer(offset: UInt(address), count: Int(count)) { Array($0) }
     }
 
     /// Runs `body` on the `count` bytes at `address`; throws if they are not all inside the memory.
     func withBytes<T>(at address: UInt32, count: UInt32, for call: String, _ body: (UnsafeMutableRawBufferPointer) throws -> T) throws -> T {
-        guard UInt64(address) + UInt64(count) <= UInt64(memory.byteCount) else {
+        guard contains(address, count: count) else {
             throw WasmHostCallError(description: "\(call): \(count) bytes at 0x\(String(address, radix: 16)) are outside the module's memory (\(memory.byteCount) bytes)")
         }
         return try memory.withUnsafeMutableBufferPointer(offset: UInt(address), count: Int(count), body)

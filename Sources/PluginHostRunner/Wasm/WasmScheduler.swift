@@ -24,6 +24,8 @@ final class WasmScheduler: @unchecked Sendable {
     private var results: [Int: Message.CommandOutcome] = [:]
     private var nextID = 0
     private var stopping = false
+    /// Set by `poke()`, taken by `waitForPoke`.
+    private var poked = false
     /// The command the module failed in, and how.
     private var fatal: (job: Int, error: any Error)?
     private var answeredFatal = false
@@ -84,23 +86,52 @@ final class WasmScheduler: @unchecked Sendable {
     /// running the commands that arrive meanwhile.
     func sleep(untilMonotonic deadline: UInt64) {
         var time = timespec(tv_sec: Int(deadline / 1_000_000_000), tv_nsec: Int(deadline % 1_000_000_000))
-        serve { $0 || Self.monotonicNow() >= deadline } wait: { pthread_cond_timedwait(condition, mutex, &time) }
+        serve { $0 || nanoseconds(of: CLOCK_MONOTONIC) >= deadline } wait: { pthread_cond_timedwait(condition, mutex, &time) }
     }
 
-    enum DescriptorWait { case ready, timedOut, stopping }
+    /// Something the wasm thread may be waiting for has happened (an MQTT message arrived).
+    func poke() {
+        locked {
+            poked = true
+            signal()
+        }
+    }
+
+    enum WaitOutcome { case ready, timedOut, stopping }
+
+    /// Waits until `poke()` (since the last wait), CLOCK_MONOTONIC reaches `deadline`
+    /// (nanoseconds; nil: no limit) or a stop is requested, running the commands that arrive meanwhile.
+    func waitForPoke(untilMonotonic deadline: UInt64?) -> WaitOutcome {
+        var outcome: WaitOutcome?
+        var time = timespec(tv_sec: Int((deadline ?? 0) / 1_000_000_000), tv_nsec: Int((deadline ?? 0) % 1_000_000_000))
+        serve { stopping in
+            if poked {
+                poked = false
+                outcome = .ready
+            } else if stopping {
+                outcome = .stopping
+            } else if let deadline, nanoseconds(of: CLOCK_MONOTONIC) >= deadline {
+                outcome = .timedOut
+            }
+            return outcome != nil
+        } wait: {
+            if deadline == nil { pthread_cond_wait(condition, mutex) } else { pthread_cond_timedwait(condition, mutex, &time) }
+        }
+        return outcome!
+    }
 
     /// Waits until `fd` is readable (a GPIO line's edge event), CLOCK_MONOTONIC reaches
     /// `deadline` (nanoseconds; nil: no limit) or a stop is requested, running the commands that
     /// arrive meanwhile.
-    func wait(for fd: Int32, untilMonotonic deadline: UInt64?) -> DescriptorWait {
-        var outcome: DescriptorWait?
+    func wait(for fd: Int32, untilMonotonic deadline: UInt64?) -> WaitOutcome {
+        var outcome: WaitOutcome?
         serve { stopping in
             if stopping { outcome = .stopping }
             return outcome != nil
         } wait: {
             pthread_mutex_unlock(mutex)
             var fds = [pollfd(fd: fd, events: Int16(POLLIN | POLLPRI), revents: 0), pollfd(fd: wake.read, events: Int16(POLLIN), revents: 0)]
-            let now = Self.monotonicNow()
+            let now = nanoseconds(of: CLOCK_MONOTONIC)
             let timeout = deadline.map { Int32(clamping: ($0 > now ? $0 - now : 0) / 1_000_000) } ?? -1
             let ready = poll(&fds, 2, timeout)
             if fds[1].revents != 0 {
@@ -109,7 +140,7 @@ final class WasmScheduler: @unchecked Sendable {
             }
             if fds[0].revents != 0 {
                 outcome = .ready
-            } else if ready == 0, deadline != nil, Self.monotonicNow() >= deadline! {
+            } else if ready == 0, deadline != nil, nanoseconds(of: CLOCK_MONOTONIC) >= deadline! {
                 outcome = .timedOut
             }
             pthread_mutex_lock(mutex)
@@ -179,11 +210,13 @@ final class WasmScheduler: @unchecked Sendable {
         module.exitOnFailure(error)
     }
 
-    static func monotonicNow() -> UInt64 {
-        var time = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &time)
-        return UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec)
-    }
+}
+
+/// The time of `clock` in nanoseconds: the one clock reader of the wasm part of the runner.
+func nanoseconds(of clock: clockid_t) -> UInt64 {
+    var time = timespec()
+    clock_gettime(clock, &time)
+    return UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec)
 }
 
 /// The host link's way to a wasm module's commands: through the scheduler to the wasm thread.

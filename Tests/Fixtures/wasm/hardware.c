@@ -21,6 +21,9 @@ EXPORT int32_t probe_hardware(const iotsdk_host *host) {
     printf("wasm-hw: size covers i2c_transfer %d, gpio_request_lines %d\n",
            host->size >= offsetof(iotsdk_host, last_error) + sizeof host->last_error,
            host->size >= offsetof(iotsdk_host, gpio_request_lines) + sizeof host->gpio_request_lines);
+    uint32_t offset = 17;
+    report(host, "gpio_request_lines", host->gpio_request_lines(host, "gpiochip0", 1, &offset, NULL));
+    report(host, "i2c_open(1)", host->i2c_open(host, 1));
     report(host, "gpio_request(gpiochip0, 18, output)", host->gpio_request(host, "gpiochip0", 18, 1, 0));
     report(host, "gpio_request(gpiochip0, 17, output)", host->gpio_request(host, "gpiochip0", 17, 1, 0));
     uint8_t reg = 0xD0, value = 0;
