@@ -615,9 +615,9 @@ struct WasmExampleTests {
         #expect(instance.stop(timeout: .seconds(10)) == .exited(0), "\(instance.output)")
     }
 
-    @Test("the Swift example (Embedded Swift for wasm32) installs, commits and answers its commands",
+    @Test("the Swift example (Embedded Swift for wasm32) installs, commits, answers its commands and keeps its setpoint in its store",
           .enabled(if: available, "the wasm examples are not built (bash Scripts/build-wasm-example.sh)"))
-    func swiftExample() throws {
+    func swiftExample() async throws {
         let f = try UpdateFixture()
         defer { f.base.cleanUp() }
         let built = try #require(ExampleModules.wasm("ExampleModuleSwiftWasm"), "the Swift wasm example is not built: bash Scripts/build-wasm-example.sh")
@@ -638,6 +638,14 @@ struct WasmExampleTests {
         #expect(try instance.call(command: "set_setpoint", arguments: [.double(80)], manifest: manifest) == .int32(1))
         #expect(try instance.call(command: "setpoint", arguments: [], manifest: manifest) == .double(23.5))
         #expect(instance.stop(timeout: .seconds(10)) == .exited(0), "\(instance.output)")
+
+        // It kept the setpoint in its key-value store: the next run starts with it, and IoTSDK reads it.
+        let again = try runner.start(ModuleContext(manifest: manifest, moduleDirectory: directory, dataDirectory: data))
+        #expect(again.nextEvent(before: .now + .seconds(10)) == .ready)
+        #expect(try again.call(command: "setpoint", arguments: [], manifest: manifest) == .double(23.5))
+        #expect(again.stop(timeout: .seconds(10)) == .exited(0), "\(again.output)")
+        let settings = try await KeyValueStore(database: try Database(path: data + "/module.db"))
+        #expect(try await settings.value(Double.self, for: "setpoint") == 23.5)
     }
 
     /// Runs hook `symbol` of the module in `root` (`module/`, `data/`), which must succeed; its output.
