@@ -13,6 +13,9 @@ import PluginHost
 
 func runWasmBench(_ options: Options) throws {
     print("sdk-bench wasm (release; medians of \(options.rounds) rounds; native and wasm modules take turns)")
+    if options.icount {
+        print("  --icount: guest time counts instructions (1 ns is one instruction), so each time below is an instruction count; the ratios are what compare")
+    }
     guard let runnerPath = ChildProcessRunner.locate() else {
         print("wasm: skipped (plugin-host-runner is not next to sdk-bench; build it: swift build -c release --product plugin-host-runner)")
         return
@@ -21,8 +24,18 @@ func runWasmBench(_ options: Options) throws {
     defer { try? FileManager.default.removeItem(atPath: root) }
     let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent().path + "/wasm/bench_module.c"
     let include = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().path + "/CIoTModule/include"
-    let native = try WasmBenchModule(kind: .native, root: root, source: source, include: include)
-    let wasm = try WasmBenchModule(kind: .wasm, root: root, source: source, include: include)
+    if let directory = options.buildModules {
+        // Only build, for a machine without compilers (Scripts/bench.sh wasm: the lab's guest).
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        for kind in [ModuleManifest.Library.Kind.native, .wasm] {
+            let output = directory + "/bench_module." + (kind == .wasm ? "wasm" : "so")
+            guard try WasmBenchModule.compile(kind, source: source, include: include, output: output) else { exit(1) }
+            print("wasm: built \(output)")
+        }
+        return
+    }
+    let native = try WasmBenchModule(kind: .native, root: root, source: source, include: include, prebuilt: options.modules)
+    let wasm = try WasmBenchModule(kind: .wasm, root: root, source: source, include: include, prebuilt: options.modules)
     guard let native, let wasm else { return }
     let sandbox: SandboxOptions? = getuid() == 0 ? SandboxOptions() : nil
     let runner = ChildProcessRunner(executable: runnerPath, sandbox: sandbox, stateDirectory: sandbox == nil ? nil : root + "/state")
@@ -124,23 +137,22 @@ struct WasmBenchModule {
     let manifest: ModuleManifest
     let context: ModuleContext
 
-    /// nil (with a line saying why) if the compiler is missing or fails.
-    init?(kind: ModuleManifest.Library.Kind, root: String, source: String, include: String) throws {
+    /// nil (with a line saying why) if the compiler is missing or fails, or `prebuilt` (a
+    /// directory with bench_module.so and bench_module.wasm) lacks the file.
+    init?(kind: ModuleManifest.Library.Kind, root: String, source: String, include: String, prebuilt: String?) throws {
         self.kind = kind
         let directory = root + "/\(kind.rawValue)"
         try FileManager.default.createDirectory(atPath: directory + "/lib", withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: directory + "-data", withIntermediateDirectories: true)
         let library = kind == .wasm ? "lib/bench.wasm" : "lib/libbench.so"
-        let compiler = Process()
-        compiler.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        compiler.arguments = kind == .wasm
-            ? ["clang-14", "--target=wasm32-wasi", "--sysroot=/usr", "-O2", "-mexec-model=reactor", "-fvisibility=hidden", "-Wl,--export-dynamic",
-               "-Wl,--strip-debug", "-I", include, "-o", directory + "/" + library, source]
-            : ["cc", "-shared", "-fPIC", "-O2", "-pthread", "-fvisibility=hidden", "-I", include, "-o", directory + "/" + library, source]
-        try compiler.run()
-        compiler.waitUntilExit()
-        guard compiler.terminationStatus == 0 else {
-            print("wasm: skipped (\(compiler.arguments![0]) could not build \(source); for wasm32: bash Scripts/build-wasm-example.sh installs clang-14, lld-14 and wasi-libc)")
+        if let prebuilt {
+            let built = prebuilt + "/bench_module." + (kind == .wasm ? "wasm" : "so")
+            guard FileManager.default.fileExists(atPath: built) else {
+                print("wasm: skipped (--modules \(prebuilt) has no \(built))")
+                return nil
+            }
+            try FileManager.default.copyItem(atPath: built, toPath: directory + "/" + library)
+        } else if !(try Self.compile(kind, source: source, include: include, output: directory + "/" + library)) {
             return nil
         }
         manifest = ModuleManifest(
@@ -152,6 +164,26 @@ struct WasmBenchModule {
             capabilities: .init(i2c: [.init(bus: ProcessInfo.processInfo.environment["IOTLAB_I2C_BUS"].flatMap(UInt32.init) ?? 1, addresses: [0x76])]), resources: .init(memoryBytes: 32 << 20, cpuPercent: 100, maxProcesses: 16, maxOpenFiles: 64),
             health: .init(readyTimeoutSeconds: 5, heartbeatIntervalSeconds: 30, stabilityWindowSeconds: 0, maxRestarts: 1, restartWindowSeconds: 60))
         context = ModuleContext(manifest: manifest, moduleDirectory: directory, dataDirectory: directory + "-data")
+    }
+}
+
+extension WasmBenchModule {
+    /// Builds bench_module.c for `kind` at `output` (cc, or clang-14 for wasm32); false, with a
+    /// line saying why, when the compiler is missing or fails.
+    static func compile(_ kind: ModuleManifest.Library.Kind, source: String, include: String, output: String) throws -> Bool {
+        let compiler = Process()
+        compiler.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        compiler.arguments = kind == .wasm
+            ? ["clang-14", "--target=wasm32-wasi", "--sysroot=/usr", "-O2", "-mexec-model=reactor", "-fvisibility=hidden", "-Wl,--export-dynamic",
+               "-Wl,--strip-debug", "-I", include, "-o", output, source]
+            : ["cc", "-shared", "-fPIC", "-O2", "-pthread", "-fvisibility=hidden", "-I", include, "-o", output, source]
+        try compiler.run()
+        compiler.waitUntilExit()
+        guard compiler.terminationStatus == 0 else {
+            print("wasm: skipped (\(compiler.arguments![0]) could not build \(source); for wasm32: bash Scripts/build-wasm-example.sh installs clang-14, lld-14 and wasi-libc)")
+            return false
+        }
+        return true
     }
 }
 

@@ -24,12 +24,17 @@ struct Options {
     var icount = false
     /// How long `host` watches the idle host for writes and wakeups.
     var idleSeconds = 60
+    /// `wasm`: a directory with the bench module already built (bench_module.so and
+    /// bench_module.wasm), where there is no compiler (the lab's guest).
+    var modules: String?
+    /// `wasm`: only build the bench module into this directory, for `--modules`.
+    var buildModules: String?
 }
 
 func usage() -> Never {
     print("""
     usage: sdk-bench [gpio|i2c|storage|host|delivery|uplink|wasm|all] [--iterations N] [--rounds N] [--chip-label L] [--offset N]
-                     [--adapter NAME] [--address 0xNN] [--register 0xNN] [--icount] [--idle-seconds N]
+                     [--adapter NAME] [--address 0xNN] [--register 0xNN] [--icount] [--idle-seconds N] [--modules DIR] [--build-modules DIR]
       Measures GPIO line sets (character device and sysfs) and SMBus register reads through the
       SDK and through a plain C loop on the same line/register, and prints ops/s and SDK/C ratios.
       Needs a kernel with those devices: run it in the lab with Scripts/bench.sh.
@@ -49,7 +54,11 @@ func usage() -> Never {
       PUBACKs (--iterations = messages per round; needs mosquitto: Scripts/ensure-mosquitto.sh).
       wasm: a WebAssembly module beside the same C module built natively (wasm/bench_module.c, with
       cc and clang-14 for wasm32), both through plugin-host-runner (sandboxed as root): cold start,
-      a typed command call, CRC-32 over 64 KB, and the PSS of an idle module's runner processes.
+      a typed command call, CRC-32 over 64 KB, the PSS of an idle module's runner processes and a
+      brokered I2C register read (on /dev/i2c-$IOTLAB_I2C_BUS's 0x76 where it exists: the lab's
+      i2c-stub). --modules DIR: the module already built as DIR/bench_module.so and .wasm (no
+      compiler needed), which --build-modules DIR builds and nothing else (Scripts/bench.sh wasm
+      does both and runs the bench in the lab).
       --icount: the guest runs under QEMU -icount shift=0, where 1 ns of guest time is one
       instruction; figures are then printed as instructions per operation.
     """)
@@ -83,6 +92,8 @@ func parse() -> Options {
         case "--register": options.register = UInt8(int())
         case "--icount": options.icount = true
         case "--idle-seconds": options.idleSeconds = max(int(), 1)
+        case "--modules": options.modules = text()
+        case "--build-modules": options.buildModules = text()
         default: usage()
         }
     }
