@@ -431,6 +431,7 @@ struct WasmStorageTests {
             "wasm-store: kv_set(bad) = -28: kv_set: ",
             #"wasm-store: kv_get(mode) = 27: {"name":"auto","hold":true}"#,
             "wasm-store: kv_get(mode, small buffer) = 27: ",
+            "wasm-store: kv_get(outside) = -21: kv_get: the buffer (27 bytes at 0xffffff00) is not inside the module's memory",
             "wasm-store: kv_get(missing) = -44: kv_get: there is no key 'missing'",
             "wasm-store: kv_keys() = 15: mode,threshold,",
             "wasm-store: kv_remove(mode) = 1: ",

@@ -178,10 +178,10 @@ final class WasmImportContext: @unchecked Sendable {
             case .deviceID: options.deviceID
             case .storageQuotaBytes: String(options.storageQuota)
             }
-            return [try copyOut(text, to: arguments[1].i32, capacity: arguments[2].i32, "module_info")]
+            return [WASIErrno.result(try copyOutLength(Array(text.utf8), to: arguments[1].i32, capacity: arguments[2].i32, "module_info"))]
         }
         define("last_error") { [self] arguments in
-            [try copyOut(String(cString: lastError()), to: arguments[0].i32, capacity: arguments[1].i32, "last_error")]
+            [WASIErrno.result(try copyOutLength(Array(String(cString: lastError()).utf8), to: arguments[0].i32, capacity: arguments[1].i32, "last_error"))]
         }
         define("i2c_transfer") { [self] arguments in
             [WASIErrno.result(try i2cTransfer(bus: arguments[0].i32, address: arguments[1].i32, count: arguments[2].i32, segments: arguments[3].i32))]
@@ -270,14 +270,19 @@ final class WasmImportContext: @unchecked Sendable {
         return calls
     }
 
-    /// Copies `text` (UTF-8, no NUL) to `address` when it fits in `capacity` bytes; its length
-    /// either way, as module_info and last_error return it.
-    private func copyOut(_ text: String, to address: UInt32, capacity: UInt32, _ call: String) throws -> Value {
-        let bytes = Array(text.utf8)
+    /// Copies `bytes` to `address` when they fit in `capacity`; their count either way. -EFAULT
+    /// when the buffer they would go to is not inside the module's memory.
+    func copyOutLength(_ bytes: [UInt8], to address: UInt32, capacity: UInt32, _ call: String) throws -> Int32 {
+        guard bytes.count <= Int(Int32.max) else { throw HostCallRefusal(result: -EOVERFLOW) }
         if bytes.count <= capacity {
-            try instance(call).withBytes(at: address, count: UInt32(bytes.count), for: call) { $0.copyBytes(from: bytes) }
+            let module = try instance(call)
+            guard module.contains(address, count: UInt32(bytes.count)) else {
+                setLastError("\(call): the buffer (\(bytes.count) bytes at 0x\(String(address, radix: 16))) is not inside the module's memory")
+                throw HostCallRefusal(result: -EFAULT)
+            }
+            try module.withBytes(at: address, count: UInt32(bytes.count), for: call) { $0.copyBytes(from: bytes) }
         }
-        return .i32(UInt32(bytes.count))
+        return Int32(bytes.count)
     }
 
     /// A text argument of a host call (`what`: "the chip's name"…): UTF-8, `length` bytes at

@@ -149,15 +149,6 @@ extension WasmImportContext {
         return calls
     }
 
-    /// Copies `bytes` to `address` when they fit in `capacity`; their count either way.
-    private func copyOutLength(_ bytes: [UInt8], to address: UInt32, capacity: UInt32, _ call: String) throws -> Int32 {
-        guard bytes.count <= Int(Int32.max) else { throw HostCallRefusal(result: -EOVERFLOW) }
-        if bytes.count <= capacity {
-            try instance(call).withBytes(at: address, count: UInt32(bytes.count), for: call) { $0.copyBytes(from: bytes) }
-        }
-        return Int32(bytes.count)
-    }
-
     private func quantityType(at address: UInt32, length: UInt32, _ call: String) throws -> any PhysicalQuantity.Type {
         let name = try text(at: address, length: length, call, what: "the quantity's name")
         guard let type = TimeSeriesStore.quantityTypes[name] else {

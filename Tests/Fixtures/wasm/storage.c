@@ -32,6 +32,7 @@ EXPORT int32_t probe_storage(const iotsdk_host *host) {
     int32_t length = iotsdk_kv_get(host, "mode", buffer, sizeof buffer);
     printf("wasm-store: kv_get(mode) = %d: %s\n", length, length >= 0 ? buffer : host->last_error(host));
     report(host, "kv_get(mode, small buffer)", iotsdk_kv_get(host, "mode", buffer, 4));
+    report(host, "kv_get(outside)", iotsdk_wasm_kv_get("mode", 4, (char *)0xFFFFFF00u, 4096));
     report(host, "kv_get(missing)", iotsdk_kv_get(host, "missing", buffer, sizeof buffer));
     length = iotsdk_kv_keys(host, "", buffer, sizeof buffer);
     for (int32_t i = 0; i < length && i < (int32_t)sizeof buffer; i++) if (buffer[i] == 0) buffer[i] = ',';
