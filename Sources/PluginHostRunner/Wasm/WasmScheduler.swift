@@ -209,7 +209,6 @@ final class WasmScheduler: @unchecked Sendable {
         pthread_mutex_unlock(mutex)
         module.exitOnFailure(error)
     }
-
 }
 
 /// The time of `clock` in nanoseconds: the one clock reader of the wasm part of the runner.
