@@ -16,10 +16,6 @@ func runWasmBench(_ options: Options) throws {
     if options.icount {
         print("  --icount: guest time counts instructions (1 ns is one instruction), so each time below is an instruction count; the ratios are what compare")
     }
-    guard let runnerPath = ChildProcessRunner.locate() else {
-        print("wasm: skipped (plugin-host-runner is not next to sdk-bench; build it: swift build -c release --product plugin-host-runner)")
-        return
-    }
     let root = NSTemporaryDirectory() + "sdk-bench-wasm-\(getpid())"
     defer { try? FileManager.default.removeItem(atPath: root) }
     let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent().path + "/wasm/bench_module.c"
@@ -34,6 +30,11 @@ func runWasmBench(_ options: Options) throws {
         }
         return
     }
+    guard let (runnerPath, form) = try benchRunner(root: root) else {
+        print("wasm: skipped (plugin-host-runner is not next to sdk-bench; build it: swift build -c release --product plugin-host-runner)")
+        return
+    }
+    print("  runner: \(form)")
     let native = try WasmBenchModule(kind: .native, root: root, source: source, include: include, prebuilt: options.modules)
     let wasm = try WasmBenchModule(kind: .wasm, root: root, source: source, include: include, prebuilt: options.modules)
     guard let native, let wasm else { return }
@@ -129,6 +130,21 @@ func runWasmBench(_ options: Options) throws {
     let i2cRatio = median(i2c[0]) / median(i2c[1])
     let what = device ? "on /dev/i2c-\(bus)" : "with no /dev/i2c-\(bus) here: the host's open fails, so the kernel's transfer is left out and the ratio is a lower bound of the one with a device"
     print("brokered I2C register read (0xD0 of 0x76, \(what); failed reads per round \(Set(failures.map(\.description)).sorted())): native \(format(median(i2c[0]) / 1000, "µs")), wasm \(format(median(i2c[1]) / 1000, "µs")) per read, ratio wasm/native \(String(format: "%.3f", i2cRatio)) (goal >= 0.8)")
+}
+
+/// The runner the bench starts, and what it is. As a device runs it when plugin-host is built
+/// beside sdk-bench: plugin-host started as plugin-host-runner, the link the Debian package
+/// ships (a symlink under `root`); else the standalone plugin-host-runner, which links less and
+/// so gives other figures. PLUGIN_HOST_RUNNER names one explicitly.
+func benchRunner(root: String) throws -> (path: String, form: String)? {
+    let explicit = ProcessInfo.processInfo.environment["PLUGIN_HOST_RUNNER"].map { !$0.isEmpty } ?? false
+    let host = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent().path + "/plugin-host"
+    if !explicit, access(host, X_OK) == 0 {
+        try FileManager.default.createDirectory(atPath: root + "/runner", withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: root + "/runner/plugin-host-runner", withDestinationPath: host)
+        return (root + "/runner/plugin-host-runner", "plugin-host started as plugin-host-runner, as the Debian package ships it (\(host))")
+    }
+    return ChildProcessRunner.locate().map { ($0, "the standalone plugin-host-runner (\($0)); a device runs plugin-host as its runner: build plugin-host beside sdk-bench to measure that") }
 }
 
 /// The bench module built for one kind, laid out as a module directory with its manifest.
