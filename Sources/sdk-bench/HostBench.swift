@@ -257,6 +257,26 @@ func smapsRollup(_ pid: Int32) -> (pss: Double, anonymous: Double) {
     return (pss, anonymous)
 }
 
+/// PSS (KiB) per mapping from /proc/<pid>/smaps, keyed by the mapped file's name (or `[heap]`,
+/// `[anon]`, …) and its permissions, e.g. "plugin-host r-xp". Read through a FileHandle to its
+/// end: `String(contentsOfFile:)` returned only the first 4 KB of it here.
+func smapsByMapping(_ pid: Int32) -> [String: Double] {
+    guard let data = FileHandle(forReadingAtPath: "/proc/\(pid)/smaps")?.readDataToEndOfFile() else { return [:] }
+    var result: [String: Double] = [:]
+    var mapping = ""
+    for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
+        let fields = line.split(separator: " ", maxSplits: 5, omittingEmptySubsequences: true)
+        if fields.count >= 5, fields[0].contains("-"), fields[0].first?.isHexDigit == true {
+            let path = fields.count > 5 ? fields[5].trimmingCharacters(in: .whitespaces) : ""
+            let name = path.isEmpty ? "[anon]" : String(path.split(separator: "/").last ?? Substring(path))
+            mapping = name + " " + fields[1]
+        } else if fields.first == "Pss:", fields.count > 1 {
+            result[mapping, default: 0] += Double(fields[1]) ?? 0
+        }
+    }
+    return result
+}
+
 /// A state directory under `root` with 3 quiet example modules installed (signed, trusted); nil
 /// when cc cannot build the module.
 func installIdleModules(root: String, runner runnerPath: String) throws -> String? {

@@ -64,6 +64,7 @@ func runWasmBench(_ options: Options) throws {
     // Memory: one idle module at a time (PSS splits pages shared between processes, so the two
     // must not run together), its runner's processes summed.
     var memory: [[Double]] = [[], []]
+    var mappings: [[String: Double]] = [[:], [:]]
     for _ in 0..<options.rounds {
         for (index, module) in modules.enumerated() {
             let instance = try runner.start(module.context)
@@ -71,11 +72,19 @@ func runWasmBench(_ options: Options) throws {
             Thread.sleep(forTimeInterval: 1)
             let processes = descendants(of: getpid()).filter { commandLine($0).contains(module.manifest.id) }
             memory[index].append(processes.reduce(0) { $0 + smapsRollup($1).pss })
+            for process in processes {
+                mappings[index].merge(smapsByMapping(process)) { $0 + $1 }
+            }
             instance.stop(timeout: .seconds(5))
         }
     }
     let added = (median(memory[1]) - median(memory[0])) / 1024
     print("idle module's runner processes, PSS: native \(format(median(memory[0]) / 1024, "MB")), wasm \(format(median(memory[1]) / 1024, "MB")): wasm adds \(String(format: "%.2f", added)) MB (goal <= +1.5 MB)")
+    // Where the difference lies, mapping by mapping, averaged over the rounds.
+    let differences = Set(mappings[0].keys).union(mappings[1].keys)
+        .map { ($0, (mappings[1][$0, default: 0] - mappings[0][$0, default: 0]) / Double(options.rounds)) }
+        .sorted { abs($0.1) > abs($1.1) }
+    print("  largest differences, wasm - native (KB, mean of \(options.rounds)): " + differences.prefix(6).map { "\($0.0) \(String(format: "%+.0f", $0.1))" }.joined(separator: ", "))
 
     // Calls: both modules running, rounds taking turns.
     let instances = try modules.map { module -> any ModuleInstance in
