@@ -165,16 +165,22 @@ func buildQuietModule(to library: String) throws -> Bool {
     let sources = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     let example = sources.deletingLastPathComponent().path + "/Examples/ExampleModuleC/example.c"
     let include = sources.path + "/CIoTModule/include"
-    let cc = Process()
-    cc.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    cc.arguments = ["cc", "-shared", "-fPIC", "-O2", "-pthread", "-DEXAMPLE_HEARTBEAT_SECONDS=10", "-I", include, "-o", library, example]
-    try cc.run()
-    cc.waitUntilExit()
-    guard cc.terminationStatus == 0 else {
+    guard try compiles(["cc", "-shared", "-fPIC", "-O2", "-pthread", "-DEXAMPLE_HEARTBEAT_SECONDS=10", "-I", include, "-o", library, example]) else {
         print("cold start, memory and idle: skipped (cc could not build \(example) with \(include))")
         return false
     }
     return true
+}
+
+/// Runs a compiler (`arguments[0]`, found on PATH) and says whether it succeeded; its messages
+/// go to the bench's standard error.
+func compiles(_ arguments: [String]) throws -> Bool {
+    let compiler = Process()
+    compiler.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    compiler.arguments = arguments
+    try compiler.run()
+    compiler.waitUntilExit()
+    return compiler.terminationStatus == 0
 }
 
 /// A new directory `<parent>/<name>-<pid>`, or under the temporary directory if `parent` is not writable.

@@ -196,16 +196,12 @@ extension WasmBenchModule {
     /// Builds bench_module.c for `kind` at `output` (cc, or clang-14 for wasm32); false, with a
     /// line saying why, when the compiler is missing or fails.
     static func compile(_ kind: ModuleManifest.Library.Kind, source: String, include: String, output: String) throws -> Bool {
-        let compiler = Process()
-        compiler.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        compiler.arguments = kind == .wasm
+        let arguments = kind == .wasm
             ? ["clang-14", "--target=wasm32-wasi", "--sysroot=/usr", "-O2", "-mexec-model=reactor", "-fvisibility=hidden", "-Wl,--export-dynamic",
                "-Wl,--strip-debug", "-I", include, "-o", output, source]
             : ["cc", "-shared", "-fPIC", "-O2", "-pthread", "-fvisibility=hidden", "-I", include, "-o", output, source]
-        try compiler.run()
-        compiler.waitUntilExit()
-        guard compiler.terminationStatus == 0 else {
-            print("wasm: skipped (\(compiler.arguments![0]) could not build \(source); for wasm32: bash Scripts/build-wasm-example.sh installs clang-14, lld-14 and wasi-libc)")
+        guard try compiles(arguments) else {
+            print("wasm: skipped (\(arguments[0]) could not build \(source); for wasm32: bash Scripts/build-wasm-example.sh installs clang-14, lld-14 and wasi-libc)")
             return false
         }
         return true
