@@ -71,10 +71,10 @@ func runWasmBench(_ options: Options) throws {
             guard instance.nextEvent(before: .now + .seconds(10)) == .ready else { return }
             Thread.sleep(forTimeInterval: 1)
             let processes = descendants(of: getpid()).filter { commandLine($0).contains(module.manifest.id) }
-            memory[index].append(processes.reduce(0) { $0 + smapsRollup($1).pss })
-            for process in processes {
-                mappings[index].merge(smapsByMapping(process)) { $0 + $1 }
-            }
+            // One read of each process's smaps gives both the total and where it lies.
+            let byMapping = processes.map(smapsByMapping).reduce(into: [:]) { $0.merge($1) { $0 + $1 } }
+            memory[index].append(byMapping.values.reduce(0, +))
+            mappings[index].merge(byMapping) { $0 + $1 }
             instance.stop(timeout: .seconds(5))
         }
     }
